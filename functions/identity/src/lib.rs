@@ -1,0 +1,29 @@
+//! Identity: signup, login, logout, the profile (`/v1/me`) and session management
+//! (Profile → Sessions).
+
+mod login;
+mod me;
+mod sessions;
+mod signup;
+
+use axum::Router;
+use shared::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// This function's routes with their OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup::signup))
+        .routes(routes!(login::login))
+        .routes(routes!(login::logout))
+        .routes(routes!(me::me))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::revoke))
+        .routes(routes!(sessions::revoke_all))
+}
+
+pub fn router(state: AppState) -> Router {
+    let expose = state.config.expose_round_trips;
+    shared::http::layers::finish(api().split_for_parts().0.with_state(state), expose)
+}

@@ -1,0 +1,254 @@
+//! Settings → General: create an organization, read it, change its name and description.
+//! The slug is unique (a `SLUG#` reservation written in the creating transaction) and
+//! cannot be changed afterwards.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::access::OrgAccess;
+use shared::audit::{Actor, AuditDraft, Category, Target};
+use shared::auth::{authenticate, Bearer};
+use shared::domain::{Description, Name, OrgSlug, Permission, Role};
+use shared::error::Validator;
+use shared::http::{ClientInfo, Json, Problem};
+use shared::ids::OrgId;
+use shared::store::members::{Member, Membership};
+use shared::store::orgs::{self, Org, ACTIVE};
+use shared::store::users::User;
+use shared::store::{put, s, ChainOwner, CommitError, Key, Mutation};
+use shared::{AppState, Error};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrg {
+    /// 1–100 characters.
+    name: String,
+    /// 3–48 characters, `^[a-z0-9]+(-[a-z0-9]+)*$`, not reserved. Cannot be changed later.
+    slug: String,
+    /// Up to 500 characters.
+    description: Option<String>,
+}
+
+/// Only `name` and `description` can change; any other field is rejected.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrg {
+    name: Option<String>,
+    /// `null` or `""` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+    /// Accepted only if equal to the current slug: slugs are immutable (422 `slug_immutable`).
+    #[schema(value_type = Option<String>)]
+    slug: Option<serde_json::Value>,
+}
+
+/// Tells "absent" (`None`) from "null" (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrgView {
+    id: OrgId,
+    name: String,
+    slug: String,
+    description: String,
+    /// `free`, `pro`, `team` or `enterprise`.
+    plan: String,
+    created_at: DateTime<Utc>,
+    pin_protection_enabled: bool,
+}
+
+impl From<Org> for OrgView {
+    fn from(org: Org) -> Self {
+        OrgView {
+            id: org.id,
+            name: org.name,
+            slug: org.slug,
+            description: org.description,
+            plan: org.plan,
+            created_at: org.created_at,
+            pin_protection_enabled: org.pin_protection_enabled,
+        }
+    }
+}
+
+/// Create an organization; the caller becomes its owner. Plan `free`.
+#[utoipa::path(post, path = "/v1/orgs", tag = "organizations", security(("bearer" = [])), request_body = CreateOrg,
+    responses(
+        (status = 201, body = OrgView),
+        (status = 401, body = Problem),
+        (status = 409, description = "The slug is taken", body = Problem),
+        (status = 422, body = Problem),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    client: ClientInfo,
+    Json(body): Json<CreateOrg>,
+) -> Result<(StatusCode, axum::Json<OrgView>), Error> {
+    let user_key = Key::user(&bearer.0.user_id);
+    let (_, mut items) = authenticate(&state, &bearer, std::slice::from_ref(&user_key)).await?;
+    let user = User::from_item(&items.remove(&user_key).ok_or(Error::Unauthorized)?)?;
+
+    let mut v = Validator::default();
+    let name = v.field("name", Name::parse(&body.name));
+    let slug = v.field("slug", OrgSlug::parse(&body.slug));
+    let description = v.field(
+        "description",
+        Description::parse(body.description.as_deref().unwrap_or_default()),
+    );
+    let (Some(name), Some(slug), Some(description)) = (name, slug, description) else {
+        return Err(v.error());
+    };
+
+    let now = Utc::now();
+    let id = OrgId::generate();
+    let org_item = orgs::new_item(&id, &name, &slug, &description, now);
+    let owner = Member {
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        role: Role::Owner,
+        joined_at: now,
+    };
+    let membership = Membership {
+        org_id: id.clone(),
+        slug: slug.as_str().to_owned(),
+        role: Role::Owner,
+    };
+    let audit = AuditDraft::new(
+        Actor::user(&user.id, Some(&user.email)),
+        "org.created",
+        Category::Settings,
+        Target::new("organization", &id),
+        &client,
+    )
+    .details(json!({ "name": name.as_str(), "slug": slug.as_str() }));
+    Mutation::new(ChainOwner::Creating(org_item.clone()), audit)
+        .write(put(
+            &state.table,
+            orgs::slug_reservation(&slug, &id),
+            "attribute_not_exists(pk)",
+        )?)
+        .write(put(
+            &state.table,
+            owner.item(&id),
+            "attribute_not_exists(pk)",
+        )?)
+        .write(put(
+            &state.table,
+            membership.item(&user.id),
+            "attribute_not_exists(pk)",
+        )?)
+        .commit(&state)
+        .await
+        .map_err(|e| match e {
+            CommitError::Write(0) => {
+                Error::conflict("conflict", format!("the slug `{}` is taken", slug.as_str()))
+            }
+            other => other.into(),
+        })?;
+    let org = Org::from_item(&org_item)?
+        .ok_or_else(|| Error::Internal("new org is not active".into()))?;
+    Ok((StatusCode::CREATED, axum::Json(org.into())))
+}
+
+/// Read an organization (any member).
+#[utoipa::path(get, path = "/v1/orgs/{slug}", tag = "organizations", security(("bearer" = [])),
+    params(("slug" = String, Path)),
+    responses((status = 200, body = OrgView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path(slug): Path<String>,
+) -> Result<axum::Json<OrgView>, Error> {
+    let access = OrgAccess::load(&state, &bearer, &slug).await?;
+    access.require(Permission::Read)?;
+    Ok(axum::Json(access.org.into()))
+}
+
+/// Change the name and/or description (owners and admins).
+#[utoipa::path(patch, path = "/v1/orgs/{slug}", tag = "organizations", security(("bearer" = [])),
+    params(("slug" = String, Path)), request_body = UpdateOrg,
+    responses(
+        (status = 200, body = OrgView),
+        (status = 401, body = Problem),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 422, description = "`validation_failed` or `slug_immutable`", body = Problem),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    client: ClientInfo,
+    Path(slug): Path<String>,
+    Json(body): Json<UpdateOrg>,
+) -> Result<axum::Json<OrgView>, Error> {
+    let access = OrgAccess::load(&state, &bearer, &slug).await?;
+    access.require(Permission::Administer)?;
+    if body
+        .slug
+        .is_some_and(|requested| requested != serde_json::Value::String(access.org.slug.clone()))
+    {
+        return Err(Error::SlugImmutable);
+    }
+    let mut org = access.org.clone();
+    let mut v = Validator::default();
+    let name = match body.name.as_deref() {
+        Some(raw) => v.field("name", Name::parse(raw)).map(Name::into_string),
+        None => Some(org.name.clone()),
+    };
+    let description = match &body.description {
+        Some(raw) => v
+            .field(
+                "description",
+                Description::parse(raw.as_deref().unwrap_or_default()),
+            )
+            .map(|d| d.as_str().to_owned()),
+        None => Some(org.description.clone()),
+    };
+    let (Some(name), Some(description)) = (name, description) else {
+        return Err(v.error());
+    };
+    if name == org.name && description == org.description {
+        return Ok(axum::Json(org.into()));
+    }
+    let mut changes = serde_json::Map::new();
+    if name != org.name {
+        changes.insert("name".into(), json!({ "from": org.name, "to": name }));
+    }
+    if description != org.description {
+        // The text itself may be long; the entry records that it changed.
+        changes.insert("description".into(), json!({ "changed": true }));
+    }
+    let actor = Actor::user(access.caller.user_id(), None);
+    let audit = AuditDraft::new(
+        actor,
+        "org.updated",
+        Category::Settings,
+        Target::new("organization", &org.id),
+        &client,
+    )
+    .details(changes.into());
+    Mutation::new(
+        ChainOwner::existing(access.org_key(), &access.org_item),
+        audit,
+    )
+    .set("name", s(&name))
+    .set("description", s(&description))
+    .require("status", "=", s(ACTIVE))
+    .commit(&state)
+    .await
+    .map_err(|e| match e {
+        CommitError::Owner => Error::NotFound,
+        other => other.into(),
+    })?;
+    org.name = name;
+    org.description = description;
+    Ok(axum::Json(org.into()))
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Creates in the AWS emulator what template.yaml declares — the table (with its GSIs and
+TTL), every queue (with its redrive to a DLQ), the bucket (encryption, public access
+block, lifecycle) and the hosted zone — and writes the stack file the local gateway
+reads: every function's environment resolved against those resources, which queue
+feeds which worker, and which function runs on a schedule.
+
+Reading the template is what keeps the local stack and AWS from drifting: a resource
+or environment variable added there exists locally on the next `make run`.
+"""
+
+import argparse
+import json
+import re
+import sys
+
+import boto3
+
+import template as cfn
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+class Stack:
+    def __init__(self, doc, endpoint):
+        self.doc = doc
+        self.resources = doc.get("Resources", {})
+        self.params = {k: v.get("Default") for k, v in doc.get("Parameters", {}).items()}
+        self.refs = {}  # logical id -> what !Ref gives
+        self.arns = {}  # logical id -> what !GetAtt X.Arn gives
+        kw = dict(endpoint_url=endpoint, region_name=REGION)
+        self.ddb = boto3.client("dynamodb", **kw)
+        self.sqs = boto3.client("sqs", **kw)
+        self.s3 = boto3.client("s3", **kw)
+        self.r53 = boto3.client("route53", **kw)
+
+    def of_type(self, kind):
+        return [(name, r.get("Properties", {})) for name, r in self.resources.items() if r["Type"] == kind]
+
+    def resolve(self, value):
+        if isinstance(value, dict) and len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                if arg in self.params:
+                    return self.params[arg]
+                if arg == "AWS::Region":
+                    return REGION
+                return self.refs[arg]
+            if key == "Fn::GetAtt":
+                name, attr = arg
+                if attr == "Arn":
+                    return self.arns[name]
+                raise SystemExit(f"bootstrap: !GetAtt {name}.{attr} has no local value")
+            if key == "Fn::Sub":
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def _sub(self, name):
+        if name == "AWS::Region":
+            return REGION
+        if name == "AWS::URLSuffix":
+            return "amazonaws.com"
+        if name.endswith(".Arn"):
+            return self.arns[name[:-4]]
+        return str(self.resolve({"Ref": name}))
+
+    def create(self):
+        for name, props in self.of_type("AWS::DynamoDB::Table"):
+            self.create_table(name, props)
+        queues = self.of_type("AWS::SQS::Queue")
+        for name, props in queues:
+            url = self.sqs.create_queue(QueueName=props.get("QueueName", name))["QueueUrl"]
+            self.refs[name] = url
+            self.arns[name] = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for name, props in queues:  # after all exist, so redrive targets resolve
+            attrs = {k: str(props[k]) for k in ("VisibilityTimeout", "MessageRetentionPeriod") if k in props}
+            if "RedrivePolicy" in props:
+                attrs["RedrivePolicy"] = json.dumps(self.resolve(props["RedrivePolicy"]))
+            if attrs:
+                self.sqs.set_queue_attributes(QueueUrl=self.refs[name], Attributes=attrs)
+        for name, props in self.of_type("AWS::S3::Bucket"):
+            self.create_bucket(name, props)
+        for name, props in self.of_type("AWS::Route53::HostedZone"):
+            zone = self.r53.create_hosted_zone(Name=self.resolve(props["Name"]), CallerReference=name)
+            self.refs[name] = zone["HostedZone"]["Id"].split("/")[-1]
+        for name, _ in self.of_type("AWS::Serverless::HttpApi"):
+            self.refs[name] = "local"
+
+    def create_table(self, name, props):
+        table = props.get("TableName", name)
+        args = dict(
+            TableName=table,
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+        )
+        if props.get("GlobalSecondaryIndexes"):
+            args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        self.ddb.create_table(**args)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            self.ddb.update_time_to_live(
+                TableName=table, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+            )
+        self.refs[name] = table
+        self.arns[name] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}"
+
+    def create_bucket(self, name, props):
+        bucket = props.get("BucketName", f"{name.lower()}-local")
+        self.s3.create_bucket(Bucket=bucket)
+        if "BucketEncryption" in props:
+            self.s3.put_bucket_encryption(
+                Bucket=bucket, ServerSideEncryptionConfiguration={
+                    "Rules": [
+                        {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                        for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                    ]
+                }
+            )
+        if "PublicAccessBlockConfiguration" in props:
+            self.s3.put_public_access_block(
+                Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+        rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+        if rules:
+            self.s3.put_bucket_lifecycle_configuration(
+                Bucket=bucket,
+                LifecycleConfiguration={
+                    "Rules": [
+                        {"ID": r["Id"], "Status": r["Status"], "Filter": {"Prefix": ""}, "Expiration": {"Days": r["ExpirationInDays"]}}
+                        for r in rules
+                    ]
+                },
+            )
+        self.refs[name] = bucket
+        self.arns[name] = f"arn:aws:s3:::{bucket}"
+
+    def stack_file(self):
+        globals_env = self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        env, workers, schedules = {}, [], []
+        for name, props in self.of_type("AWS::Serverless::Function"):
+            variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+            for key, value in variables.items():
+                value = str(self.resolve(value))
+                if env.setdefault(key, value) != value:
+                    sys.exit(f"bootstrap: {key} differs between functions; the local gateway runs them in one process")
+            for event in props.get("Events", {}).values():
+                ep = event.get("Properties", {})
+                if event["Type"] == "SQS":
+                    arn = self.resolve(ep["Queue"])
+                    url = next(self.refs[q] for q, a in self.arns.items() if a == arn)
+                    workers.append({"function": name, "queue_url": url, "batch_size": ep.get("BatchSize", 10)})
+                elif event["Type"] == "Schedule":
+                    schedules.append({"function": name, "every_seconds": rate_seconds(ep["Schedule"])})
+        return {"env": env, "workers": workers, "schedules": schedules}
+
+
+def rate_seconds(expression):
+    m = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression)
+    if not m:
+        sys.exit(f"bootstrap: schedule {expression!r} is not a rate() the local gateway can run")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[m.group(2).rstrip("s")]
+    return int(m.group(1)) * unit
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--template", default="template.yaml")
+    ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    stack = Stack(cfn.load(args.template), args.endpoint)
+    stack.create()
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(stack.stack_file(), f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+//! The local stand-in for API Gateway, SQS event source mappings and EventBridge
+//! schedules: one process that serves every HTTP function's router on 127.0.0.1:$PORT,
+//! polls every queue that `template.yaml` maps to a worker and hands each batch to the
+//! same handler Lambda runs (deleting only the messages the handler did not report as
+//! failed), and runs the scheduled functions.
+//!
+//! What to poll and every function's environment come from the stack file that
+//! `infra/bootstrap.py` wrote from `template.yaml`, so the two cannot drift.
+
+mod queues;
+mod stack;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::{self, Next};
+use shared::http::client::PeerAddr;
+use shared::AppState;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::telemetry::init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("local-gateway: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let stack = stack::Stack::load()?;
+    let config =
+        shared::config::Config::from_lookup(|key| stack.var(key)).map_err(|e| e.to_string())?;
+    let state = AppState::new(shared::aws::Clients::from_env().await, config);
+    let port: u16 = stack
+        .var("PORT")
+        .unwrap_or_else(|| "3000".into())
+        .parse()
+        .map_err(|_| "PORT must be a port number")?;
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+        format!("cannot listen on 127.0.0.1:{port} ({e}); is `make run` already running? Set PORT to use another port")
+    })?;
+    for worker in &stack.workers {
+        tokio::spawn(queues::poll(state.clone(), worker.clone()));
+    }
+    for schedule in &stack.schedules {
+        tokio::spawn(queues::every(state.clone(), schedule.clone()));
+    }
+
+    let (router, _) = platform::api()
+        .merge(identity::api())
+        .merge(organization::api())
+        .split_for_parts();
+    let app = shared::http::layers::finish(
+        router.with_state(state.clone()),
+        state.config.expose_round_trips,
+    )
+    .layer(middleware::from_fn(peer_addr));
+    println!("PlexMCP Settings API listening on http://127.0.0.1:{port}/v1 (Ctrl-C stops it)");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// What API Gateway puts in the request context: the caller's address.
+async fn peer_addr(
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> axum::response::Response {
+    request.extensions_mut().insert(PeerAddr(addr.ip()));
+    next.run(request).await
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return ctrl_c.await.unwrap_or_default(),
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

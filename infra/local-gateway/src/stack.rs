@@ -1,0 +1,54 @@
+//! The stack file written by `infra/bootstrap.py`: every function's environment as it
+//! resolves locally, which queue feeds which worker, and which function runs on a schedule.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Worker {
+    /// Logical id of the function in `template.yaml`.
+    pub function: String,
+    pub queue_url: String,
+    pub batch_size: i32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Schedule {
+    pub function: String,
+    pub every_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Stack {
+    env: HashMap<String, String>,
+    pub workers: Vec<Worker>,
+    pub schedules: Vec<Schedule>,
+}
+
+impl Stack {
+    pub fn load() -> Result<Self, String> {
+        let path = std::env::var("LOCAL_STACK_FILE")
+            .map_err(|_| "LOCAL_STACK_FILE is not set (start with `make run`)".to_string())?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let mut stack: Stack =
+            serde_json::from_str(&text).map_err(|e| format!("{path} is not a stack file: {e}"))?;
+        if let Some(seconds) = std::env::var("LOCAL_SCHEDULE_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            stack
+                .schedules
+                .iter_mut()
+                .for_each(|s| s.every_seconds = seconds);
+        }
+        Ok(stack)
+    }
+
+    /// The process environment wins over the template's values (PORT, test overrides).
+    pub fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key)
+            .ok()
+            .or_else(|| self.env.get(key).cloned())
+    }
+}

@@ -1,0 +1,141 @@
+//! Session tokens and the authenticated caller.
+//!
+//! A token is `pms.<user id>.<session id>.<secret>`: the ids only locate the session item
+//! (one consistent read, no global token index to keep in step), the 256-bit secret is
+//! what authenticates, and only its SHA-256 is stored. Clients treat the token as opaque.
+
+use crate::crypto::{random_secret, sha256_hex};
+use crate::error::Error;
+use crate::ids::{SessionId, UserId};
+use crate::store::sessions::{touch_if_stale, Session};
+use crate::store::{Item, Key};
+use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
+use chrono::Utc;
+use std::collections::HashMap;
+
+const TOKEN_PREFIX: &str = "pms";
+
+#[derive(Clone)]
+pub struct SessionToken {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    secret: String,
+}
+
+impl SessionToken {
+    /// A new token; `to_string` is shown once to the client, `secret_hash` is stored.
+    pub fn issue(user_id: UserId, session_id: SessionId) -> Self {
+        SessionToken {
+            user_id,
+            session_id,
+            secret: random_secret(),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split('.');
+        let (prefix, user, session, secret) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if prefix != TOKEN_PREFIX || parts.next().is_some() || secret.len() != 43 {
+            return None;
+        }
+        Some(SessionToken {
+            user_id: UserId::parse(user)?,
+            session_id: SessionId::parse(session)?,
+            secret: secret.to_owned(),
+        })
+    }
+
+    pub fn secret_hash(&self) -> String {
+        sha256_hex(self.secret.as_bytes())
+    }
+
+    pub fn session_key(&self) -> Key {
+        Key::session(&self.user_id, &self.session_id)
+    }
+}
+
+impl std::fmt::Display for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{TOKEN_PREFIX}.{}.{}.{}",
+            self.user_id, self.session_id, self.secret
+        )
+    }
+}
+
+/// The bearer token of the request; a missing or malformed one is a 401 before any I/O.
+pub struct Bearer(pub SessionToken);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .and_then(|token| SessionToken::parse(token.trim()))
+            .map(Bearer)
+            .ok_or(Error::Unauthorized)
+    }
+}
+
+/// A caller whose session was checked on this very request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub session: Session,
+}
+
+impl Caller {
+    pub fn user_id(&self) -> &UserId {
+        &self.session.user_id
+    }
+}
+
+/// Checks the session and reads `also` in the same round trip. A revoked, expired or
+/// idle session is a 401 on its very next request (the read is strongly consistent).
+pub async fn authenticate(
+    state: &AppState,
+    bearer: &Bearer,
+    also: &[Key],
+) -> Result<(Caller, HashMap<Key, Item>), Error> {
+    let token = &bearer.0;
+    let session_key = token.session_key();
+    let mut keys = vec![session_key.clone()];
+    keys.extend_from_slice(also);
+    let mut items = state.table.get_many(&keys).await?;
+    let now = Utc::now();
+    let session = Session::verify(
+        items.remove(&session_key).as_ref(),
+        &token.secret_hash(),
+        now,
+    )
+    .ok_or(Error::Unauthorized)?;
+    touch_if_stale(&state.table, &session, now).await?;
+    Ok((Caller { session }, items))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_reject_tampering() {
+        let token = SessionToken::issue(UserId::generate(), SessionId::generate());
+        let raw = token.to_string();
+        let parsed = SessionToken::parse(&raw).unwrap();
+        assert_eq!(parsed.secret_hash(), token.secret_hash());
+        assert!(SessionToken::parse(&raw.replacen("pms", "xyz", 1)).is_none());
+        assert!(SessionToken::parse(&format!("{raw}.extra")).is_none());
+        assert!(SessionToken::parse(&raw[..raw.len() - 1]).is_none());
+        assert!(SessionToken::parse("pmcp_abc").is_none());
+    }
+}

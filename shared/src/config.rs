@@ -1,0 +1,36 @@
+//! Configuration, read once at start from environment variables (set by `template.yaml`
+//! in AWS, by the local stack's bootstrap locally).
+
+use crate::error::Error;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The single DynamoDB table.
+    pub table_name: String,
+    /// Where committed events are relayed for webhook fan-out.
+    pub events_queue_url: String,
+    /// Where fan-out puts one job per subscribed webhook endpoint.
+    pub webhook_deliveries_queue_url: String,
+    /// Add `x-plexmcp-dynamodb-calls` to responses (local stack and tests only).
+    pub expose_round_trips: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let required = |key: &str| {
+            lookup(key)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| Error::Internal(format!("configuration variable {key} is not set")))
+        };
+        Ok(Config {
+            table_name: required("TABLE_NAME")?,
+            events_queue_url: required("EVENTS_QUEUE_URL")?,
+            webhook_deliveries_queue_url: required("WEBHOOK_DELIVERIES_QUEUE_URL")?,
+            expose_round_trips: lookup("EXPOSE_DYNAMODB_CALLS").as_deref() == Some("1"),
+        })
+    }
+}

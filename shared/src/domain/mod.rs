@@ -1,0 +1,27 @@
+//! Validated domain types: a value of one of these types can only exist if it is valid,
+//! so no handler checks it again. Each `parse` returns the message a client sees.
+
+pub mod description;
+pub mod email;
+pub mod name;
+pub mod password;
+pub mod role;
+pub mod slug;
+
+pub use description::Description;
+pub use email::Email;
+pub use name::Name;
+pub use password::{Password, PasswordHash};
+pub use role::{Permission, Role};
+pub use slug::OrgSlug;
+
+/// True for characters a name or description must never carry: C0/C1 controls and the
+/// bidirectional overrides used to disguise text.
+pub(crate) fn is_forbidden_char(c: char, allow_line_breaks: bool) -> bool {
+    if allow_line_breaks && (c == '\n' || c == '\t' || c == '\r') {
+        return false;
+    }
+    c.is_control()
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}

@@ -1,0 +1,96 @@
+//! The error of the application layer. Every handler returns it; `http::problem` turns it
+//! into an RFC 9457 problem response — the only place that maps errors to HTTP.
+
+use crate::store::StoreError;
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    MalformedBody(String),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("the body is larger than 1 MB")]
+    PayloadTooLarge,
+    #[error("authentication is required: send a valid `Authorization: Bearer <token>`")]
+    Unauthorized,
+    #[error("the e-mail address or password is incorrect")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("the resource does not exist")]
+    NotFound,
+    #[error("the method is not allowed on this resource")]
+    MethodNotAllowed,
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("the slug of an organization cannot be changed")]
+    SlugImmutable,
+    #[error("too many failed attempts; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("storage failure: {0}")]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Collects field errors while a request body is turned into domain values, so a client
+/// hears about every bad field at once.
+#[derive(Default)]
+pub struct Validator(Vec<FieldError>);
+
+impl Validator {
+    /// Parses one field, remembering the error; `None` when it was invalid.
+    pub fn field<T>(&mut self, name: &str, parsed: Result<T, String>) -> Option<T> {
+        parsed
+            .map_err(|message| self.0.push(FieldError::new(name, message)))
+            .ok()
+    }
+
+    pub fn finish(self) -> Result<(), Error> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.0))
+        }
+    }
+}
+
+impl Validator {
+    /// The error for fields that failed; call when a `field` returned `None`.
+    pub fn error(self) -> Error {
+        Error::Validation(self.0)
+    }
+}

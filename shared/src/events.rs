@@ -1,0 +1,178 @@
+//! Webhook events: the nine event types, the envelope delivered to endpoints, and the
+//! relay that puts a committed outbox entry on the events queue.
+//!
+//! An event is written to the outbox in the same transaction as its change, relayed to
+//! the queue right after commit, and removed from the outbox by the consumer once it has
+//! been fanned out. The outbox sweep re-sends entries that are still there after a
+//! while, so an event survives a crash between commit and enqueue.
+
+use crate::ids::{MessageId, OrgId};
+use crate::store::keys::{Key, OUTBOX_INDEX_PK, OUTBOX_PREFIX};
+use crate::store::{s, Item, StoreError};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum EventType {
+    #[serde(rename = "mcp.created")]
+    McpCreated,
+    #[serde(rename = "mcp.updated")]
+    McpUpdated,
+    #[serde(rename = "mcp.deleted")]
+    McpDeleted,
+    #[serde(rename = "mcp.health_changed")]
+    McpHealthChanged,
+    #[serde(rename = "api_key.created")]
+    ApiKeyCreated,
+    #[serde(rename = "api_key.revoked")]
+    ApiKeyRevoked,
+    #[serde(rename = "team.member_added")]
+    TeamMemberAdded,
+    #[serde(rename = "team.member_removed")]
+    TeamMemberRemoved,
+    #[serde(rename = "usage.threshold")]
+    UsageThreshold,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 9] = [
+        EventType::McpCreated,
+        EventType::McpUpdated,
+        EventType::McpDeleted,
+        EventType::McpHealthChanged,
+        EventType::ApiKeyCreated,
+        EventType::ApiKeyRevoked,
+        EventType::TeamMemberAdded,
+        EventType::TeamMemberRemoved,
+        EventType::UsageThreshold,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::McpCreated => "mcp.created",
+            EventType::McpUpdated => "mcp.updated",
+            EventType::McpDeleted => "mcp.deleted",
+            EventType::McpHealthChanged => "mcp.health_changed",
+            EventType::ApiKeyCreated => "api_key.created",
+            EventType::ApiKeyRevoked => "api_key.revoked",
+            EventType::TeamMemberAdded => "team.member_added",
+            EventType::TeamMemberRemoved => "team.member_removed",
+            EventType::UsageThreshold => "usage.threshold",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            EventType::McpCreated => "New MCP added",
+            EventType::McpUpdated => "MCP settings changed",
+            EventType::McpDeleted => "MCP removed",
+            EventType::McpHealthChanged => "MCP health status changed",
+            EventType::ApiKeyCreated => "New API key generated",
+            EventType::ApiKeyRevoked => "API key revoked",
+            EventType::TeamMemberAdded => "New team member joined",
+            EventType::TeamMemberRemoved => "Team member removed",
+            EventType::UsageThreshold => "Usage threshold reached",
+        }
+    }
+}
+
+/// The body delivered to webhook endpoints; `id` is the `webhook-id`, stable across
+/// attempts (it travels beside the body, not in it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: MessageId,
+    pub event: EventType,
+    pub timestamp: String,
+    pub organization_id: OrgId,
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    pub fn new(event: EventType, org: &OrgId, data: serde_json::Value, now: DateTime<Utc>) -> Self {
+        Event {
+            id: MessageId::generate(),
+            event,
+            timestamp: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            organization_id: org.clone(),
+            data,
+        }
+    }
+
+    pub fn outbox_key(&self) -> Key {
+        Key {
+            pk: format!("ORG#{}", self.organization_id),
+            sk: format!("{OUTBOX_PREFIX}{}", self.id),
+        }
+    }
+
+    /// The outbox entry: listed by age in the sparse `gsi1` index for the sweep.
+    pub fn outbox_item(&self) -> Item {
+        let mut item = self.outbox_key().to_item();
+        item.insert("gsi1pk".into(), s(OUTBOX_INDEX_PK));
+        item.insert(
+            "gsi1sk".into(),
+            s(format!("{}#{}", self.timestamp, self.id)),
+        );
+        item.insert(
+            "body".into(),
+            s(serde_json::to_string(self).unwrap_or_default()),
+        );
+        item
+    }
+}
+
+/// Puts events on the events queue.
+#[derive(Clone)]
+pub struct EventRelay {
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl EventRelay {
+    pub fn new(sqs: aws_sdk_sqs::Client, queue_url: String) -> Self {
+        EventRelay { sqs, queue_url }
+    }
+
+    pub async fn send(&self, body: &str) -> Result<(), StoreError> {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Right after commit. A failure is only logged: the entry stays in the outbox and the
+    /// sweep relays it, so the request that made the change still succeeds.
+    pub async fn relay_committed(&self, event: &Event) {
+        let body = serde_json::to_string(event).unwrap_or_default();
+        if let Err(err) = self.send(&body).await {
+            tracing::warn!(event_id = %event.id, error = %err, "relay after commit failed; the outbox sweep will retry");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nine_event_types_with_their_wire_names() {
+        for event in EventType::ALL {
+            let wire = serde_json::to_value(event).unwrap();
+            assert_eq!(wire, event.name());
+            assert!(!event.description().is_empty());
+        }
+        let org = OrgId::generate();
+        let event = Event::new(
+            EventType::TeamMemberAdded,
+            &org,
+            serde_json::json!({"user_id": "usr_x"}),
+            Utc::now(),
+        );
+        let body: serde_json::Value = serde_json::to_value(&event).unwrap();
+        assert_eq!(body["event"], "team.member_added");
+        assert_eq!(body["organization_id"], org.as_str());
+    }
+}

@@ -1,0 +1,24 @@
+//! Everything the PlexMCP Settings functions share: validated domain types, the storage
+//! layer over the single DynamoDB table, authentication, the audit chain, the event outbox
+//! and the one place that maps errors to HTTP problem responses.
+//!
+//! Nothing here knows whether it runs in Lambda or in the local gateway: the only
+//! difference between the two is `AWS_ENDPOINT_URL`.
+
+pub mod access;
+pub mod audit;
+pub mod auth;
+pub mod aws;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod ids;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{Error, FieldError};
+pub use state::AppState;

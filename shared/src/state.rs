@@ -1,0 +1,32 @@
+//! What a function builds once at start and hands to every request.
+
+use crate::aws::Clients;
+use crate::config::Config;
+use crate::error::Error;
+use crate::events::EventRelay;
+use crate::store::Table;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub table: Table,
+    pub events: EventRelay,
+    pub sqs: aws_sdk_sqs::Client,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    pub fn new(clients: Clients, config: Config) -> Self {
+        AppState {
+            table: Table::new(clients.dynamodb, config.table_name.clone()),
+            events: EventRelay::new(clients.sqs.clone(), config.events_queue_url.clone()),
+            sqs: clients.sqs,
+            config: Arc::new(config),
+        }
+    }
+
+    pub async fn from_env() -> Result<Self, Error> {
+        let config = Config::from_env()?;
+        Ok(Self::new(Clients::from_env().await, config))
+    }
+}

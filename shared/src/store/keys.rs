@@ -1,0 +1,74 @@
+//! Every key of the table, in one place.
+
+use super::{s, Item, ItemExt, StoreError};
+use crate::ids::{OrgId, SessionId, UserId};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: String, sk: impl Into<String>) -> Self {
+        Key { pk, sk: sk.into() }
+    }
+
+    pub fn to_item(&self) -> Item {
+        [
+            ("pk".to_owned(), s(&self.pk)),
+            ("sk".to_owned(), s(&self.sk)),
+        ]
+        .into()
+    }
+
+    pub fn of(item: &Item) -> Result<Self, StoreError> {
+        Ok(Key {
+            pk: item.str("pk")?.to_owned(),
+            sk: item.str("sk")?.to_owned(),
+        })
+    }
+
+    /// A user's profile (credentials, login counters, head of the user's audit chain).
+    pub fn user(user: &UserId) -> Self {
+        Self::new(format!("USER#{user}"), "PROFILE")
+    }
+
+    pub fn session(user: &UserId, session: &SessionId) -> Self {
+        Self::new(format!("USER#{user}"), format!("SESSION#{session}"))
+    }
+
+    /// A user's side of a membership, keyed by the (immutable) org slug so that a request
+    /// naming `/orgs/{slug}` finds the caller's role without first resolving the slug.
+    pub fn membership(user: &UserId, slug: &str) -> Self {
+        Self::new(format!("USER#{user}"), format!("MEMBERSHIP#{slug}"))
+    }
+
+    /// Global pointer: lower-cased e-mail → user id.
+    pub fn email(email: &str) -> Self {
+        Self::new(format!("EMAIL#{email}"), "EMAIL")
+    }
+
+    /// The organization (settings, plan, status, owner count, head of its audit chain).
+    pub fn org(org: &OrgId) -> Self {
+        Self::new(format!("ORG#{org}"), "ORG")
+    }
+
+    /// The organization's side of a membership (what the team list shows).
+    pub fn member(org: &OrgId, user: &UserId) -> Self {
+        Self::new(format!("ORG#{org}"), format!("MEMBER#{user}"))
+    }
+
+    /// Global pointer: slug → org id; its existence is what makes a slug unique.
+    pub fn slug(slug: &str) -> Self {
+        Self::new(format!("SLUG#{slug}"), "SLUG")
+    }
+}
+
+pub const SESSION_PREFIX: &str = "SESSION#";
+pub const MEMBERSHIP_PREFIX: &str = "MEMBERSHIP#";
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub const AUDIT_PREFIX: &str = "AUDIT#";
+pub const OUTBOX_PREFIX: &str = "OUTBOX#";
+/// Partition of the sparse `gsi1` index that lists outbox entries by age (for the sweep).
+pub const OUTBOX_INDEX_PK: &str = "OUTBOX";

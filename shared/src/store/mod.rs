@@ -1,0 +1,187 @@
+//! The single DynamoDB table. Every item of an organization or a user has that id in its
+//! partition key; global lookup items (`SLUG#`, `EMAIL#`) hold only a pointer to their
+//! owner. Access patterns are listed in `docs/data-model.md`.
+//!
+//! No `Scan` anywhere: point reads are (batch) gets, lists are one `Query` per page, and
+//! every invariant that spans items is one `TransactWriteItems` with conditions.
+
+pub mod attempts;
+pub mod item;
+pub mod keys;
+pub mod members;
+pub mod mutation;
+pub mod orgs;
+pub mod sessions;
+pub mod users;
+
+pub use item::{n, s, ItemExt};
+pub use keys::Key;
+pub use mutation::{delete, put, ChainOwner, CommitError, Mutation};
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Aws(String),
+    /// A transaction was cancelled; one reason code per item in request order
+    /// (`ConditionalCheckFailed`, `TransactionConflict`, `None`, ...).
+    #[error("transaction cancelled: {0:?}")]
+    Cancelled(Vec<String>),
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+impl<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug> From<SdkError<E, R>>
+    for StoreError
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        StoreError::Aws(DisplayErrorContext(&err).to_string())
+    }
+}
+
+#[derive(Clone)]
+pub struct Table {
+    client: aws_sdk_dynamodb::Client,
+    name: String,
+}
+
+impl Table {
+    pub fn new(client: aws_sdk_dynamodb::Client, name: String) -> Self {
+        Table { client, name }
+    }
+
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Strongly consistent point read.
+    pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(key.to_item()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item)
+    }
+
+    /// Strongly consistent read of several items in one round trip (plus one per batch
+    /// of keys DynamoDB left unprocessed under throttling).
+    pub async fn get_many(&self, keys: &[Key]) -> Result<HashMap<Key, Item>, StoreError> {
+        let mut found = HashMap::new();
+        let mut pending: Vec<Item> = unique(keys).iter().map(Key::to_item).collect();
+        while !pending.is_empty() {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Aws(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.name, request)
+                .send()
+                .await?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.name))
+                .unwrap_or_default()
+            {
+                found.insert(Key::of(&item)?, item);
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.name))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        Ok(found)
+    }
+
+    /// One page of a partition, items whose sort key starts with `prefix`.
+    pub async fn query_prefix(
+        &self,
+        pk: &str,
+        prefix: &str,
+        limit: i32,
+        start: Option<Item>,
+        newest_first: bool,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .scan_index_forward(!newest_first)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+    }
+
+    /// Every item of a partition with a sort-key prefix (bounded sets only: sessions of a user).
+    pub async fn query_all(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let (page, next) = self.query_prefix(pk, prefix, 200, start, false).await?;
+            items.extend(page);
+            match next {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// All or nothing; a cancellation reports its per-item reasons.
+    pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(service)) => match service.err() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    Err(StoreError::Cancelled(
+                        cancelled
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().unwrap_or("None").to_owned())
+                            .collect(),
+                    ))
+                }
+                other => Err(StoreError::Aws(DisplayErrorContext(other).to_string())),
+            },
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+fn unique(keys: &[Key]) -> Vec<Key> {
+    let mut seen = Vec::with_capacity(keys.len());
+    for key in keys {
+        if !seen.contains(key) {
+            seen.push(key.clone());
+        }
+    }
+    seen
+}

@@ -1,0 +1,350 @@
+//! The one place every mutation goes through: the change, its audit entry and (when the
+//! change is a webhook event) its outbox entry are written in a single
+//! `TransactWriteItems`. If the change committed, its audit entry and its event exist.
+//!
+//! The audit chain's head (`audit_seq`, `audit_hash`) lives on the chain owner's item
+//! (the organization item, or the user's profile). The transaction advances it with a
+//! condition on the sequence it read, so two concurrent changes cannot fork the chain:
+//! the loser re-reads the head and tries again. Changes to the owner item itself
+//! (renaming an org, resetting a login counter) are merged into that same update,
+//! because a transaction may touch each item only once.
+
+use super::{n, s, Item, ItemExt, Key, StoreError, Table};
+use crate::audit::{AuditDraft, AuditEntry, GENESIS_HASH};
+use crate::error::Error;
+use crate::events::Event;
+use crate::store::item::time;
+use crate::store::keys::AUDIT_PREFIX;
+use crate::AppState;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::Utc;
+use std::collections::HashMap;
+
+const MAX_CHAIN_RETRIES: usize = 5;
+
+/// The item whose audit chain records the change.
+pub enum ChainOwner {
+    /// An existing item, with the head read earlier in the request.
+    Existing { key: Key, seq: u64, hash: String },
+    /// An item created by this very change (signup, creating an organization).
+    Creating(Item),
+}
+
+impl ChainOwner {
+    pub fn existing(key: Key, item: &Item) -> Self {
+        ChainOwner::Existing {
+            seq: item.opt_num("audit_seq").unwrap_or(0) as u64,
+            hash: item
+                .opt_str("audit_hash")
+                .unwrap_or(GENESIS_HASH)
+                .to_owned(),
+            key,
+        }
+    }
+
+    fn pk(&self) -> Result<String, StoreError> {
+        match self {
+            ChainOwner::Existing { key, .. } => Ok(key.pk.clone()),
+            ChainOwner::Creating(item) => Ok(item.str("pk")?.to_owned()),
+        }
+    }
+}
+
+/// Why a mutation did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The owner item no longer exists or a condition added with `require` failed.
+    #[error("a condition on the owner item failed")]
+    Owner,
+    /// The condition of `writes[i]` failed (e.g. a uniqueness reservation exists).
+    #[error("the condition of write {0} failed")]
+    Write(usize),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CommitError> for Error {
+    fn from(err: CommitError) -> Self {
+        match err {
+            CommitError::Store(store) => Error::Store(store),
+            // The handler maps the conditions it expects; one it did not expect means
+            // the state changed under the request.
+            other => Error::conflict(
+                "conflict",
+                format!("the resource changed concurrently; retry ({other})"),
+            ),
+        }
+    }
+}
+
+/// An `UPDATE` expression on the owner item, with generated attribute names so that
+/// reserved words (`name`, `status`, `role`) need no care at the call site.
+#[derive(Default)]
+struct OwnerUpdate {
+    sets: Vec<String>,
+    removes: Vec<String>,
+    conditions: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl OwnerUpdate {
+    fn name(&mut self, attr: &str) -> String {
+        let placeholder = format!("#o{}", self.names.len());
+        self.names.insert(placeholder.clone(), attr.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":o{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+}
+
+pub struct Mutation {
+    owner: ChainOwner,
+    owner_update: OwnerUpdate,
+    writes: Vec<TransactWriteItem>,
+    audit: AuditDraft,
+    event: Option<Event>,
+}
+
+impl Mutation {
+    pub fn new(owner: ChainOwner, audit: AuditDraft) -> Self {
+        Mutation {
+            owner,
+            owner_update: OwnerUpdate::default(),
+            writes: Vec::new(),
+            audit,
+            event: None,
+        }
+    }
+
+    /// `SET attr = value` on the (existing) owner item.
+    pub fn set(mut self, attr: &str, value: AttributeValue) -> Self {
+        let (name, value) = (self.owner_update.name(attr), self.owner_update.value(value));
+        self.owner_update.sets.push(format!("{name} = {value}"));
+        self
+    }
+
+    /// `SET attr = attr + delta` on the owner item.
+    pub fn add(mut self, attr: &str, delta: i64) -> Self {
+        let (name, value) = (
+            self.owner_update.name(attr),
+            self.owner_update.value(n(delta)),
+        );
+        self.owner_update
+            .sets
+            .push(format!("{name} = {name} + {value}"));
+        self
+    }
+
+    pub fn remove(mut self, attr: &str) -> Self {
+        let name = self.owner_update.name(attr);
+        self.owner_update.removes.push(name);
+        self
+    }
+
+    /// A condition on the owner item: `attr <op> value` (e.g. `status = active`).
+    pub fn require(mut self, attr: &str, op: &str, value: AttributeValue) -> Self {
+        let (name, value) = (self.owner_update.name(attr), self.owner_update.value(value));
+        self.owner_update
+            .conditions
+            .push(format!("{name} {op} {value}"));
+        self
+    }
+
+    /// Another item changed by the same transaction; `CommitError::Write(i)` names it
+    /// by the order of these calls.
+    pub fn write(mut self, write: TransactWriteItem) -> Self {
+        self.writes.push(write);
+        self
+    }
+
+    pub fn emit(mut self, event: Event) -> Self {
+        self.event = Some(event);
+        self
+    }
+
+    /// Commits, retrying only when another change advanced the audit chain first; then
+    /// relays the event. Returns the committed audit entry.
+    pub async fn commit(mut self, state: &AppState) -> Result<AuditEntry, CommitError> {
+        for _ in 0..MAX_CHAIN_RETRIES {
+            let entry = self.entry();
+            let table = state.table.name();
+            let mut items = vec![
+                self.owner_write(table, &entry)?,
+                self.audit_write(table, &entry)?,
+            ];
+            if let Some(event) = &self.event {
+                items.push(put(
+                    &state.table,
+                    event.outbox_item(),
+                    "attribute_not_exists(pk)",
+                )?);
+            }
+            let fixed = items.len();
+            items.extend(self.writes.iter().cloned());
+            match state.table.transact(items).await {
+                Ok(()) => {
+                    if let Some(event) = &self.event {
+                        state.events.relay_committed(event).await;
+                    }
+                    return Ok(entry);
+                }
+                Err(StoreError::Cancelled(reasons)) => {
+                    let failed = |i: usize| {
+                        reasons
+                            .get(i)
+                            .is_some_and(|r| r == "ConditionalCheckFailed")
+                    };
+                    if let Some(i) = (fixed..reasons.len()).find(|&i| failed(i)) {
+                        return Err(CommitError::Write(i - fixed));
+                    }
+                    if failed(0) && !self.reload_head(&state.table).await? {
+                        return Err(CommitError::Owner);
+                    }
+                    // The head moved, or DynamoDB reported a transaction conflict: retry.
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(CommitError::Store(StoreError::Aws(
+            "the audit chain stayed contended; gave up".into(),
+        )))
+    }
+
+    fn entry(&self) -> AuditEntry {
+        let (seq, hash) = match &self.owner {
+            ChainOwner::Existing { seq, hash, .. } => (*seq, hash.as_str()),
+            ChainOwner::Creating(_) => (0, GENESIS_HASH),
+        };
+        AuditEntry::from_draft(self.audit.clone(), seq + 1, hash, Utc::now())
+    }
+
+    /// True if the owner still exists and its chain head moved (worth a retry).
+    async fn reload_head(&mut self, table: &Table) -> Result<bool, StoreError> {
+        let ChainOwner::Existing { key, seq, .. } = &self.owner else {
+            return Ok(false);
+        };
+        let Some(item) = table.get(key).await? else {
+            return Ok(false);
+        };
+        let reloaded = ChainOwner::existing(key.clone(), &item);
+        let moved = matches!(&reloaded, ChainOwner::Existing { seq: new, .. } if new != seq);
+        self.owner = reloaded;
+        Ok(moved)
+    }
+
+    fn owner_write(
+        &self,
+        table: &str,
+        entry: &AuditEntry,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let hash = entry.hash();
+        match &self.owner {
+            ChainOwner::Creating(item) => {
+                let mut item = item.clone();
+                item.insert("audit_seq".into(), n(entry.seq as i64));
+                item.insert("audit_hash".into(), s(hash));
+                put_item(table, item).map(|w| with_condition(w, "attribute_not_exists(pk)"))
+            }
+            ChainOwner::Existing { key, seq, .. } => {
+                let mut update = OwnerUpdate {
+                    sets: self.owner_update.sets.clone(),
+                    removes: self.owner_update.removes.clone(),
+                    conditions: self.owner_update.conditions.clone(),
+                    names: self.owner_update.names.clone(),
+                    values: self.owner_update.values.clone(),
+                };
+                let (seq_name, hash_name) = (update.name("audit_seq"), update.name("audit_hash"));
+                let next = update.value(n(entry.seq as i64));
+                let hash_value = update.value(s(hash));
+                update.sets.push(format!("{seq_name} = {next}"));
+                update.sets.push(format!("{hash_name} = {hash_value}"));
+                let head_condition = if *seq == 0 {
+                    format!("attribute_not_exists({seq_name})")
+                } else {
+                    let expected = update.value(n(*seq as i64));
+                    format!("{seq_name} = {expected}")
+                };
+                update
+                    .conditions
+                    .insert(0, format!("attribute_exists(pk) AND {head_condition}"));
+                let mut expression = format!("SET {}", update.sets.join(", "));
+                if !update.removes.is_empty() {
+                    expression.push_str(&format!(" REMOVE {}", update.removes.join(", ")));
+                }
+                let built = Update::builder()
+                    .table_name(table)
+                    .set_key(Some(key.to_item()))
+                    .update_expression(expression)
+                    .condition_expression(update.conditions.join(" AND "))
+                    .set_expression_attribute_names(Some(update.names))
+                    .set_expression_attribute_values(Some(update.values))
+                    .build()
+                    .map_err(|e| StoreError::Aws(e.to_string()))?;
+                Ok(TransactWriteItem::builder().update(built).build())
+            }
+        }
+    }
+
+    fn audit_write(
+        &self,
+        table: &str,
+        entry: &AuditEntry,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut item: Item = HashMap::new();
+        item.insert("pk".into(), s(self.owner.pk()?));
+        item.insert("sk".into(), s(format!("{AUDIT_PREFIX}{:012}", entry.seq)));
+        item.insert("id".into(), s(entry.id.as_str()));
+        item.insert("occurred_at".into(), s(&entry.occurred_at));
+        item.insert("action".into(), s(&entry.action));
+        item.insert("actor_id".into(), s(&entry.actor.id));
+        item.insert("entry".into(), s(entry.canonical()));
+        item.insert("prev_hash".into(), s(&entry.prev_hash));
+        item.insert("hash".into(), s(entry.hash()));
+        item.insert("recorded_at".into(), time(Utc::now()));
+        put_item(table, item).map(|w| with_condition(w, "attribute_not_exists(sk)"))
+    }
+}
+
+fn put_item(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let built = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .build()
+        .map_err(|e| StoreError::Aws(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(built).build())
+}
+
+fn with_condition(write: TransactWriteItem, condition: &str) -> TransactWriteItem {
+    match write.put {
+        Some(mut p) => {
+            p.condition_expression = Some(condition.to_owned());
+            TransactWriteItem::builder().put(p).build()
+        }
+        None => write,
+    }
+}
+
+/// A conditional put of `item` into the table.
+pub fn put(table: &Table, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+    put_item(table.name(), item).map(|w| with_condition(w, condition))
+}
+
+/// A delete of `key`, optionally conditional (e.g. `attribute_exists(pk)` to learn that
+/// the item was already gone).
+pub fn delete(table: &Table, key: &Key, condition: Option<&str>) -> TransactWriteItem {
+    let built = aws_sdk_dynamodb::types::Delete::builder()
+        .table_name(table.name())
+        .set_key(Some(key.to_item()))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build();
+    match built {
+        Ok(delete) => TransactWriteItem::builder().delete(delete).build(),
+        // Only reachable without a table name or key, which `Table` and `Key` always have.
+        Err(_) => TransactWriteItem::builder().build(),
+    }
+}
