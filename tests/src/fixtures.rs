@@ -1,0 +1,127 @@
+//! People and organizations for tests: accounts created through the API, and two
+//! organizations with a user of every role each, for tenant-isolation and role tests.
+
+use crate::{unique, Api};
+use serde_json::json;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+    pub session_id: String,
+}
+
+impl Account {
+    /// Signs up a new account and logs it in.
+    pub async fn create(api: &Api) -> Account {
+        let email = format!("{}@example.com", unique("user-"));
+        let signup = api
+            .post(
+                "/v1/auth/signup",
+                None,
+                json!({ "email": email, "password": PASSWORD, "name": "Test User" }),
+            )
+            .await
+            .expect(201);
+        let mut account = Account::login(api, &email).await;
+        assert_eq!(account.id, signup.body["id"].as_str().unwrap());
+        account.email = email;
+        account
+    }
+
+    /// A new session of an existing account.
+    pub async fn login(api: &Api, email: &str) -> Account {
+        let login = api
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({ "email": email, "password": PASSWORD }),
+            )
+            .await
+            .expect(200);
+        let token = login.body["token"].as_str().unwrap().to_owned();
+        let me = api.get("/v1/me", &token).await.expect(200);
+        Account {
+            id: me.body["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            token,
+            session_id: login.body["session_id"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct OrgFixture {
+    pub id: String,
+    pub slug: String,
+    pub owner: Account,
+    pub admin: Account,
+    pub member: Account,
+    pub viewer: Account,
+}
+
+impl OrgFixture {
+    pub async fn create(api: &Api) -> OrgFixture {
+        let owner = Account::create(api).await;
+        let slug = unique("org-");
+        let org = api
+            .post(
+                "/v1/orgs",
+                Some(&owner.token),
+                json!({ "name": "Fixture Org", "slug": slug }),
+            )
+            .await
+            .expect(201);
+        let mut others = Vec::new();
+        for role in ["admin", "member", "viewer"] {
+            let account = Account::create(api).await;
+            api.post(
+                &format!("/v1/orgs/{slug}/members"),
+                Some(&owner.token),
+                json!({ "email": account.email, "role": role }),
+            )
+            .await
+            .expect(201);
+            others.push(account);
+        }
+        let [admin, member, viewer] = <[Account; 3]>::try_from(others).unwrap();
+        OrgFixture {
+            id: org.body["id"].as_str().unwrap().to_owned(),
+            slug,
+            owner,
+            admin,
+            member,
+            viewer,
+        }
+    }
+
+    pub fn path(&self, rest: &str) -> String {
+        format!("/v1/orgs/{}{rest}", self.slug)
+    }
+
+    /// (role name, account) for every role.
+    pub fn everyone(&self) -> [(&'static str, &Account); 4] {
+        [
+            ("owner", &self.owner),
+            ("admin", &self.admin),
+            ("member", &self.member),
+            ("viewer", &self.viewer),
+        ]
+    }
+}
+
+/// Two organizations that must never see each other.
+pub struct TwoOrgs {
+    pub a: OrgFixture,
+    pub b: OrgFixture,
+}
+
+impl TwoOrgs {
+    pub async fn create(api: &Api) -> TwoOrgs {
+        let (a, b) = tokio::join!(OrgFixture::create(api), OrgFixture::create(api));
+        TwoOrgs { a, b }
+    }
+}
