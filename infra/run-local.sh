@@ -41,7 +41,7 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 
 if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
   moto_port="${MOTO_PORT:-$(free_port)}"
-  .venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" >"$STACK_DIR/moto.log" 2>&1 &
+  .venv/bin/python infra/emulator.py -H 127.0.0.1 -p "$moto_port" >"$STACK_DIR/moto.log" 2>&1 &
   pids+=($!)
   export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
   for _ in $(seq 1 100); do

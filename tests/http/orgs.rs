@@ -1,1 +1,280 @@
+//! Settings → General: create, read, rename, describe; the slug rules and immutability.
 
+use plexmcp_tests::{audit_chain, stack, unique, Account, OrgFixture};
+use serde_json::json;
+
+#[tokio::test]
+async fn creating_an_org_makes_the_caller_its_owner_on_the_free_plan() {
+    let api = stack().api();
+    let owner = Account::create(&api).await;
+    let slug = unique("acme-");
+    let org = api
+        .post(
+            "/v1/orgs",
+            Some(&owner.token),
+            json!({ "name": "Acme", "slug": slug, "description": "Tools" }),
+        )
+        .await
+        .expect(201);
+    assert!(org.body["id"].as_str().unwrap().starts_with("org_"));
+    assert_eq!(org.body["plan"], "free");
+    assert_eq!(org.body["pin_protection_enabled"], false);
+    let read = api
+        .get(&format!("/v1/orgs/{slug}"), &owner.token)
+        .await
+        .expect(200);
+    assert_eq!(read.body, org.body);
+    let members = api
+        .get(&format!("/v1/orgs/{slug}/members"), &owner.token)
+        .await
+        .expect(200);
+    assert_eq!(members.body["items"][0]["role"], "owner");
+    assert_eq!(members.body["items"][0]["user_id"], owner.id.as_str());
+
+    let audit = audit_chain(&format!("ORG#{}", org.body["id"].as_str().unwrap())).await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["action"], "org.created");
+    assert_eq!(audit[0]["actor"]["id"], owner.id.as_str());
+}
+
+#[tokio::test]
+async fn slugs_follow_the_format_and_are_unique() {
+    let api = stack().api();
+    let owner = Account::create(&api).await;
+    for bad in [
+        "ab",
+        "Upper-Case",
+        "-lead",
+        "trail-",
+        "double--hyphen",
+        "under_score",
+        "api",
+        "admin",
+        "www",
+        &"a".repeat(49),
+    ] {
+        let resp = api
+            .post(
+                "/v1/orgs",
+                Some(&owner.token),
+                json!({ "name": "X", "slug": bad }),
+            )
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(resp.body["errors"][0]["field"], "slug", "{bad}");
+    }
+    let slug = unique("taken-");
+    api.post(
+        "/v1/orgs",
+        Some(&owner.token),
+        json!({ "name": "First", "slug": slug }),
+    )
+    .await
+    .expect(201);
+    let other = Account::create(&api).await;
+    api.post(
+        "/v1/orgs",
+        Some(&other.token),
+        json!({ "name": "Second", "slug": slug }),
+    )
+    .await
+    .problem(409, "conflict");
+}
+
+#[tokio::test]
+async fn racing_for_one_slug_creates_one_org() {
+    let api = stack().api();
+    let owner = Account::create(&api).await;
+    let slug = unique("race-");
+    let attempts = (0..8).map(|i| {
+        api.post(
+            "/v1/orgs",
+            Some(&owner.token),
+            json!({ "name": format!("Racer {i}"), "slug": slug }),
+        )
+    });
+    let statuses: Vec<u16> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    let me = api.get("/v1/me", &owner.token).await.expect(200);
+    assert_eq!(
+        me.body["organizations"].as_array().unwrap().len(),
+        1,
+        "no half-created orgs"
+    );
+}
+
+#[tokio::test]
+async fn name_and_description_can_change_and_each_change_is_audited() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let renamed = api
+        .patch(
+            &org.path(""),
+            &org.admin.token,
+            json!({ "name": "  Renamed  " }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(renamed.body["name"], "Renamed");
+    let (calls, scans) = renamed.dynamodb_calls();
+    assert!(
+        calls <= 3 && scans == 0,
+        "PATCH made {calls} DynamoDB calls"
+    );
+
+    let described = api
+        .patch(
+            &org.path(""),
+            &org.owner.token,
+            json!({ "description": "Line one\nLine two" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(described.body["description"], "Line one\nLine two");
+    assert_eq!(described.body["name"], "Renamed");
+    let cleared = api
+        .patch(
+            &org.path(""),
+            &org.owner.token,
+            json!({ "description": null }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(cleared.body["description"], "");
+    // The same slug is not a change.
+    api.patch(
+        &org.path(""),
+        &org.owner.token,
+        json!({ "slug": org.slug, "name": "Same Slug" }),
+    )
+    .await
+    .expect(200);
+
+    let audit = audit_chain(&format!("ORG#{}", org.id)).await;
+    let updates: Vec<&serde_json::Value> = audit
+        .iter()
+        .filter(|e| e["action"] == "org.updated")
+        .collect();
+    assert_eq!(updates.len(), 4);
+    assert_eq!(
+        updates[0]["details"]["name"],
+        json!({ "from": "Fixture Org", "to": "Renamed" })
+    );
+    assert_eq!(updates[0]["actor"]["id"], org.admin.id.as_str());
+}
+
+#[tokio::test]
+async fn the_slug_cannot_change_and_bad_updates_change_nothing() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let before = api
+        .get(&org.path(""), &org.owner.token)
+        .await
+        .expect(200)
+        .body;
+    api.patch(
+        &org.path(""),
+        &org.owner.token,
+        json!({ "slug": "something-else" }),
+    )
+    .await
+    .problem(422, "slug_immutable");
+    api.patch(
+        &org.path(""),
+        &org.owner.token,
+        json!({ "slug": "something-else", "name": "Sneaky" }),
+    )
+    .await
+    .problem(422, "slug_immutable");
+    api.patch(&org.path(""), &org.owner.token, json!({ "name": "" }))
+        .await
+        .problem(422, "validation_failed");
+    api.patch(
+        &org.path(""),
+        &org.owner.token,
+        json!({ "name": "x".repeat(101) }),
+    )
+    .await
+    .problem(422, "validation_failed");
+    api.patch(
+        &org.path(""),
+        &org.owner.token,
+        json!({ "name": "bell\u{7}" }),
+    )
+    .await
+    .problem(422, "validation_failed");
+    api.patch(
+        &org.path(""),
+        &org.owner.token,
+        json!({ "description": "d".repeat(501) }),
+    )
+    .await
+    .problem(422, "validation_failed");
+    api.patch(
+        &org.path(""),
+        &org.owner.token,
+        json!({ "plan": "enterprise" }),
+    )
+    .await
+    .problem(422, "validation_failed");
+    api.patch(&org.path(""), &org.owner.token, json!({ "name": 42 }))
+        .await
+        .problem(422, "validation_failed");
+    api.patch(
+        &org.path(""),
+        &org.member.token,
+        json!({ "name": "By Member" }),
+    )
+    .await
+    .problem(403, "forbidden");
+    api.patch(
+        &org.path(""),
+        &org.viewer.token,
+        json!({ "name": "By Viewer" }),
+    )
+    .await
+    .problem(403, "forbidden");
+    let after = api
+        .get(&org.path(""), &org.owner.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(before, after);
+    assert!(audit_chain(&format!("ORG#{}", org.id))
+        .await
+        .iter()
+        .all(|e| e["action"] != "org.updated"));
+}
+
+#[tokio::test]
+async fn concurrent_updates_keep_one_unbroken_audit_chain() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let path = org.path("");
+    let updates = (0..6).map(|i| {
+        api.patch(
+            &path,
+            &org.owner.token,
+            json!({ "name": format!("Name {i}") }),
+        )
+    });
+    for resp in futures::future::join_all(updates).await {
+        resp.expect(200);
+    }
+    let audit = audit_chain(&format!("ORG#{}", org.id)).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e["action"] == "org.updated")
+            .count(),
+        6
+    );
+}

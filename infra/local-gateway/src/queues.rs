@@ -7,6 +7,8 @@ use shared::AppState;
 use std::collections::HashSet;
 use std::time::Duration;
 
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
 /// The worker handler a function of the template runs.
 async fn invoke(
     state: &AppState,
@@ -37,13 +39,15 @@ async fn poll_once(state: &AppState, worker: &Worker) -> Result<(), String> {
         .receive_message()
         .queue_url(&worker.queue_url)
         .max_number_of_messages(worker.batch_size.clamp(1, 10))
-        .wait_time_seconds(1)
+        // Short polls: the local emulator handles one request at a time (infra/emulator.py).
+        .wait_time_seconds(0)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .send()
         .await
         .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
     let messages = received.messages.unwrap_or_default();
     if messages.is_empty() {
+        tokio::time::sleep(IDLE_POLL).await;
         return Ok(());
     }
     let mut event = SqsEvent::default();
