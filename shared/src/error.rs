@@ -79,16 +79,6 @@ impl Validator {
             .ok()
     }
 
-    pub fn finish(self) -> Result<(), Error> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Validation(self.0))
-        }
-    }
-}
-
-impl Validator {
     /// The error for fields that failed; call when a `field` returned `None`.
     pub fn error(self) -> Error {
         Error::Validation(self.0)

@@ -1,1 +1,151 @@
+//! Bad input of every kind is a clear 4xx problem response and changes nothing.
 
+use plexmcp_tests::{stack, Api, OrgFixture};
+use reqwest::Method;
+use serde_json::json;
+
+async fn raw_patch(
+    api: &Api,
+    org: &OrgFixture,
+    body: Vec<u8>,
+    content_type: Option<&str>,
+) -> plexmcp_tests::Resp {
+    let mut request = api
+        .raw(Method::PATCH, &org.path(""))
+        .bearer_auth(&org.owner.token)
+        .body(body);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    api.send(request).await
+}
+
+#[tokio::test]
+async fn malformed_wrongly_typed_unlabelled_and_oversized_bodies_are_4xx_and_change_nothing() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let before = api
+        .get(&org.path(""), &org.owner.token)
+        .await
+        .expect(200)
+        .body;
+
+    raw_patch(
+        &api,
+        &org,
+        b"{\"name\": ".to_vec(),
+        Some("application/json"),
+    )
+    .await
+    .problem(400, "malformed_body");
+    raw_patch(
+        &api,
+        &org,
+        b"not json at all".to_vec(),
+        Some("application/json"),
+    )
+    .await
+    .problem(400, "malformed_body");
+    raw_patch(&api, &org, b"[]".to_vec(), Some("application/json"))
+        .await
+        .problem(422, "validation_failed");
+    raw_patch(
+        &api,
+        &org,
+        b"{\"name\": [1]}".to_vec(),
+        Some("application/json"),
+    )
+    .await
+    .problem(422, "validation_failed");
+    let unknown = raw_patch(
+        &api,
+        &org,
+        b"{\"owner\": \"me\"}".to_vec(),
+        Some("application/json"),
+    )
+    .await
+    .problem(422, "validation_failed");
+    assert_eq!(unknown.body["errors"][0]["field"], "owner");
+    raw_patch(
+        &api,
+        &org,
+        b"{\"name\": \"Plain\"}".to_vec(),
+        Some("text/plain"),
+    )
+    .await
+    .problem(415, "unsupported_media_type");
+    raw_patch(&api, &org, b"{\"name\": \"None\"}".to_vec(), None)
+        .await
+        .problem(415, "unsupported_media_type");
+    let huge =
+        serde_json::to_vec(&json!({ "name": "Big", "description": "x".repeat(1024 * 1024) }))
+            .unwrap();
+    raw_patch(&api, &org, huge, Some("application/json"))
+        .await
+        .problem(413, "payload_too_large");
+    // A vendor +json type is JSON.
+    raw_patch(
+        &api,
+        &org,
+        b"{\"description\": \"ok\"}".to_vec(),
+        Some("application/merge-patch+json"),
+    )
+    .await
+    .expect(200);
+    api.patch(
+        &org.path(""),
+        &org.owner.token,
+        json!({ "description": before["description"] }),
+    )
+    .await
+    .expect(200);
+
+    assert_eq!(
+        api.get(&org.path(""), &org.owner.token)
+            .await
+            .expect(200)
+            .body,
+        before
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problem_responses() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    api.get("/v1/nothing-here", &org.owner.token)
+        .await
+        .problem(404, "not_found");
+    api.call(Method::GET, "/", None, None)
+        .await
+        .problem(404, "not_found");
+    api.call(Method::DELETE, "/v1/auth/signup", None, None)
+        .await
+        .problem(405, "method_not_allowed");
+    api.call(
+        Method::PUT,
+        &org.path(""),
+        Some(&org.owner.token),
+        Some(json!({})),
+    )
+    .await
+    .problem(405, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn login_and_signup_bodies_are_validated_before_anything_happens() {
+    let api = stack().api();
+    api.post("/v1/auth/login", None, json!({ "email": "a@example.com" }))
+        .await
+        .problem(422, "validation_failed");
+    api.post("/v1/auth/login", None, json!({ "email": 1, "password": 2 }))
+        .await
+        .problem(422, "validation_failed");
+    let unlabelled = api
+        .send(api.raw(Method::POST, "/v1/auth/signup").body("{}"))
+        .await;
+    assert_eq!(
+        (unlabelled.status, unlabelled.code()),
+        (415, "unsupported_media_type")
+    );
+}

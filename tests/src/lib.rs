@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod fixtures;
+pub mod runtime_api;
 
 pub use api::{Api, Resp};
 pub use fixtures::{Account, OrgFixture, TwoOrgs};

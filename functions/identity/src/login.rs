@@ -36,7 +36,7 @@ pub struct SessionCreated {
 ///
 /// A wrong password and an unknown e-mail get the same answer. After 5 consecutive
 /// failures the account's login is refused for 15 minutes (429 `rate_limited`).
-#[utoipa::path(post, path = "/v1/auth/login", tag = "identity", request_body = LoginRequest,
+#[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "identity", request_body = LoginRequest,
     responses(
         (status = 200, body = SessionCreated),
         (status = 401, description = "`invalid_credentials`", body = Problem),
@@ -143,7 +143,7 @@ pub(crate) fn actor(user: &User) -> Actor {
 }
 
 /// Log out: revokes the current session.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "identity", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "identity", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
 pub async fn logout(
     State(state): State<AppState>,

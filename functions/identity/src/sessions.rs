@@ -53,12 +53,12 @@ async fn live_sessions(state: &AppState, bearer: &Bearer) -> Result<Vec<Session>
             sessions.push(session);
         }
     }
-    sessions.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at));
+    sessions.sort_by_key(|s| std::cmp::Reverse(s.last_seen_at));
     Ok(sessions)
 }
 
 /// The caller's active sessions, most recently used first.
-#[utoipa::path(get, path = "/v1/me/sessions", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me/sessions", operation_id = "list_sessions", tag = "sessions", security(("bearer" = [])),
     responses((status = 200, body = SessionList), (status = 401, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -82,7 +82,7 @@ pub async fn list(
 }
 
 /// Revoke one session: its token is rejected on its next request.
-#[utoipa::path(delete, path = "/v1/me/sessions/{session_id}", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/me/sessions/{session_id}", operation_id = "revoke_session", tag = "sessions", security(("bearer" = [])),
     params(("session_id" = String, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn revoke(
@@ -116,7 +116,7 @@ pub async fn revoke(
 }
 
 /// Revoke every session except the current one.
-#[utoipa::path(post, path = "/v1/me/sessions/revoke-all", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/sessions/revoke-all", operation_id = "revoke_all_sessions", tag = "sessions", security(("bearer" = [])),
     responses((status = 200, body = Revoked), (status = 401, body = Problem)))]
 pub async fn revoke_all(
     State(state): State<AppState>,

@@ -28,7 +28,7 @@ pub struct UserView {
 }
 
 /// Create an account.
-#[utoipa::path(post, path = "/v1/auth/signup", tag = "identity", request_body = SignupRequest,
+#[utoipa::path(post, path = "/v1/auth/signup", operation_id = "signup", tag = "identity", request_body = SignupRequest,
     responses(
         (status = 201, body = UserView),
         (status = 409, description = "An account with this e-mail address exists", body = Problem),

@@ -78,7 +78,7 @@ impl From<Org> for OrgView {
 }
 
 /// Create an organization; the caller becomes its owner. Plan `free`.
-#[utoipa::path(post, path = "/v1/orgs", tag = "organizations", security(("bearer" = [])), request_body = CreateOrg,
+#[utoipa::path(post, path = "/v1/orgs", operation_id = "create_org", tag = "organizations", security(("bearer" = [])), request_body = CreateOrg,
     responses(
         (status = 201, body = OrgView),
         (status = 401, body = Problem),
@@ -159,7 +159,7 @@ pub async fn create(
 }
 
 /// Read an organization (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}", tag = "organizations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}", operation_id = "get_org", tag = "organizations", security(("bearer" = [])),
     params(("slug" = String, Path)),
     responses((status = 200, body = OrgView), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
@@ -173,7 +173,7 @@ pub async fn get(
 }
 
 /// Change the name and/or description (owners and admins).
-#[utoipa::path(patch, path = "/v1/orgs/{slug}", tag = "organizations", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/orgs/{slug}", operation_id = "update_org", tag = "organizations", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = UpdateOrg,
     responses(
         (status = 200, body = OrgView),

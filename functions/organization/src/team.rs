@@ -79,7 +79,7 @@ fn guard_owners(access: &OrgAccess, target: Role, new: Option<Role>) -> Result<(
 }
 
 /// List the team (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/members", tag = "team", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/members", operation_id = "list_members", tag = "team", security(("bearer" = [])),
     params(("slug" = String, Path), PageQuery),
     responses((status = 200, body = Page<MemberView>), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
@@ -112,7 +112,7 @@ pub async fn list(
 }
 
 /// Add an existing user to the team (owners and admins). Emits `team.member_added`.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/members", tag = "team", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/members", operation_id = "add_member", tag = "team", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = AddMember,
     responses(
         (status = 201, body = MemberView),
@@ -240,7 +240,7 @@ async fn target(
 }
 
 /// Change a member's role (owners and admins; only owners grant or take `owner`).
-#[utoipa::path(patch, path = "/v1/orgs/{slug}/members/{user_id}", tag = "team", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "change_member_role", tag = "team", security(("bearer" = [])),
     params(("slug" = String, Path), ("user_id" = String, Path)), request_body = ChangeRole,
     responses(
         (status = 200, body = MemberView),
@@ -307,7 +307,7 @@ pub async fn change_role(
 
 /// Remove a member (owners and admins), or leave (any member removing themselves).
 /// Emits `team.member_removed`.
-#[utoipa::path(delete, path = "/v1/orgs/{slug}/members/{user_id}", tag = "team", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "remove_member", tag = "team", security(("bearer" = [])),
     params(("slug" = String, Path), ("user_id" = String, Path)),
     responses(
         (status = 204),

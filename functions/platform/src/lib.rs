@@ -19,7 +19,7 @@ pub struct Health {
 }
 
 /// Liveness and storage reachability.
-#[utoipa::path(get, path = "/v1/health", tag = "platform",
+#[utoipa::path(get, path = "/v1/health", operation_id = "get_health", tag = "platform",
     responses((status = 200, body = Health), (status = 500, body = Problem)))]
 async fn health(State(state): State<AppState>) -> Result<axum::Json<Health>, Error> {
     state
@@ -33,7 +33,7 @@ async fn health(State(state): State<AppState>) -> Result<axum::Json<Health>, Err
 }
 
 /// The OpenAPI 3.1 document of the whole API.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "platform",
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "get_openapi", tag = "platform",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 async fn openapi_json() -> axum::Json<OpenApi> {
     axum::Json(document())
@@ -68,7 +68,50 @@ pub fn document() -> OpenApi {
         "Problem".into(),
         <Problem as utoipa::PartialSchema>::schema(),
     );
+    describe_problems(&mut doc);
     doc
+}
+
+/// Error responses are `application/problem+json`, and any operation may also answer
+/// with a problem not listed for it (400 malformed body, 413, 415, 429, 500): the
+/// document says so once here instead of on every route.
+fn describe_problems(doc: &mut OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                if status.starts_with('4') || status.starts_with('5') {
+                    if let Some(content) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".into(), content);
+                    }
+                }
+            }
+            let problem = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build();
+            let default = ResponseBuilder::new()
+                .description("A problem (RFC 9457) with a stable `code`")
+                .content("application/problem+json", problem)
+                .build();
+            operation
+                .responses
+                .responses
+                .entry("default".into())
+                .or_insert(default.into());
+        }
+    }
 }
 
 pub fn api() -> OpenApiRouter<AppState> {
@@ -78,4 +121,23 @@ pub fn api() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let expose = state.config.expose_round_trips;
     shared::http::layers::finish(api().split_for_parts().0.with_state(state), expose)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_are_problem_json_and_every_operation_has_a_default() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let signup = &doc["paths"]["/v1/auth/signup"]["post"]["responses"];
+        assert!(
+            signup["409"]["content"]["application/problem+json"].is_object(),
+            "{signup}"
+        );
+        assert!(signup["409"]["content"].get("application/json").is_none());
+        assert!(signup["201"]["content"]["application/json"].is_object());
+        assert!(signup["default"]["content"]["application/problem+json"].is_object());
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
 }

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Checks that /v1/openapi.json describes exactly what the server does, with the other
+side's libraries: the document validates as OpenAPI 3.1 (openapi-spec-validator), every
+exchange of a scripted client session — successes and problems — validates against it
+(openapi-core: path, parameters, security, status, content type, body schema), and
+every operation in the document is exercised by the session.
+
+Usage: openapi_conformance.py BASE_URL
+"""
+
+import json
+import sys
+import uuid
+
+import requests
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+from openapi_spec_validator import validate
+
+BASE = sys.argv[1].rstrip("/")
+session = requests.Session()
+spec = session.get(f"{BASE}/v1/openapi.json").json()
+assert spec["openapi"].startswith("3.1"), spec["openapi"]
+validate(spec)
+spec["servers"] = [{"url": BASE}]
+# RFC 9457 bodies are JSON too.
+openapi = OpenAPI.from_dict(spec, config=Config(extra_media_type_deserializers={"application/problem+json": json.loads}))
+exercised = set()
+checked = 0
+
+
+def call(method, path, token=None, body=None, expect=None, template=None, raw=None, headers=None):
+    global checked
+    hdrs = dict(headers or {})
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    kwargs = {"json": body} if body is not None else {}
+    if raw is not None:
+        kwargs = {"data": raw}
+        hdrs.setdefault("Content-Type", "application/json")
+    prepared = session.prepare_request(requests.Request(method, f"{BASE}{path}", headers=hdrs, **kwargs))
+    response = session.send(prepared)
+    if expect is not None:
+        assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
+    openapi_request = RequestsOpenAPIRequest(prepared)
+    if response.status_code < 400:
+        openapi.validate_request(openapi_request)
+    openapi.validate_response(openapi_request, RequestsOpenAPIResponse(response))
+    checked += 1
+    exercised.add((method.lower(), template or path.split("?")[0]))
+    return response.json() if response.content else None
+
+
+def user():
+    email = f"oa-{uuid.uuid4().hex[:12]}@example.com"
+    call("POST", "/v1/auth/signup", body={"email": email, "password": "correct horse battery", "name": "Spec"}, expect=201)
+    login = call("POST", "/v1/auth/login", body={"email": email, "password": "correct horse battery"}, expect=200)
+    return email, login["token"], login["session_id"]
+
+
+call("GET", "/v1/health", expect=200)
+call("GET", "/v1/openapi.json", expect=200)
+email, token, session_id = user()
+call("POST", "/v1/auth/signup", body={"email": email, "password": "correct horse battery", "name": "Again"}, expect=409)
+call("POST", "/v1/auth/signup", body={"email": "nope", "password": "x", "name": ""}, expect=422)
+call("POST", "/v1/auth/login", body={"email": email, "password": "wrong password"}, expect=401)
+me = call("GET", "/v1/me", token, expect=200)
+call("GET", "/v1/me", "garbage", expect=401)
+
+slug = f"oa-{uuid.uuid4().hex[:10]}"
+call("POST", "/v1/orgs", token, {"name": "Spec Org", "slug": slug, "description": "d"}, expect=201)
+call("POST", "/v1/orgs", token, {"name": "Spec Org", "slug": slug}, expect=409)
+org_path = "/v1/orgs/{slug}"
+call("GET", f"/v1/orgs/{slug}", token, expect=200, template=org_path)
+call("GET", "/v1/orgs/no-such-org", token, expect=404, template=org_path)
+call("PATCH", f"/v1/orgs/{slug}", token, {"name": "Renamed", "description": None}, expect=200, template=org_path)
+call("PATCH", f"/v1/orgs/{slug}", token, {"slug": "other"}, expect=422, template=org_path)
+call("PATCH", f"/v1/orgs/{slug}", token, raw=b"{oops", expect=400, template=org_path)
+
+other_email, other_token, _ = user()
+other_id = call("GET", "/v1/me", other_token, expect=200)["id"]
+members = f"/v1/orgs/{slug}/members"
+call("POST", members, token, {"email": other_email, "role": "member"}, expect=201, template="/v1/orgs/{slug}/members")
+call("GET", f"{members}?limit=1", token, expect=200, template="/v1/orgs/{slug}/members")
+member = "/v1/orgs/{slug}/members/{user_id}"
+call("PATCH", f"{members}/{other_id}", other_token, {"role": "owner"}, expect=403, template=member)
+call("PATCH", f"{members}/{other_id}", token, {"role": "admin"}, expect=200, template=member)
+call("DELETE", f"{members}/{me['id']}", token, expect=409, template=member)
+call("DELETE", f"{members}/{other_id}", token, expect=204, template=member)
+
+second = call("POST", "/v1/auth/login", body={"email": email, "password": "correct horse battery"}, expect=200)
+call("GET", "/v1/me/sessions", token, expect=200)
+call("DELETE", f"/v1/me/sessions/{second['session_id']}", token, expect=204, template="/v1/me/sessions/{session_id}")
+call("DELETE", f"/v1/me/sessions/{second['session_id']}", token, expect=404, template="/v1/me/sessions/{session_id}")
+call("POST", "/v1/me/sessions/revoke-all", token, expect=200)
+call("POST", "/v1/auth/logout", token, expect=204)
+
+documented = {(m, p) for p, item in spec["paths"].items() for m in item if m in ("get", "post", "put", "patch", "delete")}
+missing = documented - exercised
+undocumented = exercised - documented
+assert not missing, f"operations in the document that the session did not exercise: {sorted(missing)}"
+assert not undocumented, f"exchanges the document does not describe: {sorted(undocumented)}"
+print(f"OpenAPI conformance: document valid; {checked} exchanges over {len(documented)} operations validated")
