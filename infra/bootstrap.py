@@ -11,6 +11,7 @@ or environment variable added there exists locally on the next `make run`.
 
 import argparse
 import json
+import os
 import re
 import sys
 
@@ -26,7 +27,8 @@ class Stack:
     def __init__(self, doc, endpoint):
         self.doc = doc
         self.resources = doc.get("Resources", {})
-        self.params = {k: v.get("Default") for k, v in doc.get("Parameters", {}).items()}
+        # A parameter (PlatformDomain) is overridden by its environment variable (PLATFORM_DOMAIN).
+        self.params = {k: os.environ.get(env_name(k), v.get("Default")) for k, v in doc.get("Parameters", {}).items()}
         self.refs = {}  # logical id -> what !Ref gives
         self.arns = {}  # logical id -> what !GetAtt X.Arn gives
         kw = dict(endpoint_url=endpoint, region_name=REGION)
@@ -158,6 +160,10 @@ class Stack:
                 elif event["Type"] == "Schedule":
                     schedules.append({"function": name, "every_seconds": rate_seconds(ep["Schedule"])})
         return {"env": env, "workers": workers, "schedules": schedules}
+
+
+def env_name(parameter):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", parameter).upper()
 
 
 def rate_seconds(expression):
