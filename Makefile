@@ -14,7 +14,6 @@ $(STAMP): infra/requirements.txt
 venv: $(STAMP)
 
 run: venv
-	cargo build --quiet -p local-gateway
 	./infra/run-local.sh
 
 lint:
@@ -27,5 +26,8 @@ template-check: venv
 build:
 	cargo build --workspace --bins
 
+# Ends with one line that totals every cargo test binary (the last cargo prints is an
+# empty doc-test summary).
 test: venv lint template-check build
-	cargo test --workspace
+	set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' target/test-output.log

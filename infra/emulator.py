@@ -31,7 +31,10 @@ def main():
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, serialised(app), threaded=True, request_handler=MotoRequestHandler)
+    try:
+        run_simple(args.host, args.port, serialised(app), threaded=True, request_handler=MotoRequestHandler)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C on `make run` reaches the whole process group
 
 
 if __name__ == "__main__":

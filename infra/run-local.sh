@@ -23,6 +23,9 @@ if .venv/bin/python -c "import socket,sys; s=socket.socket(); sys.exit(s.connect
   exit 1
 fi
 
+# The whole workspace, as `make test` builds it: the same feature set, so no rebuild.
+[ -n "${LOCAL_GATEWAY_BIN:-}" ] || cargo build --quiet --workspace --bins
+
 free_port() { .venv/bin/python -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
 
 pids=()
@@ -54,7 +57,6 @@ echo "AWS emulator at $AWS_ENDPOINT_URL"
 (cd infra && ../.venv/bin/python bootstrap.py --template ../template.yaml --endpoint "$AWS_ENDPOINT_URL" --out "$STACK_DIR/stack.json")
 
 gateway="${LOCAL_GATEWAY_BIN:-target/debug/local-gateway}"
-[ -n "${LOCAL_GATEWAY_BIN:-}" ] || cargo build --quiet -p local-gateway
 PORT="$PORT" LOCAL_STACK_FILE="$STACK_DIR/stack.json" EXPOSE_DYNAMODB_CALLS="${EXPOSE_DYNAMODB_CALLS:-1}" \
   WEBHOOK_ALLOW_PRIVATE_TARGETS="${WEBHOOK_ALLOW_PRIVATE_TARGETS:-}" "$gateway" &
 pids+=($!)

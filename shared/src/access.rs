@@ -6,11 +6,14 @@
 //! Round trips: (1) session + the caller's membership by slug (+ `also`), (2) the org
 //! item (+ keys derived from the first read). The change, if any, is the third.
 
+use crate::audit::{Actor, AuditDraft, Category, Target};
 use crate::auth::{authenticate, Bearer, Caller};
 use crate::domain::{OrgSlug, Permission, Role};
 use crate::error::Error;
+use crate::http::ClientInfo;
 use crate::store::members::Membership;
-use crate::store::orgs::Org;
+use crate::store::orgs::{Org, ACTIVE};
+use crate::store::{s, ChainOwner, Mutation};
 use crate::store::{Item, Key};
 use crate::AppState;
 use std::collections::HashMap;
@@ -82,5 +85,30 @@ impl OrgAccess {
 
     pub fn org_key(&self) -> Key {
         Key::org(&self.org.id)
+    }
+}
+
+impl OrgAccess {
+    /// A change to this organization by the caller: recorded in the org's audit chain,
+    /// and committed only while the org is still active (not being deleted).
+    pub fn mutation(
+        &self,
+        action: &'static str,
+        category: Category,
+        target: Target,
+        client: &ClientInfo,
+    ) -> Mutation {
+        let audit = AuditDraft::new(
+            Actor::user(self.caller.user_id(), None),
+            action,
+            category,
+            target,
+            client,
+        );
+        Mutation::new(ChainOwner::existing(self.org_key(), &self.org_item), audit).require(
+            "status",
+            "=",
+            s(ACTIVE),
+        )
     }
 }

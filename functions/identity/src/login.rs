@@ -89,17 +89,16 @@ async fn record_failure(
     profile: &Item,
     client: &ClientInfo,
 ) -> Result<(), Error> {
-    let audit = AuditDraft::new(
-        actor(user),
+    user_mutation(
+        user,
+        profile,
         "auth.login_failed",
-        Category::Authentication,
         Target::new("user", &user.id),
         client,
     )
-    .failed();
-    Mutation::new(ChainOwner::existing(Key::user(&user.id), profile), audit)
-        .commit(state)
-        .await?;
+    .failed()
+    .commit(state)
+    .await?;
     Ok(())
 }
 
@@ -119,18 +118,17 @@ pub(crate) async fn start_session(
         client,
         now,
     );
-    let audit = AuditDraft::new(
-        actor(user),
+    user_mutation(
+        user,
+        profile,
         "auth.login",
-        Category::Authentication,
         Target::new("session", &token.session_id),
         client,
-    );
-    Mutation::new(ChainOwner::existing(Key::user(&user.id), profile), audit)
-        .set(LOGIN.counter, n(0))
-        .write(put(&state.table, session, "attribute_not_exists(pk)")?)
-        .commit(state)
-        .await?;
+    )
+    .set(LOGIN.counter, n(0))
+    .write(put(&state.table, session, "attribute_not_exists(pk)")?)
+    .commit(state)
+    .await?;
     Ok(SessionCreated {
         token: token.to_string(),
         session_id: token.session_id,
@@ -138,8 +136,22 @@ pub(crate) async fn start_session(
     })
 }
 
-pub(crate) fn actor(user: &User) -> Actor {
-    Actor::user(&user.id, Some(&user.email))
+/// A change to the user's own account, recorded in their audit chain.
+pub(crate) fn user_mutation(
+    user: &User,
+    profile: &Item,
+    action: &'static str,
+    target: Target,
+    client: &ClientInfo,
+) -> Mutation {
+    let audit = AuditDraft::new(
+        Actor::user(&user.id, Some(&user.email)),
+        action,
+        Category::Authentication,
+        target,
+        client,
+    );
+    Mutation::new(ChainOwner::existing(Key::user(&user.id), profile), audit)
 }
 
 /// Log out: revokes the current session.
@@ -151,17 +163,16 @@ pub async fn logout(
     client: ClientInfo,
 ) -> Result<StatusCode, Error> {
     let (user, profile) = caller_profile(&state, &bearer).await?;
-    let audit = AuditDraft::new(
-        actor(&user),
+    user_mutation(
+        &user,
+        &profile,
         "auth.logout",
-        Category::Authentication,
         Target::new("session", &bearer.0.session_id),
         &client,
-    );
-    Mutation::new(ChainOwner::existing(Key::user(&user.id), &profile), audit)
-        .write(delete(&state.table, &bearer.0.session_key(), None))
-        .commit(&state)
-        .await?;
+    )
+    .write(delete(&state.table, &bearer.0.session_key(), None))
+    .commit(&state)
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,18 +1,18 @@
 //! Profile → Sessions: list, revoke one, revoke all but the current one.
 
-use crate::login::{actor, caller_profile};
+use crate::login::{caller_profile, user_mutation};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use shared::audit::{AuditDraft, Category, Target};
+use shared::audit::Target;
 use shared::auth::Bearer;
 use shared::http::{ClientInfo, Problem};
 use shared::ids::SessionId;
 use shared::store::keys::SESSION_PREFIX;
 use shared::store::sessions::Session;
-use shared::store::{delete, ChainOwner, CommitError, Key, Mutation};
+use shared::store::{delete, CommitError, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -93,25 +93,24 @@ pub async fn revoke(
 ) -> Result<StatusCode, Error> {
     let (user, profile) = caller_profile(&state, &bearer).await?;
     let session_id = SessionId::parse(&session_id).ok_or(Error::NotFound)?;
-    let audit = AuditDraft::new(
-        actor(&user),
+    user_mutation(
+        &user,
+        &profile,
         "session.revoked",
-        Category::Authentication,
         Target::new("session", &session_id),
         &client,
-    );
-    Mutation::new(ChainOwner::existing(Key::user(&user.id), &profile), audit)
-        .write(delete(
-            &state.table,
-            &Key::session(&user.id, &session_id),
-            Some("attribute_exists(pk)"),
-        ))
-        .commit(&state)
-        .await
-        .map_err(|e| match e {
-            CommitError::Write(0) => Error::NotFound,
-            other => other.into(),
-        })?;
+    )
+    .write(delete(
+        &state.table,
+        &Key::session(&user.id, &session_id),
+        Some("attribute_exists(pk)"),
+    ))
+    .commit(&state)
+    .await
+    .map_err(|e| match e {
+        CommitError::Write(0) => Error::NotFound,
+        other => other.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -139,16 +138,14 @@ pub async fn revoke_all(
                 .await?
                 .ok_or(Error::Unauthorized)?;
         }
-        let audit = AuditDraft::new(
-            actor(&user),
+        let mut mutation = user_mutation(
+            &user,
+            &profile,
             "session.revoked_all",
-            Category::Authentication,
             Target::new("user", &user.id),
             &client,
         )
         .details(json!({ "revoked": batch.len(), "kept": bearer.0.session_id }));
-        let mut mutation =
-            Mutation::new(ChainOwner::existing(Key::user(&user.id), &profile), audit);
         for id in batch {
             mutation = mutation.write(delete(&state.table, &Key::session(&user.id, id), None));
         }

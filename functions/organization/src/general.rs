@@ -15,7 +15,7 @@ use shared::error::Validator;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::OrgId;
 use shared::store::members::{Member, Membership};
-use shared::store::orgs::{self, Org, ACTIVE};
+use shared::store::orgs::{self, Org};
 use shared::store::users::User;
 use shared::store::{put, s, ChainOwner, CommitError, Key, Mutation};
 use shared::{AppState, Error};
@@ -226,28 +226,22 @@ pub async fn update(
         // The text itself may be long; the entry records that it changed.
         changes.insert("description".into(), json!({ "changed": true }));
     }
-    let actor = Actor::user(access.caller.user_id(), None);
-    let audit = AuditDraft::new(
-        actor,
-        "org.updated",
-        Category::Settings,
-        Target::new("organization", &org.id),
-        &client,
-    )
-    .details(changes.into());
-    Mutation::new(
-        ChainOwner::existing(access.org_key(), &access.org_item),
-        audit,
-    )
-    .set("name", s(&name))
-    .set("description", s(&description))
-    .require("status", "=", s(ACTIVE))
-    .commit(&state)
-    .await
-    .map_err(|e| match e {
-        CommitError::Owner => Error::NotFound,
-        other => other.into(),
-    })?;
+    access
+        .mutation(
+            "org.updated",
+            Category::Settings,
+            Target::new("organization", &org.id),
+            &client,
+        )
+        .details(changes.into())
+        .set("name", s(&name))
+        .set("description", s(&description))
+        .commit(&state)
+        .await
+        .map_err(|e| match e {
+            CommitError::Owner => Error::NotFound,
+            other => other.into(),
+        })?;
     org.name = name;
     org.description = description;
     Ok(axum::Json(org.into()))

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::access::OrgAccess;
-use shared::audit::{Actor, AuditDraft, Category, Target};
+use shared::audit::{Category, Target};
 use shared::auth::Bearer;
 use shared::domain::{Email, Permission, Role};
 use shared::error::Validator;
@@ -19,9 +19,8 @@ use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
 use shared::ids::UserId;
 use shared::store::keys::MEMBER_PREFIX;
 use shared::store::members::{set_role, Member, Membership};
-use shared::store::orgs::ACTIVE;
 use shared::store::users::{user_id_of_pointer, User};
-use shared::store::{delete, n, put, s, ChainOwner, CommitError, Key, Mutation};
+use shared::store::{delete, n, put, CommitError, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -175,35 +174,30 @@ pub async fn add(
         role,
     };
     let data = json!({ "user_id": user.id, "email": user.email, "name": user.name, "role": role });
-    let audit = AuditDraft::new(
-        Actor::user(access.caller.user_id(), None),
-        "team.member_added",
-        Category::Team,
-        Target::new("user", &user.id),
-        &client,
-    )
-    .details(data.clone());
-    let mut mutation = Mutation::new(
-        ChainOwner::existing(access.org_key(), &access.org_item),
-        audit,
-    )
-    .require("status", "=", s(ACTIVE))
-    .write(put(
-        &state.table,
-        member.item(&org.id),
-        "attribute_not_exists(pk)",
-    )?)
-    .write(put(
-        &state.table,
-        membership.item(&user.id),
-        "attribute_not_exists(pk)",
-    )?)
-    .emit(Event::new(
-        EventType::TeamMemberAdded,
-        &org.id,
-        data,
-        Utc::now(),
-    ));
+    let mut mutation = access
+        .mutation(
+            "team.member_added",
+            Category::Team,
+            Target::new("user", &user.id),
+            &client,
+        )
+        .details(data.clone())
+        .write(put(
+            &state.table,
+            member.item(&org.id),
+            "attribute_not_exists(pk)",
+        )?)
+        .write(put(
+            &state.table,
+            membership.item(&user.id),
+            "attribute_not_exists(pk)",
+        )?)
+        .emit(Event::new(
+            EventType::TeamMemberAdded,
+            &org.id,
+            data,
+            Utc::now(),
+        ));
     if role == Role::Owner {
         mutation = mutation.add("owner_count", 1);
     }
@@ -264,31 +258,26 @@ pub async fn change_role(
         return Ok(axum::Json(member.into()));
     }
     let old = member.role;
-    let audit = AuditDraft::new(
-        Actor::user(access.caller.user_id(), None),
-        "team.role_changed",
-        Category::Team,
-        Target::new("user", &member.user_id),
-        &client,
-    )
-    .details(json!({ "from": old, "to": new }));
-    let mut mutation = Mutation::new(
-        ChainOwner::existing(access.org_key(), &access.org_item),
-        audit,
-    )
-    .require("status", "=", s(ACTIVE))
-    .write(set_role(
-        &state.table,
-        &Key::member(&access.org.id, &member.user_id),
-        new,
-        old,
-    )?)
-    .write(set_role(
-        &state.table,
-        &Key::membership(&member.user_id, &access.org.slug),
-        new,
-        old,
-    )?);
+    let mut mutation = access
+        .mutation(
+            "team.role_changed",
+            Category::Team,
+            Target::new("user", &member.user_id),
+            &client,
+        )
+        .details(json!({ "from": old, "to": new }))
+        .write(set_role(
+            &state.table,
+            &Key::member(&access.org.id, &member.user_id),
+            new,
+            old,
+        )?)
+        .write(set_role(
+            &state.table,
+            &Key::membership(&member.user_id, &access.org.slug),
+            new,
+            old,
+        )?);
     if old == Role::Owner {
         mutation = mutation
             .add("owner_count", -1)
@@ -334,35 +323,30 @@ pub async fn remove(
     } else {
         "team.member_removed"
     };
-    let audit = AuditDraft::new(
-        Actor::user(access.caller.user_id(), None),
-        action,
-        Category::Team,
-        Target::new("user", &member.user_id),
-        &client,
-    )
-    .details(data.clone());
-    let mut mutation = Mutation::new(
-        ChainOwner::existing(access.org_key(), &access.org_item),
-        audit,
-    )
-    .require("status", "=", s(ACTIVE))
-    .write(delete(
-        &state.table,
-        &Key::member(&org.id, &member.user_id),
-        Some("attribute_exists(pk)"),
-    ))
-    .write(delete(
-        &state.table,
-        &Key::membership(&member.user_id, &org.slug),
-        None,
-    ))
-    .emit(Event::new(
-        EventType::TeamMemberRemoved,
-        &org.id,
-        data,
-        Utc::now(),
-    ));
+    let mut mutation = access
+        .mutation(
+            action,
+            Category::Team,
+            Target::new("user", &member.user_id),
+            &client,
+        )
+        .details(data.clone())
+        .write(delete(
+            &state.table,
+            &Key::member(&org.id, &member.user_id),
+            Some("attribute_exists(pk)"),
+        ))
+        .write(delete(
+            &state.table,
+            &Key::membership(&member.user_id, &org.slug),
+            None,
+        ))
+        .emit(Event::new(
+            EventType::TeamMemberRemoved,
+            &org.id,
+            data,
+            Utc::now(),
+        ));
     if member.role == Role::Owner {
         mutation = mutation
             .add("owner_count", -1)

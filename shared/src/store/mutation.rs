@@ -20,7 +20,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::Utc;
 use std::collections::HashMap;
 
-const MAX_CHAIN_RETRIES: usize = 5;
+/// Attempts before a change that keeps losing the race for the audit chain gives up
+/// (with a 409 the client may retry); each retry waits a little, with jitter.
+const MAX_CHAIN_ATTEMPTS: u32 = 10;
 
 /// The item whose audit chain records the change.
 pub enum ChainOwner {
@@ -59,8 +61,18 @@ pub enum CommitError {
     /// The condition of `writes[i]` failed (e.g. a uniqueness reservation exists).
     #[error("the condition of write {0} failed")]
     Write(usize),
+    /// Other changes to the same owner kept winning the race for its audit chain.
+    #[error("the resource is being changed by other requests")]
+    Contended,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+async fn backoff(attempt: u32) {
+    use rand::Rng;
+    let ceiling = 5 * u64::from(attempt);
+    let millis = rand::thread_rng().gen_range(1..=ceiling);
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
 impl From<CommitError> for Error {
@@ -121,6 +133,18 @@ impl Mutation {
         }
     }
 
+    /// What the audit entry records about the change (never a secret).
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.audit = self.audit.details(details);
+        self
+    }
+
+    /// Records the change as a failed attempt (`outcome: failure`).
+    pub fn failed(mut self) -> Self {
+        self.audit = self.audit.failed();
+        self
+    }
+
     /// `SET attr = value` on the (existing) owner item.
     pub fn set(mut self, attr: &str, value: AttributeValue) -> Self {
         let (name, value) = (self.owner_update.name(attr), self.owner_update.value(value));
@@ -170,7 +194,10 @@ impl Mutation {
     /// Commits, retrying only when another change advanced the audit chain first; then
     /// relays the event. Returns the committed audit entry.
     pub async fn commit(mut self, state: &AppState) -> Result<AuditEntry, CommitError> {
-        for _ in 0..MAX_CHAIN_RETRIES {
+        for attempt in 0..MAX_CHAIN_ATTEMPTS {
+            if attempt > 0 {
+                backoff(attempt).await;
+            }
             let entry = self.entry();
             let table = state.table.name();
             let mut items = vec![
