@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import sys
 
 import boto3
@@ -31,6 +32,7 @@ class Stack:
         self.params = {k: os.environ.get(env_name(k), v.get("Default")) for k, v in doc.get("Parameters", {}).items()}
         self.refs = {}  # logical id -> what !Ref gives
         self.arns = {}  # logical id -> what !GetAtt X.Arn gives
+        self.secrets = {}  # logical id -> generated secret JSON
         kw = dict(endpoint_url=endpoint, region_name=REGION)
         self.ddb = boto3.client("dynamodb", **kw)
         self.sqs = boto3.client("sqs", **kw)
@@ -55,12 +57,16 @@ class Stack:
                     return self.arns[name]
                 raise SystemExit(f"bootstrap: !GetAtt {name}.{attr} has no local value")
             if key == "Fn::Sub":
-                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
+                text = re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
+                return re.sub(r"\{\{resolve:secretsmanager:([^:}]+):SecretString:([^:}]+)\}\}", self._secret, text)
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         return value
+
+    def _secret(self, match):
+        return self.secrets[match.group(1)][match.group(2)]
 
     def _sub(self, name):
         if name == "AWS::Region":
@@ -90,6 +96,12 @@ class Stack:
         for name, props in self.of_type("AWS::Route53::HostedZone"):
             zone = self.r53.create_hosted_zone(Name=self.resolve(props["Name"]), CallerReference=name)
             self.refs[name] = zone["HostedZone"]["Id"].split("/")[-1]
+        for name, props in self.of_type("AWS::SecretsManager::Secret"):
+            # A generated secret exists only for this local stack; nothing reads it twice.
+            generated = props.get("GenerateSecretString", {})
+            key = generated.get("GenerateStringKey", "value")
+            self.refs[name] = name
+            self.secrets[name] = {key: secrets.token_urlsafe(48)}
         for name, _ in self.of_type("AWS::Serverless::HttpApi"):
             self.refs[name] = "local"
 

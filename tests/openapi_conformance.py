@@ -10,7 +10,10 @@ Usage: openapi_conformance.py BASE_URL
 
 import json
 import sys
+import time
 import uuid
+
+import pyotp
 
 import requests
 from openapi_core import Config, OpenAPI
@@ -94,6 +97,20 @@ call("DELETE", f"/v1/me/sessions/{second['session_id']}", token, expect=204, tem
 call("DELETE", f"/v1/me/sessions/{second['session_id']}", token, expect=404, template="/v1/me/sessions/{session_id}")
 call("POST", "/v1/me/sessions/revoke-all", token, expect=200)
 call("POST", "/v1/auth/logout", token, expect=204)
+
+# Two-factor authentication, with a real authenticator library.
+email, token, _ = user()
+setup = call("POST", "/v1/me/2fa/setup", token, expect=200)
+totp = pyotp.parse_uri(setup["otpauth_uri"])
+call("POST", "/v1/me/2fa/enable", token, {"code": "000000"}, expect=422)
+enabled = call("POST", "/v1/me/2fa/enable", token, {"code": totp.at(time.time())}, expect=200)
+challenge = call("POST", "/v1/auth/login", body={"email": email, "password": "correct horse battery"}, expect=200)
+assert challenge["two_factor_required"] is True
+call("POST", "/v1/auth/login/2fa", body={"challenge_token": challenge["challenge_token"], "code": "000000"}, expect=401)
+call("POST", "/v1/auth/login/2fa", body={"challenge_token": challenge["challenge_token"], "backup_code": enabled["backup_codes"][0]}, expect=200)
+regenerated = call("POST", "/v1/me/2fa/backup-codes", token, {"code": totp.at(time.time() + 30)}, expect=200)
+call("POST", "/v1/me/2fa/disable", token, {"password": "correct horse battery", "backup_code": regenerated["backup_codes"][0]}, expect=204)
+call("POST", "/v1/me/2fa/disable", token, {"password": "correct horse battery", "code": "123456"}, expect=409)
 
 documented = {(m, p) for p, item in spec["paths"].items() for m in item if m in ("get", "post", "put", "patch", "delete")}
 missing = documented - exercised

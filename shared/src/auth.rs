@@ -6,7 +6,7 @@
 
 use crate::crypto::{random_secret, sha256_hex};
 use crate::error::Error;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{ChallengeId, SessionId, UserId};
 use crate::store::sessions::{touch_if_stale, Session};
 use crate::store::{Item, Key};
 use crate::AppState;
@@ -15,7 +15,18 @@ use axum::http::{header, request::Parts};
 use chrono::Utc;
 use std::collections::HashMap;
 
-const TOKEN_PREFIX: &str = "pms";
+const SESSION_PREFIX: &str = "pms";
+const CHALLENGE_PREFIX: &str = "pmc";
+
+/// `<prefix>.<user id>.<id>.<43-character secret>`
+fn split<'a>(raw: &'a str, prefix: &str) -> Option<(UserId, &'a str, &'a str)> {
+    let mut parts = raw.split('.');
+    let (found, user, id, secret) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if found != prefix || parts.next().is_some() || secret.len() != 43 {
+        return None;
+    }
+    Some((UserId::parse(user)?, id, secret))
+}
 
 #[derive(Clone)]
 pub struct SessionToken {
@@ -35,15 +46,10 @@ impl SessionToken {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        let mut parts = raw.split('.');
-        let (prefix, user, session, secret) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        if prefix != TOKEN_PREFIX || parts.next().is_some() || secret.len() != 43 {
-            return None;
-        }
+        let (user_id, id, secret) = split(raw, SESSION_PREFIX)?;
         Some(SessionToken {
-            user_id: UserId::parse(user)?,
-            session_id: SessionId::parse(session)?,
+            user_id,
+            session_id: SessionId::parse(id)?,
             secret: secret.to_owned(),
         })
     }
@@ -61,8 +67,53 @@ impl std::fmt::Display for SessionToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{TOKEN_PREFIX}.{}.{}.{}",
+            "{SESSION_PREFIX}.{}.{}.{}",
             self.user_id, self.session_id, self.secret
+        )
+    }
+}
+
+/// Proof that the password step of a login succeeded, traded for a session with a
+/// second factor; same shape and storage rule as a session token.
+pub struct ChallengeToken {
+    pub user_id: UserId,
+    pub challenge_id: ChallengeId,
+    secret: String,
+}
+
+impl ChallengeToken {
+    pub fn issue(user_id: UserId) -> Self {
+        ChallengeToken {
+            user_id,
+            challenge_id: ChallengeId::generate(),
+            secret: random_secret(),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (user_id, id, secret) = split(raw, CHALLENGE_PREFIX)?;
+        Some(ChallengeToken {
+            user_id,
+            challenge_id: ChallengeId::parse(id)?,
+            secret: secret.to_owned(),
+        })
+    }
+
+    pub fn secret_hash(&self) -> String {
+        sha256_hex(self.secret.as_bytes())
+    }
+
+    pub fn key(&self) -> Key {
+        Key::challenge(&self.user_id, &self.challenge_id)
+    }
+}
+
+impl std::fmt::Display for ChallengeToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{CHALLENGE_PREFIX}.{}.{}.{}",
+            self.user_id, self.challenge_id, self.secret
         )
     }
 }
@@ -137,5 +188,11 @@ mod tests {
         assert!(SessionToken::parse(&format!("{raw}.extra")).is_none());
         assert!(SessionToken::parse(&raw[..raw.len() - 1]).is_none());
         assert!(SessionToken::parse("pmcp_abc").is_none());
+        let challenge = ChallengeToken::issue(UserId::generate());
+        assert!(ChallengeToken::parse(&challenge.to_string()).is_some());
+        assert!(
+            SessionToken::parse(&challenge.to_string()).is_none(),
+            "a challenge is not a session"
+        );
     }
 }

@@ -11,6 +11,9 @@ pub struct Config {
     pub events_queue_url: String,
     /// Where fan-out puts one job per subscribed webhook endpoint.
     pub webhook_deliveries_queue_url: String,
+    /// Key material for secrets stored encrypted (TOTP secrets): from Secrets Manager in
+    /// AWS, generated per stack locally.
+    pub data_key: String,
     /// Add `x-plexmcp-dynamodb-calls` to responses (local stack and tests only).
     pub expose_round_trips: bool,
 }
@@ -30,6 +33,15 @@ impl Config {
             table_name: required("TABLE_NAME")?,
             events_queue_url: required("EVENTS_QUEUE_URL")?,
             webhook_deliveries_queue_url: required("WEBHOOK_DELIVERIES_QUEUE_URL")?,
+            data_key: required("DATA_KEY").and_then(|key| {
+                if key.len() >= 32 {
+                    Ok(key)
+                } else {
+                    Err(Error::Internal(
+                        "DATA_KEY must be at least 32 characters".into(),
+                    ))
+                }
+            })?,
             expose_round_trips: lookup("EXPOSE_DYNAMODB_CALLS").as_deref() == Some("1"),
         })
     }

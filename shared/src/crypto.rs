@@ -42,3 +42,83 @@ mod tests {
         assert!(constant_time_eq("x", "x") && !constant_time_eq("x", "y"));
     }
 }
+
+/// Encrypts secrets that must be read back (TOTP secrets; later webhook signing secrets)
+/// with AES-256-GCM under the data key from configuration. The associated data binds a
+/// ciphertext to its owner, so a sealed value copied to another user does not open.
+#[derive(Clone)]
+pub struct SecretBox {
+    cipher: aes_gcm::Aes256Gcm,
+}
+
+impl SecretBox {
+    /// `key_material`: the configured data key (≥ 32 characters of randomness); the AES
+    /// key is its SHA-256.
+    pub fn new(key_material: &str) -> Self {
+        use aes_gcm::KeyInit;
+        let key = Sha256::digest(key_material.as_bytes());
+        SecretBox {
+            cipher: aes_gcm::Aes256Gcm::new(&key),
+        }
+    }
+
+    /// base64url(nonce ‖ ciphertext)
+    pub fn seal(&self, plaintext: &[u8], owner: &str) -> String {
+        use aes_gcm::aead::{Aead, Payload};
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                aes_gcm::Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: owner.as_bytes(),
+                },
+            )
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    pub fn open(&self, sealed: &str, owner: &str) -> Option<Vec<u8>> {
+        use aes_gcm::aead::{Aead, Payload};
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        self.cipher
+            .decrypt(
+                aes_gcm::Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: owner.as_bytes(),
+                },
+            )
+            .ok()
+    }
+}
+
+#[cfg(test)]
+mod secret_box_tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_for_their_owner_and_key() {
+        let vault = SecretBox::new("k".repeat(64).as_str());
+        let sealed = vault.seal(b"JBSWY3DPEHPK3PXP", "usr_a");
+        assert!(!sealed.contains("JBSWY3DPEHPK3PXP"));
+        assert_eq!(vault.open(&sealed, "usr_a").unwrap(), b"JBSWY3DPEHPK3PXP");
+        assert!(vault.open(&sealed, "usr_b").is_none());
+        assert!(SecretBox::new("other key material that is long enough")
+            .open(&sealed, "usr_a")
+            .is_none());
+        assert_ne!(
+            vault.seal(b"x", "usr_a"),
+            vault.seal(b"x", "usr_a"),
+            "fresh nonce each time"
+        );
+    }
+}

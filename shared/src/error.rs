@@ -35,6 +35,8 @@ pub enum Error {
     Unauthorized,
     #[error("the e-mail address or password is incorrect")]
     InvalidCredentials,
+    #[error("the two-factor code or backup code is not valid")]
+    InvalidCode,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("the resource does not exist")]

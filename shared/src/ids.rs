@@ -79,6 +79,8 @@ prefixed_id!(/// An organization.
     OrgId, "org_");
 prefixed_id!(/// One login session of a user.
     SessionId, "ses_");
+prefixed_id!(/// A pending second login step.
+    ChallengeId, "chl_");
 prefixed_id!(/// One audit-log entry.
     AuditId, "aud_");
 prefixed_id!(/// An event (also the webhook message id: stable across delivery attempts).

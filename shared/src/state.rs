@@ -2,6 +2,7 @@
 
 use crate::aws::Clients;
 use crate::config::Config;
+use crate::crypto::SecretBox;
 use crate::error::Error;
 use crate::events::EventRelay;
 use crate::store::Table;
@@ -12,6 +13,7 @@ pub struct AppState {
     pub table: Table,
     pub events: EventRelay,
     pub sqs: aws_sdk_sqs::Client,
+    pub secrets: SecretBox,
     pub config: Arc<Config>,
 }
 
@@ -21,6 +23,7 @@ impl AppState {
             table: Table::new(clients.dynamodb, config.table_name.clone()),
             events: EventRelay::new(clients.sqs.clone(), config.events_queue_url.clone()),
             sqs: clients.sqs,
+            secrets: SecretBox::new(&config.data_key),
             config: Arc::new(config),
         }
     }

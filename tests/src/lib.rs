@@ -257,3 +257,29 @@ pub async fn audit_chain(pk: &str) -> Vec<serde_json::Value> {
     }
     entries
 }
+
+/// A TOTP code computed by a real authenticator library (Python's pyotp) from an
+/// `otpauth://` URI, for the time `offset_seconds` away from now.
+pub fn authenticator_code(otpauth_uri: &str, offset_seconds: i64) -> String {
+    let out = Command::new(repo_root().join(".venv/bin/python"))
+        .args(["-c", "import pyotp, sys, time; print(pyotp.parse_uri(sys.argv[1]).at(time.time() + int(sys.argv[2])))"])
+        .arg(otpauth_uri)
+        .arg(offset_seconds.to_string())
+        .output()
+        .expect("the venv's python runs pyotp");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Waits out the last seconds of a 30-second TOTP step, so that a code computed now is
+/// still in the same step when the server checks it.
+pub async fn away_from_step_boundary() {
+    let into_step = chrono::Utc::now().timestamp() % 30;
+    if into_step >= 26 {
+        tokio::time::sleep(std::time::Duration::from_secs((31 - into_step) as u64)).await;
+    }
+}

@@ -3,8 +3,10 @@
 
 mod login;
 mod me;
+mod second_factor;
 mod sessions;
 mod signup;
+mod two_factor;
 
 use axum::Router;
 use shared::AppState;
@@ -16,11 +18,16 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(signup::signup))
         .routes(routes!(login::login))
+        .routes(routes!(login::login_second_factor))
         .routes(routes!(login::logout))
         .routes(routes!(me::me))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke))
         .routes(routes!(sessions::revoke_all))
+        .routes(routes!(two_factor::setup))
+        .routes(routes!(two_factor::enable))
+        .routes(routes!(two_factor::disable))
+        .routes(routes!(two_factor::regenerate_backup_codes))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,22 +1,34 @@
-//! Login and logout. Login costs three DynamoDB round trips: the e-mail pointer, the
-//! attempt reservation (which returns the profile), and one transaction that creates the
-//! session, resets the failure counter and appends the audit entry.
+//! Login and logout.
+//!
+//! Password login costs three DynamoDB round trips: the e-mail pointer, the attempt
+//! reservation (which returns the profile), and one transaction that creates the session
+//! (or, with 2FA on, the challenge), resets the failure counter and appends the audit
+//! entry. The second step (`/v1/auth/login/2fa`) trades the challenge and a second
+//! factor for a session.
 
+use crate::second_factor::{self, blocking, Checked, Factor};
+use crate::two_factor::{rejected, sealed_secret};
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use shared::audit::{Actor, AuditDraft, Category, Target};
-use shared::auth::{authenticate, Bearer, SessionToken};
+use shared::auth::{authenticate, Bearer, ChallengeToken, SessionToken};
+use shared::crypto::constant_time_eq;
 use shared::domain::{Email, PasswordHash};
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::SessionId;
-use shared::store::attempts::{Reservation, LOGIN};
+use shared::store::attempts::{Reservation, LOGIN, TWO_FACTOR};
+use shared::store::item::time;
 use shared::store::sessions::{self, ABSOLUTE_TIMEOUT};
 use shared::store::users::{self, User};
-use shared::store::{delete, n, put, ChainOwner, Item, Key, Mutation};
+use shared::store::{delete, n, put, s, ChainOwner, CommitError, Item, ItemExt, Key, Mutation};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
+
+/// How long the second step of a login may wait.
+const CHALLENGE_LIFETIME: Duration = Duration::minutes(5);
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
@@ -32,13 +44,39 @@ pub struct SessionCreated {
     expires_at: DateTime<Utc>,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct ChallengeIssued {
+    /// Always true: send `challenge_token` with a code to `/v1/auth/login/2fa`.
+    two_factor_required: bool,
+    challenge_token: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// A session, or — when the account has 2FA on — a challenge for the second step.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginResponse {
+    Session(SessionCreated),
+    Challenge(ChallengeIssued),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondStepRequest {
+    challenge_token: String,
+    /// The 6-digit code from the authenticator…
+    code: Option<String>,
+    /// …or one unused backup code.
+    backup_code: Option<String>,
+}
+
 /// Log in with e-mail and password.
 ///
 /// A wrong password and an unknown e-mail get the same answer. After 5 consecutive
 /// failures the account's login is refused for 15 minutes (429 `rate_limited`).
 #[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "identity", request_body = LoginRequest,
     responses(
-        (status = 200, body = SessionCreated),
+        (status = 200, body = LoginResponse),
         (status = 401, description = "`invalid_credentials`", body = Problem),
         (status = 429, description = "`rate_limited`, with `retry_after`", body = Problem),
     ))]
@@ -46,7 +84,7 @@ pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(body): Json<LoginRequest>,
-) -> Result<axum::Json<SessionCreated>, Error> {
+) -> Result<axum::Json<LoginResponse>, Error> {
     let password = body.password;
     let user_id = match Email::parse(&body.email) {
         Ok(email) => users::id_by_email(&state.table, &email).await?,
@@ -65,50 +103,74 @@ pub async fn login(
     };
     let user = User::from_item(&profile)?;
     let hash = User::password_hash(&profile)?;
-    let matches = tokio::task::spawn_blocking(move || hash.verify(&password))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    if !matches {
-        record_failure(&state, &user, &profile, &client).await?;
+    if !blocking(move || hash.verify(&password)).await? {
+        user_mutation(
+            &user,
+            &profile,
+            "auth.login_failed",
+            Target::new("user", &user.id),
+            &client,
+        )
+        .failed()
+        .commit(&state)
+        .await?;
         return Err(Error::InvalidCredentials);
     }
-    start_session(&state, &user, &profile, &client)
-        .await
-        .map(axum::Json)
+    let response = if user.two_factor_enabled {
+        LoginResponse::Challenge(start_challenge(&state, &user, &profile, &client).await?)
+    } else {
+        LoginResponse::Session(start_session(&state, &user, &profile, &client, |m| m).await?)
+    };
+    Ok(axum::Json(response))
 }
 
 /// Spends the time of a verification, so an unknown account answers like a wrong password.
 async fn reject(password: String) -> Error {
-    let _ = tokio::task::spawn_blocking(move || PasswordHash::verify_decoy(&password)).await;
+    let _ = blocking(move || PasswordHash::verify_decoy(&password)).await;
     Error::InvalidCredentials
 }
 
-async fn record_failure(
+/// The password was right and 2FA is on: a single-use challenge, bound to the user.
+async fn start_challenge(
     state: &AppState,
     user: &User,
     profile: &Item,
     client: &ClientInfo,
-) -> Result<(), Error> {
+) -> Result<ChallengeIssued, Error> {
+    let now = Utc::now();
+    let token = ChallengeToken::issue(user.id.clone());
+    let expires_at = now + CHALLENGE_LIFETIME;
+    let mut challenge = token.key().to_item();
+    challenge.insert("secret_hash".into(), s(token.secret_hash()));
+    challenge.insert("expires_at".into(), time(expires_at));
+    challenge.insert("ttl".into(), n(expires_at.timestamp()));
     user_mutation(
         user,
         profile,
-        "auth.login_failed",
+        "auth.password_verified",
         Target::new("user", &user.id),
         client,
     )
-    .failed()
+    .set(LOGIN.counter, n(0))
+    .write(put(&state.table, challenge, "attribute_not_exists(pk)")?)
     .commit(state)
     .await?;
-    Ok(())
+    Ok(ChallengeIssued {
+        two_factor_required: true,
+        challenge_token: token.to_string(),
+        expires_at,
+    })
 }
 
-/// Creates a session for a user who has proven who they are.
-pub(crate) async fn start_session(
+/// Creates a session for a user who has proven who they are. `extend` adds what the
+/// proof needs to the same transaction (its writes come first, from index 0).
+async fn start_session(
     state: &AppState,
     user: &User,
     profile: &Item,
     client: &ClientInfo,
-) -> Result<SessionCreated, Error> {
+    extend: impl FnOnce(Mutation) -> Mutation,
+) -> Result<SessionCreated, CommitError> {
     let now = Utc::now();
     let token = SessionToken::issue(user.id.clone(), SessionId::generate());
     let session = sessions::new_item(
@@ -118,22 +180,119 @@ pub(crate) async fn start_session(
         client,
         now,
     );
-    user_mutation(
+    let mutation = user_mutation(
         user,
         profile,
         "auth.login",
         Target::new("session", &token.session_id),
         client,
     )
-    .set(LOGIN.counter, n(0))
-    .write(put(&state.table, session, "attribute_not_exists(pk)")?)
-    .commit(state)
-    .await?;
+    .set(LOGIN.counter, n(0));
+    extend(mutation)
+        .write(put(&state.table, session, "attribute_not_exists(pk)")?)
+        .commit(state)
+        .await?;
     Ok(SessionCreated {
         token: token.to_string(),
         session_id: token.session_id,
         expires_at: now + ABSOLUTE_TIMEOUT,
     })
+}
+
+/// The second step of a login with 2FA: the challenge and a TOTP code or a backup code.
+///
+/// The challenge works once and for 5 minutes; a code's time step and a backup code are
+/// accepted once, even when two requests race; 5 wrong codes lock this step for 15
+/// minutes.
+#[utoipa::path(post, path = "/v1/auth/login/2fa", operation_id = "login_second_factor", tag = "identity", request_body = SecondStepRequest,
+    responses(
+        (status = 200, body = SessionCreated),
+        (status = 401, description = "`unauthorized` (challenge invalid, expired or used) or `invalid_code`", body = Problem),
+        (status = 429, description = "`rate_limited`, with `retry_after`", body = Problem),
+    ))]
+pub async fn login_second_factor(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<SecondStepRequest>,
+) -> Result<axum::Json<SessionCreated>, Error> {
+    let factor = Factor::from_fields(body.code, body.backup_code)?;
+    let token = ChallengeToken::parse(&body.challenge_token).ok_or(Error::Unauthorized)?;
+    let user_key = Key::user(&token.user_id);
+    let items = state
+        .table
+        .get_many(&[token.key(), user_key.clone()])
+        .await?;
+    let now = Utc::now();
+    let live = items.get(&token.key()).is_some_and(|challenge| {
+        challenge
+            .opt_str("secret_hash")
+            .is_some_and(|hash| constant_time_eq(hash, &token.secret_hash()))
+            && challenge
+                .time("expires_at")
+                .is_ok_and(|expires| expires > now)
+    });
+    let profile = items
+        .get(&user_key)
+        .filter(|_| live)
+        .ok_or(Error::Unauthorized)?;
+    let user = User::from_item(profile)?;
+    let secret = sealed_secret(&state, &user.id, profile, "totp_secret")
+        .filter(|_| user.two_factor_enabled)
+        .ok_or(Error::Unauthorized)?;
+    let proof = match second_factor::check(&state, &user, &factor, &secret, None).await? {
+        Checked::Accepted(proof) => *proof,
+        Checked::Rejected { profile, locked } => {
+            return Err(
+                rejected(&state, &user, &profile, locked, &client, Error::InvalidCode).await,
+            )
+        }
+    };
+    let spent_backup = proof.spent_backup.is_some();
+    let method = factor.method();
+    let backup_used = AuditDraft::new(
+        actor(&user),
+        "2fa.backup_code_used",
+        Category::Authentication,
+        Target::new("user", &user.id),
+        &client,
+    );
+    let created = start_session(&state, &user, &proof.profile, &client, |mutation| {
+        let mutation = mutation
+            .details(json!({ "second_factor": method }))
+            .set(TWO_FACTOR.counter, n(0))
+            .write(proof.write)
+            .write(delete(
+                &state.table,
+                &token.key(),
+                Some("attribute_exists(pk)"),
+            ));
+        if spent_backup {
+            mutation.and_audit(backup_used)
+        } else {
+            mutation
+        }
+    })
+    .await;
+    match created {
+        Ok(session) => Ok(axum::Json(session)),
+        // The step was already accepted, or the backup code spent, by another request.
+        Err(CommitError::Write(0)) => Err(rejected(
+            &state,
+            &user,
+            &proof.profile,
+            false,
+            &client,
+            Error::InvalidCode,
+        )
+        .await),
+        // The challenge was used by another request.
+        Err(CommitError::Write(1)) => Err(Error::Unauthorized),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn actor(user: &User) -> Actor {
+    Actor::user(&user.id, Some(&user.email))
 }
 
 /// A change to the user's own account, recorded in their audit chain.
@@ -145,7 +304,7 @@ pub(crate) fn user_mutation(
     client: &ClientInfo,
 ) -> Mutation {
     let audit = AuditDraft::new(
-        Actor::user(&user.id, Some(&user.email)),
+        actor(user),
         action,
         Category::Authentication,
         target,

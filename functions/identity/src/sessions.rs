@@ -40,7 +40,10 @@ pub struct Revoked {
     revoked: usize,
 }
 
-async fn live_sessions(state: &AppState, bearer: &Bearer) -> Result<Vec<Session>, Error> {
+pub(crate) async fn live_sessions(
+    state: &AppState,
+    bearer: &Bearer,
+) -> Result<Vec<Session>, Error> {
     let now = Utc::now();
     let items = state
         .table

@@ -6,7 +6,12 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let email = raw.trim().to_lowercase();
         let invalid = || Err("must be a valid e-mail address".to_string());
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // ':' would break the label of an otpauth URI (issuer:account).
+        if email.len() > 254
+            || email
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == ':')
+        {
             return invalid();
         }
         let Some((local, domain)) = email.rsplit_once('@') else {

@@ -1,12 +1,14 @@
 //! Validated domain types: a value of one of these types can only exist if it is valid,
 //! so no handler checks it again. Each `parse` returns the message a client sees.
 
+pub mod backup_code;
 pub mod description;
 pub mod email;
 pub mod name;
 pub mod password;
 pub mod role;
 pub mod slug;
+pub mod totp;
 
 pub use description::Description;
 pub use email::Email;
@@ -14,6 +16,7 @@ pub use name::Name;
 pub use password::{Password, PasswordHash};
 pub use role::{Permission, Role};
 pub use slug::OrgSlug;
+pub use totp::TotpSecret;
 
 /// True for characters a name or description must never carry: C0/C1 controls and the
 /// bidirectional overrides used to disguise text.

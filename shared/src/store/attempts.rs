@@ -26,6 +26,13 @@ pub const LOGIN: AttemptLimit = AttemptLimit {
     window: Duration::minutes(15),
 };
 
+/// Second-factor checks (TOTP or backup code, and the password when disabling 2FA).
+pub const TWO_FACTOR: AttemptLimit = AttemptLimit {
+    counter: "two_factor_failures",
+    max: 5,
+    window: Duration::minutes(15),
+};
+
 pub enum Reservation {
     /// The attempt may proceed; the item as it is after the reservation.
     Granted(Item),

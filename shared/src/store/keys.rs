@@ -1,7 +1,7 @@
 //! Every key of the table, in one place.
 
 use super::{s, Item, ItemExt, StoreError};
-use crate::ids::{OrgId, SessionId, UserId};
+use crate::ids::{ChallengeId, OrgId, SessionId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -44,6 +44,24 @@ impl Key {
         Self::new(format!("USER#{user}"), format!("MEMBERSHIP#{slug}"))
     }
 
+    /// A pending second login step (5 minutes, single use).
+    pub fn challenge(user: &UserId, challenge: &ChallengeId) -> Self {
+        Self::new(format!("USER#{user}"), format!("CHALLENGE#{challenge}"))
+    }
+
+    /// A TOTP time step that was accepted: the replay guard.
+    pub fn totp_step(user: &UserId, step: u64) -> Self {
+        Self::new(format!("USER#{user}"), format!("TOTPSTEP#{step}"))
+    }
+
+    /// One unused backup code of the current set.
+    pub fn backup_code(user: &UserId, set: &str, index: usize) -> Self {
+        Self::new(
+            format!("USER#{user}"),
+            format!("{BACKUP_CODE_PREFIX}{set}#{index}"),
+        )
+    }
+
     /// Global pointer: lower-cased e-mail → user id.
     pub fn email(email: &str) -> Self {
         Self::new(format!("EMAIL#{email}"), "EMAIL")
@@ -67,6 +85,7 @@ impl Key {
 
 pub const SESSION_PREFIX: &str = "SESSION#";
 pub const MEMBERSHIP_PREFIX: &str = "MEMBERSHIP#";
+pub const BACKUP_CODE_PREFIX: &str = "BACKUPCODE#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const OUTBOX_PREFIX: &str = "OUTBOX#";

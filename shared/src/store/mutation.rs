@@ -118,7 +118,8 @@ pub struct Mutation {
     owner: ChainOwner,
     owner_update: OwnerUpdate,
     writes: Vec<TransactWriteItem>,
-    audit: AuditDraft,
+    /// The change's audit entry first, then any it implies, appended in this order.
+    audit: Vec<AuditDraft>,
     event: Option<Event>,
 }
 
@@ -128,20 +129,26 @@ impl Mutation {
             owner,
             owner_update: OwnerUpdate::default(),
             writes: Vec::new(),
-            audit,
+            audit: vec![audit],
             event: None,
         }
     }
 
     /// What the audit entry records about the change (never a secret).
     pub fn details(mut self, details: serde_json::Value) -> Self {
-        self.audit = self.audit.details(details);
+        self.audit[0] = self.audit[0].clone().details(details);
+        self
+    }
+
+    /// One more audit entry for the same change (e.g. "backup code used" with a login).
+    pub fn and_audit(mut self, draft: AuditDraft) -> Self {
+        self.audit.push(draft);
         self
     }
 
     /// Records the change as a failed attempt (`outcome: failure`).
     pub fn failed(mut self) -> Self {
-        self.audit = self.audit.failed();
+        self.audit[0] = self.audit[0].clone().failed();
         self
     }
 
@@ -192,18 +199,21 @@ impl Mutation {
     }
 
     /// Commits, retrying only when another change advanced the audit chain first; then
-    /// relays the event. Returns the committed audit entry.
+    /// relays the event. Returns the committed audit entry of the change.
     pub async fn commit(mut self, state: &AppState) -> Result<AuditEntry, CommitError> {
         for attempt in 0..MAX_CHAIN_ATTEMPTS {
             if attempt > 0 {
                 backoff(attempt).await;
             }
-            let entry = self.entry();
+            let mut entries = self.entries();
             let table = state.table.name();
-            let mut items = vec![
-                self.owner_write(table, &entry)?,
-                self.audit_write(table, &entry)?,
-            ];
+            let mut items = Vec::with_capacity(entries.len() + self.writes.len() + 2);
+            if let Some(last) = entries.last() {
+                items.push(self.owner_write(table, last)?);
+            }
+            for entry in &entries {
+                items.push(self.audit_write(table, entry)?);
+            }
             if let Some(event) = &self.event {
                 items.push(put(
                     &state.table,
@@ -218,7 +228,7 @@ impl Mutation {
                     if let Some(event) = &self.event {
                         state.events.relay_committed(event).await;
                     }
-                    return Ok(entry);
+                    return Ok(entries.swap_remove(0));
                 }
                 Err(StoreError::Cancelled(reasons)) => {
                     let failed = |i: usize| {
@@ -237,17 +247,24 @@ impl Mutation {
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(CommitError::Store(StoreError::Aws(
-            "the audit chain stayed contended; gave up".into(),
-        )))
+        Err(CommitError::Contended)
     }
 
-    fn entry(&self) -> AuditEntry {
-        let (seq, hash) = match &self.owner {
-            ChainOwner::Existing { seq, hash, .. } => (*seq, hash.as_str()),
-            ChainOwner::Creating(_) => (0, GENESIS_HASH),
+    /// The entries, each linked to the one before, the first to the owner's head.
+    fn entries(&self) -> Vec<AuditEntry> {
+        let (mut seq, mut hash) = match &self.owner {
+            ChainOwner::Existing { seq, hash, .. } => (*seq, hash.clone()),
+            ChainOwner::Creating(_) => (0, GENESIS_HASH.to_owned()),
         };
-        AuditEntry::from_draft(self.audit.clone(), seq + 1, hash, Utc::now())
+        let now = Utc::now();
+        let mut entries = Vec::with_capacity(self.audit.len());
+        for draft in &self.audit {
+            seq += 1;
+            let entry = AuditEntry::from_draft(draft.clone(), seq, &hash, now);
+            hash = entry.hash();
+            entries.push(entry);
+        }
+        entries
     }
 
     /// True if the owner still exists and its chain head moved (worth a retry).

@@ -1,0 +1,154 @@
+//! Checking a second factor: a TOTP code, whose time step is then accepted at most once
+//! per user, or an unused backup code, then spent. What makes it single use is a write
+//! (`Proof::write`) that the caller puts in the transaction acting on it: a replayed step
+//! or a spent code makes that transaction fail, even when two requests race.
+//!
+//! Every check first reserves an attempt (5 failures lock second-factor checks for
+//! 15 minutes), so parallel guesses cannot outrun the counter.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{Duration, Utc};
+use shared::domain::backup_code;
+use shared::domain::password::verify_secret;
+use shared::domain::TotpSecret;
+use shared::store::attempts::{Reservation, TWO_FACTOR};
+use shared::store::keys::BACKUP_CODE_PREFIX;
+use shared::store::users::User;
+use shared::store::{delete, n, put, Item, ItemExt, Key};
+use shared::{AppState, Error};
+
+/// The accepted step is remembered a little longer than it can be presented.
+const STEP_MEMORY: Duration = Duration::minutes(3);
+
+pub enum Factor {
+    Code(String),
+    BackupCode(String),
+}
+
+impl Factor {
+    /// Exactly one of `code` and `backup_code`.
+    pub fn from_fields(code: Option<String>, backup_code: Option<String>) -> Result<Factor, Error> {
+        match (code, backup_code) {
+            (Some(code), None) => Ok(Factor::Code(code)),
+            (None, Some(backup)) => Ok(Factor::BackupCode(backup)),
+            _ => Err(Error::invalid(
+                "code",
+                "send either `code` or `backup_code`",
+            )),
+        }
+    }
+
+    pub fn method(&self) -> &'static str {
+        match self {
+            Factor::Code(_) => "totp",
+            Factor::BackupCode(_) => "backup_code",
+        }
+    }
+}
+
+/// An accepted factor: the profile after the attempt was reserved (carrying the audit
+/// head), and the write that spends it.
+pub struct Proof {
+    pub profile: Item,
+    pub write: TransactWriteItem,
+    /// The backup code item it spends, if any.
+    pub spent_backup: Option<Key>,
+}
+
+pub enum Checked {
+    Accepted(Box<Proof>),
+    /// Wrong; `locked` when this failure reached the limit.
+    Rejected {
+        profile: Item,
+        locked: bool,
+    },
+}
+
+/// Reserves an attempt, then checks `factor` (and `password`, when given) for `user`,
+/// whose TOTP secret is `secret`.
+pub async fn check(
+    state: &AppState,
+    user: &User,
+    factor: &Factor,
+    secret: &TotpSecret,
+    password: Option<String>,
+) -> Result<Checked, Error> {
+    let profile = match TWO_FACTOR
+        .reserve(&state.table, &Key::user(&user.id), Utc::now())
+        .await?
+    {
+        Reservation::Granted(profile) => profile,
+        Reservation::Locked { retry_after } => return Err(Error::RateLimited { retry_after }),
+        Reservation::Missing => return Err(Error::Unauthorized),
+    };
+    let rejected = |profile: Item| {
+        let locked = profile.opt_num(TWO_FACTOR.counter).unwrap_or(0) >= TWO_FACTOR.max;
+        Ok(Checked::Rejected { profile, locked })
+    };
+    if let Some(password) = password {
+        let hash = User::password_hash(&profile)?.0;
+        if !blocking(move || verify_secret(&password, &hash)).await? {
+            return rejected(profile);
+        }
+    }
+    match factor {
+        Factor::Code(code) => {
+            let now = Utc::now();
+            let Some(step) = secret.verify(code, now.timestamp().max(0) as u64) else {
+                return rejected(profile);
+            };
+            let mut used = Key::totp_step(&user.id, step).to_item();
+            used.insert("ttl".into(), n((now + STEP_MEMORY).timestamp()));
+            let write = put(&state.table, used, "attribute_not_exists(pk)")?;
+            Ok(Checked::Accepted(Box::new(Proof {
+                profile,
+                write,
+                spent_backup: None,
+            })))
+        }
+        Factor::BackupCode(typed) => {
+            let Some(typed) = backup_code::normalise(typed) else {
+                return rejected(profile);
+            };
+            let codes = unused_backup_codes(state, user).await?;
+            let hashes: Vec<(Key, String)> = codes
+                .iter()
+                .filter_map(|item| {
+                    Some((Key::of(item).ok()?, item.opt_str("code_hash")?.to_owned()))
+                })
+                .collect();
+            let matched = blocking(move || {
+                hashes
+                    .into_iter()
+                    .find(|(_, hash)| verify_secret(&typed, hash))
+                    .map(|(key, _)| key)
+            })
+            .await?;
+            let Some(key) = matched else {
+                return rejected(profile);
+            };
+            let write = delete(&state.table, &key, Some("attribute_exists(pk)"));
+            Ok(Checked::Accepted(Box::new(Proof {
+                profile,
+                write,
+                spent_backup: Some(key),
+            })))
+        }
+    }
+}
+
+pub async fn unused_backup_codes(state: &AppState, user: &User) -> Result<Vec<Item>, Error> {
+    Ok(state
+        .table
+        .query_all(&Key::user(&user.id).pk, BACKUP_CODE_PREFIX)
+        .await?)
+}
+
+/// Argon2 work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
+}

@@ -1,0 +1,390 @@
+//! Profile → Security: two-factor authentication with an authenticator app (TOTP) and
+//! backup codes. Setup stores a pending secret; enable turns it on only with a valid
+//! code and returns the backup codes once; disable needs the password and a second
+//! factor; regenerating replaces the whole set of backup codes.
+//!
+//! These routes keep the current session and do nothing to the others: their answers
+//! say how many other sessions exist, so a client can offer "revoke all".
+
+use crate::login::{caller_profile, user_mutation};
+use crate::second_factor::{self, blocking, Checked, Factor};
+use crate::sessions::live_sessions;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::audit::Target;
+use shared::auth::Bearer;
+use shared::domain::backup_code;
+use shared::domain::password::hash_secret;
+use shared::domain::TotpSecret;
+use shared::http::{ClientInfo, Json, Problem};
+use shared::ids::UserId;
+use shared::store::attempts::TWO_FACTOR;
+use shared::store::item::time;
+use shared::store::users::User;
+use shared::store::{delete, n, put, s, CommitError, Item, ItemExt, Key, Mutation};
+use shared::{AppState, Error};
+use utoipa::ToSchema;
+
+const PENDING: &str = "totp_pending";
+const ACTIVE: &str = "totp_secret";
+/// On the 204 of `disable`, which has no body to say it in.
+const OTHER_SESSIONS_HEADER: &str = "plexmcp-other-sessions";
+
+#[derive(Serialize, ToSchema)]
+pub struct TwoFactorSetup {
+    /// Base32, for typing into an authenticator by hand.
+    secret: String,
+    otpauth_uri: String,
+    /// `data:image/png;base64,…` — a QR code of `otpauth_uri`.
+    qr_code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    /// The 6-digit code from the authenticator.
+    code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableRequest {
+    password: String,
+    code: Option<String>,
+    backup_code: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BackupCodes {
+    /// Ten single-use codes. Shown once: store them safely.
+    backup_codes: Vec<String>,
+    /// Sessions other than this one, which this change leaves signed in.
+    other_sessions: usize,
+}
+
+/// The TOTP secret stored (sealed) in `attr` of the profile.
+pub(crate) fn sealed_secret(
+    state: &AppState,
+    user: &UserId,
+    profile: &Item,
+    attr: &str,
+) -> Option<TotpSecret> {
+    let sealed = profile.opt_str(attr)?;
+    state
+        .secrets
+        .open(sealed, user.as_str())
+        .map(TotpSecret::from_bytes)
+}
+
+/// Audits a wrong second factor (or the lock it caused) and says why the request failed.
+pub(crate) async fn rejected(
+    state: &AppState,
+    user: &User,
+    profile: &Item,
+    locked: bool,
+    client: &ClientInfo,
+    error: Error,
+) -> Error {
+    let action = if locked { "2fa.locked" } else { "2fa.failed" };
+    let recorded = user_mutation(user, profile, action, Target::new("user", &user.id), client)
+        .failed()
+        .commit(state)
+        .await;
+    match recorded {
+        Ok(_) => error,
+        Err(e) => e.into(),
+    }
+}
+
+fn wrong_code() -> Error {
+    Error::invalid("code", "is not a valid code")
+}
+
+/// A new set of backup codes (as shown once) and the writes that store their hashes.
+async fn new_backup_set(
+    state: &AppState,
+    user: &UserId,
+) -> Result<(Vec<String>, Vec<TransactWriteItem>), Error> {
+    let codes = backup_code::generate_set();
+    let plain: Vec<String> = codes
+        .iter()
+        .filter_map(|c| backup_code::normalise(c))
+        .collect();
+    let hashes = blocking(move || {
+        plain
+            .iter()
+            .map(|c| hash_secret(c))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    let set = shared::crypto::random_secret()[..12].to_owned();
+    let now = chrono::Utc::now();
+    let mut writes = Vec::with_capacity(hashes.len());
+    for (index, hash) in hashes.into_iter().enumerate() {
+        let mut item = Key::backup_code(user, &set, index).to_item();
+        item.insert("code_hash".into(), s(hash));
+        item.insert("created_at".into(), time(now));
+        writes.push(put(&state.table, item, "attribute_not_exists(pk)")?);
+    }
+    Ok((codes, writes))
+}
+
+/// Deletes of the current backup codes, except one the transaction already spends.
+async fn delete_backup_set(
+    state: &AppState,
+    user: &User,
+    except: Option<&Key>,
+) -> Result<Vec<TransactWriteItem>, Error> {
+    let items = second_factor::unused_backup_codes(state, user).await?;
+    let mut writes = Vec::with_capacity(items.len());
+    for item in &items {
+        let key = Key::of(item)?;
+        if Some(&key) != except {
+            writes.push(delete(&state.table, &key, None));
+        }
+    }
+    Ok(writes)
+}
+
+fn with_writes(mut mutation: Mutation, writes: Vec<TransactWriteItem>) -> Mutation {
+    for write in writes {
+        mutation = mutation.write(write);
+    }
+    mutation
+}
+
+async fn other_sessions(state: &AppState, bearer: &Bearer) -> Result<usize, Error> {
+    Ok(live_sessions(state, bearer)
+        .await?
+        .iter()
+        .filter(|s| s.id != bearer.0.session_id)
+        .count())
+}
+
+/// Start enabling 2FA: a new secret, its otpauth URI and a QR code of it.
+///
+/// Calling it again before enabling replaces the pending secret.
+#[utoipa::path(post, path = "/v1/me/2fa/setup", operation_id = "setup_two_factor", tag = "two-factor", security(("bearer" = [])),
+    responses(
+        (status = 200, body = TwoFactorSetup),
+        (status = 401, body = Problem),
+        (status = 409, description = "`two_factor_enabled`: already on", body = Problem),
+    ))]
+pub async fn setup(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    client: ClientInfo,
+) -> Result<axum::Json<TwoFactorSetup>, Error> {
+    let (user, profile) = caller_profile(&state, &bearer).await?;
+    if user.two_factor_enabled {
+        return Err(Error::conflict(
+            "two_factor_enabled",
+            "two-factor authentication is already on; disable it first",
+        ));
+    }
+    let secret = TotpSecret::generate();
+    let otpauth_uri = secret.otpauth_uri(&user.email).map_err(Error::Internal)?;
+    let qr_code = TotpSecret::qr_data_url(&otpauth_uri).map_err(Error::Internal)?;
+    user_mutation(
+        &user,
+        &profile,
+        "2fa.setup_started",
+        Target::new("user", &user.id),
+        &client,
+    )
+    .set(
+        PENDING,
+        s(state.secrets.seal(secret.as_bytes(), user.id.as_str())),
+    )
+    .commit(&state)
+    .await?;
+    Ok(axum::Json(TwoFactorSetup {
+        secret: secret.base32(),
+        otpauth_uri,
+        qr_code,
+    }))
+}
+
+/// Turn 2FA on with a current code of the pending secret; returns the backup codes once.
+#[utoipa::path(post, path = "/v1/me/2fa/enable", operation_id = "enable_two_factor", tag = "two-factor", security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 200, body = BackupCodes),
+        (status = 409, description = "`two_factor_enabled`, or `two_factor_not_set_up`", body = Problem),
+        (status = 422, description = "The code is not valid", body = Problem),
+        (status = 429, description = "`rate_limited`: too many wrong codes", body = Problem),
+    ))]
+pub async fn enable(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    client: ClientInfo,
+    Json(body): Json<CodeRequest>,
+) -> Result<axum::Json<BackupCodes>, Error> {
+    let (user, profile) = caller_profile(&state, &bearer).await?;
+    if user.two_factor_enabled {
+        return Err(Error::conflict(
+            "two_factor_enabled",
+            "two-factor authentication is already on",
+        ));
+    }
+    let pending = sealed_secret(&state, &user.id, &profile, PENDING)
+        .ok_or_else(|| Error::conflict("two_factor_not_set_up", "call /v1/me/2fa/setup first"))?;
+    let proof = match second_factor::check(&state, &user, &Factor::Code(body.code), &pending, None)
+        .await?
+    {
+        Checked::Accepted(proof) => *proof,
+        Checked::Rejected { profile, locked } => {
+            return Err(rejected(&state, &user, &profile, locked, &client, wrong_code()).await)
+        }
+    };
+    let (codes, backup_writes) = new_backup_set(&state, &user.id).await?;
+    let mutation = user_mutation(
+        &user,
+        &proof.profile,
+        "2fa.enabled",
+        Target::new("user", &user.id),
+        &client,
+    )
+    .set("two_factor_enabled", AttributeValue::Bool(true))
+    .set(
+        ACTIVE,
+        s(state.secrets.seal(pending.as_bytes(), user.id.as_str())),
+    )
+    .remove(PENDING)
+    .set(TWO_FACTOR.counter, n(0))
+    .write(proof.write);
+    let committed = with_writes(mutation, backup_writes).commit(&state).await;
+    match committed {
+        Ok(_) => {}
+        // The code's step was already used.
+        Err(CommitError::Write(0)) => {
+            return Err(rejected(&state, &user, &proof.profile, false, &client, wrong_code()).await)
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let other_sessions = other_sessions(&state, &bearer).await?;
+    Ok(axum::Json(BackupCodes {
+        backup_codes: codes,
+        other_sessions,
+    }))
+}
+
+/// Turn 2FA off: needs the password and a current code (or a backup code).
+#[utoipa::path(post, path = "/v1/me/2fa/disable", operation_id = "disable_two_factor", tag = "two-factor", security(("bearer" = [])),
+    request_body = DisableRequest,
+    responses(
+        (status = 204, description = "Off; `PlexMCP-Other-Sessions` says how many other sessions stay signed in",
+            headers(("PlexMCP-Other-Sessions" = usize, description = "Sessions other than this one"))),
+        (status = 409, description = "`two_factor_not_enabled`", body = Problem),
+        (status = 422, description = "Wrong password or code", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+    ))]
+pub async fn disable(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    client: ClientInfo,
+    Json(body): Json<DisableRequest>,
+) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1]), Error> {
+    let factor = Factor::from_fields(body.code, body.backup_code)?;
+    let (user, profile) = caller_profile(&state, &bearer).await?;
+    let secret = sealed_secret(&state, &user.id, &profile, ACTIVE)
+        .filter(|_| user.two_factor_enabled)
+        .ok_or_else(|| {
+            Error::conflict("two_factor_not_enabled", "two-factor authentication is off")
+        })?;
+    let wrong = || Error::invalid("code", "the password or the code is not valid");
+    let proof =
+        match second_factor::check(&state, &user, &factor, &secret, Some(body.password)).await? {
+            Checked::Accepted(proof) => *proof,
+            Checked::Rejected { profile, locked } => {
+                return Err(rejected(&state, &user, &profile, locked, &client, wrong()).await)
+            }
+        };
+    let others = delete_backup_set(&state, &user, proof.spent_backup.as_ref()).await?;
+    let mutation = user_mutation(
+        &user,
+        &proof.profile,
+        "2fa.disabled",
+        Target::new("user", &user.id),
+        &client,
+    )
+    .details(json!({ "second_factor": factor.method() }))
+    .set("two_factor_enabled", AttributeValue::Bool(false))
+    .remove(ACTIVE)
+    .remove(PENDING)
+    .set(TWO_FACTOR.counter, n(0))
+    .write(proof.write);
+    match with_writes(mutation, others).commit(&state).await {
+        Ok(_) => {}
+        Err(CommitError::Write(0)) => {
+            return Err(rejected(&state, &user, &proof.profile, false, &client, wrong()).await)
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let count = other_sessions(&state, &bearer).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(
+            HeaderName::from_static(OTHER_SESSIONS_HEADER),
+            HeaderValue::from(count),
+        )],
+    ))
+}
+
+/// Replace the backup codes (a current code is required); the old ones stop working.
+#[utoipa::path(post, path = "/v1/me/2fa/backup-codes", operation_id = "regenerate_backup_codes", tag = "two-factor", security(("bearer" = [])),
+    request_body = CodeRequest,
+    responses(
+        (status = 200, body = BackupCodes),
+        (status = 409, description = "`two_factor_not_enabled`", body = Problem),
+        (status = 422, description = "The code is not valid", body = Problem),
+        (status = 429, description = "`rate_limited`", body = Problem),
+    ))]
+pub async fn regenerate_backup_codes(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    client: ClientInfo,
+    Json(body): Json<CodeRequest>,
+) -> Result<axum::Json<BackupCodes>, Error> {
+    let (user, profile) = caller_profile(&state, &bearer).await?;
+    let secret = sealed_secret(&state, &user.id, &profile, ACTIVE)
+        .filter(|_| user.two_factor_enabled)
+        .ok_or_else(|| {
+            Error::conflict("two_factor_not_enabled", "two-factor authentication is off")
+        })?;
+    let proof =
+        match second_factor::check(&state, &user, &Factor::Code(body.code), &secret, None).await? {
+            Checked::Accepted(proof) => *proof,
+            Checked::Rejected { profile, locked } => {
+                return Err(rejected(&state, &user, &profile, locked, &client, wrong_code()).await)
+            }
+        };
+    let mut writes = delete_backup_set(&state, &user, None).await?;
+    let (codes, new_writes) = new_backup_set(&state, &user.id).await?;
+    writes.extend(new_writes);
+    let mutation = user_mutation(
+        &user,
+        &proof.profile,
+        "2fa.backup_codes_regenerated",
+        Target::new("user", &user.id),
+        &client,
+    )
+    .set(TWO_FACTOR.counter, n(0))
+    .write(proof.write);
+    match with_writes(mutation, writes).commit(&state).await {
+        Ok(_) => {}
+        Err(CommitError::Write(0)) => {
+            return Err(rejected(&state, &user, &proof.profile, false, &client, wrong_code()).await)
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let other_sessions = other_sessions(&state, &bearer).await?;
+    Ok(axum::Json(BackupCodes {
+        backup_codes: codes,
+        other_sessions,
+    }))
+}
