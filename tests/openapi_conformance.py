@@ -112,6 +112,36 @@ regenerated = call("POST", "/v1/me/2fa/backup-codes", token, {"code": totp.at(ti
 call("POST", "/v1/me/2fa/disable", token, {"password": "correct horse battery", "backup_code": regenerated["backup_codes"][0]}, expect=204)
 call("POST", "/v1/me/2fa/disable", token, {"password": "correct horse battery", "code": "123456"}, expect=409)
 
+# PIN protection and what it guards: MCPs, API keys, billing, usage.
+email, token, _ = user()
+slug = f"oa-{uuid.uuid4().hex[:10]}"
+call("POST", "/v1/orgs", token, {"name": "Guarded", "slug": slug}, expect=201)
+org = f"/v1/orgs/{slug}"
+T = "/v1/orgs/{slug}"
+call("GET", f"{org}/security", token, expect=200, template=T + "/security")
+call("PUT", f"{org}/security/pin", token, {"pin": "123456", "pin_confirmation": "123456"}, expect=422, template=T + "/security/pin")
+call("PUT", f"{org}/security/pin", token, {"pin": "840317", "pin_confirmation": "840317"}, expect=200, template=T + "/security/pin")
+pin = {"X-PlexMCP-PIN": "840317"}
+mcp = call("POST", f"{org}/mcps", token, {"name": "Weather", "url": "https://weather.example.com/mcp"}, expect=201, template=T + "/mcps")
+call("POST", f"{org}/mcps", token, {"name": "Bad", "url": "ftp://x"}, expect=422, template=T + "/mcps")
+call("GET", f"{org}/mcps?limit=10", token, expect=200, template=T + "/mcps")
+M = T + "/mcps/{mcp_id}"
+call("GET", f"{org}/mcps/{mcp['id']}", token, expect=200, template=M)
+call("PATCH", f"{org}/mcps/{mcp['id']}", token, {"config": {"region": "eu"}}, expect=200, template=M)
+call("PUT", f"{org}/mcps/{mcp['id']}/health", token, {"status": "degraded"}, expect=200, template=M + "/health")
+key = call("POST", f"{org}/api-keys", token, {"name": "CI"}, expect=201, template=T + "/api-keys")
+call("GET", f"{org}/api-keys", token, expect=200, template=T + "/api-keys")
+call("POST", f"{org}/usage", key["key"], {"mcp_id": mcp["id"], "requests": 5, "tokens": 9}, expect=200, template=T + "/usage")
+call("GET", f"{org}/usage?from=2026-01-01&to=2026-01-31", token, expect=200, template=T + "/usage")
+call("GET", f"{org}/usage?from=soon", token, expect=400, template=T + "/usage")
+call("GET", f"{org}/billing", token, expect=200, template=T + "/billing")
+call("PUT", f"{org}/billing", token, {"plan": "pro"}, expect=403, template=T + "/billing")
+call("PUT", f"{org}/billing", token, {"plan": "pro"}, expect=200, template=T + "/billing", headers=pin)
+call("DELETE", f"{org}/mcps/{mcp['id']}", token, expect=403, template=M, headers={"X-PlexMCP-PIN": "271828"})
+call("DELETE", f"{org}/mcps/{mcp['id']}", token, expect=204, template=M, headers=pin)
+call("DELETE", f"{org}/api-keys/{key['id']}", token, expect=204, template=T + "/api-keys/{key_id}", headers=pin)
+call("DELETE", f"{org}/security/pin", token, expect=204, template=T + "/security/pin", headers=pin)
+
 documented = {(m, p) for p, item in spec["paths"].items() for m in item if m in ("get", "post", "put", "patch", "delete")}
 missing = documented - exercised
 undocumented = exercised - documented

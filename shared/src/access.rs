@@ -1,25 +1,69 @@
 //! Who may do what in an organization. The caller's role is read from the database on
 //! every request (a demotion applies at once), the org id comes from the path (via the
-//! caller's own membership), never from a body, and an org the caller is not a member
-//! of — or one being deleted — answers 404, never 403, so existence does not leak.
+//! caller's own membership, or the API key's own org), never from a body, and an org
+//! the caller cannot see — or one being deleted — answers 404, never 403.
 //!
-//! Round trips: (1) session + the caller's membership by slug (+ `also`), (2) the org
-//! item (+ keys derived from the first read). The change, if any, is the third.
+//! Round trips: (1) the credential (session, or API-key pointer) with the caller's
+//! membership by slug (+ `first`), (2) the org item (+ the API key item, + keys derived
+//! from the first read). The change, if any, is the third.
 
+use crate::api_keys::{ApiKeySecret, API_KEY_TOUCH_INTERVAL};
 use crate::audit::{Actor, AuditDraft, Category, Target};
-use crate::auth::{authenticate, Bearer, Caller};
+use crate::auth::{authenticate, Bearer, Caller, SessionToken};
 use crate::domain::{OrgSlug, Permission, Role};
 use crate::error::Error;
 use crate::http::ClientInfo;
+use crate::ids::{OrgId, UserId};
+use crate::store::item::time;
 use crate::store::members::Membership;
 use crate::store::orgs::{Org, ACTIVE};
-use crate::store::{s, ChainOwner, Mutation};
-use crate::store::{Item, Key};
+use crate::store::{s, ChainOwner, Item, ItemExt, Key, Mutation, StoreError};
 use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts};
+use chrono::Utc;
 use std::collections::HashMap;
 
+/// What an org-scoped request authenticates with: a user's session or an org API key.
+pub enum Credential {
+    Session(Bearer),
+    ApiKey(ApiKeySecret),
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Credential {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or(Error::Unauthorized)?;
+        if let Some(key) = ApiKeySecret::parse(token) {
+            return Ok(Credential::ApiKey(key));
+        }
+        SessionToken::parse(token)
+            .map(|t| Credential::Session(Bearer(t)))
+            .ok_or(Error::Unauthorized)
+    }
+}
+
+/// Who acts.
+pub enum Principal {
+    User(Caller),
+    /// An API key acts with `member` rights in its own org only.
+    ApiKey {
+        key_id: String,
+    },
+}
+
 pub struct OrgAccess {
-    pub caller: Caller,
+    pub principal: Principal,
     pub role: Role,
     pub org: Org,
     /// The org item as read (carries the audit chain head for the change).
@@ -29,40 +73,86 @@ pub struct OrgAccess {
 }
 
 impl OrgAccess {
-    pub async fn load(state: &AppState, bearer: &Bearer, slug: &str) -> Result<Self, Error> {
-        Self::load_with(state, bearer, slug, &[], |_, _| Vec::new()).await
+    pub async fn load(
+        state: &AppState,
+        credential: &Credential,
+        slug: &str,
+    ) -> Result<Self, Error> {
+        Self::load_with(state, credential, slug, &[], |_, _| Vec::new()).await
     }
 
-    /// `first`: keys known from the request, read with the session. `second`: keys that
+    /// `first`: keys known from the request, read with the credential. `second`: keys that
     /// depend on what the first read found (given the caller's membership and those items).
     pub async fn load_with(
         state: &AppState,
-        bearer: &Bearer,
+        credential: &Credential,
         slug: &str,
         first: &[Key],
         second: impl FnOnce(&Membership, &HashMap<Key, Item>) -> Vec<Key>,
     ) -> Result<Self, Error> {
-        let user = bearer.0.user_id.clone();
         // An invalid slug names no org; still authenticate first so a bad token is a 401.
         let slug = OrgSlug::parse(slug).ok();
-        let membership_key = slug.as_ref().map(|s| Key::membership(&user, s.as_str()));
-        let mut keys: Vec<Key> = membership_key.iter().cloned().collect();
-        keys.extend_from_slice(first);
-        let (caller, mut items) = authenticate(state, bearer, &keys).await?;
-        let membership_item = membership_key
-            .and_then(|k| items.remove(&k))
-            .ok_or(Error::NotFound)?;
-        let membership = Membership::from_item(&membership_item)?;
+        let (principal, membership, mut items) = match credential {
+            Credential::Session(bearer) => {
+                let user = bearer.0.user_id.clone();
+                let membership_key = slug.as_ref().map(|s| Key::membership(&user, s.as_str()));
+                let mut keys: Vec<Key> = membership_key.iter().cloned().collect();
+                keys.extend_from_slice(first);
+                let (caller, mut items) = authenticate(state, bearer, &keys).await?;
+                let membership = membership_key
+                    .and_then(|k| items.remove(&k))
+                    .ok_or(Error::NotFound)?;
+                (
+                    Principal::User(caller),
+                    Membership::from_item(&membership)?,
+                    items,
+                )
+            }
+            Credential::ApiKey(key) => {
+                let pointer_key = Key::api_key_pointer(&key.hash());
+                let slug_key = slug.as_ref().map(|s| Key::slug(s.as_str()));
+                let mut keys = vec![pointer_key.clone()];
+                keys.extend(slug_key.iter().cloned());
+                keys.extend_from_slice(first);
+                let mut items = state.table.get_many(&keys).await?;
+                let pointer = items.remove(&pointer_key).ok_or(Error::Unauthorized)?;
+                let org_id = org_id_of(&pointer)?;
+                let slug_org = slug_key
+                    .and_then(|k| items.remove(&k))
+                    .map(|i| org_id_of(&i))
+                    .transpose()?;
+                let (Some(slug), true) = (slug, slug_org.as_ref() == Some(&org_id)) else {
+                    return Err(Error::NotFound);
+                };
+                let key_id = pointer.str("key_id")?.to_owned();
+                let membership = Membership {
+                    org_id,
+                    slug: slug.as_str().to_owned(),
+                    role: Role::Member,
+                };
+                (Principal::ApiKey { key_id }, membership, items)
+            }
+        };
 
         let org_key = Key::org(&membership.org_id);
+        let api_key = match &principal {
+            Principal::ApiKey { key_id } => Some(Key::api_key(&membership.org_id, key_id)),
+            Principal::User(_) => None,
+        };
         let mut keys = vec![org_key.clone()];
+        keys.extend(api_key.iter().cloned());
         keys.extend(second(&membership, &items));
         let mut more = state.table.get_many(&keys).await?;
+        if let Some(api_key) = api_key {
+            // Revoked: the pointer is deleted with the key, but a racing read may see one.
+            let key_item = more.remove(&api_key).ok_or(Error::Unauthorized)?;
+            touch_api_key(state, &api_key, &key_item).await?;
+        }
         let org_item = more.remove(&org_key).ok_or(Error::NotFound)?;
         let org = Org::from_item(&org_item)?.ok_or(Error::NotFound)?;
         items.extend(more);
         Ok(OrgAccess {
-            caller,
+            principal,
             role: membership.role,
             org,
             org_item,
@@ -83,12 +173,38 @@ impl OrgAccess {
         }
     }
 
+    /// A person's session, not an API key (PIN settings, for example).
+    pub fn require_person(&self) -> Result<(), Error> {
+        match self.principal {
+            Principal::User(_) => Ok(()),
+            Principal::ApiKey { .. } => Err(Error::Forbidden(
+                "API keys cannot do this; sign in as a person",
+            )),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&UserId> {
+        match &self.principal {
+            Principal::User(caller) => Some(caller.user_id()),
+            Principal::ApiKey { .. } => None,
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        match &self.principal {
+            Principal::User(caller) => Actor::user(caller.user_id(), None),
+            Principal::ApiKey { key_id } => Actor {
+                kind: "api_key".into(),
+                id: key_id.clone(),
+                email: None,
+            },
+        }
+    }
+
     pub fn org_key(&self) -> Key {
         Key::org(&self.org.id)
     }
-}
 
-impl OrgAccess {
     /// A change to this organization by the caller: recorded in the org's audit chain,
     /// and committed only while the org is still active (not being deleted).
     pub fn mutation(
@@ -98,17 +214,49 @@ impl OrgAccess {
         target: Target,
         client: &ClientInfo,
     ) -> Mutation {
-        let audit = AuditDraft::new(
-            Actor::user(self.caller.user_id(), None),
-            action,
-            category,
-            target,
-            client,
-        );
+        let audit = AuditDraft::new(self.actor(), action, category, target, client);
         Mutation::new(ChainOwner::existing(self.org_key(), &self.org_item), audit).require(
             "status",
             "=",
             s(ACTIVE),
         )
+    }
+}
+
+fn org_id_of(item: &Item) -> Result<OrgId, StoreError> {
+    OrgId::parse(item.str("org_id")?).ok_or_else(|| StoreError::Corrupt("org_id".into()))
+}
+
+/// `last_used_at`, written at most once a minute.
+async fn touch_api_key(state: &AppState, key: &Key, item: &Item) -> Result<(), Error> {
+    let now = Utc::now();
+    if item
+        .time("last_used_at")
+        .is_ok_and(|last| now - last < API_KEY_TOUCH_INTERVAL)
+    {
+        return Ok(());
+    }
+    let result = state
+        .table
+        .client()
+        .update_item()
+        .table_name(state.table.name())
+        .set_key(Some(key.to_item()))
+        .update_expression("SET last_used_at = :now")
+        .condition_expression("attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :stale)")
+        .expression_attribute_values(":now", time(now))
+        .expression_attribute_values(":stale", time(now - API_KEY_TOUCH_INTERVAL))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(())
+        }
+        Err(err) => Err(StoreError::from(err).into()),
     }
 }

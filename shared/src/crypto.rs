@@ -43,6 +43,16 @@ mod tests {
     }
 }
 
+/// A key for one purpose derived from the configured data key, so that one secret in
+/// configuration serves several uses without one use exposing another.
+pub fn derive_key(key_material: &str, purpose: &str) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key_material.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// Encrypts secrets that must be read back (TOTP secrets; later webhook signing secrets)
 /// with AES-256-GCM under the data key from configuration. The associated data binds a
 /// ciphertext to its owner, so a sealed value copied to another user does not open.

@@ -41,6 +41,14 @@ pub enum Error {
     Forbidden(&'static str),
     #[error("the resource does not exist")]
     NotFound,
+    #[error("this action needs the organization PIN in the X-PlexMCP-PIN header")]
+    PinRequired,
+    #[error("the PIN is not correct")]
+    PinInvalid { attempts_remaining: u32 },
+    #[error("too many wrong PINs; PIN checks are locked for {retry_after} seconds")]
+    PinLocked { retry_after: u64 },
+    #[error("{0}")]
+    PlanRequired(&'static str),
     #[error("the method is not allowed on this resource")]
     MethodNotAllowed,
     #[error("{detail}")]
@@ -79,6 +87,10 @@ impl Validator {
         parsed
             .map_err(|message| self.0.push(FieldError::new(name, message)))
             .ok()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.0.is_empty()
     }
 
     /// The error for fields that failed; call when a `field` returned `None`.

@@ -79,6 +79,10 @@ prefixed_id!(/// An organization.
     OrgId, "org_");
 prefixed_id!(/// One login session of a user.
     SessionId, "ses_");
+prefixed_id!(/// An MCP server registered with the gateway.
+    McpId, "mcp_");
+prefixed_id!(/// An organization API key.
+    ApiKeyId, "key_");
 prefixed_id!(/// A pending second login step.
     ChallengeId, "chl_");
 prefixed_id!(/// One audit-log entry.

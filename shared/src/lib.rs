@@ -6,6 +6,7 @@
 //! difference between the two is `AWS_ENDPOINT_URL`.
 
 pub mod access;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod aws;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod ids;
+pub mod pin_gate;
 pub mod state;
 pub mod store;
 pub mod telemetry;

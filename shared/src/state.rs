@@ -14,6 +14,8 @@ pub struct AppState {
     pub events: EventRelay,
     pub sqs: aws_sdk_sqs::Client,
     pub secrets: SecretBox,
+    /// The server-side pepper of organization PINs.
+    pub pin_pepper: std::sync::Arc<Vec<u8>>,
     pub config: Arc<Config>,
 }
 
@@ -24,6 +26,10 @@ impl AppState {
             events: EventRelay::new(clients.sqs.clone(), config.events_queue_url.clone()),
             sqs: clients.sqs,
             secrets: SecretBox::new(&config.data_key),
+            pin_pepper: std::sync::Arc::new(crate::crypto::derive_key(
+                &config.data_key,
+                "plexmcp/pin-pepper/v1",
+            )),
             config: Arc::new(config),
         }
     }

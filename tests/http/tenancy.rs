@@ -1,105 +1,198 @@
 //! Tenant isolation over every org-scoped route: another org's people get 404 (never a
 //! hint that the org or object exists), lower roles get 403, and nothing changes.
 
-use plexmcp_tests::{stack, Resp, TwoOrgs};
+use plexmcp_tests::{stack, Api, OrgFixture, Resp, TwoOrgs};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-/// (method, path under the org, body, whether member/viewer may do it)
-fn routes(target_user: &str) -> Vec<(Method, String, Option<Value>, bool)> {
+#[derive(Clone, Copy, PartialEq, PartialOrd, Debug)]
+enum Least {
+    Viewer,
+    Member,
+    Admin,
+}
+
+struct Route {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    least: Least,
+}
+
+fn route(method: Method, path: String, body: Option<Value>, least: Least) -> Route {
+    Route {
+        method,
+        path,
+        body,
+        least,
+    }
+}
+
+/// Every org-scoped route, aimed at real objects of `org` (a member to act on, an MCP, an API key).
+async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
+    let target = &org.admin.id;
+    let mcp = org.mcp(api).await;
+    let (key, _) = org.api_key(api).await;
+    use Least::*;
     vec![
-        (Method::GET, String::new(), None, true),
-        (
+        route(Method::GET, String::new(), None, Viewer),
+        route(
             Method::PATCH,
             String::new(),
             Some(json!({ "name": "Hijacked" })),
-            false,
+            Admin,
         ),
-        (Method::GET, "/members".into(), None, true),
-        (
+        route(Method::GET, "/members".into(), None, Viewer),
+        route(
             Method::POST,
             "/members".into(),
             Some(json!({ "email": "x@example.com", "role": "viewer" })),
-            false,
+            Admin,
         ),
-        (
+        route(
             Method::PATCH,
-            format!("/members/{target_user}"),
-            Some(json!({ "role": "admin" })),
-            false,
+            format!("/members/{target}"),
+            Some(json!({ "role": "viewer" })),
+            Admin,
         ),
-        (
-            Method::DELETE,
-            format!("/members/{target_user}"),
-            None,
-            false,
+        route(Method::DELETE, format!("/members/{target}"), None, Admin),
+        route(Method::GET, "/security".into(), None, Viewer),
+        route(
+            Method::PUT,
+            "/security/pin".into(),
+            Some(json!({ "pin": "840317", "pin_confirmation": "840317" })),
+            Admin,
+        ),
+        route(Method::DELETE, "/security/pin".into(), None, Admin),
+        route(Method::GET, "/mcps".into(), None, Viewer),
+        route(
+            Method::POST,
+            "/mcps".into(),
+            Some(json!({ "name": "Probe", "url": "https://probe.example.com" })),
+            Member,
+        ),
+        route(Method::GET, format!("/mcps/{mcp}"), None, Viewer),
+        route(
+            Method::PATCH,
+            format!("/mcps/{mcp}"),
+            Some(json!({ "name": "Probe" })),
+            Member,
+        ),
+        route(
+            Method::PUT,
+            format!("/mcps/{mcp}/health"),
+            Some(json!({ "status": "degraded" })),
+            Member,
+        ),
+        route(Method::DELETE, format!("/mcps/{mcp}"), None, Admin),
+        route(Method::GET, "/api-keys".into(), None, Viewer),
+        route(
+            Method::POST,
+            "/api-keys".into(),
+            Some(json!({ "name": "Probe" })),
+            Member,
+        ),
+        route(Method::DELETE, format!("/api-keys/{key}"), None, Admin),
+        route(Method::GET, "/billing".into(), None, Viewer),
+        route(
+            Method::PUT,
+            "/billing".into(),
+            Some(json!({ "plan": "team" })),
+            Admin,
+        ),
+        route(Method::GET, "/usage".into(), None, Viewer),
+        route(
+            Method::POST,
+            "/usage".into(),
+            Some(json!({ "mcp_id": mcp, "requests": 1, "tokens": 1 })),
+            Member,
         ),
     ]
 }
 
-async fn call(
-    api: &plexmcp_tests::Api,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Resp {
-    api.call(method, path, Some(token), body).await
+async fn call(api: &Api, r: &Route, org: &OrgFixture, token: Option<&str>) -> Resp {
+    api.call(r.method.clone(), &org.path(&r.path), token, r.body.clone())
+        .await
+}
+
+/// What an owner sees of the org: it must not move when others are refused.
+async fn snapshot(api: &Api, org: &OrgFixture) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for path in [
+        "",
+        "/members",
+        "/mcps",
+        "/api-keys",
+        "/billing",
+        "/security",
+    ] {
+        let mut body = api
+            .get(&org.path(path), &org.owner.token)
+            .await
+            .expect(200)
+            .body;
+        if let Some(items) = body.get_mut("items").and_then(Value::as_array_mut) {
+            items
+                .iter_mut()
+                .for_each(|i| drop(i.as_object_mut().map(|o| o.remove("last_used_at"))));
+        }
+        seen.push(body);
+    }
+    seen
 }
 
 #[tokio::test]
-async fn another_orgs_people_get_404_on_every_route() {
+async fn another_orgs_people_get_404_on_every_route_and_change_nothing() {
     let api = stack().api();
     let orgs = TwoOrgs::create(&api).await;
-    let before = api
-        .get(&orgs.a.path(""), &orgs.a.owner.token)
-        .await
-        .expect(200)
-        .body;
-    for (method, rest, body, _) in routes(&orgs.a.member.id) {
-        for (role, outsider) in orgs.b.everyone() {
-            let resp = call(
-                &api,
-                method.clone(),
-                &orgs.a.path(&rest),
-                &outsider.token,
-                body.clone(),
-            )
-            .await;
+    let routes = routes(&api, &orgs.a).await;
+    let before = snapshot(&api, &orgs.a).await;
+    let (_, b_key) = orgs.b.api_key(&api).await;
+    for r in &routes {
+        for (role, outsider) in orgs
+            .b
+            .everyone()
+            .iter()
+            .map(|(role, a)| (*role, a.token.as_str()))
+            .chain([("api key", b_key.as_str())])
+        {
+            let resp = call(&api, r, &orgs.a, Some(outsider)).await;
             assert_eq!(
                 (resp.status, resp.code()),
                 (404, "not_found"),
-                "{role} of B: {method} {rest}: {}",
+                "{role} of B: {} {}: {}",
+                r.method,
+                r.path,
                 resp.body
             );
         }
     }
-    // B's owner naming A's member through B's own org: not B's member, so 404.
-    api.delete(
-        &orgs.b.path(&format!("/members/{}", orgs.a.member.id)),
-        &orgs.b.owner.token,
-    )
-    .await
-    .problem(404, "not_found");
-    api.patch(
-        &orgs.b.path(&format!("/members/{}", orgs.a.member.id)),
-        &orgs.b.owner.token,
-        json!({ "role": "admin" }),
-    )
-    .await
-    .problem(404, "not_found");
-    assert_eq!(
-        api.get(&orgs.a.path(""), &orgs.a.owner.token)
-            .await
-            .expect(200)
-            .body,
-        before
-    );
-    let members = api
-        .get(&orgs.a.path("/members"), &orgs.a.owner.token)
+    assert_eq!(snapshot(&api, &orgs.a).await, before);
+    // B's owner naming A's objects through B's own org: not B's, so 404.
+    let names_an_a_object = |r: &&Route| {
+        ["/usr_", "/mcp_", "/key_"]
+            .iter()
+            .any(|id| r.path.contains(id))
+    };
+    for r in routes.iter().filter(names_an_a_object) {
+        let resp = call(&api, r, &orgs.b, Some(&orgs.b.owner.token)).await;
+        assert_eq!(
+            (resp.status, resp.code()),
+            (404, "not_found"),
+            "{} {}: {}",
+            r.method,
+            r.path,
+            resp.body
+        );
+    }
+    let usage = routes
+        .iter()
+        .find(|r| r.path == "/usage" && r.method == Method::POST)
+        .unwrap();
+    call(&api, usage, &orgs.b, Some(&orgs.b.owner.token))
         .await
-        .expect(200);
-    assert_eq!(members.body["items"].as_array().unwrap().len(), 4);
+        .problem(422, "validation_failed");
+    assert_eq!(snapshot(&api, &orgs.a).await, before);
 }
 
 #[tokio::test]
@@ -121,63 +214,78 @@ async fn an_org_that_does_not_exist_looks_like_one_you_cannot_see() {
 }
 
 #[tokio::test]
-async fn lower_roles_get_403_and_change_nothing() {
+async fn lower_roles_get_403_where_the_matrix_says_so() {
     let api = stack().api();
-    let orgs = TwoOrgs::create(&api).await;
-    let org = &orgs.a;
-    for (method, rest, body, readable) in routes(&org.admin.id) {
+    let org = OrgFixture::create(&api).await;
+    let routes = routes(&api, &org).await;
+    let before = snapshot(&api, &org).await;
+    for r in routes.iter().filter(|r| r.least == Least::Admin) {
         for (role, who) in [("member", &org.member), ("viewer", &org.viewer)] {
-            let resp = call(
-                &api,
-                method.clone(),
-                &org.path(&rest),
-                &who.token,
-                body.clone(),
-            )
-            .await;
-            if readable {
-                assert_eq!(resp.status, 200, "{role}: {method} {rest}");
+            let resp = call(&api, r, &org, Some(&who.token)).await;
+            assert_eq!(
+                (resp.status, resp.code()),
+                (403, "forbidden"),
+                "{role}: {} {}: {}",
+                r.method,
+                r.path,
+                resp.body
+            );
+        }
+    }
+    assert_eq!(
+        snapshot(&api, &org).await,
+        before,
+        "refused admin actions changed nothing"
+    );
+    for r in routes.iter().filter(|r| r.least < Least::Admin) {
+        for (role, who, rank) in [
+            ("member", &org.member, Least::Member),
+            ("viewer", &org.viewer, Least::Viewer),
+        ] {
+            let resp = call(&api, r, &org, Some(&who.token)).await;
+            if rank >= r.least {
+                assert!(
+                    (200..300).contains(&resp.status),
+                    "{role}: {} {}: {}",
+                    r.method,
+                    r.path,
+                    resp.body
+                );
             } else {
                 assert_eq!(
                     (resp.status, resp.code()),
                     (403, "forbidden"),
-                    "{role}: {method} {rest}: {}",
+                    "{role}: {} {}: {}",
+                    r.method,
+                    r.path,
                     resp.body
                 );
             }
         }
     }
-    let members = api
-        .get(&org.path("/members"), &org.owner.token)
-        .await
-        .expect(200);
-    let admin = members.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["user_id"] == org.admin.id.as_str())
-        .unwrap()
-        .clone();
-    assert_eq!(admin["role"], "admin");
-    assert_eq!(
-        api.get(&org.path(""), &org.owner.token).await.body["name"],
-        "Fixture Org"
-    );
 }
 
 #[tokio::test]
-async fn every_org_route_needs_a_valid_session() {
+async fn every_org_route_needs_a_valid_credential() {
     let api = stack().api();
-    let orgs = TwoOrgs::create(&api).await;
-    for (method, rest, body, _) in routes(&orgs.a.member.id) {
-        let resp = api
-            .call(method.clone(), &orgs.a.path(&rest), None, body.clone())
-            .await;
+    let org = OrgFixture::create(&api).await;
+    for r in routes(&api, &org).await {
+        let resp = call(&api, &r, &org, None).await;
         assert_eq!(
             (resp.status, resp.code()),
             (401, "unauthorized"),
-            "{method} {rest}"
+            "{} {}",
+            r.method,
+            r.path
         );
+        let resp = call(
+            &api,
+            &r,
+            &org,
+            Some("pmcp_notakeynotakeynotakeynotakeynotakeynotakey"),
+        )
+        .await;
+        assert_eq!(resp.status, 401, "{} {}", r.method, r.path);
     }
     api.post(
         "/v1/orgs",

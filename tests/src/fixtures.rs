@@ -125,3 +125,46 @@ impl TwoOrgs {
         TwoOrgs { a, b }
     }
 }
+
+impl OrgFixture {
+    /// Turns PIN protection on (as the owner).
+    pub async fn enable_pin(&self, api: &Api, pin: &str) {
+        api.call(
+            reqwest::Method::PUT,
+            &self.path("/security/pin"),
+            Some(&self.owner.token),
+            Some(json!({ "pin": pin, "pin_confirmation": pin })),
+        )
+        .await
+        .expect(200);
+    }
+
+    /// A new API key of the org (created by the owner): (id, key).
+    pub async fn api_key(&self, api: &Api) -> (String, String) {
+        let created = api
+            .post(
+                &self.path("/api-keys"),
+                Some(&self.owner.token),
+                json!({ "name": "CI" }),
+            )
+            .await
+            .expect(201);
+        (
+            created.body["id"].as_str().unwrap().to_owned(),
+            created.body["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// A new MCP of the org: its id.
+    pub async fn mcp(&self, api: &Api) -> String {
+        let created = api
+            .post(
+                &self.path("/mcps"),
+                Some(&self.owner.token),
+                json!({ "name": "Weather API", "url": "https://weather.example.com/mcp" }),
+            )
+            .await
+            .expect(201);
+        created.body["id"].as_str().unwrap().to_owned()
+    }
+}

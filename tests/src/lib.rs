@@ -5,6 +5,7 @@
 //! the emulator through the AWS SDK.
 
 pub mod api;
+pub mod events;
 pub mod fixtures;
 pub mod runtime_api;
 

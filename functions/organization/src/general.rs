@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::access::OrgAccess;
+use shared::access::{Credential, OrgAccess};
 use shared::audit::{Actor, AuditDraft, Category, Target};
 use shared::auth::{authenticate, Bearer};
 use shared::domain::{Description, Name, OrgSlug, Permission, Role};
@@ -164,10 +164,10 @@ pub async fn create(
     responses((status = 200, body = OrgView), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
-    bearer: Bearer,
+    credential: Credential,
     Path(slug): Path<String>,
 ) -> Result<axum::Json<OrgView>, Error> {
-    let access = OrgAccess::load(&state, &bearer, &slug).await?;
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
     Ok(axum::Json(access.org.into()))
 }
@@ -184,12 +184,12 @@ pub async fn get(
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    bearer: Bearer,
+    credential: Credential,
     client: ClientInfo,
     Path(slug): Path<String>,
     Json(body): Json<UpdateOrg>,
 ) -> Result<axum::Json<OrgView>, Error> {
-    let access = OrgAccess::load(&state, &bearer, &slug).await?;
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Administer)?;
     if body
         .slug

@@ -1,7 +1,12 @@
 //! Organization: general settings (name, immutable slug, description) and the team.
 
+mod api_keys;
+mod billing;
 mod general;
+mod mcps;
+mod security;
 mod team;
+mod usage;
 
 use axum::Router;
 use shared::AppState;
@@ -14,6 +19,15 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(general::get, general::update))
         .routes(routes!(team::list, team::add))
         .routes(routes!(team::change_role, team::remove))
+        .routes(routes!(security::get))
+        .routes(routes!(security::set_pin, security::disable_pin))
+        .routes(routes!(mcps::create, mcps::list))
+        .routes(routes!(mcps::get, mcps::update, mcps::remove))
+        .routes(routes!(mcps::report_health))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(billing::get, billing::change_plan))
+        .routes(routes!(usage::record, usage::report))
 }
 
 pub fn router(state: AppState) -> Router {

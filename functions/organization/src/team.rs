@@ -8,15 +8,15 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::access::OrgAccess;
+use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
-use shared::auth::Bearer;
 use shared::domain::{Email, Permission, Role};
 use shared::error::Validator;
 use shared::events::{Event, EventType};
 use shared::http::page::encode_cursor;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
 use shared::ids::UserId;
+use shared::pin_gate::{self, PinHeader};
 use shared::store::keys::MEMBER_PREFIX;
 use shared::store::members::{set_role, Member, Membership};
 use shared::store::users::{user_id_of_pointer, User};
@@ -83,12 +83,12 @@ fn guard_owners(access: &OrgAccess, target: Role, new: Option<Role>) -> Result<(
     responses((status = 200, body = Page<MemberView>), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
-    bearer: Bearer,
+    credential: Credential,
     Path(slug): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<axum::Json<Page<MemberView>>, Error> {
     let page = query.parse()?;
-    let access = OrgAccess::load(&state, &bearer, &slug).await?;
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
     let (items, last) = state
         .table
@@ -122,7 +122,7 @@ pub async fn list(
     ))]
 pub async fn add(
     State(state): State<AppState>,
-    bearer: Bearer,
+    credential: Credential,
     client: ClientInfo,
     Path(slug): Path<String>,
     Json(body): Json<AddMember>,
@@ -136,7 +136,7 @@ pub async fn add(
     let email_key = Key::email(email.as_str());
     let access = OrgAccess::load_with(
         &state,
-        &bearer,
+        &credential,
         &slug,
         std::slice::from_ref(&email_key),
         |_, items| {
@@ -212,13 +212,13 @@ pub async fn add(
 /// Loads the caller's access and the target member (404 if not a member).
 async fn target(
     state: &AppState,
-    bearer: &Bearer,
+    credential: &Credential,
     slug: &str,
     user_id: &str,
 ) -> Result<(OrgAccess, Member), Error> {
     let user_id = UserId::parse(user_id);
     let target_id = user_id.clone();
-    let access = OrgAccess::load_with(state, bearer, slug, &[], |m, _| {
+    let access = OrgAccess::load_with(state, credential, slug, &[], |m, _| {
         target_id
             .map(|id| Key::member(&m.org_id, &id))
             .into_iter()
@@ -245,13 +245,13 @@ async fn target(
     ))]
 pub async fn change_role(
     State(state): State<AppState>,
-    bearer: Bearer,
+    credential: Credential,
     client: ClientInfo,
     Path((slug, user_id)): Path<(String, String)>,
     Json(body): Json<ChangeRole>,
 ) -> Result<axum::Json<MemberView>, Error> {
     let new = Role::parse(&body.role).map_err(|m| Error::invalid("role", m))?;
-    let (access, mut member) = target(&state, &bearer, &slug, &user_id).await?;
+    let (access, mut member) = target(&state, &credential, &slug, &user_id).await?;
     access.require(Permission::Administer)?;
     guard_owners(&access, member.role, Some(new))?;
     if member.role == new {
@@ -294,8 +294,8 @@ pub async fn change_role(
     Ok(axum::Json(member.into()))
 }
 
-/// Remove a member (owners and admins), or leave (any member removing themselves).
-/// Emits `team.member_removed`.
+/// Remove a member (owners and admins; **PIN-gated**), or leave (any member removing
+/// themselves, no PIN). Emits `team.member_removed`.
 #[utoipa::path(delete, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "remove_member", tag = "team", security(("bearer" = [])),
     params(("slug" = String, Path), ("user_id" = String, Path)),
     responses(
@@ -306,16 +306,21 @@ pub async fn change_role(
     ))]
 pub async fn remove(
     State(state): State<AppState>,
-    bearer: Bearer,
+    credential: Credential,
     client: ClientInfo,
+    pin: PinHeader,
     Path((slug, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, Error> {
-    let (access, member) = target(&state, &bearer, &slug, &user_id).await?;
-    let leaving = &member.user_id == access.caller.user_id();
-    if !leaving {
+    let (access, member) = target(&state, &credential, &slug, &user_id).await?;
+    let leaving = access.user_id() == Some(&member.user_id);
+    // Leaving needs no PIN: members need not know it.
+    let gate = if leaving {
+        None
+    } else {
         access.require(Permission::Administer)?;
         guard_owners(&access, member.role, None)?;
-    }
+        Some(pin_gate::check(&state, &access, &pin, &client).await?)
+    };
     let org = &access.org;
     let data = json!({ "user_id": member.user_id, "email": member.email, "name": member.name, "role": member.role });
     let action = if leaving {
@@ -351,6 +356,9 @@ pub async fn remove(
         mutation = mutation
             .add("owner_count", -1)
             .require("owner_count", ">", n(1));
+    }
+    if let Some(gate) = gate {
+        mutation = gate.apply(mutation);
     }
     mutation.commit(&state).await.map_err(|e| match e {
         CommitError::Owner if member.role == Role::Owner => last_owner(),

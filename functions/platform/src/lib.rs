@@ -98,6 +98,16 @@ fn describe_problems(doc: &mut OpenApi) {
                     }
                 }
             }
+            // Header values are strings, never JSON null (an absent header is `required: false`).
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.parameter_in == utoipa::openapi::path::ParameterIn::Header {
+                    parameter.schema = Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::String)
+                            .into(),
+                    );
+                }
+            }
             let problem = ContentBuilder::new()
                 .schema(Some(Ref::from_schema_name("Problem")))
                 .build();

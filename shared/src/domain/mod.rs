@@ -4,8 +4,10 @@
 pub mod backup_code;
 pub mod description;
 pub mod email;
+pub mod mcp;
 pub mod name;
 pub mod password;
+pub mod pin;
 pub mod role;
 pub mod slug;
 pub mod totp;
@@ -14,6 +16,7 @@ pub use description::Description;
 pub use email::Email;
 pub use name::Name;
 pub use password::{Password, PasswordHash};
+pub use pin::Pin;
 pub use role::{Permission, Role};
 pub use slug::OrgSlug;
 pub use totp::TotpSecret;

@@ -21,6 +21,9 @@ pub struct Problem {
     /// Seconds until the action may be tried again (with `rate_limited`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Wrong PINs left before PIN checks lock (with `pin_invalid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_remaining: Option<u32>,
 }
 
 impl Error {
@@ -38,6 +41,10 @@ impl Error {
             Error::InvalidCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Error::PinRequired => (StatusCode::FORBIDDEN, "pin_required"),
+            Error::PinInvalid { .. } => (StatusCode::FORBIDDEN, "pin_invalid"),
+            Error::PinLocked { .. } => (StatusCode::LOCKED, "pin_locked"),
+            Error::PlanRequired(_) => (StatusCode::FORBIDDEN, "plan_required"),
             Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Error::SlugImmutable => (StatusCode::UNPROCESSABLE_ENTITY, "slug_immutable"),
@@ -68,7 +75,13 @@ impl Error {
                 _ => None,
             },
             retry_after: match self {
-                Error::RateLimited { retry_after } => Some(*retry_after),
+                Error::RateLimited { retry_after } | Error::PinLocked { retry_after } => {
+                    Some(*retry_after)
+                }
+                _ => None,
+            },
+            attempts_remaining: match self {
+                Error::PinInvalid { attempts_remaining } => Some(*attempts_remaining),
                 _ => None,
             },
         }

@@ -33,6 +33,13 @@ pub const TWO_FACTOR: AttemptLimit = AttemptLimit {
     window: Duration::minutes(15),
 };
 
+/// Wrong PINs of an organization (any member's): counted on the org item.
+pub const PIN: AttemptLimit = AttemptLimit {
+    counter: "pin_failures",
+    max: 5,
+    window: Duration::minutes(15),
+};
+
 pub enum Reservation {
     /// The attempt may proceed; the item as it is after the reservation.
     Granted(Item),

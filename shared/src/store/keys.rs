@@ -77,6 +77,20 @@ impl Key {
         Self::new(format!("ORG#{org}"), format!("MEMBER#{user}"))
     }
 
+    /// An API key's metadata, under its org.
+    pub fn api_key(org: &OrgId, key_id: &str) -> Self {
+        Self::new(format!("ORG#{org}"), format!("{API_KEY_PREFIX}{key_id}"))
+    }
+
+    /// Global pointer: SHA-256 of an API key → its org and id.
+    pub fn api_key_pointer(hash: &str) -> Self {
+        Self::new(format!("APIKEY#{hash}"), "APIKEY")
+    }
+
+    pub fn mcp(org: &OrgId, mcp_id: &str) -> Self {
+        Self::new(format!("ORG#{org}"), format!("{MCP_PREFIX}{mcp_id}"))
+    }
+
     /// Global pointer: slug → org id; its existence is what makes a slug unique.
     pub fn slug(slug: &str) -> Self {
         Self::new(format!("SLUG#{slug}"), "SLUG")
@@ -86,6 +100,10 @@ impl Key {
 pub const SESSION_PREFIX: &str = "SESSION#";
 pub const MEMBERSHIP_PREFIX: &str = "MEMBERSHIP#";
 pub const BACKUP_CODE_PREFIX: &str = "BACKUPCODE#";
+pub const API_KEY_PREFIX: &str = "APIKEY#";
+pub const MCP_PREFIX: &str = "MCP#";
+pub const BILLING_PREFIX: &str = "BILLING#";
+pub const USAGE_PREFIX: &str = "USAGE#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const OUTBOX_PREFIX: &str = "OUTBOX#";

@@ -16,7 +16,7 @@ pub mod users;
 
 pub use item::{n, s, ItemExt};
 pub use keys::Key;
-pub use mutation::{delete, put, ChainOwner, CommitError, Mutation};
+pub use mutation::{delete, put, update_if, ChainOwner, CommitError, Mutation};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;

@@ -392,3 +392,33 @@ pub fn delete(table: &Table, key: &Key, condition: Option<&str>) -> TransactWrit
         Err(_) => TransactWriteItem::builder().build(),
     }
 }
+
+/// `SET` of `sets` on `key`, only if the item exists and (when given) `expect` holds
+/// (`attr = value`): the guard against a lost update between read and write.
+pub fn update_if(
+    table: &Table,
+    key: &Key,
+    sets: &[(&str, AttributeValue)],
+    expect: Option<(&str, AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut update = OwnerUpdate::default();
+    for (attr, value) in sets {
+        let (name, value) = (update.name(attr), update.value(value.clone()));
+        update.sets.push(format!("{name} = {value}"));
+    }
+    let mut condition = "attribute_exists(pk)".to_owned();
+    if let Some((attr, value)) = expect {
+        let (name, value) = (update.name(attr), update.value(value));
+        condition.push_str(&format!(" AND {name} = {value}"));
+    }
+    let built = Update::builder()
+        .table_name(table.name())
+        .set_key(Some(key.to_item()))
+        .update_expression(format!("SET {}", update.sets.join(", ")))
+        .condition_expression(condition)
+        .set_expression_attribute_names(Some(update.names))
+        .set_expression_attribute_values(Some(update.values))
+        .build()
+        .map_err(|e| StoreError::Aws(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(built).build())
+}

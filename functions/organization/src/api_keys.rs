@@ -1,0 +1,230 @@
+//! Organization API keys: created by members and up (the key is shown once), listed as
+//! metadata only, revoked by owners and admins (**PIN-gated**) — rejected at once.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::access::{Credential, OrgAccess};
+use shared::api_keys::ApiKeySecret;
+use shared::audit::{Category, Target};
+use shared::domain::{Name, Permission};
+use shared::events::{Event, EventType};
+use shared::http::page::encode_cursor;
+use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
+use shared::ids::ApiKeyId;
+use shared::pin_gate::{self, PinHeader};
+use shared::store::item::time;
+use shared::store::keys::API_KEY_PREFIX;
+use shared::store::{delete, put, s, CommitError, Item, ItemExt, Key, StoreError};
+use shared::{AppState, Error};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    /// 1–100 characters, to recognise the key by.
+    name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    id: ApiKeyId,
+    name: String,
+    prefix: String,
+    /// The key itself: shown this once, never again.
+    key: String,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyView {
+    id: ApiKeyId,
+    name: String,
+    /// `pmcp_` and the key's first 6 characters.
+    prefix: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    /// Who created it: a user id, or the id of the API key that did.
+    created_by: String,
+}
+
+impl ApiKeyView {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        Ok(ApiKeyView {
+            id: ApiKeyId::parse(item.str("key_id")?)
+                .ok_or_else(|| StoreError::Corrupt("key_id".into()))?,
+            name: item.str("name")?.to_owned(),
+            prefix: item.str("prefix")?.to_owned(),
+            created_at: item.time("created_at")?,
+            last_used_at: item.time("last_used_at").ok(),
+            created_by: item.str("created_by")?.to_owned(),
+        })
+    }
+}
+
+/// Create an API key (members and up). Emits `api_key.created`.
+#[utoipa::path(post, path = "/v1/orgs/{slug}/api-keys", operation_id = "create_api_key", tag = "api-keys", security(("bearer" = [])),
+    params(("slug" = String, Path)), request_body = CreateApiKey,
+    responses((status = 201, body = ApiKeyCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path(slug): Path<String>,
+    Json(body): Json<CreateApiKey>,
+) -> Result<(StatusCode, axum::Json<ApiKeyCreated>), Error> {
+    let name = Name::parse(&body.name).map_err(|m| Error::invalid("name", m))?;
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
+    access.require(Permission::Contribute)?;
+    let secret = ApiKeySecret::generate();
+    let id = ApiKeyId::generate();
+    let now = Utc::now();
+    let mut item = Key::api_key(&access.org.id, id.as_str()).to_item();
+    for (attr, value) in [
+        ("key_id", id.as_str().to_owned()),
+        ("name", name.as_str().to_owned()),
+        ("prefix", secret.display_prefix()),
+        ("key_hash", secret.hash()),
+        ("created_by", access.actor().id),
+    ] {
+        item.insert(attr.into(), s(value));
+    }
+    item.insert("created_at".into(), time(now));
+    let mut pointer = Key::api_key_pointer(&secret.hash()).to_item();
+    pointer.insert("org_id".into(), s(access.org.id.as_str()));
+    pointer.insert("key_id".into(), s(id.as_str()));
+    let data = json!({ "key_id": id, "name": name.as_str(), "prefix": secret.display_prefix() });
+    access
+        .mutation(
+            "api_key.created",
+            Category::ApiKey,
+            Target::new("api_key", &id),
+            &client,
+        )
+        .details(data.clone())
+        .write(put(&state.table, item, "attribute_not_exists(pk)")?)
+        .write(put(&state.table, pointer, "attribute_not_exists(pk)")?)
+        .emit(Event::new(
+            EventType::ApiKeyCreated,
+            &access.org.id,
+            data,
+            now,
+        ))
+        .commit(&state)
+        .await?;
+    let created = ApiKeyCreated {
+        id,
+        name: name.into_string(),
+        prefix: secret.display_prefix(),
+        key: secret.expose().to_owned(),
+        created_at: now,
+    };
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// The org's API keys: metadata only, never a key (any member).
+#[utoipa::path(get, path = "/v1/orgs/{slug}/api-keys", operation_id = "list_api_keys", tag = "api-keys", security(("bearer" = [])),
+    params(("slug" = String, Path), PageQuery),
+    responses((status = 200, body = Page<ApiKeyView>), (status = 404, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path(slug): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<axum::Json<Page<ApiKeyView>>, Error> {
+    let page = query.parse()?;
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
+    access.require(Permission::Read)?;
+    let (items, last) = state
+        .table
+        .query_prefix(
+            &access.org_key().pk,
+            API_KEY_PREFIX,
+            page.limit,
+            page.start,
+            false,
+        )
+        .await?;
+    let items = items
+        .iter()
+        .map(ApiKeyView::from_item)
+        .collect::<Result<_, _>>()?;
+    Ok(axum::Json(Page {
+        items,
+        next_cursor: last.as_ref().map(encode_cursor),
+    }))
+}
+
+/// Revoke an API key (owners and admins; **PIN-gated**): it is rejected on its next
+/// request. Emits `api_key.revoked`.
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/api-keys/{key_id}", operation_id = "revoke_api_key", tag = "api-keys", security(("bearer" = [])),
+    params(("slug" = String, Path), ("key_id" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on")),
+    responses(
+        (status = 204),
+        (status = 403, description = "`forbidden`, `pin_required` or `pin_invalid`", body = Problem),
+        (status = 404, body = Problem),
+        (status = 423, description = "`pin_locked`", body = Problem),
+    ))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    pin: PinHeader,
+    Path((slug, key_id)): Path<(String, String)>,
+) -> Result<StatusCode, Error> {
+    let id = ApiKeyId::parse(&key_id);
+    let wanted = id.clone();
+    let access = OrgAccess::load_with(&state, &credential, &slug, &[], |m, _| {
+        wanted
+            .map(|id| Key::api_key(&m.org_id, id.as_str()))
+            .into_iter()
+            .collect()
+    })
+    .await?;
+    let item = id
+        .and_then(|id| {
+            access
+                .items
+                .get(&Key::api_key(&access.org.id, id.as_str()))
+                .cloned()
+        })
+        .ok_or(Error::NotFound)?;
+    access.require(Permission::Administer)?;
+    let gate = pin_gate::check(&state, &access, &pin, &client).await?;
+    let view = ApiKeyView::from_item(&item)?;
+    let data = json!({ "key_id": view.id, "name": view.name, "prefix": view.prefix });
+    let mutation = access
+        .mutation(
+            "api_key.revoked",
+            Category::ApiKey,
+            Target::new("api_key", &view.id),
+            &client,
+        )
+        .details(data.clone())
+        .write(delete(
+            &state.table,
+            &Key::api_key(&access.org.id, view.id.as_str()),
+            Some("attribute_exists(pk)"),
+        ))
+        .write(delete(
+            &state.table,
+            &Key::api_key_pointer(item.str("key_hash")?),
+            None,
+        ))
+        .emit(Event::new(
+            EventType::ApiKeyRevoked,
+            &access.org.id,
+            data,
+            Utc::now(),
+        ));
+    gate.apply(mutation)
+        .commit(&state)
+        .await
+        .map_err(|e| match e {
+            CommitError::Write(0) => Error::NotFound,
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,415 @@
+//! MCP servers registered with the gateway: create, list, read, update, delete (owners
+//! and admins, **PIN-gated**), and their health, whose change is an event.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use shared::access::{Credential, OrgAccess};
+use shared::audit::{Category, Target};
+use shared::domain::mcp::{parse_config, parse_health, parse_transport, McpUrl};
+use shared::domain::{Name, Permission};
+use shared::error::Validator;
+use shared::events::{Event, EventType};
+use shared::http::page::encode_cursor;
+use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
+use shared::ids::McpId;
+use shared::pin_gate::{self, PinHeader};
+use shared::store::item::time;
+use shared::store::keys::MCP_PREFIX;
+use shared::store::{delete, put, s, update_if, CommitError, Item, ItemExt, Key, StoreError};
+use shared::{AppState, Error};
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct McpView {
+    id: McpId,
+    name: String,
+    url: String,
+    /// `streamable_http` or `sse`.
+    transport: String,
+    config: Value,
+    /// `unknown` until reported; then `healthy`, `degraded` or `down`.
+    health: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl McpView {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        Ok(McpView {
+            id: McpId::parse(item.str("mcp_id")?)
+                .ok_or_else(|| StoreError::Corrupt("mcp_id".into()))?,
+            name: item.str("name")?.to_owned(),
+            url: item.str("url")?.to_owned(),
+            transport: item.str("transport")?.to_owned(),
+            config: serde_json::from_str(item.str("config")?).unwrap_or(Value::Null),
+            health: item.str("health")?.to_owned(),
+            created_at: item.time("created_at")?,
+            updated_at: item.time("updated_at")?,
+        })
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMcp {
+    /// 1–100 characters.
+    name: String,
+    /// http(s), no credentials, at most 2,048 characters.
+    url: String,
+    /// `streamable_http` (default) or `sse`.
+    transport: Option<String>,
+    /// A JSON object of at most 16 KiB.
+    #[schema(value_type = Option<Object>)]
+    config: Option<Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMcp {
+    name: Option<String>,
+    url: Option<String>,
+    transport: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    config: Option<Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthReport {
+    /// `healthy`, `degraded` or `down`.
+    status: String,
+}
+
+/// The org's MCP `mcp_id` (404 when it is not one).
+async fn load(
+    state: &AppState,
+    credential: &Credential,
+    slug: &str,
+    mcp_id: &str,
+) -> Result<(OrgAccess, Item), Error> {
+    let id = McpId::parse(mcp_id);
+    let wanted = id.clone();
+    let access = OrgAccess::load_with(state, credential, slug, &[], |m, _| {
+        wanted
+            .map(|id| Key::mcp(&m.org_id, id.as_str()))
+            .into_iter()
+            .collect()
+    })
+    .await?;
+    let item = id
+        .and_then(|id| {
+            access
+                .items
+                .get(&Key::mcp(&access.org.id, id.as_str()))
+                .cloned()
+        })
+        .ok_or(Error::NotFound)?;
+    Ok((access, item))
+}
+
+/// Register an MCP server (members and up). Emits `mcp.created`.
+#[utoipa::path(post, path = "/v1/orgs/{slug}/mcps", operation_id = "create_mcp", tag = "mcps", security(("bearer" = [])),
+    params(("slug" = String, Path)), request_body = CreateMcp,
+    responses((status = 201, body = McpView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path(slug): Path<String>,
+    Json(body): Json<CreateMcp>,
+) -> Result<(StatusCode, axum::Json<McpView>), Error> {
+    let mut v = Validator::default();
+    let name = v.field("name", Name::parse(&body.name));
+    let url = v.field("url", McpUrl::parse(&body.url));
+    let transport = v.field(
+        "transport",
+        parse_transport(body.transport.as_deref().unwrap_or("streamable_http")),
+    );
+    let config = v.field(
+        "config",
+        parse_config(body.config.as_ref().unwrap_or(&json!({}))),
+    );
+    let (Some(name), Some(url), Some(transport), Some(config)) = (name, url, transport, config)
+    else {
+        return Err(v.error());
+    };
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
+    access.require(Permission::Contribute)?;
+    let id = McpId::generate();
+    let now = Utc::now();
+    let mut item = Key::mcp(&access.org.id, id.as_str()).to_item();
+    for (attr, value) in [
+        ("mcp_id", id.as_str()),
+        ("name", name.as_str()),
+        ("url", url.as_str()),
+        ("transport", &transport),
+        ("config", &config),
+        ("health", "unknown"),
+    ] {
+        item.insert(attr.into(), s(value));
+    }
+    item.insert("created_at".into(), time(now));
+    item.insert("updated_at".into(), time(now));
+    let data =
+        json!({ "mcp_id": id, "name": name.as_str(), "url": url.as_str(), "transport": transport });
+    access
+        .mutation(
+            "mcp.created",
+            Category::Mcp,
+            Target::new("mcp", &id),
+            &client,
+        )
+        .details(data.clone())
+        .write(put(&state.table, item.clone(), "attribute_not_exists(pk)")?)
+        .emit(Event::new(EventType::McpCreated, &access.org.id, data, now))
+        .commit(&state)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(McpView::from_item(&item)?)))
+}
+
+/// The org's MCP servers (any member).
+#[utoipa::path(get, path = "/v1/orgs/{slug}/mcps", operation_id = "list_mcps", tag = "mcps", security(("bearer" = [])),
+    params(("slug" = String, Path), PageQuery),
+    responses((status = 200, body = Page<McpView>), (status = 404, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path(slug): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<axum::Json<Page<McpView>>, Error> {
+    let page = query.parse()?;
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
+    access.require(Permission::Read)?;
+    let (items, last) = state
+        .table
+        .query_prefix(
+            &access.org_key().pk,
+            MCP_PREFIX,
+            page.limit,
+            page.start,
+            false,
+        )
+        .await?;
+    let items = items
+        .iter()
+        .map(McpView::from_item)
+        .collect::<Result<_, _>>()?;
+    Ok(axum::Json(Page {
+        items,
+        next_cursor: last.as_ref().map(encode_cursor),
+    }))
+}
+
+/// One MCP server (any member).
+#[utoipa::path(get, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "get_mcp", tag = "mcps", security(("bearer" = [])),
+    params(("slug" = String, Path), ("mcp_id" = String, Path)),
+    responses((status = 200, body = McpView), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path((slug, mcp_id)): Path<(String, String)>,
+) -> Result<axum::Json<McpView>, Error> {
+    let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
+    access.require(Permission::Read)?;
+    Ok(axum::Json(McpView::from_item(&item)?))
+}
+
+/// Change an MCP server's name, URL, transport or config (members and up). Emits `mcp.updated`.
+#[utoipa::path(patch, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "update_mcp", tag = "mcps", security(("bearer" = [])),
+    params(("slug" = String, Path), ("mcp_id" = String, Path)), request_body = UpdateMcp,
+    responses((status = 200, body = McpView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path((slug, mcp_id)): Path<(String, String)>,
+    Json(body): Json<UpdateMcp>,
+) -> Result<axum::Json<McpView>, Error> {
+    let mut v = Validator::default();
+    let mut changes: Vec<(&str, String)> = Vec::new();
+    if let Some(raw) = &body.name {
+        changes.extend(
+            v.field("name", Name::parse(raw))
+                .map(|n| ("name", n.into_string())),
+        );
+    }
+    if let Some(raw) = &body.url {
+        changes.extend(
+            v.field("url", McpUrl::parse(raw))
+                .map(|u| ("url", u.as_str().to_owned())),
+        );
+    }
+    if let Some(raw) = &body.transport {
+        changes.extend(
+            v.field("transport", parse_transport(raw))
+                .map(|t| ("transport", t)),
+        );
+    }
+    if let Some(raw) = &body.config {
+        changes.extend(v.field("config", parse_config(raw)).map(|c| ("config", c)));
+    }
+    if v.has_errors() {
+        return Err(v.error());
+    }
+    let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
+    access.require(Permission::Contribute)?;
+    changes.retain(|(attr, value)| item.opt_str(attr) != Some(value));
+    if changes.is_empty() {
+        return Ok(axum::Json(McpView::from_item(&item)?));
+    }
+    let mut diff = Map::new();
+    for (attr, value) in &changes {
+        let change = if *attr == "config" {
+            json!({ "changed": true })
+        } else {
+            json!({ "from": item.opt_str(attr), "to": value })
+        };
+        diff.insert((*attr).to_owned(), change);
+    }
+    let view = McpView::from_item(&item)?;
+    let now = Utc::now();
+    let mut sets: Vec<(&str, AttributeValue)> = changes.iter().map(|(a, v)| (*a, s(v))).collect();
+    sets.push(("updated_at", time(now)));
+    let data = json!({ "mcp_id": view.id, "name": changes.iter().find(|(a, _)| *a == "name").map(|(_, v)| v.as_str()).unwrap_or(&view.name), "changes": diff });
+    let key = Key::mcp(&access.org.id, view.id.as_str());
+    access
+        .mutation(
+            "mcp.updated",
+            Category::Mcp,
+            Target::new("mcp", &view.id),
+            &client,
+        )
+        .details(data.clone())
+        .write(update_if(
+            &state.table,
+            &key,
+            &sets,
+            Some(("updated_at", s(item.str("updated_at")?))),
+        )?)
+        .emit(Event::new(EventType::McpUpdated, &access.org.id, data, now))
+        .commit(&state)
+        .await
+        .map_err(|e| match e {
+            CommitError::Write(0) => Error::conflict(
+                "conflict",
+                "the MCP changed meanwhile; read it again and retry",
+            ),
+            other => other.into(),
+        })?;
+    let (_, item) = load(&state, &credential, &slug, &mcp_id).await?;
+    Ok(axum::Json(McpView::from_item(&item)?))
+}
+
+/// Delete an MCP server (owners and admins; **PIN-gated**). Emits `mcp.deleted`.
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "delete_mcp", tag = "mcps", security(("bearer" = [])),
+    params(("slug" = String, Path), ("mcp_id" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on")),
+    responses(
+        (status = 204),
+        (status = 403, description = "`forbidden`, `pin_required` or `pin_invalid`", body = Problem),
+        (status = 404, body = Problem),
+        (status = 423, description = "`pin_locked`", body = Problem),
+    ))]
+pub async fn remove(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    pin: PinHeader,
+    Path((slug, mcp_id)): Path<(String, String)>,
+) -> Result<StatusCode, Error> {
+    let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
+    access.require(Permission::Administer)?;
+    let gate = pin_gate::check(&state, &access, &pin, &client).await?;
+    let view = McpView::from_item(&item)?;
+    let data = json!({ "mcp_id": view.id, "name": view.name });
+    let mutation = access
+        .mutation(
+            "mcp.deleted",
+            Category::Mcp,
+            Target::new("mcp", &view.id),
+            &client,
+        )
+        .details(data.clone())
+        .write(delete(
+            &state.table,
+            &Key::mcp(&access.org.id, view.id.as_str()),
+            Some("attribute_exists(pk)"),
+        ))
+        .emit(Event::new(
+            EventType::McpDeleted,
+            &access.org.id,
+            data,
+            Utc::now(),
+        ));
+    gate.apply(mutation)
+        .commit(&state)
+        .await
+        .map_err(|e| match e {
+            CommitError::Write(0) => Error::NotFound,
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Report an MCP server's health (members and up). Emits `mcp.health_changed` only when
+/// the status changes.
+#[utoipa::path(put, path = "/v1/orgs/{slug}/mcps/{mcp_id}/health", operation_id = "report_mcp_health", tag = "mcps", security(("bearer" = [])),
+    params(("slug" = String, Path), ("mcp_id" = String, Path)), request_body = HealthReport,
+    responses((status = 200, body = McpView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn report_health(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path((slug, mcp_id)): Path<(String, String)>,
+    Json(body): Json<HealthReport>,
+) -> Result<axum::Json<McpView>, Error> {
+    let status = parse_health(&body.status).map_err(|m| Error::invalid("status", m))?;
+    let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
+    access.require(Permission::Contribute)?;
+    let mut view = McpView::from_item(&item)?;
+    if view.health == status {
+        return Ok(axum::Json(view));
+    }
+    let now = Utc::now();
+    let data = json!({ "mcp_id": view.id, "name": view.name, "from": view.health, "to": status });
+    let key = Key::mcp(&access.org.id, view.id.as_str());
+    let sets = [("health", s(&status)), ("updated_at", time(now))];
+    let committed = access
+        .mutation(
+            "mcp.health_changed",
+            Category::Mcp,
+            Target::new("mcp", &view.id),
+            &client,
+        )
+        .details(data.clone())
+        .write(update_if(
+            &state.table,
+            &key,
+            &sets,
+            Some(("health", s(&view.health))),
+        )?)
+        .emit(Event::new(
+            EventType::McpHealthChanged,
+            &access.org.id,
+            data,
+            now,
+        ))
+        .commit(&state)
+        .await;
+    match committed {
+        Ok(_) => {
+            view.health = status;
+            view.updated_at = now;
+            Ok(axum::Json(view))
+        }
+        // Another report changed it first; that report carried the event.
+        Err(CommitError::Write(0)) => {
+            let (_, item) = load(&state, &credential, &slug, &mcp_id).await?;
+            Ok(axum::Json(McpView::from_item(&item)?))
+        }
+        Err(other) => Err(other.into()),
+    }
+}

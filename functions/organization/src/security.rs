@@ -1,0 +1,157 @@
+//! Settings → Security: PIN protection. Turning it on sets a 6-digit PIN; changing it
+//! or turning it off needs the current PIN. Owners and admins, signed in as people
+//! (an API key can do neither).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::access::{Credential, OrgAccess};
+use shared::audit::{Category, Target};
+use shared::domain::password::hash_secret;
+use shared::domain::{Permission, Pin};
+use shared::error::Validator;
+use shared::http::{ClientInfo, Json, Problem};
+use shared::pin_gate::{self, PinHeader};
+use shared::store::item::time;
+use shared::store::{ItemExt, Mutation};
+use shared::{AppState, Error};
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct SecurityView {
+    pin_protection_enabled: bool,
+    pin_set_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPin {
+    /// Exactly 6 digits, not a trivial one (000000, 123456, …).
+    pin: String,
+    pin_confirmation: String,
+}
+
+fn view(access: &OrgAccess) -> SecurityView {
+    SecurityView {
+        pin_protection_enabled: access.org.pin_protection_enabled,
+        pin_set_at: access
+            .org_item
+            .time("pin_set_at")
+            .ok()
+            .filter(|_| access.org.pin_protection_enabled),
+    }
+}
+
+/// Whether PIN protection is on (any member).
+#[utoipa::path(get, path = "/v1/orgs/{slug}/security", operation_id = "get_security", tag = "security", security(("bearer" = [])),
+    params(("slug" = String, Path)),
+    responses((status = 200, body = SecurityView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path(slug): Path<String>,
+) -> Result<axum::Json<SecurityView>, Error> {
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
+    access.require(Permission::Read)?;
+    Ok(axum::Json(view(&access)))
+}
+
+/// Turn PIN protection on, or change the PIN (then the current PIN goes in `X-PlexMCP-PIN`).
+#[utoipa::path(put, path = "/v1/orgs/{slug}/security/pin", operation_id = "set_pin", tag = "security", security(("bearer" = [])),
+    params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The current PIN, when changing it")),
+    request_body = SetPin,
+    responses(
+        (status = 200, body = SecurityView),
+        (status = 403, description = "`forbidden`, `pin_required` or `pin_invalid`", body = Problem),
+        (status = 422, body = Problem),
+        (status = 423, description = "`pin_locked`", body = Problem),
+    ))]
+pub async fn set_pin(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    pin: PinHeader,
+    Path(slug): Path<String>,
+    Json(body): Json<SetPin>,
+) -> Result<axum::Json<SecurityView>, Error> {
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
+    access.require(Permission::Administer)?;
+    access.require_person()?;
+    let mut v = Validator::default();
+    let new_pin = v.field("pin", Pin::parse(&body.pin));
+    let confirmed = v.field(
+        "pin_confirmation",
+        if body.pin_confirmation == body.pin {
+            Ok(())
+        } else {
+            Err("does not match the PIN".into())
+        },
+    );
+    let (Some(new_pin), Some(())) = (new_pin, confirmed) else {
+        return Err(v.error());
+    };
+    let changing = access.org.pin_protection_enabled;
+    let gate = pin_gate::check(&state, &access, &pin, &client).await?;
+    let peppered = Pin::peppered(new_pin.expose(), &state.pin_pepper);
+    let hash = tokio::task::spawn_blocking(move || hash_secret(&peppered))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let action = if changing {
+        "security.pin_changed"
+    } else {
+        "security.pin_set"
+    };
+    let mutation: Mutation = access
+        .mutation(
+            action,
+            Category::Settings,
+            shared::audit::Target::new("organization", &access.org.id),
+            &client,
+        )
+        .set("pin_hash", AttributeValue::S(hash))
+        .set("pin_set_at", time(Utc::now()))
+        .set("pin_protection_enabled", AttributeValue::Bool(true));
+    gate.apply(mutation).commit(&state).await?;
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
+    Ok(axum::Json(view(&access)))
+}
+
+/// Turn PIN protection off (the current PIN goes in `X-PlexMCP-PIN`).
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/security/pin", operation_id = "disable_pin", tag = "security", security(("bearer" = [])),
+    params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The current PIN")),
+    responses(
+        (status = 204),
+        (status = 403, description = "`forbidden`, `pin_required` or `pin_invalid`", body = Problem),
+        (status = 409, description = "`pin_not_enabled`", body = Problem),
+        (status = 423, description = "`pin_locked`", body = Problem),
+    ))]
+pub async fn disable_pin(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    pin: PinHeader,
+    Path(slug): Path<String>,
+) -> Result<StatusCode, Error> {
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
+    access.require(Permission::Administer)?;
+    access.require_person()?;
+    if !access.org.pin_protection_enabled {
+        return Err(Error::conflict("pin_not_enabled", "PIN protection is off"));
+    }
+    let gate = pin_gate::verify(&state, &access, &pin, &client).await?;
+    let mutation = access
+        .mutation(
+            "security.pin_disabled",
+            Category::Settings,
+            Target::new("organization", &access.org.id),
+            &client,
+        )
+        .set("pin_protection_enabled", AttributeValue::Bool(false))
+        .remove("pin_hash")
+        .remove("pin_set_at");
+    gate.apply(mutation).commit(&state).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,319 @@
+//! Usage: requests and tokens per MCP, counted atomically per day and per month. When a
+//! month's requests cross 50, 75, 90 and 100 % of the plan's limit, `usage.threshold` is
+//! emitted once per threshold per month: the crossing is seen by whichever record made
+//! the atomic counter pass it, and a conditional marker item makes the event single even
+//! if two records think they crossed it.
+
+use crate::billing::monthly_request_limit;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use axum::extract::{Path, State};
+use chrono::{Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::access::{Credential, OrgAccess};
+use shared::audit::{Category, Target};
+use shared::domain::Permission;
+use shared::error::Validator;
+use shared::events::{Event, EventType};
+use shared::http::{ClientInfo, Json, Problem, Query};
+use shared::ids::McpId;
+use shared::store::keys::USAGE_PREFIX;
+use shared::store::{n, put, s, CommitError, ItemExt, Key, StoreError};
+use shared::{AppState, Error};
+use utoipa::ToSchema;
+
+pub const THRESHOLDS: [u64; 4] = [50, 75, 90, 100];
+const MAX_DAYS: i64 = 366;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordUsage {
+    mcp_id: String,
+    /// 1 to 1,000,000.
+    requests: u64,
+    /// 0 to 1,000,000,000.
+    tokens: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageRecorded {
+    date: String,
+    month: String,
+    /// Requests so far this month, this record included.
+    month_requests: u64,
+    /// Null when the plan is unlimited.
+    monthly_request_limit: Option<u64>,
+    /// Thresholds (percent of the limit) this record crossed.
+    thresholds_crossed: Vec<u64>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageRange {
+    /// First day, `YYYY-MM-DD` (default: 29 days before `to`).
+    from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (default: today, UTC). At most 366 days in all.
+    to: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DailyUsage {
+    date: String,
+    requests: u64,
+    tokens: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageReport {
+    /// Every day of the range, oldest first (zero when nothing was recorded).
+    items: Vec<DailyUsage>,
+    total_requests: u64,
+    total_tokens: u64,
+}
+
+fn add(
+    state: &AppState,
+    key: Key,
+    sets: &[(&str, &str)],
+    requests: u64,
+    tokens: Option<u64>,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    let mut expression = "ADD requests :r".to_owned();
+    let mut update = state
+        .table
+        .client()
+        .update_item()
+        .table_name(state.table.name())
+        .set_key(Some(key.to_item()))
+        .expression_attribute_values(":r", n(requests as i64))
+        .return_values(ReturnValue::UpdatedNew);
+    if let Some(tokens) = tokens {
+        expression.push_str(", tokens :t");
+        update = update.expression_attribute_values(":t", n(tokens as i64));
+    }
+    if !sets.is_empty() {
+        let assignments: Vec<String> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, _)| format!("#s{i} = :s{i}"))
+            .collect();
+        expression = format!("SET {} {expression}", assignments.join(", "));
+        for (i, (attr, value)) in sets.iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#s{i}"), *attr)
+                .expression_attribute_values(format!(":s{i}"), s(*value));
+        }
+    }
+    update.update_expression(expression)
+}
+
+/// Record usage of one MCP (members and up, typically an API key).
+#[utoipa::path(post, path = "/v1/orgs/{slug}/usage", operation_id = "record_usage", tag = "usage", security(("bearer" = [])),
+    params(("slug" = String, Path)), request_body = RecordUsage,
+    responses((status = 200, body = UsageRecorded), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn record(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path(slug): Path<String>,
+    Json(body): Json<RecordUsage>,
+) -> Result<axum::Json<UsageRecorded>, Error> {
+    let mut v = Validator::default();
+    let mcp_id = v.field(
+        "mcp_id",
+        McpId::parse(&body.mcp_id).ok_or_else(|| "is not an MCP id".to_string()),
+    );
+    v.field(
+        "requests",
+        if (1..=1_000_000).contains(&body.requests) {
+            Ok(())
+        } else {
+            Err("must be 1 to 1,000,000".into())
+        },
+    );
+    v.field(
+        "tokens",
+        if body.tokens <= 1_000_000_000 {
+            Ok(())
+        } else {
+            Err("must be at most 1,000,000,000".into())
+        },
+    );
+    let Some(mcp_id) = mcp_id.filter(|_| !v.has_errors()) else {
+        return Err(v.error());
+    };
+    let wanted = mcp_id.clone();
+    let access = OrgAccess::load_with(&state, &credential, &slug, &[], |m, _| {
+        vec![Key::mcp(&m.org_id, wanted.as_str())]
+    })
+    .await?;
+    access.require(Permission::Contribute)?;
+    if !access
+        .items
+        .contains_key(&Key::mcp(&access.org.id, mcp_id.as_str()))
+    {
+        return Err(Error::invalid(
+            "mcp_id",
+            "no MCP of this organization has this id",
+        ));
+    }
+    let now = Utc::now();
+    let (date, month) = (
+        now.format("%Y-%m-%d").to_string(),
+        now.format("%Y-%m").to_string(),
+    );
+    let pk = access.org_key().pk;
+    let day = Key {
+        pk: pk.clone(),
+        sk: format!("{USAGE_PREFIX}{date}#{mcp_id}"),
+    };
+    let month_key = Key {
+        pk: pk.clone(),
+        sk: format!("USAGEMONTH#{month}"),
+    };
+    let (day_result, month_result) = tokio::join!(
+        add(
+            &state,
+            day,
+            &[("date", &date), ("mcp_id", mcp_id.as_str())],
+            body.requests,
+            Some(body.tokens)
+        )
+        .send(),
+        add(&state, month_key, &[("month", &month)], body.requests, None).send(),
+    );
+    day_result.map_err(StoreError::from)?;
+    let after = month_result
+        .map_err(StoreError::from)?
+        .attributes
+        .and_then(|a| {
+            a.get("requests")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .ok_or_else(|| Error::Internal("the month counter returned no total".into()))?;
+    let before = after - body.requests;
+    let limit = monthly_request_limit(&access.org.plan);
+    let crossed: Vec<u64> = match limit {
+        Some(limit) => THRESHOLDS
+            .into_iter()
+            .filter(|pct| {
+                (limit * pct).div_ceil(100) > before && (limit * pct).div_ceil(100) <= after
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    for pct in &crossed {
+        let data = json!({ "threshold_percent": pct, "month": month, "requests": after, "limit": limit, "plan": access.org.plan });
+        let mut marker = Key {
+            pk: pk.clone(),
+            sk: format!("USAGETHRESHOLD#{month}#{pct}"),
+        }
+        .to_item();
+        marker.insert("reached_at".into(), AttributeValue::S(now.to_rfc3339()));
+        let emitted = access
+            .mutation(
+                "usage.threshold_reached",
+                Category::Billing,
+                Target::new("organization", &access.org.id),
+                &client,
+            )
+            .details(data.clone())
+            .write(put(&state.table, marker, "attribute_not_exists(pk)")?)
+            .emit(Event::new(
+                EventType::UsageThreshold,
+                &access.org.id,
+                data,
+                now,
+            ))
+            .commit(&state)
+            .await;
+        match emitted {
+            // Already emitted this month.
+            Ok(_) | Err(CommitError::Write(0)) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(axum::Json(UsageRecorded {
+        date,
+        month,
+        month_requests: after,
+        monthly_request_limit: limit,
+        thresholds_crossed: crossed,
+    }))
+}
+
+fn day(raw: &str, field: &str) -> Result<NaiveDate, Error> {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| Error::InvalidQuery(format!("{field} must be a date, YYYY-MM-DD")))
+}
+
+/// Daily totals for a range of days (any member).
+#[utoipa::path(get, path = "/v1/orgs/{slug}/usage", operation_id = "get_usage", tag = "usage", security(("bearer" = [])),
+    params(("slug" = String, Path), UsageRange),
+    responses((status = 200, body = UsageReport), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn report(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path(slug): Path<String>,
+    Query(range): Query<UsageRange>,
+) -> Result<axum::Json<UsageReport>, Error> {
+    let to = range
+        .to
+        .as_deref()
+        .map(|d| day(d, "to"))
+        .transpose()?
+        .unwrap_or_else(|| Utc::now().date_naive());
+    let from = range
+        .from
+        .as_deref()
+        .map(|d| day(d, "from"))
+        .transpose()?
+        .unwrap_or(to - Duration::days(29));
+    if from > to || (to - from).num_days() >= MAX_DAYS {
+        return Err(Error::InvalidQuery(
+            "from must not be after to, and the range at most 366 days".into(),
+        ));
+    }
+    let access = OrgAccess::load(&state, &credential, &slug).await?;
+    access.require(Permission::Read)?;
+    let rows = state
+        .table
+        .client()
+        .query()
+        .table_name(state.table.name())
+        .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+        .expression_attribute_values(":pk", s(access.org_key().pk))
+        .expression_attribute_values(":from", s(format!("{USAGE_PREFIX}{from}")))
+        .expression_attribute_values(":to", s(format!("{USAGE_PREFIX}{to}#~")))
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(StoreError::from)?;
+    let mut days: Vec<DailyUsage> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|d| DailyUsage {
+            date: d.to_string(),
+            requests: 0,
+            tokens: 0,
+        })
+        .collect();
+    for row in &rows {
+        let date = row.str("date")?;
+        if let Some(day) = days.iter_mut().find(|d| d.date == date) {
+            day.requests += row.opt_num("requests").unwrap_or(0).max(0) as u64;
+            day.tokens += row.opt_num("tokens").unwrap_or(0).max(0) as u64;
+        }
+    }
+    let (total_requests, total_tokens) = days
+        .iter()
+        .fold((0, 0), |(r, t), d| (r + d.requests, t + d.tokens));
+    Ok(axum::Json(UsageReport {
+        items: days,
+        total_requests,
+        total_tokens,
+    }))
+}

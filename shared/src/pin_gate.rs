@@ -1,0 +1,117 @@
+//! PinGate: the server-side PIN check of every PIN-gated action (deleting MCPs, revoking
+//! API keys, removing team members, changing billing, changing or disabling the PIN).
+//!
+//! With PIN protection on: no `X-PlexMCP-PIN` → 403 `pin_required`; a wrong one → 403
+//! `pin_invalid` with `attempts_remaining`; after 5 consecutive wrong PINs for the org,
+//! 423 `pin_locked` with `retry_after` for 15 minutes. Each attempt is reserved with a
+//! conditional update on the org item *before* the PIN is checked, so 20 parallel guesses
+//! get at most 5 checked. A correct PIN resets the counter in the same transaction as
+//! the action it allows.
+
+use crate::access::OrgAccess;
+use crate::audit::{Category, Target};
+use crate::domain::password::verify_secret;
+use crate::domain::Pin;
+use crate::error::Error;
+use crate::http::ClientInfo;
+use crate::store::attempts::{Reservation, PIN};
+use crate::store::{n, ItemExt, Mutation};
+use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::Utc;
+use std::convert::Infallible;
+
+pub const PIN_HEADER: &str = "x-plexmcp-pin";
+
+/// The PIN the request presents, if any.
+pub struct PinHeader(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PinHeader {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(PinHeader(
+            parts
+                .headers
+                .get(PIN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned()),
+        ))
+    }
+}
+
+/// A passed gate; the action's transaction applies it.
+#[must_use]
+pub struct PinPassed {
+    checked: bool,
+}
+
+impl PinPassed {
+    /// A checked PIN resets the failure counter, in the same transaction as the action.
+    pub fn apply(&self, mutation: Mutation) -> Mutation {
+        if self.checked {
+            mutation.set(PIN.counter, n(0))
+        } else {
+            mutation
+        }
+    }
+}
+
+/// The gate of a PIN-gated action: open when PIN protection is off.
+pub async fn check(
+    state: &AppState,
+    access: &OrgAccess,
+    presented: &PinHeader,
+    client: &ClientInfo,
+) -> Result<PinPassed, Error> {
+    if !access.org.pin_protection_enabled {
+        return Ok(PinPassed { checked: false });
+    }
+    verify(state, access, presented, client).await
+}
+
+/// Checks the presented PIN against the org's current one.
+pub async fn verify(
+    state: &AppState,
+    access: &OrgAccess,
+    presented: &PinHeader,
+    client: &ClientInfo,
+) -> Result<PinPassed, Error> {
+    let presented = presented.0.clone().ok_or(Error::PinRequired)?;
+    let org = match PIN
+        .reserve(&state.table, &access.org_key(), Utc::now())
+        .await?
+    {
+        Reservation::Granted(org) => org,
+        Reservation::Locked { retry_after } => return Err(Error::PinLocked { retry_after }),
+        Reservation::Missing => return Err(Error::NotFound),
+    };
+    let hash = org.str("pin_hash")?.to_owned();
+    let peppered = Pin::peppered(&presented, &state.pin_pepper);
+    let matches = tokio::task::spawn_blocking(move || verify_secret(&peppered, &hash))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    if matches {
+        return Ok(PinPassed { checked: true });
+    }
+    let remaining = (PIN.max - org.opt_num(PIN.counter).unwrap_or(PIN.max)).max(0) as u32;
+    let action = if remaining == 0 {
+        "security.pin_locked"
+    } else {
+        "security.pin_failed"
+    };
+    access
+        .mutation(
+            action,
+            Category::Settings,
+            Target::new("organization", &access.org.id),
+            client,
+        )
+        .failed()
+        .commit(state)
+        .await?;
+    Err(Error::PinInvalid {
+        attempts_remaining: remaining,
+    })
+}

@@ -1,0 +1,162 @@
+//! Organization API keys: shown once, stored hashed, acting as a member of their own org
+//! only, and rejected on the very next request after revocation.
+
+use plexmcp_tests::{audit_chain, items, stack, OrgFixture, TwoOrgs};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_key_is_shown_once_and_stored_only_as_a_hash() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let created = api
+        .post(
+            &org.path("/api-keys"),
+            Some(&org.member.token),
+            json!({ "name": "Deploy bot" }),
+        )
+        .await
+        .expect(201);
+    let key = created.body["key"].as_str().unwrap();
+    assert!(key.starts_with("pmcp_") && key.len() == 48, "{key}");
+    assert!(
+        key[5..].bytes().all(|b| b.is_ascii_alphanumeric()),
+        "base62"
+    );
+    assert_eq!(created.body["prefix"], &key[..11]);
+    let listed = api
+        .get(&org.path("/api-keys"), &org.viewer.token)
+        .await
+        .expect(200);
+    let item = &listed.body["items"][0];
+    assert_eq!(item["id"], created.body["id"]);
+    assert_eq!(item["created_by"], org.member.id.as_str());
+    assert!(!listed.body.to_string().contains(key), "never listed again");
+
+    let stored = serde_json::to_string(&format!(
+        "{:?}",
+        items(&format!("ORG#{}", org.id), "APIKEY#").await
+    ))
+    .unwrap();
+    assert!(!stored.contains(key), "the key is not stored");
+    let audit = serde_json::to_string(&audit_chain(&format!("ORG#{}", org.id)).await).unwrap();
+    assert!(!audit.contains(key) && audit.contains("api_key.created"));
+    api.post(
+        &org.path("/api-keys"),
+        Some(&org.viewer.token),
+        json!({ "name": "Nope" }),
+    )
+    .await
+    .problem(403, "forbidden");
+    api.post(
+        &org.path("/api-keys"),
+        Some(&org.owner.token),
+        json!({ "name": "" }),
+    )
+    .await
+    .problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn a_key_acts_as_a_member_of_its_own_org_only() {
+    let api = stack().api();
+    let orgs = TwoOrgs::create(&api).await;
+    let (_, key) = orgs.a.api_key(&api).await;
+    api.get(&orgs.a.path(""), &key).await.expect(200);
+    let mcp = api
+        .post(
+            &orgs.a.path("/mcps"),
+            Some(&key),
+            json!({ "name": "From CI", "url": "https://ci.example.com/mcp" }),
+        )
+        .await
+        .expect(201);
+    let mcp_id = mcp.body["id"].as_str().unwrap();
+    api.post(
+        &orgs.a.path("/usage"),
+        Some(&key),
+        json!({ "mcp_id": mcp_id, "requests": 3, "tokens": 120 }),
+    )
+    .await
+    .expect(200);
+    // Member rights: no settings, no team changes, no gated actions.
+    api.patch(&orgs.a.path(""), &key, json!({ "name": "Hijack" }))
+        .await
+        .problem(403, "forbidden");
+    api.delete(&orgs.a.path(&format!("/mcps/{mcp_id}")), &key)
+        .await
+        .problem(403, "forbidden");
+    api.post(
+        &orgs.a.path("/members"),
+        Some(&key),
+        json!({ "email": orgs.b.owner.email, "role": "admin" }),
+    )
+    .await
+    .problem(403, "forbidden");
+    // Its own org only, and no personal routes.
+    api.get(&orgs.b.path(""), &key)
+        .await
+        .problem(404, "not_found");
+    api.get("/v1/me", &key).await.problem(401, "unauthorized");
+    api.call(
+        Method::POST,
+        "/v1/orgs",
+        Some(&key),
+        Some(json!({ "name": "X", "slug": "made-by-key" })),
+    )
+    .await
+    .problem(401, "unauthorized");
+    // The audit log names the key as the actor.
+    let audit = audit_chain(&format!("ORG#{}", orgs.a.id)).await;
+    let created = audit.iter().find(|e| e["action"] == "mcp.created").unwrap();
+    assert_eq!(created["actor"]["type"], "api_key");
+    // last_used_at is recorded.
+    let listed = api
+        .get(&orgs.a.path("/api-keys"), &orgs.a.owner.token)
+        .await
+        .expect(200);
+    assert!(listed.body["items"][0]["last_used_at"].is_string());
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_rejected_on_its_next_request() {
+    let api = stack().api();
+    let orgs = TwoOrgs::create(&api).await;
+    let (id, key) = orgs.a.api_key(&api).await;
+    api.get(&orgs.a.path(""), &key).await.expect(200);
+    // Another org cannot revoke it, nor a member.
+    api.delete(
+        &orgs.b.path(&format!("/api-keys/{id}")),
+        &orgs.b.owner.token,
+    )
+    .await
+    .problem(404, "not_found");
+    api.delete(
+        &orgs.a.path(&format!("/api-keys/{id}")),
+        &orgs.a.member.token,
+    )
+    .await
+    .problem(403, "forbidden");
+    api.get(&orgs.a.path(""), &key).await.expect(200);
+    api.delete(
+        &orgs.a.path(&format!("/api-keys/{id}")),
+        &orgs.a.admin.token,
+    )
+    .await
+    .expect(204);
+    api.get(&orgs.a.path(""), &key)
+        .await
+        .problem(401, "unauthorized");
+    api.delete(
+        &orgs.a.path(&format!("/api-keys/{id}")),
+        &orgs.a.admin.token,
+    )
+    .await
+    .problem(404, "not_found");
+    api.get(
+        &orgs.a.path(""),
+        "pmcp_0000000000000000000000000000000000000000000",
+    )
+    .await
+    .problem(401, "unauthorized");
+}

@@ -1,0 +1,207 @@
+//! Billing (the plan and its history) and usage (daily totals and the monthly
+//! thresholds that emit `usage.threshold` once each).
+
+use plexmcp_tests::events::{delivery_jobs, outbox_drains, subscribe};
+use plexmcp_tests::{audit_chain, items, stack, OrgFixture};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn the_plan_and_its_history() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let billing = api
+        .get(&org.path("/billing"), &org.viewer.token)
+        .await
+        .expect(200);
+    assert_eq!(
+        billing.body,
+        json!({ "plan": "free", "monthly_request_limit": 1000, "history": [] })
+    );
+    let billing = org.path("/billing");
+    api.put(&billing, &org.member.token, json!({ "plan": "pro" }))
+        .await
+        .problem(403, "forbidden");
+    api.put(&billing, &org.owner.token, json!({ "plan": "platinum" }))
+        .await
+        .problem(422, "validation_failed");
+    let pro = api
+        .put(&billing, &org.admin.token, json!({ "plan": "pro" }))
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            pro.body["plan"].as_str(),
+            pro.body["monthly_request_limit"].as_u64()
+        ),
+        (Some("pro"), Some(50_000))
+    );
+    let enterprise = api
+        .put(&billing, &org.owner.token, json!({ "plan": "enterprise" }))
+        .await
+        .expect(200);
+    assert_eq!(enterprise.body["monthly_request_limit"], json!(null));
+    let history = enterprise.body["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        (history[0]["from"].as_str(), history[0]["to"].as_str()),
+        (Some("pro"), Some("enterprise")),
+        "newest first"
+    );
+    assert_eq!(history[1]["changed_by"], org.admin.id.as_str());
+    assert_eq!(
+        api.get(&org.path(""), &org.viewer.token).await.body["plan"],
+        "enterprise"
+    );
+    let audit = audit_chain(&format!("ORG#{}", org.id)).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e["action"] == "billing.plan_changed")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn usage_is_counted_per_day_and_validated() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let mcp = org.mcp(&api).await;
+    let (_, key) = org.api_key(&api).await;
+    for (requests, tokens) in [(3, 100), (4, 50)] {
+        api.post(
+            &org.path("/usage"),
+            Some(&key),
+            json!({ "mcp_id": mcp, "requests": requests, "tokens": tokens }),
+        )
+        .await
+        .expect(200);
+    }
+    let today = chrono::Utc::now().date_naive().to_string();
+    let report = api
+        .get(
+            &org.path(&format!("/usage?from={today}&to={today}")),
+            &org.viewer.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        report.body,
+        json!({ "items": [{ "date": today, "requests": 7, "tokens": 150 }], "total_requests": 7, "total_tokens": 150 })
+    );
+    let month = api
+        .get(&org.path("/usage"), &org.viewer.token)
+        .await
+        .expect(200);
+    assert_eq!(month.body["items"].as_array().unwrap().len(), 30);
+    assert_eq!(month.body["total_requests"], 7);
+
+    for bad in [
+        json!({ "mcp_id": mcp, "requests": 0, "tokens": 0 }),
+        json!({ "mcp_id": "mcp_nope", "requests": 1, "tokens": 0 }),
+        json!({ "mcp_id": "mcp_01JDQX3Z8E6V4W2N9KQ5M7R1TH", "requests": 1, "tokens": 0 }),
+        json!({ "mcp_id": mcp, "requests": -1, "tokens": 0 }),
+    ] {
+        api.post(&org.path("/usage"), Some(&key), bad)
+            .await
+            .problem(422, "validation_failed");
+    }
+    api.post(
+        &org.path("/usage"),
+        Some(&org.viewer.token),
+        json!({ "mcp_id": mcp, "requests": 1, "tokens": 0 }),
+    )
+    .await
+    .problem(403, "forbidden");
+    for bad in [
+        "from=yesterday",
+        "from=2026-02-30",
+        "from=2026-03-01&to=2026-02-01",
+        "from=2024-01-01&to=2026-01-01",
+    ] {
+        api.get(&org.path(&format!("/usage?{bad}")), &org.owner.token)
+            .await
+            .problem(400, "invalid_query");
+    }
+}
+
+#[tokio::test]
+async fn each_threshold_is_announced_once_even_under_fifty_concurrent_records() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let mcp = org.mcp(&api).await;
+    let (_, key) = org.api_key(&api).await;
+    outbox_drains(&org.id).await;
+    subscribe(
+        &org.id,
+        "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TJ",
+        &["usage.threshold"],
+    )
+    .await;
+    // The free plan allows 1,000 requests a month: 50 records of 25 cross 50, 75, 90 and 100 %.
+    let path = org.path("/usage");
+    let records = (0..50).map(|_| {
+        api.post(
+            &path,
+            Some(&key),
+            json!({ "mcp_id": mcp, "requests": 25, "tokens": 10 }),
+        )
+    });
+    let results = futures::future::join_all(records).await;
+    assert!(
+        results.iter().all(|r| r.status == 200),
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let mut crossed: Vec<u64> = results
+        .iter()
+        .flat_map(|r| {
+            r.body["thresholds_crossed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_u64().unwrap())
+        })
+        .collect();
+    crossed.sort();
+    assert_eq!(crossed, [50, 75, 90, 100]);
+    // More usage this month announces nothing more.
+    api.post(
+        &path,
+        Some(&key),
+        json!({ "mcp_id": mcp, "requests": 500, "tokens": 0 }),
+    )
+    .await
+    .expect(200);
+
+    let jobs = delivery_jobs(&org.id, 4, Duration::from_secs(20)).await;
+    let mut announced: Vec<u64> = jobs
+        .iter()
+        .map(|j| j["event"]["data"]["threshold_percent"].as_u64().unwrap())
+        .collect();
+    announced.sort();
+    assert_eq!(announced, [50, 75, 90, 100]);
+    assert!(jobs
+        .iter()
+        .all(|j| j["event"]["data"]["limit"] == 1000 && j["event"]["data"]["plan"] == "free"));
+    outbox_drains(&org.id).await;
+    assert!(delivery_jobs(&org.id, 1, Duration::from_secs(1))
+        .await
+        .is_empty());
+    assert_eq!(
+        items(&format!("ORG#{}", org.id), "USAGETHRESHOLD#")
+            .await
+            .len(),
+        4
+    );
+    let today = chrono::Utc::now().date_naive().to_string();
+    let report = api
+        .get(
+            &org.path(&format!("/usage?from={today}&to={today}")),
+            &org.owner.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(report.body["total_requests"], 1750);
+}
