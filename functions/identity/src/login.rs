@@ -6,8 +6,8 @@
 //! entry. The second step (`/v1/auth/login/2fa`) trades the challenge and a second
 //! factor for a session.
 
-use crate::second_factor::{self, blocking, Checked, Factor};
-use crate::two_factor::{rejected, sealed_secret};
+use crate::second_factor::{self, blocking, rejected, Factor};
+use crate::two_factor::sealed_secret;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
@@ -239,14 +239,10 @@ pub async fn login_second_factor(
     let secret = sealed_secret(&state, &user.id, profile, "totp_secret")
         .filter(|_| user.two_factor_enabled)
         .ok_or(Error::Unauthorized)?;
-    let proof = match second_factor::check(&state, &user, &factor, &secret, None).await? {
-        Checked::Accepted(proof) => *proof,
-        Checked::Rejected { profile, locked } => {
-            return Err(
-                rejected(&state, &user, &profile, locked, &client, Error::InvalidCode).await,
-            )
-        }
-    };
+    let proof = second_factor::accept(&state, &user, &factor, &secret, None, &client, || {
+        Error::InvalidCode
+    })
+    .await?;
     let spent_backup = proof.spent_backup.is_some();
     let method = factor.method();
     let backup_used = AuditDraft::new(

@@ -6,15 +6,18 @@
 //! Every check first reserves an attempt (5 failures lock second-factor checks for
 //! 15 minutes), so parallel guesses cannot outrun the counter.
 
+use crate::login::user_mutation;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{Duration, Utc};
+use shared::audit::Target;
 use shared::domain::backup_code;
 use shared::domain::password::verify_secret;
 use shared::domain::TotpSecret;
+use shared::http::ClientInfo;
 use shared::store::attempts::{Reservation, TWO_FACTOR};
 use shared::store::keys::BACKUP_CODE_PREFIX;
 use shared::store::users::User;
-use shared::store::{delete, n, put, Item, ItemExt, Key};
+use shared::store::{delete, n, put, CommitError, Item, ItemExt, Key, Mutation};
 use shared::{AppState, Error};
 
 /// The accepted step is remembered a little longer than it can be presented.
@@ -142,6 +145,64 @@ pub async fn unused_backup_codes(state: &AppState, user: &User) -> Result<Vec<It
         .table
         .query_all(&Key::user(&user.id).pk, BACKUP_CODE_PREFIX)
         .await?)
+}
+
+/// Audits a wrong second factor (or the lock it caused) and says why the request failed.
+pub async fn rejected(
+    state: &AppState,
+    user: &User,
+    profile: &Item,
+    locked: bool,
+    client: &ClientInfo,
+    error: Error,
+) -> Error {
+    let action = if locked { "2fa.locked" } else { "2fa.failed" };
+    let recorded = user_mutation(user, profile, action, Target::new("user", &user.id), client)
+        .failed()
+        .commit(state)
+        .await;
+    match recorded {
+        Ok(_) => error,
+        Err(e) => e.into(),
+    }
+}
+
+/// Checks a second factor; a wrong one is audited (and counts toward the lock) and
+/// answered with `wrong`.
+pub async fn accept(
+    state: &AppState,
+    user: &User,
+    factor: &Factor,
+    secret: &TotpSecret,
+    password: Option<String>,
+    client: &ClientInfo,
+    wrong: impl FnOnce() -> Error,
+) -> Result<Proof, Error> {
+    match check(state, user, factor, secret, password).await? {
+        Checked::Accepted(proof) => Ok(*proof),
+        Checked::Rejected { profile, locked } => {
+            Err(rejected(state, user, &profile, locked, client, wrong()).await)
+        }
+    }
+}
+
+/// Commits a change whose first write spends the factor: if another request spent the
+/// same step or code first, the factor was not valid after all.
+pub async fn commit_spending(
+    state: &AppState,
+    mutation: Mutation,
+    user: &User,
+    profile: &Item,
+    client: &ClientInfo,
+    wrong: impl FnOnce() -> Error,
+) -> Result<(), Error> {
+    match mutation.commit(state).await {
+        Ok(_) => Ok(()),
+        Err(CommitError::Write(0)) => {
+            Err(rejected(state, user, profile, false, client, wrong()).await)
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Argon2 work off the async threads.

@@ -7,7 +7,7 @@
 //! say how many other sessions exist, so a client can offer "revoke all".
 
 use crate::login::{caller_profile, user_mutation};
-use crate::second_factor::{self, blocking, Checked, Factor};
+use crate::second_factor::{self, blocking, Factor};
 use crate::sessions::live_sessions;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use axum::extract::State;
@@ -24,7 +24,7 @@ use shared::ids::UserId;
 use shared::store::attempts::TWO_FACTOR;
 use shared::store::item::time;
 use shared::store::users::User;
-use shared::store::{delete, n, put, s, CommitError, Item, ItemExt, Key, Mutation};
+use shared::store::{delete, n, put, s, Item, ItemExt, Key, Mutation};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -77,26 +77,6 @@ pub(crate) fn sealed_secret(
         .secrets
         .open(sealed, user.as_str())
         .map(TotpSecret::from_bytes)
-}
-
-/// Audits a wrong second factor (or the lock it caused) and says why the request failed.
-pub(crate) async fn rejected(
-    state: &AppState,
-    user: &User,
-    profile: &Item,
-    locked: bool,
-    client: &ClientInfo,
-    error: Error,
-) -> Error {
-    let action = if locked { "2fa.locked" } else { "2fa.failed" };
-    let recorded = user_mutation(user, profile, action, Target::new("user", &user.id), client)
-        .failed()
-        .commit(state)
-        .await;
-    match recorded {
-        Ok(_) => error,
-        Err(e) => e.into(),
-    }
 }
 
 fn wrong_code() -> Error {
@@ -233,14 +213,16 @@ pub async fn enable(
     }
     let pending = sealed_secret(&state, &user.id, &profile, PENDING)
         .ok_or_else(|| Error::conflict("two_factor_not_set_up", "call /v1/me/2fa/setup first"))?;
-    let proof = match second_factor::check(&state, &user, &Factor::Code(body.code), &pending, None)
-        .await?
-    {
-        Checked::Accepted(proof) => *proof,
-        Checked::Rejected { profile, locked } => {
-            return Err(rejected(&state, &user, &profile, locked, &client, wrong_code()).await)
-        }
-    };
+    let proof = second_factor::accept(
+        &state,
+        &user,
+        &Factor::Code(body.code),
+        &pending,
+        None,
+        &client,
+        wrong_code,
+    )
+    .await?;
     let (codes, backup_writes) = new_backup_set(&state, &user.id).await?;
     let mutation = user_mutation(
         &user,
@@ -257,15 +239,15 @@ pub async fn enable(
     .remove(PENDING)
     .set(TWO_FACTOR.counter, n(0))
     .write(proof.write);
-    let committed = with_writes(mutation, backup_writes).commit(&state).await;
-    match committed {
-        Ok(_) => {}
-        // The code's step was already used.
-        Err(CommitError::Write(0)) => {
-            return Err(rejected(&state, &user, &proof.profile, false, &client, wrong_code()).await)
-        }
-        Err(other) => return Err(other.into()),
-    }
+    second_factor::commit_spending(
+        &state,
+        with_writes(mutation, backup_writes),
+        &user,
+        &proof.profile,
+        &client,
+        wrong_code,
+    )
+    .await?;
     let other_sessions = other_sessions(&state, &bearer).await?;
     Ok(axum::Json(BackupCodes {
         backup_codes: codes,
@@ -297,13 +279,16 @@ pub async fn disable(
             Error::conflict("two_factor_not_enabled", "two-factor authentication is off")
         })?;
     let wrong = || Error::invalid("code", "the password or the code is not valid");
-    let proof =
-        match second_factor::check(&state, &user, &factor, &secret, Some(body.password)).await? {
-            Checked::Accepted(proof) => *proof,
-            Checked::Rejected { profile, locked } => {
-                return Err(rejected(&state, &user, &profile, locked, &client, wrong()).await)
-            }
-        };
+    let proof = second_factor::accept(
+        &state,
+        &user,
+        &factor,
+        &secret,
+        Some(body.password),
+        &client,
+        wrong,
+    )
+    .await?;
     let others = delete_backup_set(&state, &user, proof.spent_backup.as_ref()).await?;
     let mutation = user_mutation(
         &user,
@@ -318,13 +303,15 @@ pub async fn disable(
     .remove(PENDING)
     .set(TWO_FACTOR.counter, n(0))
     .write(proof.write);
-    match with_writes(mutation, others).commit(&state).await {
-        Ok(_) => {}
-        Err(CommitError::Write(0)) => {
-            return Err(rejected(&state, &user, &proof.profile, false, &client, wrong()).await)
-        }
-        Err(other) => return Err(other.into()),
-    }
+    second_factor::commit_spending(
+        &state,
+        with_writes(mutation, others),
+        &user,
+        &proof.profile,
+        &client,
+        wrong,
+    )
+    .await?;
     let count = other_sessions(&state, &bearer).await?;
     Ok((
         StatusCode::NO_CONTENT,
@@ -356,13 +343,16 @@ pub async fn regenerate_backup_codes(
         .ok_or_else(|| {
             Error::conflict("two_factor_not_enabled", "two-factor authentication is off")
         })?;
-    let proof =
-        match second_factor::check(&state, &user, &Factor::Code(body.code), &secret, None).await? {
-            Checked::Accepted(proof) => *proof,
-            Checked::Rejected { profile, locked } => {
-                return Err(rejected(&state, &user, &profile, locked, &client, wrong_code()).await)
-            }
-        };
+    let proof = second_factor::accept(
+        &state,
+        &user,
+        &Factor::Code(body.code),
+        &secret,
+        None,
+        &client,
+        wrong_code,
+    )
+    .await?;
     let mut writes = delete_backup_set(&state, &user, None).await?;
     let (codes, new_writes) = new_backup_set(&state, &user.id).await?;
     writes.extend(new_writes);
@@ -375,13 +365,15 @@ pub async fn regenerate_backup_codes(
     )
     .set(TWO_FACTOR.counter, n(0))
     .write(proof.write);
-    match with_writes(mutation, writes).commit(&state).await {
-        Ok(_) => {}
-        Err(CommitError::Write(0)) => {
-            return Err(rejected(&state, &user, &proof.profile, false, &client, wrong_code()).await)
-        }
-        Err(other) => return Err(other.into()),
-    }
+    second_factor::commit_spending(
+        &state,
+        with_writes(mutation, writes),
+        &user,
+        &proof.profile,
+        &client,
+        wrong_code,
+    )
+    .await?;
     let other_sessions = other_sessions(&state, &bearer).await?;
     Ok(axum::Json(BackupCodes {
         backup_codes: codes,

@@ -11,7 +11,7 @@ use shared::api_keys::ApiKeySecret;
 use shared::audit::{Category, Target};
 use shared::domain::{Name, Permission};
 use shared::events::{Event, EventType};
-use shared::http::page::encode_cursor;
+use shared::http::page::query_page;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
 use shared::ids::ApiKeyId;
 use shared::pin_gate::{self, PinHeader};
@@ -134,27 +134,17 @@ pub async fn list(
     Path(slug): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<axum::Json<Page<ApiKeyView>>, Error> {
-    let page = query.parse()?;
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
-    let (items, last) = state
-        .table
-        .query_prefix(
-            &access.org_key().pk,
-            API_KEY_PREFIX,
-            page.limit,
-            page.start,
-            false,
-        )
-        .await?;
-    let items = items
-        .iter()
-        .map(ApiKeyView::from_item)
-        .collect::<Result<_, _>>()?;
-    Ok(axum::Json(Page {
-        items,
-        next_cursor: last.as_ref().map(encode_cursor),
-    }))
+    let page = query_page(
+        &state.table,
+        &access.org_key().pk,
+        API_KEY_PREFIX,
+        &query,
+        ApiKeyView::from_item,
+    )
+    .await?;
+    Ok(axum::Json(page))
 }
 
 /// Revoke an API key (owners and admins; **PIN-gated**): it is rejected on its next

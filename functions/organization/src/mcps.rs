@@ -13,7 +13,7 @@ use shared::domain::mcp::{parse_config, parse_health, parse_transport, McpUrl};
 use shared::domain::{Name, Permission};
 use shared::error::Validator;
 use shared::events::{Event, EventType};
-use shared::http::page::encode_cursor;
+use shared::http::page::query_page;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
 use shared::ids::McpId;
 use shared::pin_gate::{self, PinHeader};
@@ -181,27 +181,17 @@ pub async fn list(
     Path(slug): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<axum::Json<Page<McpView>>, Error> {
-    let page = query.parse()?;
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
-    let (items, last) = state
-        .table
-        .query_prefix(
-            &access.org_key().pk,
-            MCP_PREFIX,
-            page.limit,
-            page.start,
-            false,
-        )
-        .await?;
-    let items = items
-        .iter()
-        .map(McpView::from_item)
-        .collect::<Result<_, _>>()?;
-    Ok(axum::Json(Page {
-        items,
-        next_cursor: last.as_ref().map(encode_cursor),
-    }))
+    let page = query_page(
+        &state.table,
+        &access.org_key().pk,
+        MCP_PREFIX,
+        &query,
+        McpView::from_item,
+    )
+    .await?;
+    Ok(axum::Json(page))
 }
 
 /// One MCP server (any member).

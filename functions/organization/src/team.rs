@@ -13,7 +13,7 @@ use shared::audit::{Category, Target};
 use shared::domain::{Email, Permission, Role};
 use shared::error::Validator;
 use shared::events::{Event, EventType};
-use shared::http::page::encode_cursor;
+use shared::http::page::query_page;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
 use shared::ids::UserId;
 use shared::pin_gate::{self, PinHeader};
@@ -87,27 +87,17 @@ pub async fn list(
     Path(slug): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<axum::Json<Page<MemberView>>, Error> {
-    let page = query.parse()?;
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
-    let (items, last) = state
-        .table
-        .query_prefix(
-            &access.org_key().pk,
-            MEMBER_PREFIX,
-            page.limit,
-            page.start,
-            false,
-        )
-        .await?;
-    let items = items
-        .iter()
-        .map(|i| Member::from_item(i).map(Into::into))
-        .collect::<Result<_, _>>()?;
-    Ok(axum::Json(Page {
-        items,
-        next_cursor: last.as_ref().map(encode_cursor),
-    }))
+    let page = query_page(
+        &state.table,
+        &access.org_key().pk,
+        MEMBER_PREFIX,
+        &query,
+        |i| Member::from_item(i).map(MemberView::from),
+    )
+    .await?;
+    Ok(axum::Json(page))
 }
 
 /// Add an existing user to the team (owners and admins). Emits `team.member_added`.

@@ -69,6 +69,25 @@ fn decode_cursor(raw: &str) -> Result<Item, Error> {
         .collect())
 }
 
+/// One page of the items of `pk` whose sort key starts with `prefix`, each shown as `T`.
+pub async fn query_page<T>(
+    table: &crate::store::Table,
+    pk: &str,
+    prefix: &str,
+    query: &PageQuery,
+    view: impl Fn(&Item) -> Result<T, crate::store::StoreError>,
+) -> Result<Page<T>, Error> {
+    let page = query.parse()?;
+    let (items, last) = table
+        .query_prefix(pk, prefix, page.limit, page.start, false)
+        .await?;
+    let items = items.iter().map(view).collect::<Result<_, _>>()?;
+    Ok(Page {
+        items,
+        next_cursor: last.as_ref().map(encode_cursor),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
