@@ -192,7 +192,7 @@ pub async fn record(
                 .and_then(|v| v.parse::<u64>().ok())
         })
         .ok_or_else(|| Error::Internal("the month counter returned no total".into()))?;
-    let before = after - body.requests;
+    let before = after.saturating_sub(body.requests);
     let limit = monthly_request_limit(&access.org.plan);
     let crossed: Vec<u64> = match limit {
         Some(limit) => THRESHOLDS
