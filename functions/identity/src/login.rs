@@ -7,7 +7,7 @@
 //! factor for a session.
 
 use crate::second_factor::{self, blocking, rejected, Factor};
-use crate::two_factor::sealed_secret;
+use crate::two_factor::active_secret;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
@@ -236,9 +236,7 @@ pub async fn login_second_factor(
         .filter(|_| live)
         .ok_or(Error::Unauthorized)?;
     let user = User::from_item(profile)?;
-    let secret = sealed_secret(&state, &user.id, profile, "totp_secret")
-        .filter(|_| user.two_factor_enabled)
-        .ok_or(Error::Unauthorized)?;
+    let secret = active_secret(&state, &user, profile).ok_or(Error::Unauthorized)?;
     let proof = second_factor::accept(&state, &user, &factor, &secret, None, &client, || {
         Error::InvalidCode
     })

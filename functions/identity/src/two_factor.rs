@@ -66,7 +66,7 @@ pub struct BackupCodes {
 }
 
 /// The TOTP secret stored (sealed) in `attr` of the profile.
-pub(crate) fn sealed_secret(
+fn sealed_secret(
     state: &AppState,
     user: &UserId,
     profile: &Item,
@@ -77,6 +77,26 @@ pub(crate) fn sealed_secret(
         .secrets
         .open(sealed, user.as_str())
         .map(TotpSecret::from_bytes)
+}
+
+/// The secret codes are checked against: only while 2FA is on.
+pub(crate) fn active_secret(state: &AppState, user: &User, profile: &Item) -> Option<TotpSecret> {
+    sealed_secret(state, &user.id, profile, ACTIVE).filter(|_| user.two_factor_enabled)
+}
+
+fn not_enabled() -> Error {
+    Error::conflict("two_factor_not_enabled", "two-factor authentication is off")
+}
+
+/// Setup and enable make sense only while 2FA is off.
+fn ensure_off(user: &User) -> Result<(), Error> {
+    if user.two_factor_enabled {
+        return Err(Error::conflict(
+            "two_factor_enabled",
+            "two-factor authentication is already on; disable it first",
+        ));
+    }
+    Ok(())
 }
 
 fn wrong_code() -> Error {
@@ -160,12 +180,7 @@ pub async fn setup(
     client: ClientInfo,
 ) -> Result<axum::Json<TwoFactorSetup>, Error> {
     let (user, profile) = caller_profile(&state, &bearer).await?;
-    if user.two_factor_enabled {
-        return Err(Error::conflict(
-            "two_factor_enabled",
-            "two-factor authentication is already on; disable it first",
-        ));
-    }
+    ensure_off(&user)?;
     let secret = TotpSecret::generate();
     let otpauth_uri = secret.otpauth_uri(&user.email).map_err(Error::Internal)?;
     let qr_code = TotpSecret::qr_data_url(&otpauth_uri).map_err(Error::Internal)?;
@@ -205,12 +220,7 @@ pub async fn enable(
     Json(body): Json<CodeRequest>,
 ) -> Result<axum::Json<BackupCodes>, Error> {
     let (user, profile) = caller_profile(&state, &bearer).await?;
-    if user.two_factor_enabled {
-        return Err(Error::conflict(
-            "two_factor_enabled",
-            "two-factor authentication is already on",
-        ));
-    }
+    ensure_off(&user)?;
     let pending = sealed_secret(&state, &user.id, &profile, PENDING)
         .ok_or_else(|| Error::conflict("two_factor_not_set_up", "call /v1/me/2fa/setup first"))?;
     let proof = second_factor::accept(
@@ -273,11 +283,7 @@ pub async fn disable(
 ) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1]), Error> {
     let factor = Factor::from_fields(body.code, body.backup_code)?;
     let (user, profile) = caller_profile(&state, &bearer).await?;
-    let secret = sealed_secret(&state, &user.id, &profile, ACTIVE)
-        .filter(|_| user.two_factor_enabled)
-        .ok_or_else(|| {
-            Error::conflict("two_factor_not_enabled", "two-factor authentication is off")
-        })?;
+    let secret = active_secret(&state, &user, &profile).ok_or_else(not_enabled)?;
     let wrong = || Error::invalid("code", "the password or the code is not valid");
     let proof = second_factor::accept(
         &state,
@@ -338,11 +344,7 @@ pub async fn regenerate_backup_codes(
     Json(body): Json<CodeRequest>,
 ) -> Result<axum::Json<BackupCodes>, Error> {
     let (user, profile) = caller_profile(&state, &bearer).await?;
-    let secret = sealed_secret(&state, &user.id, &profile, ACTIVE)
-        .filter(|_| user.two_factor_enabled)
-        .ok_or_else(|| {
-            Error::conflict("two_factor_not_enabled", "two-factor authentication is off")
-        })?;
+    let secret = active_secret(&state, &user, &profile).ok_or_else(not_enabled)?;
     let proof = second_factor::accept(
         &state,
         &user,
