@@ -5,9 +5,16 @@ exchange of a scripted client session — successes and problems — validates a
 (openapi-core: path, parameters, security, status, content type, body schema), and
 every operation in the document is exercised by the session.
 
-Usage: openapi_conformance.py BASE_URL
+The same session measures what each operation costs in DynamoDB: the server counts its
+calls with an SDK interceptor (`x-plexmcp-dynamodb-calls: N;scans=S`), and for each
+operation the most any successful exchange made must stay within the design's budget of
+3 round trips and no Scan — or within the recorded exception below, which says why.
+`--round-trips FILE` writes the counts as JSON (for `make bench`).
+
+Usage: openapi_conformance.py BASE_URL [--round-trips FILE]
 """
 
+import argparse
 import json
 import sys
 import time
@@ -20,7 +27,24 @@ from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 from openapi_spec_validator import validate
 
-BASE = sys.argv[1].rstrip("/")
+parser = argparse.ArgumentParser()
+parser.add_argument("base_url")
+parser.add_argument("--round-trips", metavar="FILE")
+args = parser.parse_args()
+BASE = args.base_url.rstrip("/")
+
+BUDGET = 3
+# Operations allowed over the budget, with the count the session sees and why. PIN-gated
+# actions run here with PIN protection on.
+OVER_BUDGET = {
+    ("put", "/v1/orgs/{slug}/billing"): (5, "PIN attempt reservation before argon2 (+1); the answer includes the plan history (+1)"),
+    ("delete", "/v1/orgs/{slug}/mcps/{mcp_id}"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
+    ("delete", "/v1/orgs/{slug}/api-keys/{key_id}"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
+    ("delete", "/v1/orgs/{slug}/security/pin"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
+    ("post", "/v1/orgs/{slug}/usage"): (5, "the day and month counters are two atomic ADDs (sent in parallel); an API key's first use in a minute also writes last_used_at"),
+    ("post", "/v1/auth/login/2fa"): (4, "a backup code needs the query of the unused codes"),
+}
+round_trips = {}  # (method, template) -> {"calls": max calls, "scans": total scans, "exchanges": n}
 session = requests.Session()
 spec = session.get(f"{BASE}/v1/openapi.json").json()
 assert spec["openapi"].startswith("3.1"), spec["openapi"]
@@ -50,7 +74,14 @@ def call(method, path, token=None, body=None, expect=None, template=None, raw=No
         openapi.validate_request(openapi_request)
     openapi.validate_response(openapi_request, RequestsOpenAPIResponse(response))
     checked += 1
-    exercised.add((method.lower(), template or path.split("?")[0]))
+    operation = (method.lower(), template or path.split("?")[0])
+    exercised.add(operation)
+    if response.status_code < 400:
+        calls, scans = response.headers["x-plexmcp-dynamodb-calls"].split(";scans=")
+        cost = round_trips.setdefault(operation, {"calls": 0, "scans": 0, "exchanges": 0})
+        cost["calls"] = max(cost["calls"], int(calls))
+        cost["scans"] += int(scans)
+        cost["exchanges"] += 1
     return response.json() if response.content else None
 
 
@@ -147,4 +178,22 @@ missing = documented - exercised
 undocumented = exercised - documented
 assert not missing, f"operations in the document that the session did not exercise: {sorted(missing)}"
 assert not undocumented, f"exchanges the document does not describe: {sorted(undocumented)}"
+unmeasured = documented - set(round_trips)
+assert not unmeasured, f"operations without a successful exchange to measure: {sorted(unmeasured)}"
+over = []
+for operation, cost in sorted(round_trips.items()):
+    allowed, _ = OVER_BUDGET.get(operation, (BUDGET, ""))
+    if cost["scans"] or cost["calls"] > allowed:
+        over.append(f"{operation}: {cost['calls']} calls, {cost['scans']} scans (allowed {allowed}, no Scan)")
+assert not over, "DynamoDB round trips over budget:\n" + "\n".join(over)
+stale = [op for op, (allowed, _) in OVER_BUDGET.items() if op in round_trips and round_trips[op]["calls"] < allowed]
+assert not stale, f"operations now cheaper than their recorded exception (lower it): {stale}"
+if args.round_trips:
+    rows = [
+        {"method": m.upper(), "route": p, **cost, "budget": OVER_BUDGET.get((m, p), (BUDGET, ""))[0], "why": OVER_BUDGET.get((m, p), (0, ""))[1]}
+        for (m, p), cost in sorted(round_trips.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
+    with open(args.round_trips, "w", encoding="utf-8") as f:
+        json.dump(rows, f, indent=1)
+
 print(f"OpenAPI conformance: document valid; {checked} exchanges over {len(documented)} operations validated")

@@ -163,15 +163,22 @@ pub async fn authenticate(
     let mut keys = vec![session_key.clone()];
     keys.extend_from_slice(also);
     let mut items = state.table.get_many(&keys).await?;
+    let caller = authenticate_with(state, bearer, items.remove(&session_key).as_ref()).await?;
+    Ok((caller, items))
+}
+
+/// Checks the session against its item, which the caller read strongly consistently
+/// itself (in a query of the user's partition, say).
+pub async fn authenticate_with(
+    state: &AppState,
+    bearer: &Bearer,
+    session_item: Option<&Item>,
+) -> Result<Caller, Error> {
     let now = Utc::now();
-    let session = Session::verify(
-        items.remove(&session_key).as_ref(),
-        &token.secret_hash(),
-        now,
-    )
-    .ok_or(Error::Unauthorized)?;
+    let session =
+        Session::verify(session_item, &bearer.0.secret_hash(), now).ok_or(Error::Unauthorized)?;
     touch_if_stale(&state.table, &session, now).await?;
-    Ok((Caller { session }, items))
+    Ok(Caller { session })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! entry. The second step (`/v1/auth/login/2fa`) trades the challenge and a second
 //! factor for a session.
 
-use crate::second_factor::{self, blocking, rejected, Factor};
+use crate::second_factor::{self, blocking, rejected, Factor, Holder};
 use crate::two_factor::active_secret;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -237,7 +237,12 @@ pub async fn login_second_factor(
         .ok_or(Error::Unauthorized)?;
     let user = User::from_item(profile)?;
     let secret = active_secret(&state, &user, profile).ok_or(Error::Unauthorized)?;
-    let proof = second_factor::accept(&state, &user, &factor, &secret, None, &client, || {
+    let holder = Holder {
+        user: &user,
+        secret: &secret,
+        backup_codes: None,
+    };
+    let proof = second_factor::accept(&state, holder, &factor, None, &client, || {
         Error::InvalidCode
     })
     .await?;

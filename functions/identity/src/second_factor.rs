@@ -67,15 +67,23 @@ pub enum Checked {
     },
 }
 
-/// Reserves an attempt, then checks `factor` (and `password`, when given) for `user`,
-/// whose TOTP secret is `secret`.
+/// Whose second factor is checked: the user, their TOTP secret, and their unused backup
+/// codes when the caller has read them already (else they are queried when needed).
+#[derive(Clone, Copy)]
+pub struct Holder<'a> {
+    pub user: &'a User,
+    pub secret: &'a TotpSecret,
+    pub backup_codes: Option<&'a [Item]>,
+}
+
+/// Reserves an attempt, then checks `factor` (and `password`, when given) for `holder`.
 pub async fn check(
     state: &AppState,
-    user: &User,
+    holder: Holder<'_>,
     factor: &Factor,
-    secret: &TotpSecret,
     password: Option<String>,
 ) -> Result<Checked, Error> {
+    let Holder { user, secret, .. } = holder;
     let profile = match TWO_FACTOR
         .reserve(&state.table, &Key::user(&user.id), Utc::now())
         .await?
@@ -113,7 +121,14 @@ pub async fn check(
             let Some(typed) = backup_code::normalise(typed) else {
                 return rejected(profile);
             };
-            let codes = unused_backup_codes(state, user).await?;
+            let queried;
+            let codes = match holder.backup_codes {
+                Some(codes) => codes,
+                None => {
+                    queried = unused_backup_codes(state, user).await?;
+                    &queried
+                }
+            };
             let hashes: Vec<(Key, String)> = codes
                 .iter()
                 .filter_map(|item| {
@@ -171,17 +186,16 @@ pub async fn rejected(
 /// answered with `wrong`.
 pub async fn accept(
     state: &AppState,
-    user: &User,
+    holder: Holder<'_>,
     factor: &Factor,
-    secret: &TotpSecret,
     password: Option<String>,
     client: &ClientInfo,
     wrong: impl FnOnce() -> Error,
 ) -> Result<Proof, Error> {
-    match check(state, user, factor, secret, password).await? {
+    match check(state, holder, factor, password).await? {
         Checked::Accepted(proof) => Ok(*proof),
         Checked::Rejected { profile, locked } => {
-            Err(rejected(state, user, &profile, locked, client, wrong()).await)
+            Err(rejected(state, holder.user, &profile, locked, client, wrong()).await)
         }
     }
 }

@@ -7,15 +7,14 @@
 //! say how many other sessions exist, so a client can offer "revoke all".
 
 use crate::login::{caller_profile, user_mutation};
-use crate::second_factor::{self, blocking, Factor};
-use crate::sessions::live_sessions;
+use crate::second_factor::{self, blocking, Factor, Holder};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::audit::Target;
-use shared::auth::Bearer;
+use shared::auth::{authenticate_with, Bearer};
 use shared::domain::backup_code;
 use shared::domain::password::hash_secret;
 use shared::domain::TotpSecret;
@@ -23,6 +22,8 @@ use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::UserId;
 use shared::store::attempts::TWO_FACTOR;
 use shared::store::item::time;
+use shared::store::keys::{BACKUP_CODE_PREFIX, SESSION_PREFIX};
+use shared::store::sessions::Session;
 use shared::store::users::User;
 use shared::store::{delete, n, put, s, Item, ItemExt, Key, Mutation};
 use shared::{AppState, Error};
@@ -134,14 +135,13 @@ async fn new_backup_set(
 }
 
 /// Deletes of the current backup codes, except one the transaction already spends.
-async fn delete_backup_set(
+fn delete_backup_set(
     state: &AppState,
-    user: &User,
+    codes: &[Item],
     except: Option<&Key>,
 ) -> Result<Vec<TransactWriteItem>, Error> {
-    let items = second_factor::unused_backup_codes(state, user).await?;
-    let mut writes = Vec::with_capacity(items.len());
-    for item in &items {
+    let mut writes = Vec::with_capacity(codes.len());
+    for item in codes {
         let key = Key::of(item)?;
         if Some(&key) != except {
             writes.push(delete(&state.table, &key, None));
@@ -157,12 +157,59 @@ fn with_writes(mut mutation: Mutation, writes: Vec<TransactWriteItem>) -> Mutati
     mutation
 }
 
-async fn other_sessions(state: &AppState, bearer: &Bearer) -> Result<usize, Error> {
-    Ok(live_sessions(state, bearer)
-        .await?
-        .iter()
-        .filter(|s| s.id != bearer.0.session_id)
-        .count())
+/// The caller's account as these routes need it.
+struct Account {
+    user: User,
+    profile: Item,
+    backup_codes: Vec<Item>,
+    other_sessions: usize,
+}
+
+impl Account {
+    fn holder<'a>(&'a self, secret: &'a TotpSecret) -> Holder<'a> {
+        Holder {
+            user: &self.user,
+            secret,
+            backup_codes: Some(&self.backup_codes),
+        }
+    }
+}
+
+/// The session, profile, backup codes and other sessions of the caller in one strongly
+/// consistent query of their partition: `BACKUPCODE#…`, `CHALLENGE#…`, `MEMBERSHIP#…`,
+/// `PROFILE` and `SESSION#…` sort together, so the 2FA settings stay within three round
+/// trips (this read, the attempt reservation, the transaction).
+async fn caller_account(state: &AppState, bearer: &Bearer) -> Result<Account, Error> {
+    let (session_key, profile_key) = (bearer.0.session_key(), Key::user(&bearer.0.user_id));
+    let items = state
+        .table
+        .query_range(
+            &profile_key.pk,
+            BACKUP_CODE_PREFIX,
+            &format!("{SESSION_PREFIX}\u{10FFFF}"),
+        )
+        .await?;
+    let sorted = |sk: &str| items.iter().find(|item| item.opt_str("sk") == Some(sk));
+    authenticate_with(state, bearer, sorted(&session_key.sk)).await?;
+    let profile = sorted(&profile_key.sk)
+        .cloned()
+        .ok_or(Error::Unauthorized)?;
+    let starting = |prefix: &'static str| {
+        items
+            .iter()
+            .filter(move |item| item.opt_str("sk").is_some_and(|sk| sk.starts_with(prefix)))
+    };
+    let now = chrono::Utc::now();
+    let other_sessions = starting(SESSION_PREFIX)
+        .filter_map(|item| Session::from_item(item).ok())
+        .filter(|session| session.is_live(now) && session.id != bearer.0.session_id)
+        .count();
+    Ok(Account {
+        user: User::from_item(&profile)?,
+        backup_codes: starting(BACKUP_CODE_PREFIX).cloned().collect(),
+        profile,
+        other_sessions,
+    })
 }
 
 /// Start enabling 2FA: a new secret, its otpauth URI and a QR code of it.
@@ -219,23 +266,26 @@ pub async fn enable(
     client: ClientInfo,
     Json(body): Json<CodeRequest>,
 ) -> Result<axum::Json<BackupCodes>, Error> {
-    let (user, profile) = caller_profile(&state, &bearer).await?;
-    ensure_off(&user)?;
-    let pending = sealed_secret(&state, &user.id, &profile, PENDING)
+    let account = caller_account(&state, &bearer).await?;
+    let user = &account.user;
+    ensure_off(user)?;
+    let pending = sealed_secret(&state, &user.id, &account.profile, PENDING)
         .ok_or_else(|| Error::conflict("two_factor_not_set_up", "call /v1/me/2fa/setup first"))?;
     let proof = second_factor::accept(
         &state,
-        &user,
+        account.holder(&pending),
         &Factor::Code(body.code),
-        &pending,
         None,
         &client,
         wrong_code,
     )
     .await?;
-    let (codes, backup_writes) = new_backup_set(&state, &user.id).await?;
+    // Leftovers of an earlier enrolment, if any, go with the new set.
+    let mut backup_writes = delete_backup_set(&state, &account.backup_codes, None)?;
+    let (codes, new_writes) = new_backup_set(&state, &user.id).await?;
+    backup_writes.extend(new_writes);
     let mutation = user_mutation(
-        &user,
+        user,
         &proof.profile,
         "2fa.enabled",
         Target::new("user", &user.id),
@@ -252,16 +302,15 @@ pub async fn enable(
     second_factor::commit_spending(
         &state,
         with_writes(mutation, backup_writes),
-        &user,
+        user,
         &proof.profile,
         &client,
         wrong_code,
     )
     .await?;
-    let other_sessions = other_sessions(&state, &bearer).await?;
     Ok(axum::Json(BackupCodes {
         backup_codes: codes,
-        other_sessions,
+        other_sessions: account.other_sessions,
     }))
 }
 
@@ -282,22 +331,22 @@ pub async fn disable(
     Json(body): Json<DisableRequest>,
 ) -> Result<(StatusCode, [(HeaderName, HeaderValue); 1]), Error> {
     let factor = Factor::from_fields(body.code, body.backup_code)?;
-    let (user, profile) = caller_profile(&state, &bearer).await?;
-    let secret = active_secret(&state, &user, &profile).ok_or_else(not_enabled)?;
+    let account = caller_account(&state, &bearer).await?;
+    let user = &account.user;
+    let secret = active_secret(&state, user, &account.profile).ok_or_else(not_enabled)?;
     let wrong = || Error::invalid("code", "the password or the code is not valid");
     let proof = second_factor::accept(
         &state,
-        &user,
+        account.holder(&secret),
         &factor,
-        &secret,
         Some(body.password),
         &client,
         wrong,
     )
     .await?;
-    let others = delete_backup_set(&state, &user, proof.spent_backup.as_ref()).await?;
+    let others = delete_backup_set(&state, &account.backup_codes, proof.spent_backup.as_ref())?;
     let mutation = user_mutation(
-        &user,
+        user,
         &proof.profile,
         "2fa.disabled",
         Target::new("user", &user.id),
@@ -312,13 +361,13 @@ pub async fn disable(
     second_factor::commit_spending(
         &state,
         with_writes(mutation, others),
-        &user,
+        user,
         &proof.profile,
         &client,
         wrong,
     )
     .await?;
-    let count = other_sessions(&state, &bearer).await?;
+    let count = account.other_sessions;
     Ok((
         StatusCode::NO_CONTENT,
         [(
@@ -343,23 +392,23 @@ pub async fn regenerate_backup_codes(
     client: ClientInfo,
     Json(body): Json<CodeRequest>,
 ) -> Result<axum::Json<BackupCodes>, Error> {
-    let (user, profile) = caller_profile(&state, &bearer).await?;
-    let secret = active_secret(&state, &user, &profile).ok_or_else(not_enabled)?;
+    let account = caller_account(&state, &bearer).await?;
+    let user = &account.user;
+    let secret = active_secret(&state, user, &account.profile).ok_or_else(not_enabled)?;
     let proof = second_factor::accept(
         &state,
-        &user,
+        account.holder(&secret),
         &Factor::Code(body.code),
-        &secret,
         None,
         &client,
         wrong_code,
     )
     .await?;
-    let mut writes = delete_backup_set(&state, &user, None).await?;
+    let mut writes = delete_backup_set(&state, &account.backup_codes, None)?;
     let (codes, new_writes) = new_backup_set(&state, &user.id).await?;
     writes.extend(new_writes);
     let mutation = user_mutation(
-        &user,
+        user,
         &proof.profile,
         "2fa.backup_codes_regenerated",
         Target::new("user", &user.id),
@@ -370,15 +419,14 @@ pub async fn regenerate_backup_codes(
     second_factor::commit_spending(
         &state,
         with_writes(mutation, writes),
-        &user,
+        user,
         &proof.profile,
         &client,
         wrong_code,
     )
     .await?;
-    let other_sessions = other_sessions(&state, &bearer).await?;
     Ok(axum::Json(BackupCodes {
         backup_codes: codes,
-        other_sessions,
+        other_sessions: account.other_sessions,
     }))
 }

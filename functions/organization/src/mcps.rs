@@ -290,8 +290,14 @@ pub async fn update(
             ),
             other => other.into(),
         })?;
-    let (_, item) = load(&state, &credential, &slug, &mcp_id).await?;
-    Ok(axum::Json(McpView::from_item(&item)?))
+    // The item as committed (the write was conditional on the version read), without
+    // reading it back.
+    let mut updated = item;
+    updated.extend(
+        sets.into_iter()
+            .map(|(attr, value)| (attr.to_owned(), value)),
+    );
+    Ok(axum::Json(McpView::from_item(&updated)?))
 }
 
 /// Delete an MCP server (owners and admins; **PIN-gated**). Emits `mcp.deleted`.

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
@@ -104,6 +104,8 @@ pub async fn set_pin(
     } else {
         "security.pin_set"
     };
+    // Stored to the millisecond; the answer shows what is stored.
+    let now = Utc::now().trunc_subsecs(3);
     let mutation: Mutation = access
         .mutation(
             action,
@@ -112,11 +114,14 @@ pub async fn set_pin(
             &client,
         )
         .set("pin_hash", AttributeValue::S(hash))
-        .set("pin_set_at", time(Utc::now()))
+        .set("pin_set_at", time(now))
         .set("pin_protection_enabled", AttributeValue::Bool(true));
     gate.apply(mutation).commit(&state).await?;
-    let access = OrgAccess::load(&state, &credential, &slug).await?;
-    Ok(axum::Json(view(&access)))
+    // What was just committed, without reading it back.
+    Ok(axum::Json(SecurityView {
+        pin_protection_enabled: true,
+        pin_set_at: Some(now),
+    }))
 }
 
 /// Turn PIN protection off (the current PIN goes in `X-PlexMCP-PIN`).

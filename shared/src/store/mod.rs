@@ -149,6 +149,37 @@ impl Table {
         }
     }
 
+    /// Every item of a partition whose sort key lies in `from..=to`, strongly consistent
+    /// (bounded sets only): several kinds of a user's items in one round trip.
+    pub async fn query_range(
+        &self,
+        pk: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":from", s(from))
+                .expression_attribute_values(":to", s(to))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
+            }
+        }
+    }
+
     /// All or nothing; a cancellation reports its per-item reasons.
     pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self
