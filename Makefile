@@ -3,7 +3,14 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint unit template-check build
+.PHONY: run test venv lint unit template-check build package package-tools bench
+
+# The function binaries, as template.yaml names them (`BuildProperties: { Binary: … }`).
+FUNCTIONS := $(shell sed -n 's/.*BuildProperties: { Binary: \([a-z0-9-]*\) }.*/\1/p' template.yaml)
+# The bench's baseline: a bare lambda_runtime function built with the same profile.
+BASELINE := hello-world
+PACKAGE_STAMP := $(VENV)/.package-tools
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 $(STAMP): infra/requirements.txt
 	python3 -m venv $(VENV)
@@ -25,6 +32,29 @@ template-check: venv
 
 build:
 	cargo build --workspace --bins
+
+# cargo-lambda and the Zig it links with come from PyPI; the arm64 target from rustup.
+$(PACKAGE_STAMP): $(STAMP) infra/requirements-package.txt
+	$(VENV)/bin/pip install --quiet -r infra/requirements-package.txt
+	rustup target add aarch64-unknown-linux-gnu
+	touch $(PACKAGE_STAMP)
+
+package-tools: $(PACKAGE_STAMP)
+
+# Every function of template.yaml (and the baseline) as an arm64 provided.al2023 zip,
+# $(TARGET_DIR)/lambda/<binary>/bootstrap.zip, with the release profile of Cargo.toml.
+package: package-tools
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip \
+		$(addprefix -p ,$(FUNCTIONS) $(BASELINE))
+	@for f in $(FUNCTIONS) $(BASELINE); do \
+		printf '%-16s %10s bytes  $(TARGET_DIR)/lambda/%s/bootstrap.zip\n' $$f "$$(stat -c %s $(TARGET_DIR)/lambda/$$f/bootstrap.zip)" $$f; \
+	done
+
+# Cold start, zip size, warm memory, round trips and argon2 cost, against the baseline
+# built in the same run: prints a table, writes target/bench/bench.{json,md}.
+bench: package build
+	cargo build --release $(addprefix -p ,$(FUNCTIONS) $(BASELINE) plexmcp-bench)
+	$(TARGET_DIR)/release/plexmcp-bench
 
 # Ends with one line that totals every cargo test binary (the last cargo prints is an
 # empty doc-test summary).

@@ -44,5 +44,50 @@ class TemplateValidation(unittest.TestCase):
         self.assertNotEqual(self.broken("BatchSize: 10", "BatchSizes: 10"), 0)
 
 
+
+class SamBuild(unittest.TestCase):
+    """`sam build` (BuildMethod rust-cargolambda) builds each function from the workspace
+    root by its binary name: each must name a binary the workspace has, and no two the
+    same one, or two functions would ship one `bootstrap`. `make package` builds exactly
+    the template's binaries."""
+
+    def test_every_function_names_its_own_workspace_binary(self):
+        import tomllib
+
+        from template import load
+
+        root = os.path.join(HERE, "..")
+        with open(os.path.join(root, "Cargo.toml"), "rb") as f:
+            members = tomllib.load(f)["workspace"]["members"]
+        binaries = {}
+        for member in members:
+            with open(os.path.join(root, member, "Cargo.toml"), "rb") as f:
+                manifest = tomllib.load(f)
+            for target in manifest.get("bin", []):
+                binaries[target["name"]] = manifest["package"]["name"]
+            if os.path.exists(os.path.join(root, member, "src", "main.rs")):
+                binaries.setdefault(manifest["package"]["name"], manifest["package"]["name"])
+
+        functions = {
+            name: resource
+            for name, resource in load(TEMPLATE)["Resources"].items()
+            if resource["Type"] == "AWS::Serverless::Function"
+        }
+        named = []
+        for name, resource in functions.items():
+            metadata = resource.get("Metadata", {})
+            self.assertEqual(metadata.get("BuildMethod"), "rust-cargolambda", name)
+            binary = metadata.get("BuildProperties", {}).get("Binary")
+            self.assertIn(binary, binaries, f"{name}: no workspace binary {binary!r}")
+            self.assertEqual(binaries[binary], binary, f"{name}: `make package` builds packages named like their binary")
+            self.assertEqual(resource["Properties"].get("CodeUri", "."), ".", f"{name}: built from the workspace root")
+            named.append(binary)
+        self.assertEqual(len(named), len(set(named)), f"two functions share a binary: {named}")
+
+        with open(os.path.join(root, "Makefile"), encoding="utf-8") as f:
+            makefile = f.read()
+        self.assertIn("Binary:", makefile, "make package reads the binaries from template.yaml")
+
+
 if __name__ == "__main__":
     unittest.main()

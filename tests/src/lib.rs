@@ -7,23 +7,25 @@
 pub mod api;
 pub mod events;
 pub mod fixtures;
-pub mod runtime_api;
 
 pub use api::{Api, Resp};
 pub use fixtures::{Account, OrgFixture, TwoOrgs};
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
+use local_runtime::LocalStack;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{mpsc, OnceLock};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::OnceLock;
 
-pub struct Stack {
-    pub base_url: String,
-    pub aws_endpoint: String,
-    pub stack_file: serde_json::Value,
+pub use local_runtime::{die_with_parent, stack::free_port};
+
+/// The local stack of this test binary (`LocalStack`, plus the clients tests use on it).
+pub struct Stack(LocalStack);
+
+impl std::ops::Deref for Stack {
+    type Target = LocalStack;
+    fn deref(&self) -> &LocalStack {
+        &self.0
+    }
 }
 
 static STACK: OnceLock<Stack> = OnceLock::new();
@@ -41,106 +43,30 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Kills `command` when this test process ends, however it ends.
-pub fn die_with_parent(command: &mut Command) {
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        });
-    }
-}
-
-fn http_ok(port: u16, path: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.1 200")
-}
-
-fn start() -> Stack {
-    let root = repo_root();
-    let gateway = bin_dir().join("local-gateway");
-    assert!(
-        gateway.exists(),
-        "{} is missing: run `make test` (or `cargo build --workspace --bins` first)",
-        gateway.display()
-    );
-
-    let (port, moto_port) = (free_port(), free_port());
-    let stack_dir = root
-        .join("target")
-        .join("test-stacks")
-        .join(format!("{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&stack_dir).expect("stack dir");
-    let log = std::fs::File::create(stack_dir.join("stack.log")).expect("stack log");
-    let (started, ready) = mpsc::channel();
-    let script = root.join("infra").join("run-local.sh");
-    let dir = stack_dir.clone();
-    let gateway = gateway.clone();
-    // The stack is spawned from a thread that lives as long as the process: the death
-    // signal fires when the spawning *thread* ends, so it must never end before us.
-    std::thread::spawn(move || {
-        let mut command = Command::new("bash");
-        command
-            .arg(script)
-            .env_remove("AWS_ENDPOINT_URL")
-            .env("PORT", port.to_string())
-            .env("MOTO_PORT", moto_port.to_string())
-            .env("STACK_DIR", &dir)
-            .env("LOCAL_GATEWAY_BIN", gateway)
-            .env("LOCAL_SCHEDULE_SECONDS", "2")
-            .env("EXPOSE_DYNAMODB_CALLS", "1")
-            .env("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        die_with_parent(&mut command);
-        let child = command.spawn();
-        let _ = started.send(child.map(|_| ()));
-        loop {
-            std::thread::park();
-        }
-    });
-    ready
-        .recv()
-        .expect("stack thread")
-        .expect("spawn infra/run-local.sh");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !http_ok(port, "/v1/health") {
-        assert!(
-            Instant::now() < deadline,
-            "the local stack did not become healthy; see {}",
-            stack_dir.join("stack.log").display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let stack_file = std::fs::read_to_string(stack_dir.join("stack.json")).expect("stack.json");
-    Stack {
-        base_url: format!("http://127.0.0.1:{port}"),
-        aws_endpoint: format!("http://127.0.0.1:{moto_port}"),
-        stack_file: serde_json::from_str(&stack_file).expect("stack.json is JSON"),
-    }
-}
-
+/// The stack of this test binary, started on first use.
 pub fn stack() -> &'static Stack {
-    STACK.get_or_init(start)
+    STACK.get_or_init(|| {
+        let dir = repo_root()
+            .join("target")
+            .join("test-stacks")
+            .join(format!("{}", std::process::id()));
+        Stack(LocalStack::start(
+            &repo_root(),
+            &bin_dir().join("local-gateway"),
+            &dir,
+        ))
+    })
+}
+
+async fn sdk(stack: &Stack) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&stack.aws_endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .load()
+        .await
 }
 
 impl Stack {
@@ -148,35 +74,17 @@ impl Stack {
         Api::new(&self.base_url)
     }
 
-    pub fn env(&self, key: &str) -> String {
-        self.stack_file["env"][key]
-            .as_str()
-            .unwrap_or_else(|| panic!("{key} in stack.json"))
-            .to_owned()
-    }
-
     pub fn table_name(&self) -> String {
         self.env("TABLE_NAME")
     }
 
-    async fn sdk(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.aws_endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local", "local", None, None, "tests",
-            ))
-            .load()
-            .await
-    }
-
     /// The table behind the API, for what a client cannot do: move time, inspect writes.
     pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.sdk().await)
+        aws_sdk_dynamodb::Client::new(&sdk(self).await)
     }
 
     pub async fn sqs(&self) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::new(&self.sdk().await)
+        aws_sdk_sqs::Client::new(&sdk(self).await)
     }
 }
 

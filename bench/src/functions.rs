@@ -1,0 +1,115 @@
+//! The functions of `template.yaml` and the baseline, and what the bench sends each.
+
+use local_runtime::events::{http_request, scheduled, sqs_record};
+use serde_json::{json, Value};
+
+/// The bare `lambda_runtime` function every figure is compared with.
+pub const BASELINE: &str = "hello-world";
+
+/// Every function binary of the template.
+pub const FUNCTIONS: [&str; 5] = [
+    "platform",
+    "identity",
+    "organization",
+    "event-dispatch",
+    "outbox-sweeper",
+];
+
+/// Functions whose requests may hash with argon2 (passwords, PINs, backup codes).
+pub fn hashes(function: &str) -> bool {
+    matches!(function, "identity" | "organization")
+}
+
+/// The first event of a cold start, and what it is. Chosen to need no network I/O where
+/// the function allows it, so that the figure is init plus one dispatch; the sweeper has
+/// no such event (each run is one query of the outbox index).
+pub fn cold_event(function: &str) -> (Value, &'static str) {
+    match function {
+        "platform" => (
+            http_request("GET", "/v1/nowhere", None, None),
+            "GET unknown path → 404",
+        ),
+        "identity" => (
+            http_request("GET", "/v1/me", None, None),
+            "GET /v1/me unauthenticated → 401",
+        ),
+        "organization" => (
+            http_request("GET", "/v1/orgs/bench", None, None),
+            "GET /v1/orgs/{slug} unauthenticated → 401",
+        ),
+        "event-dispatch" => (json!({ "Records": [] }), "empty SQS batch"),
+        "outbox-sweeper" => (scheduled(), "schedule → 1 Query (emulator)"),
+        _ => (scheduled(), "any event"),
+    }
+}
+
+/// What a warm function serves, 1,000 times over: requests that touch the table.
+pub struct Fixture {
+    pub token: String,
+    pub email: String,
+    pub slug: String,
+    pub org_id: String,
+    pub mcp_id: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const PIN: &str = "840317";
+
+/// The `n`th warm invocation of `function`, and a description of the mix.
+pub fn warm_event(function: &str, fixture: &Fixture, n: usize) -> Value {
+    let token = Some(fixture.token.as_str());
+    let org = format!("/v1/orgs/{}", fixture.slug);
+    match function {
+        "platform" if n.is_multiple_of(2) => http_request("GET", "/v1/health", None, None),
+        "platform" => http_request("GET", "/v1/openapi.json", None, None),
+        "identity" if n.is_multiple_of(2) => http_request("GET", "/v1/me", token, None),
+        "identity" => http_request("GET", "/v1/me/sessions", token, None),
+        "organization" => match n % 3 {
+            0 => http_request("GET", &org, token, None),
+            1 => http_request("GET", &format!("{org}/mcps"), token, None),
+            _ => http_request("GET", &format!("{org}/security"), token, None),
+        },
+        "event-dispatch" => {
+            let event = json!({
+                "id": format!("msg_BENCH{n:021}"), "event": "mcp.updated",
+                "timestamp": "2026-11-29T00:00:00Z", "organization_id": fixture.org_id,
+                "data": { "mcp_id": fixture.mcp_id }
+            });
+            json!({ "Records": [sqs_record(&format!("m-{n}"), &event.to_string())] })
+        }
+        _ => scheduled(),
+    }
+}
+
+pub fn warm_mix(function: &str) -> &'static str {
+    match function {
+        "platform" => "health / openapi.json",
+        "identity" => "GET me / sessions",
+        "organization" => "GET org / mcps / security",
+        "event-dispatch" => "1-record batch, no endpoints",
+        "outbox-sweeper" => "schedule",
+        _ => "any event",
+    }
+}
+
+/// One invocation that hashes: a password login, or a (wrong) PIN on a gated delete.
+pub fn hashing_event(function: &str, fixture: &Fixture) -> Value {
+    match function {
+        "identity" => http_request(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({ "email": fixture.email, "password": PASSWORD })),
+        ),
+        _ => {
+            let mut event = http_request(
+                "DELETE",
+                &format!("/v1/orgs/{}/mcps/{}", fixture.slug, fixture.mcp_id),
+                Some(&fixture.token),
+                None,
+            );
+            event["headers"]["x-plexmcp-pin"] = json!("271828");
+            event
+        }
+    }
+}

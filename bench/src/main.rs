@@ -1,0 +1,217 @@
+//! `make bench`: for every function of `template.yaml`, next to a bare `lambda_runtime`
+//! hello-world built with the same release profile in the same run —
+//!
+//! 1. cold start against our Runtime API emulator (median of `BENCH_STARTS`, default 20),
+//! 2. the arm64 zip `make package` built,
+//! 3. peak RSS after `BENCH_INVOCATIONS` (default 1,000) warm invocations, and after one
+//!    argon2 request for the functions that hash,
+//! 4. DynamoDB round trips per route (the conformance session against the local stack),
+//! 5. one argon2id password and PIN verification, and what it means at the template's
+//!    memory sizes (Lambda gives 1 vCPU at 1,769 MB).
+//!
+//! Prints Markdown tables and writes them with the raw figures under `target/bench/`.
+
+mod argon2_cost;
+mod cold_start;
+mod functions;
+mod memory;
+mod report;
+mod round_trips;
+mod setup;
+
+use cold_start::median_ms;
+use functions::{BASELINE, FUNCTIONS};
+use local_runtime::{FunctionProcess, LocalStack, RuntimeApi};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+const VCPU_MB: f64 = 1769.0;
+
+/// Starts function binaries as Lambda would, with the local stack's configuration, their
+/// logs going to one file (as Lambda's go to CloudWatch).
+pub struct Launcher<'a> {
+    env: Vec<(&'a str, &'a str)>,
+    logs: std::fs::File,
+}
+
+impl Launcher<'_> {
+    pub fn start(&self, binary: &Path, runtime: &RuntimeApi) -> FunctionProcess {
+        FunctionProcess::start_logging_to(
+            binary,
+            runtime,
+            self.env.iter().copied(),
+            Some(&self.logs),
+        )
+    }
+}
+
+fn count(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, name)| name.trim().to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "arch": std::env::consts::ARCH,
+    })
+}
+
+/// The release profile of `Cargo.toml`, with any `CARGO_PROFILE_RELEASE_*` override.
+fn profile(root: &Path) -> String {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    let mut settings: Vec<String> = manifest
+        .split("[profile.release]")
+        .nth(1)
+        .map(|section| {
+            section
+                .lines()
+                .take_while(|l| !l.starts_with('['))
+                .filter(|l| l.contains('=') && !l.trim_start().starts_with('#'))
+                .map(|l| l.replace(' ', ""))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (key, value) in std::env::vars() {
+        if let Some(setting) = key.strip_prefix("CARGO_PROFILE_RELEASE_") {
+            let setting = setting.to_lowercase().replace('_', "-");
+            settings.retain(|s| !s.starts_with(&format!("{setting}=")));
+            settings.push(format!("{setting}={value} (override)"));
+        }
+    }
+    settings.join(", ")
+}
+
+/// The size of `make package`'s zip of `binary`, in the target directory.
+fn zip_bytes(target: &Path, binary: &str) -> u64 {
+    let zip = target.join("lambda").join(binary).join("bootstrap.zip");
+    std::fs::metadata(&zip)
+        .unwrap_or_else(|_| panic!("{} is missing: run `make package`", zip.display()))
+        .len()
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = std::env::current_exe()
+        .expect("own path")
+        .parent()
+        .expect("target/release")
+        .to_path_buf();
+    // Everything is found beside the release binaries, so that `make bench` works in any
+    // CARGO_TARGET_DIR (how profile variants are compared side by side).
+    let target = bin.join("..");
+    let out = target.join("bench");
+    std::fs::create_dir_all(&out).expect("target/bench");
+    let (starts, invocations) = (count("BENCH_STARTS", 20), count("BENCH_INVOCATIONS", 1000));
+    let template = std::fs::read_to_string(root.join("template.yaml")).expect("template.yaml");
+
+    eprintln!("bench: starting the local stack");
+    let stack = LocalStack::start(
+        &root,
+        &target.join("debug/local-gateway"),
+        &out.join("stack"),
+    );
+    let launcher = Launcher {
+        env: stack.function_env(),
+        logs: std::fs::File::create(out.join("functions.log")).expect("functions.log"),
+    };
+
+    eprintln!("bench: cold starts ({starts} each, taking turns)");
+    let names: Vec<&str> = std::iter::once(BASELINE).chain(FUNCTIONS).collect();
+    let paths: Vec<PathBuf> = names.iter().map(|n| bin.join(n)).collect();
+    let events: Vec<(Value, &str)> = names.iter().map(|n| functions::cold_event(n)).collect();
+    let pairs: Vec<(&Path, &Value)> = paths
+        .iter()
+        .zip(&events)
+        .map(|(p, (e, _))| (p.as_path(), e))
+        .collect();
+    let cold = cold_start::measure(&launcher, &pairs, starts);
+
+    eprintln!("bench: warm memory ({invocations} invocations each)");
+    let fixture = setup::fixture(&launcher, &bin);
+    let memory: Vec<memory::Memory> = names
+        .iter()
+        .map(|name| {
+            let hashing = functions::hashes(name).then(|| {
+                let status = if *name == "identity" { 200 } else { 403 };
+                (functions::hashing_event(name, &fixture), status)
+            });
+            memory::measure(
+                &launcher,
+                &bin.join(name),
+                invocations,
+                |n| functions::warm_event(name, &fixture, n),
+                hashing,
+            )
+        })
+        .collect();
+
+    eprintln!("bench: DynamoDB round trips per route");
+    let round_trips = round_trips::measure(&root, &stack.base_url, &out.join("round-trips.json"));
+
+    eprintln!("bench: argon2 cost");
+    let argon2 = argon2_cost::measure(9);
+    let sizing = |logical_id: &str, ms: f64| {
+        let memory_mb = argon2_cost::template_memory_mb(&template, logical_id).unwrap_or(128);
+        let vcpu = (memory_mb as f64 / VCPU_MB).min(1.0);
+        json!({ "memory_mb": memory_mb, "vcpu": vcpu, "estimated_ms": ms / vcpu })
+    };
+
+    let row = |i: usize| {
+        let name = names[i];
+        let first = median_ms(&cold[i].first_response);
+        let baseline_first = median_ms(&cold[0].first_response);
+        json!({
+            "name": name,
+            "cold_start": {
+                "first_event": events[i].1,
+                "init_ms": median_ms(&cold[i].init),
+                "first_response_ms": first,
+                "ratio": first / baseline_first,
+                "samples_ms": cold[i].first_response.iter().map(|d| d.as_secs_f64() * 1e3).collect::<Vec<_>>(),
+            },
+            "zip_bytes": zip_bytes(&target, name),
+            "zip_ratio": zip_bytes(&target, name) as f64 / zip_bytes(&target, BASELINE) as f64,
+            "memory": {
+                "mix": functions::warm_mix(name),
+                "warm_peak_kib": memory[i].warm_peak_kib,
+                "after_hash_peak_kib": memory[i].after_hash_peak_kib,
+            },
+        })
+    };
+    let report = json!({
+        "measured_at": chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        "machine": machine(),
+        "profile": profile(&root),
+        "starts": starts,
+        "invocations": invocations,
+        "baseline": row(0),
+        "functions": (1..names.len()).map(row).collect::<Vec<_>>(),
+        "argon2": {
+            "password_verify_ms": argon2.password_verify_ms,
+            "pin_verify_ms": argon2.pin_verify_ms,
+            "sizing": {
+                "identity": sizing("IdentityFunction", argon2.password_verify_ms),
+                "organization": sizing("OrganizationFunction", argon2.pin_verify_ms),
+            },
+        },
+        "round_trips": round_trips,
+    });
+
+    let table = report::markdown(&report);
+    println!("{table}");
+    let json = serde_json::to_string_pretty(&report).expect("JSON");
+    std::fs::write(out.join("bench.json"), &json).expect("write bench.json");
+    std::fs::write(out.join("bench.md"), &table).expect("write bench.md");
+    eprintln!("bench: wrote {}/bench.{{json,md}}", out.display());
+}

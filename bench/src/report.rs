@@ -1,0 +1,140 @@
+//! The bench's table, as Markdown (for the terminal and the README), from its JSON.
+
+use serde_json::Value;
+use std::fmt::Write;
+
+fn mib(kib: &Value) -> String {
+    kib.as_f64()
+        .map(|k| format!("{:.1}", k / 1024.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn mb(bytes: &Value) -> String {
+    format!("{:.2}", bytes.as_f64().unwrap_or(0.0) / 1e6)
+}
+
+fn f1(v: &Value) -> String {
+    format!("{:.1}", v.as_f64().unwrap_or(f64::NAN))
+}
+
+fn f2(v: &Value) -> String {
+    format!("{:.2}", v.as_f64().unwrap_or(f64::NAN))
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "MISSED"
+    }
+}
+
+pub fn markdown(report: &Value) -> String {
+    let mut out = String::new();
+    let m = &report["machine"];
+    let _ = writeln!(
+        out,
+        "Measured {} on {} ({} cores, {}); release profile: {}.\n",
+        report["measured_at"].as_str().unwrap_or(""),
+        m["cpu"].as_str().unwrap_or("?"),
+        m["cores"],
+        m["arch"].as_str().unwrap_or("?"),
+        report["profile"].as_str().unwrap_or("?"),
+    );
+    let base = &report["baseline"];
+    let _ = writeln!(
+        out,
+        "| function | cold start ms (init) | × hello-world (≤ 1.5) | zip MB (≤ 6) | × hello-world | warm peak RSS MiB (≤ 48) | after one argon2 MiB |\n|---|---|---|---|---|---|---|"
+    );
+    let _ = writeln!(
+        out,
+        "| {} (baseline) | {} ({}) | 1.00 | {} | 1.00 | {} | – |",
+        base["name"].as_str().unwrap_or(""),
+        f2(&base["cold_start"]["first_response_ms"]),
+        f2(&base["cold_start"]["init_ms"]),
+        mb(&base["zip_bytes"]),
+        mib(&base["memory"]["warm_peak_kib"]),
+    );
+    for f in report["functions"].as_array().into_iter().flatten() {
+        let (cold, mem) = (&f["cold_start"], &f["memory"]);
+        let ratio = cold["ratio"].as_f64().unwrap_or(f64::NAN);
+        let zip_ok = f["zip_bytes"].as_f64().unwrap_or(f64::MAX) <= 6e6;
+        let warm_ok = mem["warm_peak_kib"].as_f64().unwrap_or(f64::MAX) <= 48.0 * 1024.0;
+        let _ = writeln!(
+            out,
+            "| {} | {} ({}) | {} {} | {} {} | {} | {} {} | {} |",
+            f["name"].as_str().unwrap_or(""),
+            f2(&cold["first_response_ms"]),
+            f2(&cold["init_ms"]),
+            f2(&cold["ratio"]),
+            verdict(ratio <= 1.5),
+            mb(&f["zip_bytes"]),
+            verdict(zip_ok),
+            f2(&f["zip_ratio"]),
+            mib(&mem["warm_peak_kib"]),
+            verdict(warm_ok),
+            mib(&mem["after_hash_peak_kib"]),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nCold start: median of {} starts, process start → first answer at the Runtime API (init: → first poll). First events: {}.\nWarm memory: peak RSS (VmHWM) after {} invocations ({}).\n",
+        report["starts"],
+        report["functions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| format!("{} {}", f["name"].as_str().unwrap_or(""), f["cold_start"]["first_event"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join("; "),
+        report["invocations"],
+        report["functions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| format!("{} {}", f["name"].as_str().unwrap_or(""), f["memory"]["mix"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+
+    let a = &report["argon2"];
+    let _ = writeln!(
+        out,
+        "| argon2id (m = 19 MiB, t = 2, p = 1) | here, ms | function | Lambda memory MB | vCPU | est. on Lambda, ms (≤ 100) |\n|---|---|---|---|---|---|"
+    );
+    for (what, key, function) in [
+        ("password verify", "password_verify_ms", "identity"),
+        ("PIN verify", "pin_verify_ms", "organization"),
+    ] {
+        let sizing = &a["sizing"][function];
+        let estimate = sizing["estimated_ms"].as_f64().unwrap_or(f64::NAN);
+        let _ = writeln!(
+            out,
+            "| {what} | {} | {function} | {} | {} | {} {} |",
+            f1(&a[key]),
+            sizing["memory_mb"],
+            f2(&sizing["vcpu"]),
+            f1(&sizing["estimated_ms"]),
+            verdict(estimate <= 100.0),
+        );
+    }
+
+    let _ = writeln!(
+        out,
+        "\n| route | DynamoDB round trips (≤ 3) | Scans | why over |\n|---|---|---|---|"
+    );
+    for r in report["round_trips"].as_array().into_iter().flatten() {
+        let calls = r["calls"].as_u64().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "| {} {} | {} {} | {} | {} |",
+            r["method"].as_str().unwrap_or(""),
+            r["route"].as_str().unwrap_or(""),
+            calls,
+            verdict(calls <= 3),
+            r["scans"],
+            r["why"].as_str().unwrap_or(""),
+        );
+    }
+    out
+}

@@ -1,0 +1,126 @@
+//! The local stack of `make run` — the AWS emulator, the resources of `template.yaml`,
+//! the local gateway — started with `infra/run-local.sh` on free ports, in a directory
+//! of its own, for as long as this process lives.
+
+use crate::die_with_parent;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct LocalStack {
+    pub base_url: String,
+    pub aws_endpoint: String,
+    /// What the bootstrap wrote: every function's environment under `env`.
+    pub stack_file: Value,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn http_ok(port: u16, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
+
+impl LocalStack {
+    /// Starts a stack from the repository at `root`, serving with the `gateway` binary and
+    /// keeping its lock, logs and stack file under `dir`. Waits until it is healthy.
+    pub fn start(root: &Path, gateway: &Path, dir: &Path) -> LocalStack {
+        assert!(
+            gateway.exists(),
+            "{} is missing: build the workspace first (`cargo build --workspace --bins`)",
+            gateway.display()
+        );
+        let (port, moto_port) = (free_port(), free_port());
+        std::fs::create_dir_all(dir).expect("stack dir");
+        let log = std::fs::File::create(dir.join("stack.log")).expect("stack log");
+        let (started, ready) = mpsc::channel();
+        let (script, dir_owned, gateway) = (
+            root.join("infra/run-local.sh"),
+            dir.to_path_buf(),
+            gateway.to_path_buf(),
+        );
+        // Spawned from a thread that lives as long as the process: the death signal fires
+        // when the spawning *thread* ends, so it must never end before us.
+        std::thread::spawn(move || {
+            let mut command = Command::new("bash");
+            command
+                .arg(script)
+                .env_remove("AWS_ENDPOINT_URL")
+                .env("PORT", port.to_string())
+                .env("MOTO_PORT", moto_port.to_string())
+                .env("STACK_DIR", &dir_owned)
+                .env("LOCAL_GATEWAY_BIN", gateway)
+                .env("LOCAL_SCHEDULE_SECONDS", "2")
+                .env("EXPOSE_DYNAMODB_CALLS", "1")
+                .env("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log);
+            die_with_parent(&mut command);
+            let _ = started.send(command.spawn().map(|_| ()));
+            loop {
+                std::thread::park();
+            }
+        });
+        ready
+            .recv()
+            .expect("stack thread")
+            .expect("spawn infra/run-local.sh");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !http_ok(port, "/v1/health") {
+            assert!(
+                Instant::now() < deadline,
+                "the local stack did not become healthy; see {}",
+                dir.join("stack.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let stack_file = std::fs::read_to_string(dir.join("stack.json")).expect("stack.json");
+        LocalStack {
+            base_url: format!("http://127.0.0.1:{port}"),
+            aws_endpoint: format!("http://127.0.0.1:{moto_port}"),
+            stack_file: serde_json::from_str(&stack_file).expect("stack.json is JSON"),
+        }
+    }
+
+    pub fn env(&self, key: &str) -> String {
+        self.stack_file["env"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in stack.json"))
+            .to_owned()
+    }
+
+    /// A function's environment as Lambda gives it here: its configuration from the
+    /// template and the emulator's endpoint.
+    pub fn function_env(&self) -> Vec<(&str, &str)> {
+        let mut env: Vec<(&str, &str)> = self.stack_file["env"]
+            .as_object()
+            .map(|vars| {
+                vars.iter()
+                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        env.push(("AWS_ENDPOINT_URL", &self.aws_endpoint));
+        env
+    }
+}
