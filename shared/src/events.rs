@@ -6,6 +6,7 @@
 //! been fanned out. The outbox sweep re-sends entries that are still there after a
 //! while, so an event survives a crash between commit and enqueue.
 
+use crate::aws::LazySqs;
 use crate::ids::{MessageId, OrgId};
 use crate::store::keys::{Key, OUTBOX_INDEX_PK, OUTBOX_PREFIX};
 use crate::store::{s, Item, StoreError};
@@ -124,17 +125,18 @@ impl Event {
 /// Puts events on the events queue.
 #[derive(Clone)]
 pub struct EventRelay {
-    sqs: aws_sdk_sqs::Client,
+    sqs: LazySqs,
     queue_url: String,
 }
 
 impl EventRelay {
-    pub fn new(sqs: aws_sdk_sqs::Client, queue_url: String) -> Self {
+    pub fn new(sqs: LazySqs, queue_url: String) -> Self {
         EventRelay { sqs, queue_url }
     }
 
     pub async fn send(&self, body: &str) -> Result<(), StoreError> {
         self.sqs
+            .client()
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub struct AppState {
     pub table: Table,
     pub events: EventRelay,
-    pub sqs: aws_sdk_sqs::Client,
+    pub sqs: crate::aws::LazySqs,
     pub secrets: SecretBox,
     /// The server-side pepper of organization PINs.
     pub pin_pepper: std::sync::Arc<Vec<u8>>,

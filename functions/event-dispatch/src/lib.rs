@@ -51,6 +51,7 @@ pub async fn dispatch(state: &AppState, body: &str) -> Result<usize, DispatchErr
             serde_json::to_string(&job).map_err(|e| DispatchError::Malformed(e.to_string()))?;
         state
             .sqs
+            .client()
             .send_message()
             .queue_url(&state.config.webhook_deliveries_queue_url)
             .message_body(body)

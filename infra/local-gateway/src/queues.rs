@@ -36,6 +36,7 @@ pub async fn poll(state: AppState, worker: Worker) {
 async fn poll_once(state: &AppState, worker: &Worker) -> Result<(), String> {
     let received = state
         .sqs
+        .client()
         .receive_message()
         .queue_url(&worker.queue_url)
         .max_number_of_messages(worker.batch_size.clamp(1, 10))
@@ -90,6 +91,7 @@ async fn poll_once(state: &AppState, worker: &Worker) -> Result<(), String> {
     if !done.is_empty() {
         state
             .sqs
+            .client()
             .delete_message_batch()
             .queue_url(&worker.queue_url)
             .set_entries(Some(done))
