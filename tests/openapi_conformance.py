@@ -42,7 +42,6 @@ OVER_BUDGET = {
     ("delete", "/v1/orgs/{slug}/api-keys/{key_id}"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
     ("delete", "/v1/orgs/{slug}/security/pin"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
     ("post", "/v1/orgs/{slug}/usage"): (5, "the day and month counters are two atomic ADDs (sent in parallel); an API key's first use in a minute also writes last_used_at"),
-    ("post", "/v1/auth/login/2fa"): (4, "a backup code needs the query of the unused codes"),
 }
 round_trips = {}  # (method, template) -> {"calls": max calls, "scans": total scans, "exchanges": n}
 session = requests.Session()

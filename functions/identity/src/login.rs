@@ -21,10 +21,12 @@ use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::SessionId;
 use shared::store::attempts::{Reservation, LOGIN, TWO_FACTOR};
 use shared::store::item::time;
+use shared::store::keys::BACKUP_CODE_PREFIX;
 use shared::store::sessions::{self, ABSOLUTE_TIMEOUT};
 use shared::store::users::{self, User};
 use shared::store::{delete, n, put, s, ChainOwner, CommitError, Item, ItemExt, Key, Mutation};
 use shared::{AppState, Error};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// How long the second step of a login may wait.
@@ -199,6 +201,38 @@ async fn start_session(
     })
 }
 
+/// The challenge and the profile of a second login step, and — for a backup code — the
+/// unused codes, in one round trip: they sort together in the user's partition
+/// (`BACKUPCODE#…` < `CHALLENGE#…` < `MEMBERSHIP#…` < `PROFILE`), so one consistent query
+/// reads all three.
+async fn challenge_and_profile(
+    state: &AppState,
+    token: &ChallengeToken,
+    user_key: &Key,
+    factor: &Factor,
+) -> Result<(HashMap<Key, Item>, Option<Vec<Item>>), Error> {
+    if let Factor::Code(_) = factor {
+        let items = state
+            .table
+            .get_many(&[token.key(), user_key.clone()])
+            .await?;
+        return Ok((items, None));
+    }
+    let items = state
+        .table
+        .query_range(&user_key.pk, BACKUP_CODE_PREFIX, &user_key.sk)
+        .await?;
+    let (codes, others): (Vec<Item>, Vec<Item>) = items.into_iter().partition(|item| {
+        item.opt_str("sk")
+            .is_some_and(|sk| sk.starts_with(BACKUP_CODE_PREFIX))
+    });
+    let others = others
+        .into_iter()
+        .filter_map(|item| Some((Key::of(&item).ok()?, item)))
+        .collect();
+    Ok((others, Some(codes)))
+}
+
 /// The second step of a login with 2FA: the challenge and a TOTP code or a backup code.
 ///
 /// The challenge works once and for 5 minutes; a code's time step and a backup code are
@@ -218,10 +252,7 @@ pub async fn login_second_factor(
     let factor = Factor::from_fields(body.code, body.backup_code)?;
     let token = ChallengeToken::parse(&body.challenge_token).ok_or(Error::Unauthorized)?;
     let user_key = Key::user(&token.user_id);
-    let items = state
-        .table
-        .get_many(&[token.key(), user_key.clone()])
-        .await?;
+    let (items, backup_codes) = challenge_and_profile(&state, &token, &user_key, &factor).await?;
     let now = Utc::now();
     let live = items.get(&token.key()).is_some_and(|challenge| {
         challenge
@@ -240,7 +271,7 @@ pub async fn login_second_factor(
     let holder = Holder {
         user: &user,
         secret: &secret,
-        backup_codes: None,
+        backup_codes: backup_codes.as_deref(),
     };
     let proof = second_factor::accept(&state, holder, &factor, None, &client, || {
         Error::InvalidCode
