@@ -6,14 +6,16 @@ use serde_json::{json, Value};
 /// The bare `lambda_runtime` function every figure is compared with.
 pub const BASELINE: &str = "hello-world";
 
-/// Every function binary of the template.
-pub const FUNCTIONS: [&str; 5] = [
-    "platform",
-    "identity",
-    "organization",
-    "event-dispatch",
-    "outbox-sweeper",
-];
+/// Every function binary of the template (`BuildProperties: { Binary: … }`), as
+/// `make package` reads them: a new function is measured without editing the bench.
+pub fn functions(template: &str) -> Vec<String> {
+    template
+        .lines()
+        .filter_map(|line| line.split("BuildProperties: { Binary: ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
 
 /// Functions whose requests may hash with argon2 (passwords, PINs, backup codes).
 pub fn hashes(function: &str) -> bool {
@@ -111,5 +113,18 @@ pub fn hashing_event(function: &str, fixture: &Fixture) -> Value {
             event["headers"]["x-plexmcp-pin"] = json!("271828");
             event
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_the_binaries_of_the_template() {
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml"))
+                .unwrap();
+        let functions = super::functions(&template);
+        assert!(functions.len() >= 5, "{functions:?}");
+        assert!(functions.iter().any(|f| f == "identity"));
     }
 }

@@ -20,7 +20,7 @@ mod round_trips;
 mod setup;
 
 use cold_start::median_ms;
-use functions::{BASELINE, FUNCTIONS};
+use functions::BASELINE;
 use local_runtime::{FunctionProcess, LocalStack, RuntimeApi};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -127,7 +127,10 @@ fn main() {
     };
 
     eprintln!("bench: cold starts ({starts} each, taking turns)");
-    let names: Vec<&str> = std::iter::once(BASELINE).chain(FUNCTIONS).collect();
+    let functions = functions::functions(&template);
+    let names: Vec<&str> = std::iter::once(BASELINE)
+        .chain(functions.iter().map(String::as_str))
+        .collect();
     let paths: Vec<PathBuf> = names.iter().map(|n| bin.join(n)).collect();
     let events: Vec<(Value, &str)> = names.iter().map(|n| functions::cold_event(n)).collect();
     let pairs: Vec<(&Path, &Value)> = paths
