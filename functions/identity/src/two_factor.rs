@@ -150,6 +150,18 @@ fn delete_backup_set(
     Ok(writes)
 }
 
+/// A new set of backup codes in place of the caller's current ones: the codes (shown
+/// once) and the writes that delete the old set and store the new one.
+async fn replace_backup_set(
+    state: &AppState,
+    account: &Account,
+) -> Result<(Vec<String>, Vec<TransactWriteItem>), Error> {
+    let mut writes = delete_backup_set(state, &account.backup_codes, None)?;
+    let (codes, new_writes) = new_backup_set(state, &account.user.id).await?;
+    writes.extend(new_writes);
+    Ok((codes, writes))
+}
+
 fn with_writes(mut mutation: Mutation, writes: Vec<TransactWriteItem>) -> Mutation {
     for write in writes {
         mutation = mutation.write(write);
@@ -281,9 +293,7 @@ pub async fn enable(
     )
     .await?;
     // Leftovers of an earlier enrolment, if any, go with the new set.
-    let mut backup_writes = delete_backup_set(&state, &account.backup_codes, None)?;
-    let (codes, new_writes) = new_backup_set(&state, &user.id).await?;
-    backup_writes.extend(new_writes);
+    let (codes, backup_writes) = replace_backup_set(&state, &account).await?;
     let mutation = user_mutation(
         user,
         &proof.profile,
@@ -404,9 +414,7 @@ pub async fn regenerate_backup_codes(
         wrong_code,
     )
     .await?;
-    let mut writes = delete_backup_set(&state, &account.backup_codes, None)?;
-    let (codes, new_writes) = new_backup_set(&state, &user.id).await?;
-    writes.extend(new_writes);
+    let (codes, writes) = replace_backup_set(&state, &account).await?;
     let mutation = user_mutation(
         user,
         &proof.profile,
