@@ -2,6 +2,7 @@
 //! m = 19 MiB, t = 2, p = 1), for a password and for a peppered PIN — timed in this
 //! process, built with the functions' release profile.
 
+use crate::cold_start::median_ms;
 use shared::crypto::derive_key;
 use shared::domain::password::{hash_secret, verify_secret};
 use shared::domain::pin::Pin;
@@ -13,15 +14,14 @@ pub struct Argon2Cost {
 }
 
 fn median_verify_ms(secret: &str, phc: &str, rounds: usize) -> f64 {
-    let mut ms: Vec<f64> = (0..rounds)
+    let times: Vec<_> = (0..rounds)
         .map(|_| {
             let start = Instant::now();
             assert!(verify_secret(secret, phc), "the secret verifies");
-            start.elapsed().as_secs_f64() * 1e3
+            start.elapsed()
         })
         .collect();
-    ms.sort_by(f64::total_cmp);
-    ms[rounds / 2]
+    median_ms(&times)
 }
 
 pub fn measure(rounds: usize) -> Argon2Cost {
