@@ -17,7 +17,7 @@ use crate::ids::{OrgId, UserId};
 use crate::store::item::time;
 use crate::store::members::Membership;
 use crate::store::orgs::{Org, ACTIVE};
-use crate::store::{s, ChainOwner, Item, ItemExt, Key, Mutation, StoreError};
+use crate::store::{s, ChainOwner, Cond, Item, ItemExt, Key, Mutation, StoreError};
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
@@ -206,7 +206,9 @@ impl OrgAccess {
     }
 
     /// A change to this organization by the caller: recorded in the org's audit chain,
-    /// and committed only while the org is still active (not being deleted).
+    /// and committed only while the org is still active (not being deleted) and the
+    /// caller's access is as it was read — a person still a member with the same role,
+    /// an API key not revoked — so a demotion cannot slip between check and commit.
     pub fn mutation(
         &self,
         action: &'static str,
@@ -215,11 +217,20 @@ impl OrgAccess {
         client: &ClientInfo,
     ) -> Mutation {
         let audit = AuditDraft::new(self.actor(), action, category, target, client);
-        Mutation::new(ChainOwner::existing(self.org_key(), &self.org_item), audit).require(
-            "status",
-            "=",
-            s(ACTIVE),
-        )
+        let mutation = Mutation::new(ChainOwner::existing(self.org_key(), &self.org_item), audit)
+            .require("status", "=", s(ACTIVE));
+        match &self.principal {
+            Principal::User(caller) => mutation.guard(
+                Key::membership(caller.user_id(), &self.org.slug),
+                Cond::new("#role = :role")
+                    .name("#role", "role")
+                    .value(":role", s(self.role.as_str())),
+            ),
+            Principal::ApiKey { key_id } => mutation.guard(
+                Key::api_key(&self.org.id, key_id),
+                Cond::new("attribute_exists(pk)"),
+            ),
+        }
     }
 }
 

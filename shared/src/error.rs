@@ -27,6 +27,12 @@ pub enum Error {
     MalformedBody(String),
     #[error("{0}")]
     InvalidQuery(String),
+    /// A `cursor` that this list did not issue (tampered, or from another list or org).
+    #[error("the cursor is not valid for this list; start again without one")]
+    InvalidCursor,
+    /// A request the router could not take apart (a path that does not decode, say).
+    #[error("{0}")]
+    BadRequest(String),
     #[error("the body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("the body is larger than 1 MB")]

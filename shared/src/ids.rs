@@ -89,6 +89,8 @@ prefixed_id!(/// One audit-log entry.
     AuditId, "aud_");
 prefixed_id!(/// An event (also the webhook message id: stable across delivery attempts).
     MessageId, "msg_");
+prefixed_id!(/// An invitation to join an organization.
+    InvitationId, "inv_");
 
 #[cfg(test)]
 mod tests {

@@ -6,17 +6,24 @@
 //! 423 `pin_locked` with `retry_after` for 15 minutes. Each attempt is reserved with a
 //! conditional update on the org item *before* the PIN is checked, so 20 parallel guesses
 //! get at most 5 checked. A correct PIN resets the counter in the same transaction as
-//! the action it allows.
+//! the action it allows — or, when the action then does not commit (a no-op, a refusal),
+//! right after, so that correct PINs never add up to a lock.
+//!
+//! What the gate decided on is a condition of the action's commit: PIN protection off
+//! as read (it cannot be turned on in between), or the very PIN that was checked
+//! (`pin_set_at` as read: it cannot be changed in between).
 
 use crate::access::OrgAccess;
+use crate::audit::AuditEntry;
 use crate::audit::{Category, Target};
 use crate::domain::password::verify_secret;
 use crate::domain::Pin;
 use crate::error::Error;
 use crate::http::ClientInfo;
 use crate::store::attempts::{Reservation, PIN};
-use crate::store::{n, ItemExt, Mutation};
+use crate::store::{n, CommitError, ItemExt, Key, Mutation};
 use crate::AppState;
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::Utc;
@@ -41,19 +48,77 @@ impl<S: Send + Sync> FromRequestParts<S> for PinHeader {
     }
 }
 
-/// A passed gate; the action's transaction applies it.
+/// A passed gate; the action commits through it.
 #[must_use]
 pub struct PinPassed {
     checked: bool,
+    org_key: Key,
+    /// `pin_protection_enabled` and `pin_set_at` as the gate read them.
+    decided: [(&'static str, Option<AttributeValue>); 2],
 }
 
 impl PinPassed {
-    /// A checked PIN resets the failure counter, in the same transaction as the action.
+    fn new(access: &OrgAccess, checked: bool) -> Self {
+        let read = |attr: &'static str| (attr, access.org_item.get(attr).cloned());
+        PinPassed {
+            checked,
+            org_key: access.org_key(),
+            decided: [read("pin_protection_enabled"), read("pin_set_at")],
+        }
+    }
+
+    /// The action's mutation, holding only while the PIN settings are as the gate read
+    /// them; a checked PIN resets the failure counter in the same transaction.
     pub fn apply(&self, mutation: Mutation) -> Mutation {
+        let mutation = self.decided.iter().fold(mutation, |m, (attr, as_read)| {
+            m.decided_on(attr, as_read.clone())
+        });
         if self.checked {
             mutation.set(PIN.counter, n(0))
         } else {
             mutation
+        }
+    }
+
+    /// Commits the gated action; if it does not commit, a checked PIN still resets the
+    /// failure counter.
+    pub async fn commit(
+        self,
+        state: &AppState,
+        mutation: Mutation,
+    ) -> Result<AuditEntry, CommitError> {
+        let result = self.apply(mutation).commit(state).await;
+        if result.is_err() {
+            self.release(state).await;
+        }
+        result
+    }
+
+    /// The gate was passed but the action does nothing (a no-op): a checked PIN resets
+    /// the failure counter on its own.
+    pub async fn release(&self, state: &AppState) {
+        if !self.checked {
+            return;
+        }
+        let reset = state
+            .table
+            .client()
+            .update_item()
+            .table_name(state.table.name())
+            .set_key(Some(self.org_key.to_item()))
+            .update_expression("SET #c = :zero")
+            .condition_expression("attribute_exists(pk) AND #c > :zero")
+            .expression_attribute_names("#c", PIN.counter)
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        if let Err(err) = reset {
+            let missed = err
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception());
+            if !missed {
+                tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "PIN counter reset failed");
+            }
         }
     }
 }
@@ -66,7 +131,7 @@ pub async fn check(
     client: &ClientInfo,
 ) -> Result<PinPassed, Error> {
     if !access.org.pin_protection_enabled {
-        return Ok(PinPassed { checked: false });
+        return Ok(PinPassed::new(access, false));
     }
     verify(state, access, presented, client).await
 }
@@ -93,7 +158,7 @@ pub async fn verify(
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
     if matches {
-        return Ok(PinPassed { checked: true });
+        return Ok(PinPassed::new(access, true));
     }
     let remaining = (PIN.max - org.opt_num(PIN.counter).unwrap_or(PIN.max)).max(0) as u32;
     let action = if remaining == 0 {

@@ -16,6 +16,8 @@ pub struct AppState {
     pub secrets: SecretBox,
     /// The server-side pepper of organization PINs.
     pub pin_pepper: std::sync::Arc<Vec<u8>>,
+    /// Signs list cursors so a client cannot hand DynamoDB a key of its own.
+    pub cursors: Arc<crate::http::page::CursorKey>,
     pub config: Arc<Config>,
 }
 
@@ -30,6 +32,7 @@ impl AppState {
                 &config.data_key,
                 "plexmcp/pin-pepper/v1",
             )),
+            cursors: Arc::new(crate::http::page::CursorKey::new(&config.data_key)),
             config: Arc::new(config),
         }
     }

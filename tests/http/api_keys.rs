@@ -93,6 +93,41 @@ async fn a_key_acts_as_a_member_of_its_own_org_only() {
     )
     .await
     .problem(403, "forbidden");
+    // Key management and the team need a person: a key cannot mint, list or revoke keys.
+    let (other_id, _) = orgs.a.api_key(&api).await;
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api-keys".to_owned(),
+            Some(json!({ "name": "Child" })),
+        ),
+        (Method::GET, "/api-keys".to_owned(), None),
+        (Method::DELETE, format!("/api-keys/{other_id}"), None),
+        (Method::GET, "/invitations".to_owned(), None),
+        (
+            Method::PATCH,
+            format!("/members/{}", orgs.a.viewer.id),
+            Some(json!({ "role": "member" })),
+        ),
+        (
+            Method::DELETE,
+            format!("/members/{}", orgs.a.viewer.id),
+            None,
+        ),
+    ] {
+        api.call(method.clone(), &orgs.a.path(&path), Some(&key), body)
+            .await
+            .problem(403, "forbidden");
+    }
+    let keys = api
+        .get(&orgs.a.path("/api-keys"), &orgs.a.owner.token)
+        .await
+        .expect(200);
+    assert_eq!(
+        keys.body["items"].as_array().unwrap().len(),
+        2,
+        "no child key"
+    );
     // Its own org only, and no personal routes.
     api.get(&orgs.b.path(""), &key)
         .await
@@ -159,4 +194,133 @@ async fn a_revoked_key_is_rejected_on_its_next_request() {
     )
     .await
     .problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn a_members_keys_die_with_the_membership() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let mut keys = Vec::new();
+    for name in ["one", "two"] {
+        let created = api
+            .post(
+                &org.path("/api-keys"),
+                Some(&org.member.token),
+                json!({ "name": name }),
+            )
+            .await
+            .expect(201);
+        keys.push(created.body["key"].as_str().unwrap().to_owned());
+    }
+    // One revoked before: the removal revokes what is left.
+    let (admin_key_id, admin_key) = {
+        let created = api
+            .post(
+                &org.path("/api-keys"),
+                Some(&org.admin.token),
+                json!({ "name": "admin's" }),
+            )
+            .await
+            .expect(201);
+        (
+            created.body["id"].as_str().unwrap().to_owned(),
+            created.body["key"].as_str().unwrap().to_owned(),
+        )
+    };
+    let listed = api
+        .get(&org.path("/api-keys"), &org.owner.token)
+        .await
+        .expect(200);
+    let first = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "one")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.delete(&org.path(&format!("/api-keys/{first}")), &org.owner.token)
+        .await
+        .expect(204);
+    for key in &keys[1..] {
+        api.get(&org.path(""), key).await.expect(200);
+    }
+    let removed = api
+        .delete(
+            &org.path(&format!("/members/{}", org.member.id)),
+            &org.owner.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(removed.body["revoked_api_keys"], 1);
+    for key in &keys {
+        api.get(&org.path(""), key)
+            .await
+            .problem(401, "unauthorized");
+    }
+    let left: Vec<String> = api
+        .get(&org.path("/api-keys"), &org.owner.token)
+        .await
+        .expect(200)
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(left, vec![admin_key_id], "only the admin's key is left");
+    // Leaving on your own takes your keys too.
+    let gone = api
+        .delete(
+            &org.path(&format!("/members/{}", org.admin.id)),
+            &org.admin.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(gone.body["revoked_api_keys"], 1);
+    api.get(&org.path(""), &admin_key)
+        .await
+        .problem(401, "unauthorized");
+    let entry = audit_chain(&format!("ORG#{}", org.id))
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e["action"] == "team.member_removed")
+        .unwrap();
+    assert_eq!(entry["details"]["revoked_api_keys"], 1);
+}
+
+#[tokio::test]
+async fn a_member_holds_at_most_forty_keys() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    for i in 0..40 {
+        api.post(
+            &org.path("/api-keys"),
+            Some(&org.member.token),
+            json!({ "name": format!("key {i}") }),
+        )
+        .await
+        .expect(201);
+    }
+    api.post(
+        &org.path("/api-keys"),
+        Some(&org.member.token),
+        json!({ "name": "one too many" }),
+    )
+    .await
+    .problem(409, "api_key_limit");
+    // All forty go with the membership, in one transaction.
+    let removed = api
+        .delete(
+            &org.path(&format!("/members/{}", org.member.id)),
+            &org.owner.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(removed.body["revoked_api_keys"], 40);
+    assert!(items(&format!("ORG#{}", org.id), "APIKEY#")
+        .await
+        .is_empty());
 }

@@ -21,13 +21,7 @@ async fn a_team_change_reaches_each_subscribed_endpoint_once() {
     .await;
     subscribe(&org.id, "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TB", &["mcp.created"]).await;
     let newcomer = Account::create(&api).await;
-    api.post(
-        &org.path("/members"),
-        Some(&org.owner.token),
-        json!({ "email": newcomer.email, "role": "viewer" }),
-    )
-    .await
-    .expect(201);
+    org.add(&api, &newcomer, "viewer").await;
 
     let jobs = delivery_jobs(&org.id, 1, Duration::from_secs(20)).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");

@@ -64,13 +64,7 @@ impl Gated {
             ),
             Gated::RemoveMember => {
                 let someone = Account::create(api).await;
-                api.post(
-                    &org.path("/members"),
-                    Some(&org.owner.token),
-                    json!({ "email": someone.email, "role": "viewer" }),
-                )
-                .await
-                .expect(201);
+                org.add(api, &someone, "viewer").await;
                 (
                     Method::DELETE,
                     org.path(&format!("/members/{}", someone.id)),

@@ -33,8 +33,33 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
     let target = &org.admin.id;
     let mcp = org.mcp(api).await;
     let (key, _) = org.api_key(api).await;
+    let invitation = api
+        .post(
+            &org.path("/members"),
+            Some(&org.owner.token),
+            json!({ "email": format!("{}@example.com", plexmcp_tests::unique("inv-")), "role": "viewer" }),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     use Least::*;
     vec![
+        route(Method::GET, "/invitations".into(), None, Admin),
+        route(
+            Method::GET,
+            format!("/invitations/{invitation}"),
+            None,
+            Admin,
+        ),
+        route(
+            Method::DELETE,
+            format!("/invitations/{invitation}"),
+            None,
+            Admin,
+        ),
         route(Method::GET, String::new(), None, Viewer),
         route(
             Method::PATCH,
@@ -121,6 +146,7 @@ async fn snapshot(api: &Api, org: &OrgFixture) -> Vec<Value> {
     for path in [
         "",
         "/members",
+        "/invitations",
         "/mcps",
         "/api-keys",
         "/billing",
@@ -170,7 +196,7 @@ async fn another_orgs_people_get_404_on_every_route_and_change_nothing() {
     assert_eq!(snapshot(&api, &orgs.a).await, before);
     // B's owner naming A's objects through B's own org: not B's, so 404.
     let names_an_a_object = |r: &&Route| {
-        ["/usr_", "/mcp_", "/key_"]
+        ["/usr_", "/mcp_", "/key_", "/inv_"]
             .iter()
             .any(|id| r.path.contains(id))
     };
@@ -294,4 +320,44 @@ async fn every_org_route_needs_a_valid_credential() {
     )
     .await
     .problem(401, "unauthorized");
+}
+
+/// What an API key of the org itself may do: a member's rights, except managing API keys
+/// and the team, which need a person's session.
+fn api_key_may(r: &Route) -> bool {
+    let person_only = r.path.starts_with("/api-keys")
+        || r.path.starts_with("/members") && r.method != Method::GET
+        || r.path.starts_with("/invitations");
+    r.least <= Least::Member && !person_only
+}
+
+#[tokio::test]
+async fn an_api_key_of_the_org_has_member_rights_without_keys_or_team() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let routes = routes(&api, &org).await;
+    let (_, key) = org.api_key(&api).await;
+    let before = snapshot(&api, &org).await;
+    for r in routes.iter().filter(|r| !api_key_may(r)) {
+        let resp = call(&api, r, &org, Some(&key)).await;
+        assert_eq!(
+            (resp.status, resp.code()),
+            (403, "forbidden"),
+            "API key: {} {}: {}",
+            r.method,
+            r.path,
+            resp.body
+        );
+    }
+    assert_eq!(snapshot(&api, &org).await, before);
+    for r in routes.iter().filter(|r| api_key_may(r)) {
+        let resp = call(&api, r, &org, Some(&key)).await;
+        assert!(
+            (200..300).contains(&resp.status),
+            "API key: {} {}: {}",
+            r.method,
+            r.path,
+            resp.body
+        );
+    }
 }

@@ -78,13 +78,7 @@ impl OrgFixture {
         let mut others = Vec::new();
         for role in ["admin", "member", "viewer"] {
             let account = Account::create(api).await;
-            api.post(
-                &format!("/v1/orgs/{slug}/members"),
-                Some(&owner.token),
-                json!({ "email": account.email, "role": role }),
-            )
-            .await
-            .expect(201);
+            join(api, &slug, &owner.token, &account, role).await;
             others.push(account);
         }
         let [admin, member, viewer] = <[Account; 3]>::try_from(others).unwrap();
@@ -126,7 +120,32 @@ impl TwoOrgs {
     }
 }
 
+/// `account` joins the org `slug` with `role`: invited by `inviter`, then accepting.
+pub async fn join(api: &Api, slug: &str, inviter: &str, account: &Account, role: &str) {
+    let invitation = api
+        .post(
+            &format!("/v1/orgs/{slug}/members"),
+            Some(inviter),
+            json!({ "email": account.email, "role": role }),
+        )
+        .await
+        .expect(201);
+    let id = invitation.body["id"].as_str().unwrap();
+    api.post(
+        &format!("/v1/me/invitations/{id}/accept"),
+        Some(&account.token),
+        json!({}),
+    )
+    .await
+    .expect(200);
+}
+
 impl OrgFixture {
+    /// `account` joins this org with `role` (invited by the owner).
+    pub async fn add(&self, api: &Api, account: &Account, role: &str) {
+        join(api, &self.slug, &self.owner.token, account, role).await;
+    }
+
     /// Turns PIN protection on (as the owner).
     pub async fn enable_pin(&self, api: &Api, pin: &str) {
         api.call(

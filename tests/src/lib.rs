@@ -9,7 +9,7 @@ pub mod events;
 pub mod fixtures;
 
 pub use api::{Api, Resp};
-pub use fixtures::{Account, OrgFixture, TwoOrgs};
+pub use fixtures::{join, Account, OrgFixture, TwoOrgs};
 
 use local_runtime::LocalStack;
 use std::path::PathBuf;

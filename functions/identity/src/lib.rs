@@ -1,6 +1,7 @@
 //! Identity: signup, login, logout, the profile (`/v1/me`) and session management
 //! (Profile → Sessions).
 
+mod invitations;
 mod login;
 mod me;
 mod second_factor;
@@ -28,6 +29,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(two_factor::enable))
         .routes(routes!(two_factor::disable))
         .routes(routes!(two_factor::regenerate_backup_codes))
+        .routes(routes!(invitations::list))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(invitations::decline))
 }
 
 pub fn router(state: AppState) -> Router {

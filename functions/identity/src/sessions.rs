@@ -1,13 +1,14 @@
 //! Profile → Sessions: list, revoke one, revoke all but the current one.
 
 use crate::login::{caller_profile, user_mutation};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use shared::audit::Target;
 use shared::auth::Bearer;
+use shared::http::Path;
 use shared::http::{ClientInfo, Problem};
 use shared::ids::SessionId;
 use shared::store::keys::SESSION_PREFIX;

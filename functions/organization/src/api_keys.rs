@@ -1,7 +1,10 @@
 //! Organization API keys: created by members and up (the key is shown once), listed as
 //! metadata only, revoked by owners and admins (**PIN-gated**) — rejected at once.
+//! Managing keys needs a person's session (an API key cannot mint, list or revoke keys),
+//! and a key dies with its creator's membership: the member item lists the keys its
+//! person created, and removing the member revokes them in the same transaction.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,11 +15,13 @@ use shared::audit::{Category, Target};
 use shared::domain::{Name, Permission};
 use shared::events::{Event, EventType};
 use shared::http::page::query_page;
+use shared::http::Path;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
-use shared::ids::ApiKeyId;
+use shared::ids::{ApiKeyId, UserId};
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
 use shared::store::keys::API_KEY_PREFIX;
+use shared::store::members::{self, MAX_API_KEYS_PER_MEMBER};
 use shared::store::{delete, put, s, CommitError, Item, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
@@ -67,7 +72,7 @@ impl ApiKeyView {
 /// Create an API key (members and up). Emits `api_key.created`.
 #[utoipa::path(post, path = "/v1/orgs/{slug}/api-keys", operation_id = "create_api_key", tag = "api-keys", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = CreateApiKey,
-    responses((status = 201, body = ApiKeyCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ApiKeyCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, description = "`api_key_limit`", body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     credential: Credential,
@@ -78,6 +83,8 @@ pub async fn create(
     let name = Name::parse(&body.name).map_err(|m| Error::invalid("name", m))?;
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Contribute)?;
+    access.require_person()?;
+    let creator = access.user_id().ok_or(Error::Unauthorized)?.clone();
     let secret = ApiKeySecret::generate();
     let id = ApiKeyId::generate();
     let now = Utc::now();
@@ -106,6 +113,13 @@ pub async fn create(
         .details(data.clone())
         .write(put(&state.table, item, "attribute_not_exists(pk)")?)
         .write(put(&state.table, pointer, "attribute_not_exists(pk)")?)
+        .write(members::key_created(
+            &state.table,
+            &access.org.id,
+            &creator,
+            id.as_str(),
+            &secret.hash(),
+        )?)
         .emit(Event::new(
             EventType::ApiKeyCreated,
             &access.org.id,
@@ -113,7 +127,14 @@ pub async fn create(
             now,
         ))
         .commit(&state)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            CommitError::Write(2) => Error::conflict(
+                "api_key_limit",
+                format!("a member can hold at most {MAX_API_KEYS_PER_MEMBER} API keys; revoke one first"),
+            ),
+            other => other.into(),
+        })?;
     let created = ApiKeyCreated {
         id,
         name: name.into_string(),
@@ -127,7 +148,7 @@ pub async fn create(
 /// The org's API keys: metadata only, never a key (any member).
 #[utoipa::path(get, path = "/v1/orgs/{slug}/api-keys", operation_id = "list_api_keys", tag = "api-keys", security(("bearer" = [])),
     params(("slug" = String, Path), PageQuery),
-    responses((status = 200, body = Page<ApiKeyView>), (status = 404, body = Problem)))]
+    responses((status = 200, body = Page<ApiKeyView>), (status = 400, body = Problem), (status = 403, description = "API keys cannot list keys", body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     credential: Credential,
@@ -136,8 +157,9 @@ pub async fn list(
 ) -> Result<axum::Json<Page<ApiKeyView>>, Error> {
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
+    access.require_person()?;
     let page = query_page(
-        &state.table,
+        &state,
         &access.org_key().pk,
         API_KEY_PREFIX,
         &query,
@@ -182,10 +204,12 @@ pub async fn revoke(
         })
         .ok_or(Error::NotFound)?;
     access.require(Permission::Administer)?;
+    access.require_person()?;
     let gate = pin_gate::check(&state, &access, &pin, &client).await?;
     let view = ApiKeyView::from_item(&item)?;
+    let hash = item.str("key_hash")?;
     let data = json!({ "key_id": view.id, "name": view.name, "prefix": view.prefix });
-    let mutation = access
+    let mut mutation = access
         .mutation(
             "api_key.revoked",
             Category::ApiKey,
@@ -198,23 +222,25 @@ pub async fn revoke(
             &Key::api_key(&access.org.id, view.id.as_str()),
             Some("attribute_exists(pk)"),
         ))
-        .write(delete(
-            &state.table,
-            &Key::api_key_pointer(item.str("key_hash")?),
-            None,
-        ))
+        .write(delete(&state.table, &Key::api_key_pointer(hash), None))
         .emit(Event::new(
             EventType::ApiKeyRevoked,
             &access.org.id,
             data,
             Utc::now(),
         ));
-    gate.apply(mutation)
-        .commit(&state)
-        .await
-        .map_err(|e| match e {
-            CommitError::Write(0) => Error::NotFound,
-            other => other.into(),
-        })?;
+    if let Some(creator) = UserId::parse(&view.created_by) {
+        mutation = mutation.write(members::key_revoked(
+            &state.table,
+            &access.org.id,
+            &creator,
+            view.id.as_str(),
+            hash,
+        )?);
+    }
+    gate.commit(&state, mutation).await.map_err(|e| match e {
+        CommitError::Write(0) => Error::NotFound,
+        other => other.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

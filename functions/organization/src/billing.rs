@@ -2,13 +2,14 @@
 //! audit retention) and its history. There is no payment provider here; changing the
 //! plan is owners' and admins' and **PIN-gated**.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::domain::Permission;
+use shared::http::Path;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
@@ -130,6 +131,7 @@ pub async fn change_plan(
     let gate = pin_gate::check(&state, &access, &pin, &client).await?;
     let from = access.org.plan.clone();
     if from == body.plan {
+        gate.release(&state).await;
         return Ok(axum::Json(view(&state, &access, &from).await?));
     }
     let now = Utc::now();
@@ -161,6 +163,6 @@ pub async fn change_plan(
         .details(json!({ "from": from, "to": body.plan }))
         .set("plan", s(&body.plan))
         .write(put(&state.table, change, "attribute_not_exists(pk)")?);
-    gate.apply(mutation).commit(&state).await?;
+    gate.commit(&state, mutation).await?;
     Ok(axum::Json(view(&state, &access, &body.plan).await?))
 }

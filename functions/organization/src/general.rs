@@ -2,7 +2,7 @@
 //! The slug is unique (a `SLUG#` reservation written in the creating transaction) and
 //! cannot be changed afterwards.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,9 +12,10 @@ use shared::audit::{Actor, AuditDraft, Category, Target};
 use shared::auth::{authenticate, Bearer};
 use shared::domain::{Description, Name, OrgSlug, Permission, Role};
 use shared::error::Validator;
+use shared::http::Path;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::OrgId;
-use shared::store::members::{Member, Membership};
+use shared::store::members::{self, Member, Membership};
 use shared::store::orgs::{self, Org};
 use shared::store::users::User;
 use shared::store::{put, s, ChainOwner, CommitError, Key, Mutation};
@@ -109,13 +110,7 @@ pub async fn create(
     let now = Utc::now();
     let id = OrgId::generate();
     let org_item = orgs::new_item(&id, &name, &slug, &description, now);
-    let owner = Member {
-        user_id: user.id.clone(),
-        email: user.email.clone(),
-        name: user.name.clone(),
-        role: Role::Owner,
-        joined_at: now,
-    };
+    let owner = Member::joining(&user, Role::Owner, now);
     let membership = Membership {
         org_id: id.clone(),
         slug: slug.as_str().to_owned(),
@@ -145,12 +140,14 @@ pub async fn create(
             membership.item(&user.id),
             "attribute_not_exists(pk)",
         )?)
+        .write(members::joined(&state.table, &user.id)?)
         .commit(&state)
         .await
         .map_err(|e| match e {
             CommitError::Write(0) => {
                 Error::conflict("conflict", format!("the slug `{}` is taken", slug.as_str()))
             }
+            CommitError::Write(3) => members::too_many_memberships(),
             other => other.into(),
         })?;
     let org = Org::from_item(&org_item)?

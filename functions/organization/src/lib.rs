@@ -3,6 +3,7 @@
 mod api_keys;
 mod billing;
 mod general;
+mod invitations;
 mod mcps;
 mod security;
 mod team;
@@ -17,7 +18,9 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(general::create))
         .routes(routes!(general::get, general::update))
-        .routes(routes!(team::list, team::add))
+        .routes(routes!(team::list, invitations::invite))
+        .routes(routes!(invitations::list))
+        .routes(routes!(invitations::get, invitations::revoke))
         .routes(routes!(team::change_role, team::remove))
         .routes(routes!(security::get))
         .routes(routes!(security::set_pin, security::disable_pin))

@@ -2,7 +2,7 @@
 //! and admins, **PIN-gated**), and their health, whose change is an event.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use shared::domain::{Name, Permission};
 use shared::error::Validator;
 use shared::events::{Event, EventType};
 use shared::http::page::query_page;
+use shared::http::Path;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
 use shared::ids::McpId;
 use shared::pin_gate::{self, PinHeader};
@@ -184,7 +185,7 @@ pub async fn list(
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
     let page = query_page(
-        &state.table,
+        &state,
         &access.org_key().pk,
         MCP_PREFIX,
         &query,
@@ -340,13 +341,10 @@ pub async fn remove(
             data,
             Utc::now(),
         ));
-    gate.apply(mutation)
-        .commit(&state)
-        .await
-        .map_err(|e| match e {
-            CommitError::Write(0) => Error::NotFound,
-            other => other.into(),
-        })?;
+    gate.commit(&state, mutation).await.map_err(|e| match e {
+        CommitError::Write(0) => Error::NotFound,
+        other => other.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,7 +3,7 @@
 //! (an API key can do neither).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,7 @@ use shared::audit::{Category, Target};
 use shared::domain::password::hash_secret;
 use shared::domain::{Permission, Pin};
 use shared::error::Validator;
+use shared::http::Path;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
@@ -116,7 +117,7 @@ pub async fn set_pin(
         .set("pin_hash", AttributeValue::S(hash))
         .set("pin_set_at", time(now))
         .set("pin_protection_enabled", AttributeValue::Bool(true));
-    gate.apply(mutation).commit(&state).await?;
+    gate.commit(&state, mutation).await?;
     // What was just committed, without reading it back.
     Ok(axum::Json(SecurityView {
         pin_protection_enabled: true,
@@ -157,6 +158,6 @@ pub async fn disable_pin(
         .set("pin_protection_enabled", AttributeValue::Bool(false))
         .remove("pin_hash")
         .remove("pin_set_at");
-    gate.apply(mutation).commit(&state).await?;
+    gate.commit(&state, mutation).await?;
     Ok(StatusCode::NO_CONTENT)
 }

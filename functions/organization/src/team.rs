@@ -1,26 +1,26 @@
-//! The team: list members, add an existing user, change a role, remove a member.
-//! Admins cannot touch owners (nor make anyone an owner); the last owner can neither be
-//! removed nor demoted — `owner_count` on the org item is changed in the same
-//! transaction under the condition `owner_count > 1`.
+//! The team: list members, change a role, remove a member (people join by invitation,
+//! `invitations.rs`). Admins cannot touch owners (nor make anyone an owner); the last
+//! owner can neither be removed nor demoted — `owner_count` on the org item is changed in
+//! the same transaction under the condition `owner_count > 1`. Every write is conditioned
+//! on the target's role as read, so a concurrent promotion cannot slip in between.
+//! Managing the team needs a person's session: API keys get 403.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
-use shared::domain::{Email, Permission, Role};
-use shared::error::Validator;
+use shared::domain::{Permission, Role};
 use shared::events::{Event, EventType};
 use shared::http::page::query_page;
+use shared::http::Path;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
 use shared::ids::UserId;
 use shared::pin_gate::{self, PinHeader};
 use shared::store::keys::MEMBER_PREFIX;
-use shared::store::members::{set_role, Member, Membership};
-use shared::store::users::{user_id_of_pointer, User};
-use shared::store::{delete, n, put, CommitError, Key};
+use shared::store::members::{self, set_role, Member};
+use shared::store::{delete, delete_if, n, s, CommitError, Cond, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -47,15 +47,6 @@ impl From<Member> for MemberView {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AddMember {
-    /// E-mail address of an existing account.
-    email: String,
-    #[schema(value_type = Role)]
-    role: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ChangeRole {
     #[schema(value_type = Role)]
     role: String,
@@ -68,7 +59,11 @@ fn last_owner() -> Error {
     )
 }
 
-fn guard_owners(access: &OrgAccess, target: Role, new: Option<Role>) -> Result<(), Error> {
+pub(crate) fn guard_owners(
+    access: &OrgAccess,
+    target: Role,
+    new: Option<Role>,
+) -> Result<(), Error> {
     if access.role != Role::Owner && (target == Role::Owner || new == Some(Role::Owner)) {
         return Err(Error::Forbidden(
             "only owners can change owners or grant the owner role",
@@ -89,114 +84,11 @@ pub async fn list(
 ) -> Result<axum::Json<Page<MemberView>>, Error> {
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
-    let page = query_page(
-        &state.table,
-        &access.org_key().pk,
-        MEMBER_PREFIX,
-        &query,
-        |i| Member::from_item(i).map(MemberView::from),
-    )
+    let page = query_page(&state, &access.org_key().pk, MEMBER_PREFIX, &query, |i| {
+        Member::from_item(i).map(MemberView::from)
+    })
     .await?;
     Ok(axum::Json(page))
-}
-
-/// Add an existing user to the team (owners and admins). Emits `team.member_added`.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/members", operation_id = "add_member", tag = "team", security(("bearer" = [])),
-    params(("slug" = String, Path)), request_body = AddMember,
-    responses(
-        (status = 201, body = MemberView),
-        (status = 403, body = Problem),
-        (status = 404, body = Problem),
-        (status = 409, description = "Already a member", body = Problem),
-        (status = 422, body = Problem),
-    ))]
-pub async fn add(
-    State(state): State<AppState>,
-    credential: Credential,
-    client: ClientInfo,
-    Path(slug): Path<String>,
-    Json(body): Json<AddMember>,
-) -> Result<(StatusCode, axum::Json<MemberView>), Error> {
-    let mut v = Validator::default();
-    let email = v.field("email", Email::parse(&body.email));
-    let role = v.field("role", Role::parse(&body.role));
-    let (Some(email), Some(role)) = (email, role) else {
-        return Err(v.error());
-    };
-    let email_key = Key::email(email.as_str());
-    let access = OrgAccess::load_with(
-        &state,
-        &credential,
-        &slug,
-        std::slice::from_ref(&email_key),
-        |_, items| {
-            items
-                .get(&email_key)
-                .and_then(|p| user_id_of_pointer(p).ok())
-                .map(|id| Key::user(&id))
-                .into_iter()
-                .collect()
-        },
-    )
-    .await?;
-    access.require(Permission::Administer)?;
-    guard_owners(&access, Role::Member, Some(role))?;
-    let profile = access
-        .items
-        .get(&email_key)
-        .map(user_id_of_pointer)
-        .transpose()?
-        .and_then(|id| access.items.get(&Key::user(&id)))
-        .ok_or_else(|| Error::invalid("email", "no account uses this e-mail address"))?;
-    let user = User::from_item(profile)?;
-
-    let org = &access.org;
-    let member = Member {
-        user_id: user.id.clone(),
-        email: user.email.clone(),
-        name: user.name.clone(),
-        role,
-        joined_at: Utc::now(),
-    };
-    let membership = Membership {
-        org_id: org.id.clone(),
-        slug: org.slug.clone(),
-        role,
-    };
-    let data = json!({ "user_id": user.id, "email": user.email, "name": user.name, "role": role });
-    let mut mutation = access
-        .mutation(
-            "team.member_added",
-            Category::Team,
-            Target::new("user", &user.id),
-            &client,
-        )
-        .details(data.clone())
-        .write(put(
-            &state.table,
-            member.item(&org.id),
-            "attribute_not_exists(pk)",
-        )?)
-        .write(put(
-            &state.table,
-            membership.item(&user.id),
-            "attribute_not_exists(pk)",
-        )?)
-        .emit(Event::new(
-            EventType::TeamMemberAdded,
-            &org.id,
-            data,
-            Utc::now(),
-        ));
-    if role == Role::Owner {
-        mutation = mutation.add("owner_count", 1);
-    }
-    mutation.commit(&state).await.map_err(|e| match e {
-        CommitError::Write(_) => Error::conflict("conflict", "this user is already a member"),
-        CommitError::Owner => Error::NotFound,
-        other => other.into(),
-    })?;
-    Ok((StatusCode::CREATED, axum::Json(member.into())))
 }
 
 /// Loads the caller's access and the target member (404 if not a member).
@@ -243,6 +135,7 @@ pub async fn change_role(
     let new = Role::parse(&body.role).map_err(|m| Error::invalid("role", m))?;
     let (access, mut member) = target(&state, &credential, &slug, &user_id).await?;
     access.require(Permission::Administer)?;
+    access.require_person()?;
     guard_owners(&access, member.role, Some(new))?;
     if member.role == new {
         return Ok(axum::Json(member.into()));
@@ -284,15 +177,24 @@ pub async fn change_role(
     Ok(axum::Json(member.into()))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct MemberRemoved {
+    user_id: UserId,
+    /// The API keys the member had created, revoked in the same transaction.
+    revoked_api_keys: usize,
+}
+
 /// Remove a member (owners and admins; **PIN-gated**), or leave (any member removing
-/// themselves, no PIN). Emits `team.member_removed`.
+/// themselves, no PIN). The API keys the member created are revoked with the membership.
+/// Emits `team.member_removed`.
 #[utoipa::path(delete, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "remove_member", tag = "team", security(("bearer" = [])),
-    params(("slug" = String, Path), ("user_id" = String, Path)),
+    params(("slug" = String, Path), ("user_id" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on (not needed to leave)")),
     responses(
-        (status = 204),
-        (status = 403, body = Problem),
+        (status = 200, body = MemberRemoved),
+        (status = 403, description = "`forbidden`, `pin_required` or `pin_invalid`", body = Problem),
         (status = 404, body = Problem),
-        (status = 409, description = "`last_owner`", body = Problem),
+        (status = 409, description = "`last_owner`, or `conflict` when the member changed meanwhile", body = Problem),
+        (status = 423, description = "`pin_locked`", body = Problem),
     ))]
 pub async fn remove(
     State(state): State<AppState>,
@@ -300,8 +202,9 @@ pub async fn remove(
     client: ClientInfo,
     pin: PinHeader,
     Path((slug, user_id)): Path<(String, String)>,
-) -> Result<StatusCode, Error> {
+) -> Result<axum::Json<MemberRemoved>, Error> {
     let (access, member) = target(&state, &credential, &slug, &user_id).await?;
+    access.require_person()?;
     let leaving = access.user_id() == Some(&member.user_id);
     // Leaving needs no PIN: members need not know it.
     let gate = if leaving {
@@ -312,12 +215,19 @@ pub async fn remove(
         Some(pin_gate::check(&state, &access, &pin, &client).await?)
     };
     let org = &access.org;
-    let data = json!({ "user_id": member.user_id, "email": member.email, "name": member.name, "role": member.role });
+    let revoked = member.api_keys.len();
+    let data = json!({
+        "user_id": member.user_id, "email": member.email, "name": member.name,
+        "role": member.role, "revoked_api_keys": revoked,
+    });
     let action = if leaving {
         "team.member_left"
     } else {
         "team.member_removed"
     };
+    // The member as read: same role, same API keys (a key created meanwhile bumps the
+    // version, so it cannot outlive the membership).
+    let as_read = member.as_read();
     let mut mutation = access
         .mutation(
             action,
@@ -326,34 +236,50 @@ pub async fn remove(
             &client,
         )
         .details(data.clone())
-        .write(delete(
+        .write(delete_if(
             &state.table,
             &Key::member(&org.id, &member.user_id),
-            Some("attribute_exists(pk)"),
-        ))
-        .write(delete(
+            &as_read,
+        )?)
+        .write(delete_if(
             &state.table,
             &Key::membership(&member.user_id, &org.slug),
-            None,
-        ))
+            &Cond::new("#role = :role")
+                .name("#role", "role")
+                .value(":role", s(member.role.as_str())),
+        )?)
+        .write(members::left(&state.table, &member.user_id)?)
         .emit(Event::new(
             EventType::TeamMemberRemoved,
             &org.id,
             data,
             Utc::now(),
         ));
+    for (key_id, hash) in &member.api_keys {
+        mutation = mutation
+            .write(delete(&state.table, &Key::api_key(&org.id, key_id), None))
+            .write(delete(&state.table, &Key::api_key_pointer(hash), None));
+    }
     if member.role == Role::Owner {
         mutation = mutation
             .add("owner_count", -1)
             .require("owner_count", ">", n(1));
     }
-    if let Some(gate) = gate {
-        mutation = gate.apply(mutation);
-    }
-    mutation.commit(&state).await.map_err(|e| match e {
+    let committed = match gate {
+        Some(gate) => gate.commit(&state, mutation).await,
+        None => mutation.commit(&state).await,
+    };
+    committed.map_err(|e| match e {
         CommitError::Owner if member.role == Role::Owner => last_owner(),
-        CommitError::Owner | CommitError::Write(_) => Error::NotFound,
+        CommitError::Owner => Error::NotFound,
+        CommitError::Write(_) => Error::conflict(
+            "conflict",
+            "the member changed while this request ran (role or API keys); nothing was removed — retry",
+        ),
         other => other.into(),
     })?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(axum::Json(MemberRemoved {
+        user_id: member.user_id,
+        revoked_api_keys: revoked,
+    }))
 }

@@ -6,8 +6,8 @@
 
 use crate::billing::monthly_request_limit;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use axum::extract::{Path, State};
-use chrono::{Duration, NaiveDate, Utc};
+use axum::extract::State;
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::access::{Credential, OrgAccess};
@@ -15,6 +15,7 @@ use shared::audit::{Category, Target};
 use shared::domain::Permission;
 use shared::error::Validator;
 use shared::events::{Event, EventType};
+use shared::http::Path;
 use shared::http::{ClientInfo, Json, Problem, Query};
 use shared::ids::McpId;
 use shared::store::keys::USAGE_PREFIX;
@@ -243,9 +244,17 @@ pub async fn record(
     }))
 }
 
+/// A day of the query: `YYYY-MM-DD` between 2000 and 2100, so that no date arithmetic
+/// on it can overflow.
 fn day(raw: &str, field: &str) -> Result<NaiveDate, Error> {
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| Error::InvalidQuery(format!("{field} must be a date, YYYY-MM-DD")))
+        .ok()
+        .filter(|d| (2000..=2100).contains(&d.year()))
+        .ok_or_else(|| {
+            Error::InvalidQuery(format!(
+                "{field} must be a date, YYYY-MM-DD, between 2000-01-01 and 2100-12-31"
+            ))
+        })
 }
 
 /// Daily totals for a range of days (any member).
@@ -269,7 +278,7 @@ pub async fn report(
         .as_deref()
         .map(|d| day(d, "from"))
         .transpose()?
-        .unwrap_or(to - Duration::days(29));
+        .unwrap_or_else(|| to.checked_sub_signed(Duration::days(29)).unwrap_or(to));
     if from > to || (to - from).num_days() >= MAX_DAYS {
         return Err(Error::InvalidQuery(
             "from must not be after to, and the range at most 366 days".into(),

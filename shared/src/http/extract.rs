@@ -85,3 +85,17 @@ fn serde_urlencoded_from_str<T: DeserializeOwned>(raw: &str) -> Result<T, Error>
     .map(|q| q.0)
     .map_err(|e| Error::InvalidQuery(e.body_text()))
 }
+
+/// Path parameters. A path that does not decode (`/v1/orgs/%FF`) names no resource: 404.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|_| Error::NotFound)
+    }
+}

@@ -1,15 +1,21 @@
 //! What every HTTP router gets: problem responses for unknown routes and methods, the
-//! 1 MB body limit, and a per-request count of DynamoDB round trips (logged, and sent
-//! as `x-plexmcp-dynamodb-calls` when the config asks for it, as the local stack does).
+//! 1 MB body limit, a per-request count of DynamoDB round trips (logged, and sent as
+//! `x-plexmcp-dynamodb-calls` when the config asks for it, as the local stack does), and
+//! two safety nets: a panic in a handler is a 500 problem (the release profile unwinds,
+//! so the sandbox lives on), and any error answer that is not already a problem — a
+//! rejection from an extractor we did not wrap, say — is turned into one.
 
 use crate::aws::count_round_trips;
 use crate::error::Error;
 use crate::http::extract::MAX_BODY_BYTES;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::Router;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 
 pub const ROUND_TRIPS_HEADER: &str = "x-plexmcp-dynamodb-calls";
 
@@ -38,12 +44,69 @@ async fn measure(expose: bool, request: Request, next: Next) -> Response {
     response
 }
 
+async fn contain_panics(request: Request, next: Next) -> Response {
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Error::Internal(format!("handler panicked: {what}")).into_response()
+        }
+    }
+}
+
+fn is_problem(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"))
+}
+
+/// An error answer that is not a problem yet becomes one, keeping its status.
+async fn problems_only(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem(&response) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_owned();
+    let error = match status {
+        StatusCode::NOT_FOUND => Error::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::UnsupportedMediaType,
+        StatusCode::UNAUTHORIZED => Error::Unauthorized,
+        s if s.is_server_error() => Error::Internal(detail),
+        _ => Error::BadRequest(if detail.is_empty() {
+            "the request is not valid".into()
+        } else {
+            detail
+        }),
+    };
+    let mut problem = error.into_response();
+    // Keep any headers the original answer set, like `Allow`.
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
+}
+
 /// Finishes a function's router (or the local gateway's merged one).
 pub fn finish(router: Router, expose_round_trips: bool) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(contain_panics))
+        .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(move |req, next| {
             measure(expose_round_trips, req, next)
         }))

@@ -8,6 +8,6 @@ pub mod page;
 pub mod problem;
 
 pub use client::ClientInfo;
-pub use extract::{Json, Query};
+pub use extract::{Json, Path, Query};
 pub use page::{Page, PageQuery};
 pub use problem::Problem;

@@ -1,5 +1,7 @@
-//! Cursor pagination: `?limit=` (default 50, max 200) and an opaque `cursor` that is the
-//! base64url of the last DynamoDB key of the previous page.
+//! Cursor pagination: `?limit=` (default 50, max 200) and an opaque `cursor`: the last
+//! DynamoDB key of the previous page with an HMAC that binds it to the list (partition
+//! and sort-key prefix) that issued it. A cursor of another list, another org, or one a
+//! client made up is a 400 `invalid_cursor` and never reaches DynamoDB.
 
 use crate::error::Error;
 use crate::store::Item;
@@ -24,67 +26,102 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-pub struct PageRequest {
-    pub limit: i32,
-    pub start: Option<Item>,
+/// The signing key of cursors, derived from the data key: a cursor is only ever read
+/// back by the list (partition and prefix) that issued it.
+pub struct CursorKey(Vec<u8>);
+
+impl CursorKey {
+    pub fn new(data_key: &str) -> Self {
+        CursorKey(crate::crypto::derive_key(data_key, "plexmcp/cursor/v1"))
+    }
+
+    fn tag(&self, scope: &str, plain: &[u8]) -> Vec<u8> {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .expect("HMAC takes any key length");
+        mac.update(scope.as_bytes());
+        mac.update(&[0]);
+        mac.update(plain);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// `<base64url(key as JSON)>.<base64url(HMAC(scope, key))>`; only string key
+    /// attributes are ever used in cursors (`pk`, `sk`, index keys).
+    pub fn encode(&self, scope: &str, key: &Item) -> String {
+        let plain: BTreeMap<&str, &str> = key
+            .iter()
+            .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
+            .collect();
+        let plain = serde_json::to_vec(&plain).unwrap_or_default();
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&plain),
+            URL_SAFE_NO_PAD.encode(self.tag(scope, &plain))
+        )
+    }
+
+    /// The key a cursor of this `scope` carries; anything else is `invalid_cursor`.
+    pub fn decode(&self, scope: &str, raw: &str) -> Result<Item, Error> {
+        let (plain, tag) = raw.split_once('.').ok_or(Error::InvalidCursor)?;
+        let plain = URL_SAFE_NO_PAD
+            .decode(plain)
+            .map_err(|_| Error::InvalidCursor)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| Error::InvalidCursor)?;
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            tag.as_slice(),
+            self.tag(scope, &plain).as_slice(),
+        )) {
+            return Err(Error::InvalidCursor);
+        }
+        let plain: BTreeMap<String, String> =
+            serde_json::from_slice(&plain).map_err(|_| Error::InvalidCursor)?;
+        Ok(plain
+            .into_iter()
+            .map(|(k, v)| (k, AttributeValue::S(v)))
+            .collect())
+    }
 }
 
 impl PageQuery {
-    pub fn parse(&self) -> Result<PageRequest, Error> {
-        let limit = match &self.limit {
-            None => 50,
+    /// Items per page.
+    pub fn limit(&self) -> Result<i32, Error> {
+        match &self.limit {
+            None => Ok(50),
             Some(raw) => match raw.parse::<i32>() {
-                Ok(n) if (1..=200).contains(&n) => n,
-                _ => {
-                    return Err(Error::InvalidQuery(
-                        "limit must be a whole number from 1 to 200".into(),
-                    ))
-                }
+                Ok(n) if (1..=200).contains(&n) => Ok(n),
+                _ => Err(Error::InvalidQuery(
+                    "limit must be a whole number from 1 to 200".into(),
+                )),
             },
-        };
-        let start = self.cursor.as_deref().map(decode_cursor).transpose()?;
-        Ok(PageRequest { limit, start })
+        }
     }
-}
-
-/// Only string key attributes are ever used in cursors (`pk`, `sk`, index keys).
-pub fn encode_cursor(key: &Item) -> String {
-    let plain: BTreeMap<&str, &str> = key
-        .iter()
-        .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
-        .collect();
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).unwrap_or_default())
-}
-
-fn decode_cursor(raw: &str) -> Result<Item, Error> {
-    let invalid = || Error::InvalidQuery("cursor is not valid".into());
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-    let plain: BTreeMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    if plain.is_empty() || plain.len() > 4 {
-        return Err(invalid());
-    }
-    Ok(plain
-        .into_iter()
-        .map(|(k, v)| (k, AttributeValue::S(v)))
-        .collect())
 }
 
 /// One page of the items of `pk` whose sort key starts with `prefix`, each shown as `T`.
 pub async fn query_page<T>(
-    table: &crate::store::Table,
+    state: &crate::AppState,
     pk: &str,
     prefix: &str,
     query: &PageQuery,
     view: impl Fn(&Item) -> Result<T, crate::store::StoreError>,
 ) -> Result<Page<T>, Error> {
-    let page = query.parse()?;
-    let (items, last) = table
-        .query_prefix(pk, prefix, page.limit, page.start, false)
+    let limit = query.limit()?;
+    let scope = format!("{pk}\n{prefix}");
+    let start = query
+        .cursor
+        .as_deref()
+        .map(|raw| state.cursors.decode(&scope, raw))
+        .transpose()?;
+    let (items, last) = state
+        .table
+        .query_prefix(pk, prefix, limit, start, false)
         .await?;
     let items = items.iter().map(view).collect::<Result<_, _>>()?;
     Ok(Page {
         items,
-        next_cursor: last.as_ref().map(encode_cursor),
+        next_cursor: last.as_ref().map(|k| state.cursors.encode(&scope, k)),
     })
 }
 
@@ -93,33 +130,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limit_bounds_and_cursor_round_trip() {
+    fn limit_bounds() {
         let q = |limit: &str| {
             PageQuery {
                 limit: Some(limit.into()),
                 cursor: None,
             }
-            .parse()
+            .limit()
         };
-        assert_eq!(PageQuery::default().parse().unwrap().limit, 50);
-        assert_eq!(q("200").unwrap().limit, 200);
+        assert_eq!(PageQuery::default().limit().unwrap(), 50);
+        assert_eq!(q("200").unwrap(), 200);
         for bad in ["0", "201", "-1", "ten"] {
             assert!(q(bad).is_err(), "{bad}");
         }
-        let key: Item = [("pk".to_string(), AttributeValue::S("ORG#x".into()))].into();
-        let cursor = encode_cursor(&key);
-        let back = PageQuery {
-            limit: None,
-            cursor: Some(cursor),
+    }
+
+    #[test]
+    fn cursors_round_trip_only_in_their_own_scope() {
+        let keys = CursorKey::new("a data key of at least thirty-two characters");
+        let key: Item = [
+            ("pk".to_string(), AttributeValue::S("ORG#x".into())),
+            ("sk".to_string(), AttributeValue::S("MCP#y".into())),
+        ]
+        .into();
+        let cursor = keys.encode("ORG#x\nMCP#", &key);
+        assert_eq!(keys.decode("ORG#x\nMCP#", &cursor).unwrap(), key);
+        let invalid = |r: Result<Item, Error>| matches!(r, Err(Error::InvalidCursor));
+        assert!(invalid(keys.decode("ORG#z\nMCP#", &cursor)), "other org");
+        assert!(
+            invalid(keys.decode("ORG#x\nAPIKEY#", &cursor)),
+            "other list"
+        );
+        let other = CursorKey::new("another data key of at least thirty-two chars");
+        assert!(invalid(other.decode("ORG#x\nMCP#", &cursor)), "other key");
+        // A crafted key with a tag copied from a real cursor.
+        let (_, tag) = cursor.split_once('.').unwrap();
+        let forged = format!(
+            "{}.{tag}",
+            URL_SAFE_NO_PAD.encode(br#"{"pk":"ORG#z","sk":"MCP#"}"#)
+        );
+        assert!(invalid(keys.decode("ORG#x\nMCP#", &forged)));
+        for junk in ["", "!!", "abc", "e30.", ".", "e30.AAAA"] {
+            assert!(invalid(keys.decode("ORG#x\nMCP#", junk)), "{junk}");
         }
-        .parse()
-        .unwrap();
-        assert_eq!(back.start.unwrap(), key);
-        assert!(PageQuery {
-            limit: None,
-            cursor: Some("!!".into())
-        }
-        .parse()
-        .is_err());
     }
 }

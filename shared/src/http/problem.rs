@@ -32,6 +32,8 @@ impl Error {
             Error::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             Error::MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
             Error::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            Error::InvalidCursor => (StatusCode::BAD_REQUEST, "invalid_cursor"),
+            Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Error::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

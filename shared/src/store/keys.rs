@@ -91,6 +91,25 @@ impl Key {
         Self::new(format!("ORG#{org}"), format!("{MCP_PREFIX}{mcp_id}"))
     }
 
+    /// An invitation to join the org (what the org's admins list and revoke).
+    pub fn invitation(org: &OrgId, invitation: &str) -> Self {
+        Self::new(
+            format!("ORG#{org}"),
+            format!("{INVITATION_PREFIX}{invitation}"),
+        )
+    }
+
+    /// The invited address's side of an invitation: one per (e-mail, org), which is what
+    /// makes re-inviting replace the pending invitation; listed by `/v1/me/invitations`.
+    pub fn invitee(email: &str, org: &OrgId) -> Self {
+        Self::new(invitee_partition(email), format!("ORG#{org}"))
+    }
+
+    /// Global pointer: invitation id → its org and address (accept/decline by id).
+    pub fn invitation_pointer(invitation: &str) -> Self {
+        Self::new(format!("INVITATION#{invitation}"), "INVITATION")
+    }
+
     /// Global pointer: slug → org id; its existence is what makes a slug unique.
     pub fn slug(slug: &str) -> Self {
         Self::new(format!("SLUG#{slug}"), "SLUG")
@@ -105,6 +124,12 @@ pub const MCP_PREFIX: &str = "MCP#";
 pub const BILLING_PREFIX: &str = "BILLING#";
 pub const USAGE_PREFIX: &str = "USAGE#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub const INVITATION_PREFIX: &str = "INVITE#";
+
+/// The partition of the invitations addressed to `email` (one item per inviting org).
+pub fn invitee_partition(email: &str) -> String {
+    format!("INVITEE#{email}")
+}
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const OUTBOX_PREFIX: &str = "OUTBOX#";
 /// Partition of the sparse `gsi1` index that lists outbox entries by age (for the sweep).

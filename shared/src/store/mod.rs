@@ -6,6 +6,7 @@
 //! every invariant that spans items is one `TransactWriteItems` with conditions.
 
 pub mod attempts;
+pub mod invitations;
 pub mod item;
 pub mod keys;
 pub mod members;
@@ -16,7 +17,9 @@ pub mod users;
 
 pub use item::{n, s, ItemExt};
 pub use keys::Key;
-pub use mutation::{delete, put, update_if, ChainOwner, CommitError, Mutation};
+pub use mutation::{
+    check, delete, delete_if, put, put_if, update_if, ChainOwner, CommitError, Cond, Mutation,
+};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -24,6 +27,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteIt
 use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// The most keys one `BatchGetItem` may ask for.
+const BATCH_GET_MAX: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -77,35 +83,49 @@ impl Table {
         Ok(out.item)
     }
 
-    /// Strongly consistent read of several items in one round trip (plus one per batch
-    /// of keys DynamoDB left unprocessed under throttling).
+    /// Strongly consistent read of several items in one round trip per 100 keys (the
+    /// most a `BatchGetItem` takes), plus retries of the keys DynamoDB left unprocessed
+    /// under throttling, with backoff.
     pub async fn get_many(&self, keys: &[Key]) -> Result<HashMap<Key, Item>, StoreError> {
         let mut found = HashMap::new();
-        let mut pending: Vec<Item> = unique(keys).iter().map(Key::to_item).collect();
-        while !pending.is_empty() {
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(pending))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Aws(e.to_string()))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.name, request)
-                .send()
-                .await?;
-            for item in out
-                .responses
-                .and_then(|mut r| r.remove(&self.name))
-                .unwrap_or_default()
-            {
-                found.insert(Key::of(&item)?, item);
+        for chunk in unique(keys).chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk.iter().map(Key::to_item).collect();
+            let mut retries = 0u32;
+            while !pending.is_empty() {
+                if retries > 0 {
+                    let millis = (10u64 << retries.min(6)).min(1_000);
+                    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+                }
+                if retries > 10 {
+                    return Err(StoreError::Aws(
+                        "BatchGetItem left keys unprocessed after 10 retries".into(),
+                    ));
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Aws(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.name, request)
+                    .send()
+                    .await?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.name))
+                    .unwrap_or_default()
+                {
+                    found.insert(Key::of(&item)?, item);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.name))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                retries += 1;
             }
-            pending = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.name))
-                .map(|k| k.keys)
-                .unwrap_or_default();
         }
         Ok(found)
     }
@@ -208,11 +228,9 @@ impl Table {
 }
 
 fn unique(keys: &[Key]) -> Vec<Key> {
-    let mut seen = Vec::with_capacity(keys.len());
-    for key in keys {
-        if !seen.contains(key) {
-            seen.push(key.clone());
-        }
-    }
-    seen
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    keys.iter()
+        .filter(|key| seen.insert(*key))
+        .cloned()
+        .collect()
 }

@@ -8,6 +8,13 @@
 //! the loser re-reads the head and tries again. Changes to the owner item itself
 //! (renaming an org, resetting a login counter) are merged into that same update,
 //! because a transaction may touch each item only once.
+//!
+//! What the handler decided from what it read is a condition of the very write that acts
+//! on it, on every attempt — also when the commit is retried against a new chain head:
+//! `decided_on` pins an attribute of the owner item as read (PIN protection on/off), and
+//! `guard` adds a condition check on another item (the caller's membership and role as
+//! read). If one of them no longer holds, the commit fails with `CommitError::Changed`
+//! instead of acting on a stale decision.
 
 use super::{n, s, Item, ItemExt, Key, StoreError, Table};
 use crate::audit::{AuditDraft, AuditEntry, GENESIS_HASH};
@@ -23,6 +30,31 @@ use std::collections::HashMap;
 /// Attempts before a change that keeps losing the race for the audit chain gives up
 /// (with a 409 the client may retry); each retry waits a little, with jitter.
 const MAX_CHAIN_ATTEMPTS: u32 = 10;
+
+enum Head {
+    Moved,
+    Changed,
+    Same,
+}
+
+/// The item a transaction write touches.
+fn key_of(write: &TransactWriteItem) -> Option<Key> {
+    let key = match write {
+        TransactWriteItem { put: Some(p), .. } => return Key::of(p.item()).ok(),
+        TransactWriteItem {
+            update: Some(u), ..
+        } => u.key(),
+        TransactWriteItem {
+            delete: Some(d), ..
+        } => d.key(),
+        TransactWriteItem {
+            condition_check: Some(c),
+            ..
+        } => c.key(),
+        _ => return None,
+    };
+    Key::of(key).ok()
+}
 
 /// The item whose audit chain records the change.
 pub enum ChainOwner {
@@ -64,6 +96,10 @@ pub enum CommitError {
     /// Other changes to the same owner kept winning the race for its audit chain.
     #[error("the resource is being changed by other requests")]
     Contended,
+    /// Something the handler decided on (a `decided_on` attribute, a `guard`) changed
+    /// between the read and the commit: nothing was done.
+    #[error("what this request was decided on changed while it ran")]
+    Changed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -79,6 +115,11 @@ impl From<CommitError> for Error {
     fn from(err: CommitError) -> Self {
         match err {
             CommitError::Store(store) => Error::Store(store),
+            CommitError::Changed => Error::conflict(
+                "conflict",
+                "the organization or your access to it changed while this request ran \
+                 (a role, PIN protection); nothing was done — retry",
+            ),
             // The handler maps the conditions it expects; one it did not expect means
             // the state changed under the request.
             other => Error::conflict(
@@ -117,6 +158,12 @@ impl OwnerUpdate {
 pub struct Mutation {
     owner: ChainOwner,
     owner_update: OwnerUpdate,
+    /// Owner attributes as the handler read them: `None` for absent.
+    decided: Vec<(String, Option<AttributeValue>)>,
+    /// Condition checks on other items; one on an item that a write also touches is
+    /// left out (a transaction touches each item once), that write's own condition
+    /// must then say the same.
+    guards: Vec<(Key, Cond)>,
     writes: Vec<TransactWriteItem>,
     /// The change's audit entry first, then any it implies, appended in this order.
     audit: Vec<AuditDraft>,
@@ -128,6 +175,8 @@ impl Mutation {
         Mutation {
             owner,
             owner_update: OwnerUpdate::default(),
+            decided: Vec::new(),
+            guards: Vec::new(),
             writes: Vec::new(),
             audit: vec![audit],
             event: None,
@@ -186,6 +235,28 @@ impl Mutation {
         self
     }
 
+    /// The handler decided on `attr` of the owner item as it read it (`None`: absent):
+    /// the commit holds only while it still is so.
+    pub fn decided_on(mut self, attr: &str, as_read: Option<AttributeValue>) -> Self {
+        let name = self.owner_update.name(attr);
+        let condition = match &as_read {
+            Some(value) => {
+                let value = self.owner_update.value(value.clone());
+                format!("{name} = {value}")
+            }
+            None => format!("attribute_not_exists({name})"),
+        };
+        self.owner_update.conditions.push(condition);
+        self.decided.push((attr.to_owned(), as_read));
+        self
+    }
+
+    /// The commit holds only while `cond` holds on `key` (e.g. the caller's role as read).
+    pub fn guard(mut self, key: Key, cond: Cond) -> Self {
+        self.guards.push((key, cond));
+        self
+    }
+
     /// Another item changed by the same transaction; `CommitError::Write(i)` names it
     /// by the order of these calls.
     pub fn write(mut self, write: TransactWriteItem) -> Self {
@@ -221,8 +292,16 @@ impl Mutation {
                     "attribute_not_exists(pk)",
                 )?);
             }
+            let written: Vec<Key> = self.writes.iter().filter_map(key_of).collect();
+            let guarded = items.len();
+            for (key, cond) in &self.guards {
+                if !written.contains(key) {
+                    items.push(check(&state.table, key, cond)?);
+                }
+            }
             let fixed = items.len();
             items.extend(self.writes.iter().cloned());
+            crate::test_hooks::before_commit(self.audit[0].action).await;
             match state.table.transact(items).await {
                 Ok(()) => {
                     if let Some(event) = &self.event {
@@ -239,8 +318,15 @@ impl Mutation {
                     if let Some(i) = (fixed..reasons.len()).find(|&i| failed(i)) {
                         return Err(CommitError::Write(i - fixed));
                     }
-                    if failed(0) && !self.reload_head(&state.table).await? {
-                        return Err(CommitError::Owner);
+                    if (guarded..fixed).any(failed) {
+                        return Err(CommitError::Changed);
+                    }
+                    if failed(0) {
+                        match self.reload_head(&state.table).await? {
+                            Head::Moved => {}
+                            Head::Changed => return Err(CommitError::Changed),
+                            Head::Same => return Err(CommitError::Owner),
+                        }
                     }
                     // The head moved, or DynamoDB reported a transaction conflict: retry.
                 }
@@ -267,18 +353,26 @@ impl Mutation {
         entries
     }
 
-    /// True if the owner still exists and its chain head moved (worth a retry).
-    async fn reload_head(&mut self, table: &Table) -> Result<bool, StoreError> {
+    /// Why the owner's condition failed: the chain head moved (retry), a decision no
+    /// longer holds, or neither (a `require` failed, or the owner is gone).
+    async fn reload_head(&mut self, table: &Table) -> Result<Head, StoreError> {
         let ChainOwner::Existing { key, seq, .. } = &self.owner else {
-            return Ok(false);
+            return Ok(Head::Same);
         };
         let Some(item) = table.get(key).await? else {
-            return Ok(false);
+            return Ok(Head::Same);
         };
+        if self
+            .decided
+            .iter()
+            .any(|(attr, as_read)| item.get(attr) != as_read.as_ref())
+        {
+            return Ok(Head::Changed);
+        }
         let reloaded = ChainOwner::existing(key.clone(), &item);
         let moved = matches!(&reloaded, ChainOwner::Existing { seq: new, .. } if new != seq);
         self.owner = reloaded;
-        Ok(moved)
+        Ok(if moved { Head::Moved } else { Head::Same })
     }
 
     fn owner_write(
@@ -421,4 +515,81 @@ pub fn update_if(
         .build()
         .map_err(|e| StoreError::Aws(e.to_string()))?;
     Ok(TransactWriteItem::builder().update(built).build())
+}
+
+/// A condition expression with its placeholders, for the writes of a transaction that
+/// must hold what the handler decided on (`#role = :role`, `invitation_id = :id`).
+#[derive(Clone, Debug, Default)]
+pub struct Cond {
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Cond {
+    pub fn new(expression: impl Into<String>) -> Self {
+        Cond {
+            expression: expression.into(),
+            ..Cond::default()
+        }
+    }
+
+    /// `#placeholder` → attribute name.
+    pub fn name(mut self, placeholder: &str, attr: &str) -> Self {
+        self.names.insert(placeholder.to_owned(), attr.to_owned());
+        self
+    }
+
+    /// `:placeholder` → value.
+    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.insert(placeholder.to_owned(), value);
+        self
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// A put of `item` that commits only if `cond` holds.
+pub fn put_if(table: &Table, item: Item, cond: &Cond) -> Result<TransactWriteItem, StoreError> {
+    let built = Put::builder()
+        .table_name(table.name())
+        .set_item(Some(item))
+        .condition_expression(&cond.expression)
+        .set_expression_attribute_names(cond.names())
+        .set_expression_attribute_values(cond.values())
+        .build()
+        .map_err(|e| StoreError::Aws(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(built).build())
+}
+
+/// A delete of `key` that commits only if `cond` holds.
+pub fn delete_if(table: &Table, key: &Key, cond: &Cond) -> Result<TransactWriteItem, StoreError> {
+    let built = aws_sdk_dynamodb::types::Delete::builder()
+        .table_name(table.name())
+        .set_key(Some(key.to_item()))
+        .condition_expression(&cond.expression)
+        .set_expression_attribute_names(cond.names())
+        .set_expression_attribute_values(cond.values())
+        .build()
+        .map_err(|e| StoreError::Aws(e.to_string()))?;
+    Ok(TransactWriteItem::builder().delete(built).build())
+}
+
+/// No change to `key`; the transaction commits only if `cond` holds on it.
+pub fn check(table: &Table, key: &Key, cond: &Cond) -> Result<TransactWriteItem, StoreError> {
+    let built = aws_sdk_dynamodb::types::ConditionCheck::builder()
+        .table_name(table.name())
+        .set_key(Some(key.to_item()))
+        .condition_expression(&cond.expression)
+        .set_expression_attribute_names(cond.names())
+        .set_expression_attribute_values(cond.values())
+        .build()
+        .map_err(|e| StoreError::Aws(e.to_string()))?;
+    Ok(TransactWriteItem::builder().condition_check(built).build())
 }

@@ -1,0 +1,264 @@
+//! Profile → Invitations: the invitations addressed to the caller's login e-mail
+//! (including ones made before the account existed), and accepting or declining them.
+//!
+//! Accepting adds the membership (both sides), removes the invitation, counts the
+//! membership against the caller's cap, emits `team.member_added` and appends the org's
+//! audit entry — one transaction. An invitation that expired, was revoked or replaced is
+//! a 404. Three round trips: session + profile + the invitation's pointer; the org, the
+//! address's invitation and the caller's member item; the transaction.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use shared::audit::{Actor, AuditDraft, Category, Target};
+use shared::auth::{authenticate, Bearer};
+use shared::domain::Role;
+use shared::events::{Event, EventType};
+use shared::http::page::query_page;
+use shared::http::{ClientInfo, Page, PageQuery, Path, Problem, Query};
+use shared::ids::{InvitationId, OrgId};
+use shared::store::invitations::{pointer_target, Invitation};
+use shared::store::keys::invitee_partition;
+use shared::store::members::{self, Member, Membership};
+use shared::store::orgs::{Org, ACTIVE};
+use shared::store::users::User;
+use shared::store::{put, s, ChainOwner, CommitError, Item, Key, Mutation};
+use shared::{AppState, Error};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct InvitingOrg {
+    id: OrgId,
+    slug: String,
+    name: String,
+}
+
+/// An invitation as the invited person sees it.
+#[derive(Serialize, ToSchema)]
+pub struct MyInvitation {
+    id: InvitationId,
+    organization: InvitingOrg,
+    role: Role,
+    /// `pending` or `expired`.
+    status: &'static str,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+impl From<Invitation> for MyInvitation {
+    fn from(i: Invitation) -> Self {
+        MyInvitation {
+            status: i.status(Utc::now()),
+            id: i.id,
+            organization: InvitingOrg {
+                id: i.org_id,
+                slug: i.org_slug,
+                name: i.org_name,
+            },
+            role: i.role,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+/// The caller's invitations (matched on the login e-mail).
+#[utoipa::path(get, path = "/v1/me/invitations", operation_id = "list_my_invitations", tag = "team", security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, body = Page<MyInvitation>), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Query(query): Query<PageQuery>,
+) -> Result<axum::Json<Page<MyInvitation>>, Error> {
+    let (user, _) = crate::login::caller_profile(&state, &bearer).await?;
+    let page = query_page(
+        &state,
+        &invitee_partition(&user.email),
+        "ORG#",
+        &query,
+        |i| Invitation::from_item(i).map(MyInvitation::from),
+    )
+    .await?;
+    Ok(axum::Json(page))
+}
+
+/// What accept and decline start from: the caller, their pending invitation `id`, and
+/// the org item as read (the head of its audit chain).
+struct Answering {
+    user: User,
+    invitation: Invitation,
+    org: Org,
+    org_item: Item,
+    items: HashMap<Key, Item>,
+}
+
+async fn answering(state: &AppState, bearer: &Bearer, id: &str) -> Result<Answering, Error> {
+    let user_key = Key::user(&bearer.0.user_id);
+    let id = InvitationId::parse(id);
+    let mut first = vec![user_key.clone()];
+    first.extend(id.as_ref().map(|id| Key::invitation_pointer(id.as_str())));
+    let (_, mut items) = authenticate(state, bearer, &first).await?;
+    let user = User::from_item(&items.remove(&user_key).ok_or(Error::Unauthorized)?)?;
+    let (id, pointer) = id
+        .and_then(|id| Some((items.remove(&Key::invitation_pointer(id.as_str()))?, id)))
+        .map(|(pointer, id)| (id, pointer))
+        .ok_or(Error::NotFound)?;
+    let (org_id, email) = pointer_target(&pointer)?;
+    // Someone else's invitation is as good as none.
+    if email != user.email {
+        return Err(Error::NotFound);
+    }
+    let (org_key, invitee_key) = (Key::org(&org_id), Key::invitee(&email, &org_id));
+    let member_key = Key::member(&org_id, &user.id);
+    let mut items = state
+        .table
+        .get_many(&[org_key.clone(), invitee_key.clone(), member_key.clone()])
+        .await?;
+    let org_item = items.remove(&org_key).ok_or(Error::NotFound)?;
+    let org = Org::from_item(&org_item)?.ok_or(Error::NotFound)?;
+    let invitation = items
+        .remove(&invitee_key)
+        .map(|i| Invitation::from_item(&i))
+        .transpose()?
+        .filter(|i| i.id == id && i.is_pending(Utc::now()))
+        .ok_or(Error::NotFound)?;
+    Ok(Answering {
+        user,
+        invitation,
+        org,
+        org_item,
+        items,
+    })
+}
+
+impl Answering {
+    /// A change to the org by the invited person, in the org's audit chain, committed
+    /// only while the org is active.
+    fn mutation(&self, action: &'static str, target: Target, client: &ClientInfo) -> Mutation {
+        let audit = AuditDraft::new(
+            Actor::user(&self.user.id, Some(&self.user.email)),
+            action,
+            Category::Team,
+            target,
+            client,
+        );
+        Mutation::new(
+            ChainOwner::existing(Key::org(&self.org.id), &self.org_item),
+            audit,
+        )
+        .require("status", "=", s(ACTIVE))
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InvitationAccepted {
+    organization: InvitingOrg,
+    role: Role,
+}
+
+/// Accept an invitation: join the organization with the invited role.
+#[utoipa::path(post, path = "/v1/me/invitations/{invitation_id}/accept", operation_id = "accept_invitation", tag = "team", security(("bearer" = [])),
+    params(("invitation_id" = String, Path)),
+    responses(
+        (status = 200, body = InvitationAccepted),
+        (status = 401, body = Problem),
+        (status = 404, description = "No such pending invitation for the caller (expired, revoked, replaced)", body = Problem),
+        (status = 409, description = "`conflict` (already a member) or `membership_limit`", body = Problem),
+    ))]
+pub async fn accept(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<axum::Json<InvitationAccepted>, Error> {
+    let answering = answering(&state, &bearer, &id).await?;
+    let (user, invitation, org) = (&answering.user, &answering.invitation, &answering.org);
+    if answering
+        .items
+        .contains_key(&Key::member(&org.id, &user.id))
+    {
+        return Err(Error::conflict(
+            "conflict",
+            "you are already a member of this organization",
+        ));
+    }
+    let now = Utc::now();
+    let member = Member::joining(user, invitation.role, now);
+    let membership = Membership {
+        org_id: org.id.clone(),
+        slug: org.slug.clone(),
+        role: invitation.role,
+    };
+    let data = json!({
+        "user_id": user.id, "email": user.email, "name": user.name,
+        "role": invitation.role, "invitation_id": invitation.id,
+    });
+    let mutation = answering.mutation("team.member_added", Target::new("user", &user.id), &client);
+    // Writes 0-2: the invitation, still pending as read; 3-4: the membership; 5: the cap.
+    let mut mutation = invitation
+        .withdrawn(mutation, &state.table)?
+        .details(data.clone())
+        .write(put(
+            &state.table,
+            member.item(&org.id),
+            "attribute_not_exists(pk)",
+        )?)
+        .write(put(
+            &state.table,
+            membership.item(&user.id),
+            "attribute_not_exists(pk)",
+        )?)
+        .write(members::joined(&state.table, &user.id)?)
+        .emit(Event::new(EventType::TeamMemberAdded, &org.id, data, now));
+    if invitation.role == Role::Owner {
+        mutation = mutation.add("owner_count", 1);
+    }
+    mutation.commit(&state).await.map_err(|e| match e {
+        CommitError::Write(0..=2) | CommitError::Owner => Error::NotFound,
+        CommitError::Write(3 | 4) => {
+            Error::conflict("conflict", "you are already a member of this organization")
+        }
+        CommitError::Write(_) => members::too_many_memberships(),
+        other => other.into(),
+    })?;
+    Ok(axum::Json(InvitationAccepted {
+        organization: InvitingOrg {
+            id: org.id.clone(),
+            slug: org.slug.clone(),
+            name: org.name.clone(),
+        },
+        role: invitation.role,
+    }))
+}
+
+/// Decline an invitation: it is removed, and the org's audit log records it.
+#[utoipa::path(post, path = "/v1/me/invitations/{invitation_id}/decline", operation_id = "decline_invitation", tag = "team", security(("bearer" = [])),
+    params(("invitation_id" = String, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn decline(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let answering = answering(&state, &bearer, &id).await?;
+    let mutation = answering.mutation(
+        "team.invitation_declined",
+        Target::new("invitation", &answering.invitation.id),
+        &client,
+    );
+    answering
+        .invitation
+        .withdrawn(mutation, &state.table)?
+        .commit(&state)
+        .await
+        .map_err(|e| match e {
+            CommitError::Write(_) | CommitError::Owner => Error::NotFound,
+            other => other.into(),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
