@@ -497,3 +497,35 @@ async fn setting_changing_and_disabling_the_pin() {
         "no PIN in the audit log"
     );
 }
+
+#[tokio::test]
+async fn correct_pins_never_add_up_to_a_lock_even_when_the_action_is_a_no_op() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    org.enable_pin(&api, PIN).await;
+    // The plan is already `free`: six no-op changes, each with the right PIN.
+    for _ in 0..6 {
+        let resp = with_pin(
+            &api,
+            Method::PUT,
+            &org.path("/billing"),
+            &org.owner.token,
+            Some(PIN),
+            Some(json!({ "plan": "free" })),
+        )
+        .await
+        .expect(200);
+        assert_eq!(resp.body["plan"], "free");
+    }
+    let wrong = with_pin(
+        &api,
+        Method::PUT,
+        &org.path("/billing"),
+        &org.owner.token,
+        Some(WRONG),
+        Some(json!({ "plan": "pro" })),
+    )
+    .await
+    .problem(403, "pin_invalid");
+    assert_eq!(wrong.body["attempts_remaining"], 4);
+}

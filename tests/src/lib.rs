@@ -192,3 +192,50 @@ pub async fn away_from_step_boundary() {
         tokio::time::sleep(std::time::Duration::from_secs((31 - into_step) as u64)).await;
     }
 }
+
+/// The pause between a handler's reads and its commit (`shared::test_hooks`): armed for
+/// the next commit of a change with audit action `action`. Hold it for the whole test:
+/// pauses of one test binary are taken one at a time.
+pub struct Pause {
+    dir: PathBuf,
+    action: String,
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
+}
+
+static PAUSES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+impl Pause {
+    pub async fn before_commit(action: &str) -> Pause {
+        let guard = PAUSES.lock().await;
+        let pause = Pause {
+            dir: stack().hooks_dir.clone(),
+            action: action.to_owned(),
+            _one_at_a_time: guard,
+        };
+        let _ = std::fs::remove_file(pause.file("paused"));
+        std::fs::write(pause.file("pause"), b"").expect("arm the pause");
+        pause
+    }
+
+    fn file(&self, suffix: &str) -> PathBuf {
+        self.dir.join(format!("{}.{suffix}", self.action))
+    }
+
+    /// Waits until a request has read and is about to commit.
+    pub async fn reached(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::fs::remove_file(self.file("paused")).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no commit of {} paused",
+                self.action
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Lets the paused request commit.
+    pub fn resume(&self) {
+        std::fs::write(self.file("resume"), b"").expect("resume");
+    }
+}

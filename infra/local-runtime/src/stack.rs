@@ -16,6 +16,8 @@ pub struct LocalStack {
     pub aws_endpoint: String,
     /// What the bootstrap wrote: every function's environment under `env`.
     pub stack_file: Value,
+    /// Where tests put the files of the read-to-commit pause (`shared::test_hooks`).
+    pub hooks_dir: std::path::PathBuf,
 }
 
 pub fn free_port() -> u16 {
@@ -50,12 +52,15 @@ impl LocalStack {
         );
         let (port, moto_port) = (free_port(), free_port());
         std::fs::create_dir_all(dir).expect("stack dir");
+        let hooks_dir = dir.join("hooks");
+        std::fs::create_dir_all(&hooks_dir).expect("hooks dir");
         let log = std::fs::File::create(dir.join("stack.log")).expect("stack log");
         let (started, ready) = mpsc::channel();
-        let (script, dir_owned, gateway) = (
+        let (script, dir_owned, gateway, hooks) = (
             root.join("infra/run-local.sh"),
             dir.to_path_buf(),
             gateway.to_path_buf(),
+            hooks_dir.clone(),
         );
         // Spawned from a thread that lives as long as the process: the death signal fires
         // when the spawning *thread* ends, so it must never end before us.
@@ -72,6 +77,7 @@ impl LocalStack {
                 .env("EXPOSE_DYNAMODB_CALLS", "1")
                 .env("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
                 .env("RUST_LOG", "warn")
+                .env("PLEXMCP_TEST_HOOKS", hooks)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log);
@@ -99,6 +105,7 @@ impl LocalStack {
             base_url: format!("http://127.0.0.1:{port}"),
             aws_endpoint: format!("http://127.0.0.1:{moto_port}"),
             stack_file: serde_json::from_str(&stack_file).expect("stack.json is JSON"),
+            hooks_dir,
         }
     }
 

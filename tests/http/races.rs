@@ -1,0 +1,167 @@
+//! Decisions are conditions of the write. The local emulator serves one request at a
+//! time, so a check-then-act race never shows by itself: each test pauses a request
+//! between its reads and its commit (the local gateway's test hook), changes what the
+//! request decided on through the API, and lets it commit. The change in between always
+//! advances the org's audit chain, so the paused commit first fails on the chain head and
+//! is retried — the retry must still hold the decision, not act on the stale read.
+
+use plexmcp_tests::{items, stack, Api, OrgFixture, Pause, Resp};
+use reqwest::Method;
+use serde_json::json;
+
+const PIN: &str = "840317";
+
+async fn with_pin(api: &Api, method: Method, path: &str, token: &str, pin: &str) -> Resp {
+    api.send(
+        api.raw(method, path)
+            .bearer_auth(token)
+            .header("X-PlexMCP-PIN", pin),
+    )
+    .await
+}
+
+/// Runs `request` until it is paused before its commit, then `meanwhile`, then lets it
+/// commit; returns its answer.
+async fn interleaved<R, M>(action: &str, request: R, meanwhile: M) -> Resp
+where
+    R: std::future::Future<Output = Resp> + Send + 'static,
+    M: std::future::Future<Output = ()>,
+{
+    let pause = Pause::before_commit(action).await;
+    let paused = tokio::spawn(request);
+    pause.reached().await;
+    meanwhile.await;
+    pause.resume();
+    paused.await.expect("the paused request answers")
+}
+
+#[tokio::test]
+async fn pin_protection_turned_on_meanwhile_stops_a_gated_action() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let mcp = org.mcp(&api).await;
+    let path = org.path(&format!("/mcps/{mcp}"));
+    let (request_api, request_path, token) = (api.clone(), path.clone(), org.admin.token.clone());
+    let answer = interleaved(
+        "mcp.deleted",
+        async move { request_api.delete(&request_path, &token).await },
+        async { org.enable_pin(&api, PIN).await },
+    )
+    .await;
+    answer.problem(409, "conflict");
+    api.get(&path, &org.owner.token).await.expect(200);
+    // With the PIN, as the org now requires, it goes through.
+    with_pin(&api, Method::DELETE, &path, &org.admin.token, PIN)
+        .await
+        .expect(204);
+}
+
+#[tokio::test]
+async fn a_pin_changed_meanwhile_does_not_let_the_old_one_through() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    org.enable_pin(&api, PIN).await;
+    let mcp = org.mcp(&api).await;
+    let path = org.path(&format!("/mcps/{mcp}"));
+    let (request_api, request_path, token) = (api.clone(), path.clone(), org.owner.token.clone());
+    let answer = interleaved(
+        "mcp.deleted",
+        async move { with_pin(&request_api, Method::DELETE, &request_path, &token, PIN).await },
+        async {
+            api.send(
+                api.raw(Method::PUT, &org.path("/security/pin"))
+                    .bearer_auth(&org.owner.token)
+                    .header("X-PlexMCP-PIN", PIN)
+                    .json(&json!({ "pin": "505919", "pin_confirmation": "505919" })),
+            )
+            .await
+            .expect(200);
+        },
+    )
+    .await;
+    answer.problem(409, "conflict");
+    api.get(&path, &org.owner.token).await.expect(200);
+}
+
+#[tokio::test]
+async fn a_member_promoted_to_owner_meanwhile_is_not_removed() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let target = org.path(&format!("/members/{}", org.admin.id));
+    let (request_api, request_path, token) = (api.clone(), target.clone(), org.owner.token.clone());
+    let answer = interleaved(
+        "team.member_removed",
+        async move { request_api.delete(&request_path, &token).await },
+        async {
+            api.patch(&target, &org.owner.token, json!({ "role": "owner" }))
+                .await
+                .expect(200);
+        },
+    )
+    .await;
+    answer.problem(409, "conflict");
+    let owners: Vec<_> = items(&format!("ORG#{}", org.id), "MEMBER#")
+        .await
+        .into_iter()
+        .filter(|m| m["role"].as_s().unwrap() == "owner")
+        .collect();
+    assert_eq!(owners.len(), 2, "both owners are still members");
+    let org_item = items(&format!("ORG#{}", org.id), "ORG").await;
+    assert_eq!(org_item[0]["owner_count"].as_n().unwrap(), "2");
+}
+
+#[tokio::test]
+async fn a_caller_demoted_meanwhile_cannot_commit() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let (request_api, request_path, token) = (api.clone(), org.path(""), org.admin.token.clone());
+    let answer = interleaved(
+        "org.updated",
+        async move {
+            request_api
+                .patch(&request_path, &token, json!({ "name": "Admin was here" }))
+                .await
+        },
+        async {
+            api.patch(
+                &org.path(&format!("/members/{}", org.admin.id)),
+                &org.owner.token,
+                json!({ "role": "viewer" }),
+            )
+            .await
+            .expect(200);
+        },
+    )
+    .await;
+    answer.problem(409, "conflict");
+    let now = api.get(&org.path(""), &org.owner.token).await.expect(200);
+    assert_eq!(now.body["name"], "Fixture Org");
+}
+
+#[tokio::test]
+async fn an_api_key_revoked_meanwhile_cannot_commit() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let (key_id, key) = org.api_key(&api).await;
+    let (request_api, request_path) = (api.clone(), org.path("/mcps"));
+    let answer = interleaved(
+        "mcp.created",
+        async move {
+            request_api
+                .post(
+                    &request_path,
+                    Some(&key),
+                    json!({ "name": "Late", "url": "https://late.example.com" }),
+                )
+                .await
+        },
+        async {
+            api.delete(&org.path(&format!("/api-keys/{key_id}")), &org.owner.token)
+                .await
+                .expect(204);
+        },
+    )
+    .await;
+    answer.problem(409, "conflict");
+    assert!(items(&format!("ORG#{}", org.id), "MCP#").await.is_empty());
+}
