@@ -142,7 +142,11 @@ struct OwnerUpdate {
 }
 
 impl OwnerUpdate {
+    /// One placeholder per attribute, however often the expression names it.
     fn name(&mut self, attr: &str) -> String {
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, a)| *a == attr) {
+            return placeholder.clone();
+        }
         let placeholder = format!("#o{}", self.names.len());
         self.names.insert(placeholder.clone(), attr.to_owned());
         placeholder
