@@ -149,3 +149,67 @@ async fn login_and_signup_bodies_are_validated_before_anything_happens() {
         (415, "unsupported_media_type")
     );
 }
+
+#[tokio::test]
+async fn extreme_dates_are_400_before_any_date_arithmetic() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let (_, key) = org.api_key(&api).await;
+    // Any well-formed key used to crash the process here, before authentication.
+    let forged_key = "pmcp_0000000000000000000000000000000000000000000";
+    for query in [
+        "to=-262143-01-01",
+        "to=+262142-12-31",
+        "from=-262143-01-01",
+        "from=1999-12-31",
+        "to=2101-01-01",
+        "from=0000-01-01&to=0000-01-30",
+    ] {
+        for token in [forged_key, key.as_str(), org.owner.token.as_str()] {
+            api.get(&org.path(&format!("/usage?{query}")), token)
+                .await
+                .problem(400, "invalid_query");
+        }
+    }
+    api.get(&org.path("/usage?from=2000-01-01&to=2000-12-31"), &key)
+        .await
+        .expect(200);
+    api.get(&org.path("/usage?to=2000-01-05"), &key)
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn paths_that_do_not_decode_are_problem_responses() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    for path in [
+        "/v1/orgs/%FF".to_owned(),
+        "/v1/orgs/%FF/members".to_owned(),
+        org.path("/members/%C0%AF"),
+        org.path("/mcps/%FF%FE"),
+        "/v1/me/sessions/%FF".to_owned(),
+        "/v1/me/invitations/%FF/accept".to_owned(),
+    ] {
+        for method in [Method::GET, Method::DELETE, Method::POST] {
+            let resp = api
+                .send(
+                    api.raw(method.clone(), &path)
+                        .bearer_auth(&org.owner.token)
+                        .json(&json!({})),
+                )
+                .await;
+            assert!(
+                (400..500).contains(&resp.status),
+                "{method} {path}: {}",
+                resp.status
+            );
+            assert!(
+                resp.content_type().starts_with("application/problem+json"),
+                "{method} {path}: {} {}",
+                resp.content_type(),
+                resp.body
+            );
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Settings → General: create, read, rename, describe; the slug rules and immutability.
 
-use plexmcp_tests::{audit_chain, stack, unique, Account, OrgFixture};
+use aws_sdk_dynamodb::types::AttributeValue;
+use plexmcp_tests::{audit_chain, items, set_attribute, stack, unique, Account, OrgFixture};
 use serde_json::json;
 
 #[tokio::test]
@@ -277,4 +278,85 @@ async fn concurrent_updates_keep_one_unbroken_audit_chain() {
             .count(),
         6
     );
+}
+
+#[tokio::test]
+async fn a_person_in_more_than_a_hundred_orgs_still_sees_them_all() {
+    let api = stack().api();
+    let owner = Account::create(&api).await;
+    let slugs: Vec<String> = (0..105).map(|_| unique("many-")).collect();
+    for chunk in slugs.chunks(15) {
+        futures::future::join_all(chunk.iter().map(|slug| {
+            api.post(
+                "/v1/orgs",
+                Some(&owner.token),
+                json!({ "name": "One of many", "slug": slug }),
+            )
+        }))
+        .await
+        .into_iter()
+        .for_each(|r| {
+            r.expect(201);
+        });
+    }
+    let me = api.get("/v1/me", &owner.token).await.expect(200);
+    assert_eq!(me.body["organizations"].as_array().unwrap().len(), 105);
+}
+
+#[tokio::test]
+async fn a_person_belongs_to_at_most_a_thousand_orgs() {
+    let api = stack().api();
+    let owner = Account::create(&api).await;
+    let org = OrgFixture::create(&api).await;
+    let invitation = api
+        .post(
+            &org.path("/members"),
+            Some(&org.owner.token),
+            json!({ "email": owner.email, "role": "viewer" }),
+        )
+        .await
+        .expect(201);
+    // 1,000 memberships, as the counter on the profile says.
+    set_attribute(
+        &format!("USER#{}", owner.id),
+        "PROFILE",
+        "membership_count",
+        AttributeValue::N("1000".into()),
+    )
+    .await;
+    api.post(
+        "/v1/orgs",
+        Some(&owner.token),
+        json!({ "name": "One too many", "slug": unique("cap-") }),
+    )
+    .await
+    .problem(409, "membership_limit");
+    let id = invitation.body["id"].as_str().unwrap();
+    api.post(
+        &format!("/v1/me/invitations/{id}/accept"),
+        Some(&owner.token),
+        json!({}),
+    )
+    .await
+    .problem(409, "membership_limit");
+    // Leaving one makes room.
+    set_attribute(
+        &format!("USER#{}", owner.id),
+        "PROFILE",
+        "membership_count",
+        AttributeValue::N("999".into()),
+    )
+    .await;
+    api.post(
+        &format!("/v1/me/invitations/{id}/accept"),
+        Some(&owner.token),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    api.delete(&org.path(&format!("/members/{}", owner.id)), &owner.token)
+        .await
+        .expect(200);
+    let profile = items(&format!("USER#{}", owner.id), "PROFILE").await;
+    assert_eq!(profile[0]["membership_count"].as_n().unwrap(), "999");
 }
