@@ -144,7 +144,8 @@ call("POST", "/v1/auth/logout", token, expect=204)
 
 # Two-factor authentication, with a real authenticator library.
 email, token, _ = user()
-setup = call("POST", "/v1/me/2fa/setup", token, expect=200)
+call("POST", "/v1/me/2fa/setup", token, {"password": "wrong password"}, expect=422)
+setup = call("POST", "/v1/me/2fa/setup", token, {"password": "correct horse battery"}, expect=200)
 totp = pyotp.parse_uri(setup["otpauth_uri"])
 call("POST", "/v1/me/2fa/enable", token, {"code": "000000"}, expect=422)
 enabled = call("POST", "/v1/me/2fa/enable", token, {"code": totp.at(time.time())}, expect=200)

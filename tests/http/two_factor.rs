@@ -25,7 +25,12 @@ async fn post(api: &Api, path: &str, token: &str, body: Value) -> Resp {
 async fn enroll(api: &Api) -> Enrolled {
     let account = Account::create(api).await;
     let setup = api
-        .call(Method::POST, "/v1/me/2fa/setup", Some(&account.token), None)
+        .call(
+            Method::POST,
+            "/v1/me/2fa/setup",
+            Some(&account.token),
+            Some(json!({ "password": PASSWORD })),
+        )
         .await
         .expect(200);
     let uri = setup.body["otpauth_uri"].as_str().unwrap().to_owned();
@@ -101,7 +106,12 @@ async fn enrollment_gives_an_otpauth_uri_a_matching_qr_code_and_ten_backup_codes
     let api = stack().api();
     let account = Account::create(&api).await;
     let setup = api
-        .call(Method::POST, "/v1/me/2fa/setup", Some(&account.token), None)
+        .call(
+            Method::POST,
+            "/v1/me/2fa/setup",
+            Some(&account.token),
+            Some(json!({ "password": PASSWORD })),
+        )
         .await
         .expect(200);
     let uri = setup.body["otpauth_uri"].as_str().unwrap();
@@ -161,9 +171,14 @@ async fn enrollment_gives_an_otpauth_uri_a_matching_qr_code_and_ten_backup_codes
         api.get("/v1/me", &account.token).await.expect(200).body["two_factor_enabled"],
         true
     );
-    api.call(Method::POST, "/v1/me/2fa/setup", Some(&account.token), None)
-        .await
-        .problem(409, "two_factor_enabled");
+    api.call(
+        Method::POST,
+        "/v1/me/2fa/setup",
+        Some(&account.token),
+        Some(json!({ "password": PASSWORD })),
+    )
+    .await
+    .problem(409, "two_factor_enabled");
 
     // At rest: the secret is sealed, the backup codes are argon2id hashes.
     let profile = &items(&format!("USER#{}", account.id), "PROFILE").await[0];
@@ -188,11 +203,21 @@ async fn setup_again_replaces_the_pending_secret() {
     let api = stack().api();
     let account = Account::create(&api).await;
     let first = api
-        .call(Method::POST, "/v1/me/2fa/setup", Some(&account.token), None)
+        .call(
+            Method::POST,
+            "/v1/me/2fa/setup",
+            Some(&account.token),
+            Some(json!({ "password": PASSWORD })),
+        )
         .await
         .expect(200);
     let second = api
-        .call(Method::POST, "/v1/me/2fa/setup", Some(&account.token), None)
+        .call(
+            Method::POST,
+            "/v1/me/2fa/setup",
+            Some(&account.token),
+            Some(json!({ "password": PASSWORD })),
+        )
         .await
         .expect(200);
     assert_ne!(first.body["secret"], second.body["secret"]);
@@ -581,4 +606,47 @@ async fn a_full_two_factor_login_stays_within_its_round_trip_budget() {
         calls <= 3,
         "a backup-code step made {calls} calls (challenge, profile and codes are one query)"
     );
+}
+
+#[tokio::test]
+async fn a_stolen_session_cannot_enroll_an_authenticator_without_the_password() {
+    let api = stack().api();
+    let account = Account::create(&api).await;
+    let setup = |body: Option<Value>| {
+        api.call(Method::POST, "/v1/me/2fa/setup", Some(&account.token), body)
+    };
+    setup(None).await.problem(415, "unsupported_media_type");
+    setup(Some(json!({})))
+        .await
+        .problem(422, "validation_failed");
+    for _ in 0..5 {
+        let wrong = setup(Some(json!({ "password": "not the password" })))
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(wrong.body["errors"][0]["field"], "password");
+    }
+    // Counted like failed logins: the right password is now refused too, and so is login.
+    setup(Some(json!({ "password": PASSWORD })))
+        .await
+        .problem(429, "rate_limited");
+    api.post(
+        "/v1/auth/login",
+        None,
+        json!({ "email": account.email, "password": PASSWORD }),
+    )
+    .await
+    .problem(429, "rate_limited");
+    let me = api.get("/v1/me", &account.token).await.expect(200);
+    assert_eq!(me.body["two_factor_enabled"], false);
+    let profile = items(&format!("USER#{}", account.id), "PROFILE").await;
+    assert!(
+        !profile[0].contains_key("totp_pending"),
+        "no pending secret was stored"
+    );
+    let failed = audit_chain(&format!("USER#{}", account.id))
+        .await
+        .iter()
+        .filter(|e| e["action"] == "2fa.setup_failed")
+        .count();
+    assert_eq!(failed, 5);
 }

@@ -6,21 +6,22 @@
 //! These routes keep the current session and do nothing to the others: their answers
 //! say how many other sessions exist, so a client can offer "revoke all".
 
-use crate::login::{caller_profile, user_mutation};
+use crate::login::user_mutation;
 use crate::second_factor::{self, blocking, Factor, Holder};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::audit::Target;
-use shared::auth::{authenticate_with, Bearer};
+use shared::auth::{authenticate, authenticate_with, Bearer};
 use shared::domain::backup_code;
 use shared::domain::password::hash_secret;
 use shared::domain::TotpSecret;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::UserId;
-use shared::store::attempts::TWO_FACTOR;
+use shared::store::attempts::{Reservation, LOGIN, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::keys::{BACKUP_CODE_PREFIX, SESSION_PREFIX};
 use shared::store::sessions::Session;
@@ -224,22 +225,60 @@ async fn caller_account(state: &AppState, bearer: &Bearer) -> Result<Account, Er
     })
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    /// The account's password: a stolen session alone cannot enroll an authenticator.
+    password: String,
+}
+
 /// Start enabling 2FA: a new secret, its otpauth URI and a QR code of it.
 ///
-/// Calling it again before enabling replaces the pending secret.
+/// Needs the password, checked like a login (a wrong one counts towards the login lock:
+/// 5 failures lock for 15 minutes). Calling it again before enabling replaces the
+/// pending secret.
 #[utoipa::path(post, path = "/v1/me/2fa/setup", operation_id = "setup_two_factor", tag = "two-factor", security(("bearer" = [])),
+    request_body = SetupRequest,
     responses(
         (status = 200, body = TwoFactorSetup),
         (status = 401, body = Problem),
         (status = 409, description = "`two_factor_enabled`: already on", body = Problem),
+        (status = 422, description = "The password is not correct", body = Problem),
+        (status = 429, description = "`rate_limited`: too many wrong passwords", body = Problem),
     ))]
 pub async fn setup(
     State(state): State<AppState>,
     bearer: Bearer,
     client: ClientInfo,
+    Json(body): Json<SetupRequest>,
 ) -> Result<axum::Json<TwoFactorSetup>, Error> {
-    let (user, profile) = caller_profile(&state, &bearer).await?;
+    let caller = authenticate(&state, &bearer, &[]).await?.0;
+    // Reserved before the check, as at login: parallel guesses cannot pass the limit.
+    let profile = match LOGIN
+        .reserve(&state.table, &Key::user(caller.user_id()), Utc::now())
+        .await?
+    {
+        Reservation::Granted(profile) => profile,
+        Reservation::Locked { retry_after } => return Err(Error::RateLimited { retry_after }),
+        Reservation::Missing => return Err(Error::Unauthorized),
+    };
+    let user = User::from_item(&profile)?;
     ensure_off(&user)?;
+    let hash = User::password_hash(&profile)?;
+    let password = body.password;
+    if !blocking(move || hash.verify(&password)).await? {
+        user_mutation(
+            &user,
+            &profile,
+            "2fa.setup_failed",
+            Target::new("user", &user.id),
+            &client,
+        )
+        .failed()
+        .commit(&state)
+        .await?;
+        return Err(Error::invalid("password", "the password is not correct"));
+    }
     let secret = TotpSecret::generate();
     let otpauth_uri = secret.otpauth_uri(&user.email).map_err(Error::Internal)?;
     let qr_code = TotpSecret::qr_data_url(&otpauth_uri).map_err(Error::Internal)?;
@@ -254,6 +293,7 @@ pub async fn setup(
         PENDING,
         s(state.secrets.seal(secret.as_bytes(), user.id.as_str())),
     )
+    .set(LOGIN.counter, n(0))
     .commit(&state)
     .await?;
     Ok(axum::Json(TwoFactorSetup {
