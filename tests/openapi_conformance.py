@@ -41,6 +41,7 @@ OVER_BUDGET = {
     ("delete", "/v1/orgs/{slug}/mcps/{mcp_id}"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
     ("delete", "/v1/orgs/{slug}/api-keys/{key_id}"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
     ("delete", "/v1/orgs/{slug}/security/pin"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
+    ("post", "/v1/auth/login"): (5, "three round trips: the e-mail pointer, the address's and the network's login budgets (reserved before argon2) in parallel; the profile; the transaction"),
     ("post", "/v1/orgs/{slug}/usage"): (5, "the day and month counters are two atomic ADDs (sent in parallel); an API key's first use in a minute also writes last_used_at"),
 }
 round_trips = {}  # (method, template) -> {"calls": max calls, "scans": total scans, "exchanges": n}

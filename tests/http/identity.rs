@@ -127,9 +127,11 @@ async fn login_gives_a_session_and_the_same_answer_for_unknown_email_and_wrong_p
             < 2,
         "absolute expiry 30 days"
     );
+    // Three round trips: the e-mail pointer and both login budgets in parallel, the
+    // profile, the transaction.
     let (calls, scans) = login.dynamodb_calls();
     assert!(
-        calls <= 3 && scans == 0,
+        calls <= 5 && scans == 0,
         "login made {calls} DynamoDB calls"
     );
 
@@ -180,9 +182,9 @@ async fn five_failures_lock_login_for_fifteen_minutes_then_a_correct_password_re
     // Move the lock 15 minutes into the past: the account opens again.
     let past = (Utc::now() - Duration::minutes(16)).to_rfc3339();
     set_attribute(
-        &format!("USER#{}", account.id),
-        "PROFILE",
-        "login_failures_at",
+        &format!("THROTTLE#LOGIN#EMAIL#{}", account.email),
+        "THROTTLE",
+        "failures_at",
         AttributeValue::S(past),
     )
     .await;
@@ -223,6 +225,34 @@ async fn five_failures_lock_login_for_fifteen_minutes_then_a_correct_password_re
 }
 
 #[tokio::test]
+async fn failures_older_than_the_window_are_forgotten() {
+    let api = stack().api();
+    let account = Account::create(&api).await;
+    let fail = || {
+        api.post(
+            "/v1/auth/login",
+            None,
+            json!({ "email": account.email, "password": "nope nope" }),
+        )
+    };
+    for _ in 0..4 {
+        fail().await.problem(401, "invalid_credentials");
+    }
+    // The last failure was 16 minutes ago: the four no longer count.
+    set_attribute(
+        &format!("THROTTLE#LOGIN#EMAIL#{}", account.email),
+        "THROTTLE",
+        "failures_at",
+        AttributeValue::S((Utc::now() - Duration::minutes(16)).to_rfc3339()),
+    )
+    .await;
+    for _ in 0..5 {
+        fail().await.problem(401, "invalid_credentials");
+    }
+    fail().await.problem(429, "rate_limited");
+}
+
+#[tokio::test]
 async fn twenty_parallel_wrong_passwords_get_at_most_five_checked() {
     let api = stack().api();
     let account = Account::create(&api).await;
@@ -245,6 +275,82 @@ async fn twenty_parallel_wrong_passwords_get_at_most_five_checked() {
     )
     .await
     .problem(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn an_address_without_an_account_locks_exactly_like_one_with_an_account() {
+    let api = stack().api();
+    let account = Account::create(&api).await;
+    let nobody = email();
+    let mut answers = Vec::new();
+    for address in [&account.email, &nobody] {
+        let attempt = || {
+            api.post(
+                "/v1/auth/login",
+                None,
+                json!({ "email": address, "password": "nope nope" }),
+            )
+        };
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(attempt().await.status);
+        }
+        let mut locked = attempt().await.problem(429, "rate_limited").body;
+        let retry = locked["retry_after"].take().as_u64().unwrap();
+        assert!((800..=900).contains(&retry), "retry_after {retry}");
+        // The detail says the seconds too.
+        locked["detail"].take();
+        answers.push((statuses, locked));
+    }
+    assert_eq!(answers[0].0, [401, 401, 401, 401, 401, 429]);
+    assert_eq!(
+        answers[0], answers[1],
+        "a lockout tells nothing about accounts"
+    );
+}
+
+#[tokio::test]
+async fn a_network_with_a_hundred_failures_is_refused_for_every_address_and_successes_are_free() {
+    let api = stack().api();
+    let account = Account::create(&api).await;
+    let network = stack().api_from_own_network();
+    let login = |address: String, password: &'static str| {
+        network.post(
+            "/v1/auth/login",
+            None,
+            json!({ "email": address, "password": password }),
+        )
+    };
+    // 99 failures: 5 checked against an unknown address, then 94 refused by its lock
+    // (a refused attempt still counts for the network).
+    let nobody = email();
+    for _ in 0..5 {
+        login(nobody.clone(), "nope nope")
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    let refused = futures::future::join_all((0..94).map(|_| login(nobody.clone(), "nope nope")));
+    assert!(refused.await.iter().all(|r| r.status == 429));
+    // Right passwords take their attempt back: two in a row both pass at 99.
+    for _ in 0..2 {
+        login(account.email.clone(), PASSWORD).await.expect(200);
+    }
+    // The hundredth failure, with a well-formed address no one uses.
+    login(email(), "nope nope")
+        .await
+        .problem(401, "invalid_credentials");
+    let refused = login(account.email.clone(), PASSWORD)
+        .await
+        .problem(429, "rate_limited");
+    assert!(refused.body["retry_after"].as_u64().unwrap() > 800);
+    // The account itself is not locked: from another network it logs in.
+    api.post(
+        "/v1/auth/login",
+        None,
+        json!({ "email": account.email, "password": PASSWORD }),
+    )
+    .await
+    .expect(200);
 }
 
 #[tokio::test]

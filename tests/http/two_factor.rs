@@ -580,7 +580,8 @@ async fn a_full_two_factor_login_stays_within_its_round_trip_budget() {
         )
         .await
         .expect(200);
-    assert!(login.dynamodb_calls().0 <= 3);
+    // Three round trips, two of them with parallel calls (see the identity tests).
+    assert!(login.dynamodb_calls().0 <= 5);
     away_from_step_boundary().await;
     let step = second_step(
         &api,

@@ -82,6 +82,18 @@ impl Api {
         }
     }
 
+    /// A client whose requests come from `source` (any 127.0.0.0/8 address is this
+    /// machine): another client network for the login budget.
+    pub fn from_address(base: &str, source: std::net::IpAddr) -> Self {
+        Api {
+            http: reqwest::Client::builder()
+                .local_address(source)
+                .build()
+                .expect("HTTP client"),
+            base: base.to_owned(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -74,6 +74,13 @@ impl Stack {
         Api::new(&self.base_url)
     }
 
+    /// A client on a network of its own: a random loopback address other than 127.0.0.1.
+    pub fn api_from_own_network(&self) -> Api {
+        let [a, b, c]: [u8; 3] = rand::random();
+        let source = std::net::Ipv4Addr::new(127, a.max(1), b, c.max(1));
+        Api::from_address(&self.base_url, source.into())
+    }
+
     pub fn table_name(&self) -> String {
         self.env("TABLE_NAME")
     }

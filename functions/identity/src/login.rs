@@ -19,7 +19,7 @@ use shared::crypto::constant_time_eq;
 use shared::domain::{Email, PasswordHash};
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::SessionId;
-use shared::store::attempts::{Reservation, LOGIN, TWO_FACTOR};
+use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::keys::BACKUP_CODE_PREFIX;
 use shared::store::sessions::{self, ABSOLUTE_TIMEOUT};
@@ -74,8 +74,12 @@ pub struct SecondStepRequest {
 
 /// Log in with e-mail and password.
 ///
-/// A wrong password and an unknown e-mail get the same answer. After 5 consecutive
-/// failures the account's login is refused for 15 minutes (429 `rate_limited`).
+/// A wrong password and an unknown e-mail get the same answer, after the same work.
+/// After 5 failures for one e-mail address (whether or not an account uses it), less
+/// than 15 minutes apart, its login is refused for 15 minutes; after 100 failures from
+/// one client network (an IPv4 address or an IPv6 /64) within 15 minutes, every login
+/// from it is (429 `rate_limited`). A right password clears the address's count and is
+/// not counted for the network.
 #[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "identity", request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse),
@@ -88,20 +92,24 @@ pub async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<axum::Json<LoginResponse>, Error> {
     let password = body.password;
-    let user_id = match Email::parse(&body.email) {
-        Ok(email) => users::id_by_email(&state.table, &email).await?,
-        Err(_) => None,
+    let email = Email::parse(&body.email).ok();
+    let network = client.network();
+    let throttle = LoginThrottle::new(email.as_ref().map(Email::as_str), network.as_deref());
+    // The attempt is reserved before the password is checked, while the account is found.
+    let lookup = async {
+        match &email {
+            Some(email) => users::id_by_email(&state.table, email).await,
+            None => Ok(None),
+        }
     };
-    let Some(user_id) = user_id else {
+    let (user_id, reserved) = tokio::join!(lookup, throttle.reserve(&state.table));
+    reserved?;
+    let profile = match user_id? {
+        Some(user_id) => state.table.get(&Key::user(&user_id)).await?,
+        None => None,
+    };
+    let Some(profile) = profile else {
         return Err(reject(password).await);
-    };
-    let profile = match LOGIN
-        .reserve(&state.table, &Key::user(&user_id), Utc::now())
-        .await?
-    {
-        Reservation::Granted(profile) => profile,
-        Reservation::Locked { retry_after } => return Err(Error::RateLimited { retry_after }),
-        Reservation::Missing => return Err(reject(password).await),
     };
     let user = User::from_item(&profile)?;
     let hash = User::password_hash(&profile)?;
@@ -118,10 +126,12 @@ pub async fn login(
         .await?;
         return Err(Error::InvalidCredentials);
     }
+    let passed = throttle.passed(&state.table)?;
+    let passed = |mutation: Mutation| mutation.writes(passed);
     let response = if user.two_factor_enabled {
-        LoginResponse::Challenge(start_challenge(&state, &user, &profile, &client).await?)
+        LoginResponse::Challenge(start_challenge(&state, &user, &profile, &client, passed).await?)
     } else {
-        LoginResponse::Session(start_session(&state, &user, &profile, &client, |m| m).await?)
+        LoginResponse::Session(start_session(&state, &user, &profile, &client, passed).await?)
     };
     Ok(axum::Json(response))
 }
@@ -133,11 +143,13 @@ async fn reject(password: String) -> Error {
 }
 
 /// The password was right and 2FA is on: a single-use challenge, bound to the user.
+/// `extend` adds what the proof needs to the same transaction.
 async fn start_challenge(
     state: &AppState,
     user: &User,
     profile: &Item,
     client: &ClientInfo,
+    extend: impl FnOnce(Mutation) -> Mutation,
 ) -> Result<ChallengeIssued, Error> {
     let now = Utc::now();
     let token = ChallengeToken::issue(user.id.clone());
@@ -146,17 +158,17 @@ async fn start_challenge(
     challenge.insert("secret_hash".into(), s(token.secret_hash()));
     challenge.insert("expires_at".into(), time(expires_at));
     challenge.insert("ttl".into(), n(expires_at.timestamp()));
-    user_mutation(
+    let mutation = user_mutation(
         user,
         profile,
         "auth.password_verified",
         Target::new("user", &user.id),
         client,
-    )
-    .set(LOGIN.counter, n(0))
-    .write(put(&state.table, challenge, "attribute_not_exists(pk)")?)
-    .commit(state)
-    .await?;
+    );
+    extend(mutation)
+        .write(put(&state.table, challenge, "attribute_not_exists(pk)")?)
+        .commit(state)
+        .await?;
     Ok(ChallengeIssued {
         two_factor_required: true,
         challenge_token: token.to_string(),
@@ -188,8 +200,7 @@ async fn start_session(
         "auth.login",
         Target::new("session", &token.session_id),
         client,
-    )
-    .set(LOGIN.counter, n(0));
+    );
     extend(mutation)
         .write(put(&state.table, session, "attribute_not_exists(pk)")?)
         .commit(state)

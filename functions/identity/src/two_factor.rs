@@ -6,22 +6,21 @@
 //! These routes keep the current session and do nothing to the others: their answers
 //! say how many other sessions exist, so a client can offer "revoke all".
 
-use crate::login::user_mutation;
+use crate::login::{caller_profile, user_mutation};
 use crate::second_factor::{self, blocking, Factor, Holder};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::audit::Target;
-use shared::auth::{authenticate, authenticate_with, Bearer};
+use shared::auth::{authenticate_with, Bearer};
 use shared::domain::backup_code;
 use shared::domain::password::hash_secret;
 use shared::domain::TotpSecret;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::UserId;
-use shared::store::attempts::{Reservation, LOGIN, TWO_FACTOR};
+use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::keys::{BACKUP_CODE_PREFIX, SESSION_PREFIX};
 use shared::store::sessions::Session;
@@ -252,18 +251,12 @@ pub async fn setup(
     client: ClientInfo,
     Json(body): Json<SetupRequest>,
 ) -> Result<axum::Json<TwoFactorSetup>, Error> {
-    let caller = authenticate(&state, &bearer, &[]).await?.0;
-    // Reserved before the check, as at login: parallel guesses cannot pass the limit.
-    let profile = match LOGIN
-        .reserve(&state.table, &Key::user(caller.user_id()), Utc::now())
-        .await?
-    {
-        Reservation::Granted(profile) => profile,
-        Reservation::Locked { retry_after } => return Err(Error::RateLimited { retry_after }),
-        Reservation::Missing => return Err(Error::Unauthorized),
-    };
-    let user = User::from_item(&profile)?;
+    let (user, profile) = caller_profile(&state, &bearer).await?;
     ensure_off(&user)?;
+    // Reserved before the check, on the address's login budget: parallel guesses cannot
+    // pass the limit, and guesses here and at login share it.
+    let throttle = LoginThrottle::new(Some(&user.email), None);
+    throttle.reserve(&state.table).await?;
     let hash = User::password_hash(&profile)?;
     let password = body.password;
     if !blocking(move || hash.verify(&password)).await? {
@@ -293,7 +286,7 @@ pub async fn setup(
         PENDING,
         s(state.secrets.seal(secret.as_bytes(), user.id.as_str())),
     )
-    .set(LOGIN.counter, n(0))
+    .writes(throttle.passed(&state.table)?)
     .commit(&state)
     .await?;
     Ok(axum::Json(TwoFactorSetup {

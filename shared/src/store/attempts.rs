@@ -4,12 +4,21 @@
 //! An attempt is *reserved* with a conditional update before the secret is checked, and
 //! the success path resets the counter. So 20 wrong guesses sent in parallel cannot get
 //! more than `max` of them checked: the condition admits only `max` reservations.
+//!
+//! A count is forgotten when its last attempt is older than `window`, so "locked" means
+//! `max` failures with less than `window` between them. Counters either live on an item
+//! that exists (the profile, the org) or, for login throttles, in an item of their own
+//! that the first attempt creates and whose TTL removes it once the window has passed
+//! (the logic above does not wait for TTL, which in AWS can lag by hours).
 
-use super::{n, s, Item, ItemExt, Key, StoreError, Table};
+use super::{delete, n, s, Item, ItemExt, Key, StoreError, Table};
 use crate::error::Error;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use chrono::{DateTime, Duration, Utc};
 
 #[derive(Clone, Copy, Debug)]
@@ -18,12 +27,25 @@ pub struct AttemptLimit {
     pub counter: &'static str,
     pub max: i64,
     pub window: Duration,
+    /// The counter has an item of its own (`Key::login_throttle…`), created on first use.
+    pub own_item: bool,
 }
 
+/// Failed password checks per e-mail address (at login, and when setting up 2FA),
+/// whether or not an account uses the address: a lockout says nothing about accounts.
 pub const LOGIN: AttemptLimit = AttemptLimit {
-    counter: "login_failures",
+    counter: "failures",
     max: 5,
     window: Duration::minutes(15),
+    own_item: true,
+};
+
+/// Failed logins per client network (an IPv4 address or an IPv6 /64), across addresses.
+pub const LOGIN_NETWORK: AttemptLimit = AttemptLimit {
+    counter: "failures",
+    max: 100,
+    window: Duration::minutes(15),
+    own_item: true,
 };
 
 /// Second-factor checks (TOTP or backup code, and the password when disabling 2FA).
@@ -31,6 +53,7 @@ pub const TWO_FACTOR: AttemptLimit = AttemptLimit {
     counter: "two_factor_failures",
     max: 5,
     window: Duration::minutes(15),
+    own_item: false,
 };
 
 /// Wrong PINs of an organization (any member's): counted on the org item.
@@ -38,6 +61,7 @@ pub const PIN: AttemptLimit = AttemptLimit {
     counter: "pin_failures",
     max: 5,
     window: Duration::minutes(15),
+    own_item: false,
 };
 
 pub enum Reservation {
@@ -46,7 +70,7 @@ pub enum Reservation {
     Locked {
         retry_after: u64,
     },
-    /// The item does not exist.
+    /// The item does not exist (never for a counter with an item of its own).
     Missing,
 }
 
@@ -90,28 +114,31 @@ impl AttemptLimit {
         Err(Error::Internal("attempt counter stayed contended".into()))
     }
 
-    /// `Ok(item)` when reserved; `Err(Some(old))` when over the limit; `Err(None)` when missing.
+    /// `Ok(item)` when reserved; `Err(Some(old))` when over the limit or the count is
+    /// stale; `Err(None)` when missing.
     async fn increment(
         &self,
         table: &Table,
         key: &Key,
         now: DateTime<Utc>,
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
-        let result = table
-            .client()
-            .update_item()
-            .table_name(table.name())
-            .set_key(Some(key.to_item()))
-            .update_expression("SET #c = if_not_exists(#c, :zero) + :one, #at = :now")
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(#c) OR #c < :max)",
-            )
-            .expression_attribute_names("#c", self.counter)
-            .expression_attribute_names("#at", self.at_attr())
+        let exists = if self.own_item {
+            ""
+        } else {
+            "attribute_exists(pk) AND "
+        };
+        let result = self
+            .update(table, key, now)
+            .update_expression(format!(
+                "SET #c = if_not_exists(#c, :zero) + :one, #at = :now{}",
+                self.ttl_clause()
+            ))
+            .condition_expression(format!(
+                "{exists}(attribute_not_exists(#c) OR (#c < :max AND #at > :since))"
+            ))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(self.max))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":since", s((now - self.window).to_rfc3339()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -128,6 +155,66 @@ impl AttemptLimit {
         }
     }
 
+    /// An update of the counter on `key` with the placeholders every statement uses.
+    fn update(&self, table: &Table, key: &Key, now: DateTime<Utc>) -> UpdateItemFluentBuilder {
+        let builder = table
+            .client()
+            .update_item()
+            .table_name(table.name())
+            .set_key(Some(key.to_item()))
+            .expression_attribute_names("#c", self.counter)
+            .expression_attribute_names("#at", self.at_attr())
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(now.to_rfc3339()));
+        if self.own_item {
+            builder
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":ttl", n((now + self.window).timestamp()))
+        } else {
+            builder
+        }
+    }
+
+    /// The write, for the transaction of a success, that forgets the failures counted in
+    /// an item of its own.
+    pub fn forgive(&self, table: &Table, key: &Key) -> TransactWriteItem {
+        delete(table, key, None)
+    }
+
+    /// The write, for the transaction of a success, that gives back the attempt reserved
+    /// on a budget many accounts share: only failures count against it.
+    pub fn refund(
+        &self,
+        table: &Table,
+        key: &Key,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        Update::builder()
+            .table_name(table.name())
+            .set_key(Some(key.to_item()))
+            .update_expression(
+                "SET #c = if_not_exists(#c, :one) - :one, #at = if_not_exists(#at, :now), \
+                 #ttl = if_not_exists(#ttl, :ttl)",
+            )
+            .expression_attribute_names("#c", self.counter)
+            .expression_attribute_names("#at", self.at_attr())
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":ttl", n((now + self.window).timestamp()))
+            .build()
+            .map(|update| TransactWriteItem::builder().update(update).build())
+            .map_err(|e| StoreError::Aws(e.to_string()))
+    }
+
+    fn ttl_clause(&self) -> &'static str {
+        if self.own_item {
+            ", #ttl = :ttl"
+        } else {
+            ""
+        }
+    }
+
     async fn restart(
         &self,
         table: &Table,
@@ -135,17 +222,10 @@ impl AttemptLimit {
         last: &DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Option<Item>, StoreError> {
-        let result = table
-            .client()
-            .update_item()
-            .table_name(table.name())
-            .set_key(Some(key.to_item()))
-            .update_expression("SET #c = :one, #at = :now")
+        let result = self
+            .update(table, key, now)
+            .update_expression(format!("SET #c = :one, #at = :now{}", self.ttl_clause()))
             .condition_expression("#at = :last")
-            .expression_attribute_names("#c", self.counter)
-            .expression_attribute_names("#at", self.at_attr())
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":last", s(last.to_rfc3339()))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -162,5 +242,61 @@ impl AttemptLimit {
             }
             Err(other) => Err(other.into()),
         }
+    }
+}
+
+/// The budgets a password check spends: the e-mail address's (`LOGIN`) and, at login, the
+/// client network's (`LOGIN_NETWORK`).
+pub struct LoginThrottle {
+    email: Option<Key>,
+    network: Option<Key>,
+    now: DateTime<Utc>,
+}
+
+impl LoginThrottle {
+    /// `email` is the normalised address (None when it does not parse: no account can
+    /// use it, so only the network's budget applies); `network` as `ClientInfo::network`.
+    pub fn new(email: Option<&str>, network: Option<&str>) -> Self {
+        LoginThrottle {
+            email: email.map(Key::login_throttle_of_email),
+            network: network.map(Key::login_throttle_of_network),
+            now: Utc::now(),
+        }
+    }
+
+    /// Reserves one attempt on each budget, in parallel; 429 when either is spent. Both
+    /// reservations run to the end, so a refused attempt still counts for the network.
+    pub async fn reserve(&self, table: &Table) -> Result<(), Error> {
+        let (email, network) = tokio::join!(
+            Self::reserve_one(LOGIN, self.email.as_ref(), table, self.now),
+            Self::reserve_one(LOGIN_NETWORK, self.network.as_ref(), table, self.now),
+        );
+        email.and(network)
+    }
+
+    async fn reserve_one(
+        limit: AttemptLimit,
+        key: Option<&Key>,
+        table: &Table,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let Some(key) = key else { return Ok(()) };
+        match limit.reserve(table, key, now).await? {
+            Reservation::Locked { retry_after } => Err(Error::RateLimited { retry_after }),
+            Reservation::Granted(_) | Reservation::Missing => Ok(()),
+        }
+    }
+
+    /// The writes of a right password, for its transaction: the address's failures are
+    /// forgotten and the network gets its attempt back.
+    pub fn passed(&self, table: &Table) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut writes = Vec::new();
+        if let Some(key) = &self.email {
+            writes.push(LOGIN.forgive(table, key));
+        }
+        if let Some(key) = &self.network {
+            writes.push(LOGIN_NETWORK.refund(table, key, self.now)?);
+        }
+        Ok(writes)
     }
 }

@@ -67,6 +67,16 @@ impl Key {
         Self::new(format!("EMAIL#{email}"), "EMAIL")
     }
 
+    /// Failed logins of an e-mail address, whether or not an account uses it (own item, TTL).
+    pub fn login_throttle_of_email(email: &str) -> Self {
+        Self::new(format!("THROTTLE#LOGIN#EMAIL#{email}"), "THROTTLE")
+    }
+
+    /// Failed logins from a client network (see `ClientInfo::network`; own item, TTL).
+    pub fn login_throttle_of_network(network: &str) -> Self {
+        Self::new(format!("THROTTLE#LOGIN#NET#{network}"), "THROTTLE")
+    }
+
     /// The organization (settings, plan, status, owner count, head of its audit chain).
     pub fn org(org: &OrgId) -> Self {
         Self::new(format!("ORG#{org}"), "ORG")

@@ -268,6 +268,10 @@ impl Mutation {
         self
     }
 
+    pub fn writes(self, writes: impl IntoIterator<Item = TransactWriteItem>) -> Self {
+        writes.into_iter().fold(self, Mutation::write)
+    }
+
     pub fn emit(mut self, event: Event) -> Self {
         self.event = Some(event);
         self
