@@ -67,6 +67,64 @@ async fn concurrent_signups_with_one_email_create_one_account() {
 }
 
 #[tokio::test]
+async fn an_address_has_one_account_however_it_is_spelled() {
+    let api = stack().api();
+    let local = unique("idn-");
+    let created = api
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({ "email": format!("{local}@Bu\u{308}cher.example"), "password": PASSWORD, "name": "Jose\u{301}" }),
+        )
+        .await
+        .expect(201);
+    let stored = format!("{local}@xn--bcher-kva.example");
+    assert_eq!(created.body["email"], stored.as_str());
+    assert_eq!(created.body["name"], "Jos\u{E9}");
+    for spelling in [
+        format!("{local}@bücher.example"),
+        format!("{}@BÜCHER.EXAMPLE", local.to_uppercase()),
+    ] {
+        api.post(
+            "/v1/auth/signup",
+            None,
+            json!({ "email": spelling, "password": PASSWORD, "name": "Twin" }),
+        )
+        .await
+        .problem(409, "conflict");
+        api.post(
+            "/v1/auth/login",
+            None,
+            json!({ "email": spelling, "password": PASSWORD }),
+        )
+        .await
+        .expect(200);
+    }
+    for hidden in [
+        format!("{local}\u{200B}@example.com"),
+        format!("{local}@exa\u{FEFF}mple.com"),
+        format!("{local}\u{2028}x@example.com"),
+    ] {
+        let refused = api
+            .post(
+                "/v1/auth/signup",
+                None,
+                json!({ "email": hidden, "password": PASSWORD, "name": "Ada" }),
+            )
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(refused.body["errors"][0]["field"], "email");
+    }
+    api.post(
+        "/v1/auth/signup",
+        None,
+        json!({ "email": email(), "password": PASSWORD, "name": "A\u{200C}da" }),
+    )
+    .await
+    .problem(422, "validation_failed");
+}
+
+#[tokio::test]
 async fn signup_rejects_bad_fields_all_at_once() {
     let api = stack().api();
     let resp = api

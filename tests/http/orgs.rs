@@ -173,6 +173,33 @@ async fn name_and_description_can_change_and_each_change_is_audited() {
 }
 
 #[tokio::test]
+async fn names_and_descriptions_are_stored_in_one_unicode_form() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    // "é" typed as "e" + a combining accent is stored as the one code point (NFC).
+    let updated = api
+        .patch(
+            &org.path(""),
+            &org.owner.token,
+            json!({ "name": "  Cafe\u{301} Ltd  ", "description": "Cre\u{300}me\nbru\u{302}le\u{301}e" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(updated.body["name"], "Caf\u{E9} Ltd");
+    assert_eq!(updated.body["description"], "Cr\u{E8}me\nbr\u{FB}l\u{E9}e");
+    let read = api.get(&org.path(""), &org.owner.token).await.expect(200);
+    assert_eq!(read.body["name"], "Caf\u{E9} Ltd");
+    // The 100-character limit counts characters as stored.
+    api.patch(
+        &org.path(""),
+        &org.owner.token,
+        json!({ "name": "e\u{301}".repeat(100) }),
+    )
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
 async fn the_slug_cannot_change_and_bad_updates_change_nothing() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
@@ -219,6 +246,22 @@ async fn the_slug_cannot_change_and_bad_updates_change_nothing() {
     )
     .await
     .problem(422, "validation_failed");
+    // Invisible characters that make two names look alike, and separators that break
+    // lines where a client does not expect them.
+    for (field, text) in [
+        ("name", "Ac\u{200B}me"),
+        ("name", "\u{FEFF}Acme"),
+        ("name", "Acme\u{200F}"),
+        ("description", "one\u{2028}two"),
+        ("description", "one\u{2029}two"),
+        ("description", "zero\u{200D}joiner"),
+    ] {
+        let refused = api
+            .patch(&org.path(""), &org.owner.token, json!({ field: text }))
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(refused.body["errors"][0]["field"], field);
+    }
     api.patch(
         &org.path(""),
         &org.owner.token,

@@ -1,20 +1,28 @@
-/// An e-mail address, normalised to lower case so that uniqueness is case-insensitive.
+use super::{is_forbidden_char, normalized};
+
+/// An e-mail address, normalised so that one mailbox has one spelling: NFC, the local part
+/// in lower case, the domain in its IDNA (UTS 46) ASCII form (`bücher.example` →
+/// `xn--bcher-kva.example`). Uniqueness and invitations compare this form.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let email = raw.trim().to_lowercase();
         let invalid = || Err("must be a valid e-mail address".to_string());
+        let text = normalized(raw);
         // ':' would break the label of an otpauth URI (issuer:account).
-        if email.len() > 254
-            || email
+        if text.len() > 254
+            || text
                 .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == ':')
+                .any(|c| c.is_whitespace() || is_forbidden_char(c, false) || c == ':')
         {
             return invalid();
         }
-        let Some((local, domain)) = email.rsplit_once('@') else {
+        let Some((local, domain)) = text.rsplit_once('@') else {
+            return invalid();
+        };
+        let local = local.to_lowercase();
+        let Ok(domain) = idna::domain_to_ascii_strict(domain) else {
             return invalid();
         };
         let labels_ok = domain.split('.').all(|label| {
@@ -22,7 +30,7 @@ impl Email {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
         if local.is_empty()
             || local.len() > 64
@@ -30,6 +38,10 @@ impl Email {
             || !domain.contains('.')
             || !labels_ok
         {
+            return invalid();
+        }
+        let email = format!("{local}@{domain}");
+        if email.len() > 254 {
             return invalid();
         }
         Ok(Self(email))
@@ -43,6 +55,24 @@ impl Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_mailbox_has_one_spelling() {
+        let ascii = Email::parse("ada@xn--bcher-kva.example").unwrap();
+        for spelling in [
+            "Ada@Bücher.example",
+            "ada@bu\u{0308}cher.example",
+            "ADA@BÜCHER.EXAMPLE",
+        ] {
+            assert_eq!(Email::parse(spelling).unwrap(), ascii, "{spelling}");
+        }
+        assert_eq!(ascii.as_str(), "ada@xn--bcher-kva.example");
+        // The local part keeps its letters, composed and lower-cased.
+        assert_eq!(
+            Email::parse("Jose\u{0301}@example.com").unwrap().as_str(),
+            "jos\u{E9}@example.com"
+        );
+    }
 
     #[test]
     fn normalises_case_and_rejects_garbage() {
@@ -59,6 +89,12 @@ mod tests {
             "a b@example.com",
             "ada@@example.com",
             "ada@-x.com",
+            "ada\u{200B}@example.com",
+            "ada@exa\u{200B}mple.com",
+            "\u{FEFF}ada@example.com",
+            "ada\u{2028}@example.com",
+            "ada@exa mple.com",
+            "ada@ex_ample.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }

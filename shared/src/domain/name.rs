@@ -1,7 +1,8 @@
-use super::is_forbidden_char;
+use super::{is_forbidden_char, normalized, FORBIDDEN_CHARS};
 
-/// A display name (a person's or an organization's): 1–100 characters after trimming,
-/// no control characters.
+/// A display name (a person's, an organization's, an MCP's, an API key's): 1–100
+/// characters after trimming and NFC normalisation, no control, zero-width or
+/// bidirectional-override characters and no line breaks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Name(String);
 
@@ -9,7 +10,7 @@ impl Name {
     pub const MAX_CHARS: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
+        let trimmed = normalized(raw);
         let chars = trimmed.chars().count();
         if chars == 0 {
             return Err("must not be empty".into());
@@ -18,9 +19,9 @@ impl Name {
             return Err(format!("must be at most {} characters", Self::MAX_CHARS));
         }
         if trimmed.chars().any(|c| is_forbidden_char(c, false)) {
-            return Err("must not contain control characters".into());
+            return Err(FORBIDDEN_CHARS.into());
         }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(trimmed))
     }
 
     pub fn as_str(&self) -> &str {
@@ -48,5 +49,29 @@ mod tests {
         assert!(Name::parse("a\u{0007}b").is_err());
         assert!(Name::parse("evil\u{202E}txt").is_err());
         assert!(Name::parse("two\nlines").is_err());
+    }
+
+    #[test]
+    fn normalises_to_nfc_and_rejects_invisible_characters() {
+        // "é" as "e" + COMBINING ACUTE ACCENT becomes the single code point.
+        assert_eq!(
+            Name::parse("Caf\u{0065}\u{0301}").unwrap().as_str(),
+            "Caf\u{E9}"
+        );
+        assert_eq!(
+            Name::parse(&"e\u{0301}".repeat(100)).unwrap().as_str(),
+            "\u{E9}".repeat(100),
+            "the limit counts characters after normalisation"
+        );
+        for invisible in [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{2028}', '\u{2029}',
+            '\u{FEFF}',
+        ] {
+            assert!(
+                Name::parse(&format!("Ac{invisible}me")).is_err(),
+                "{invisible:?}"
+            );
+        }
+        assert!(Name::parse("\u{FEFF}").is_err());
     }
 }
