@@ -81,6 +81,23 @@ impl OrgAccess {
         Self::load_with(state, credential, slug, &[], |_, _| Vec::new()).await
     }
 
+    /// The caller's access and the org's item at `target(org id)` (the thing a path names),
+    /// read in the same round trips. `None` when the path's id is malformed (`target`
+    /// gives no key) or names nothing: the caller decides whether 403 comes before 404.
+    pub async fn load_target(
+        state: &AppState,
+        credential: &Credential,
+        slug: &str,
+        target: impl Fn(&OrgId) -> Option<Key>,
+    ) -> Result<(Self, Option<Item>), Error> {
+        let access = Self::load_with(state, credential, slug, &[], |m, _| {
+            target(&m.org_id).into_iter().collect()
+        })
+        .await?;
+        let item = target(&access.org.id).and_then(|key| access.items.get(&key).cloned());
+        Ok((access, item))
+    }
+
     /// `first`: keys known from the request, read with the credential. `second`: keys that
     /// depend on what the first read found (given the caller's membership and those items).
     pub async fn load_with(

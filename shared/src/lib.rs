@@ -21,6 +21,7 @@ pub mod pin_gate;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 
 pub use error::{Error, FieldError};

@@ -3,18 +3,19 @@
 //! in only with the `test-hooks` feature (the local gateway's), and inert unless
 //! `PLEXMCP_TEST_HOOKS` names a directory.
 //!
-//! The protocol, by files in that directory: the test creates `<action>.pause`; the next
-//! commit attempt of a change with that audit action removes it, creates
-//! `<action>.paused` and waits (up to 30 s) for `<action>.resume`, which it removes.
+//! The protocol, by files in that directory, named by the audit action and the partition
+//! whose chain records it (`mcp.created.ORG#org_…`), so that tests running side by side
+//! pause only their own request: the test creates `<name>.pause`; the next commit attempt
+//! of such a change removes it, creates `<name>.paused` and waits (up to 30 s) for
+//! `<name>.resume`, which it removes.
 
-#[cfg(feature = "test-hooks")]
-pub async fn before_commit(action: &str) {
+pub async fn before_commit(action: &str, chain: &str) {
     use std::time::{Duration, Instant};
     let Some(dir) = std::env::var_os("PLEXMCP_TEST_HOOKS") else {
         return;
     };
     let dir = std::path::PathBuf::from(dir);
-    let at = |suffix: &str| dir.join(format!("{action}.{suffix}"));
+    let at = |suffix: &str| dir.join(format!("{action}.{chain}.{suffix}"));
     if std::fs::remove_file(at("pause")).is_err() {
         return;
     }
@@ -27,7 +28,3 @@ pub async fn before_commit(action: &str) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
-
-#[cfg(not(feature = "test-hooks"))]
-#[inline(always)]
-pub async fn before_commit(_action: &str) {}

@@ -20,14 +20,14 @@ async fn with_pin(api: &Api, method: Method, path: &str, token: &str, pin: &str)
     .await
 }
 
-/// Runs `request` until it is paused before its commit, then `meanwhile`, then lets it
-/// commit; returns its answer.
-async fn interleaved<R, M>(action: &str, request: R, meanwhile: M) -> Resp
+/// Runs `request` until it is paused before its commit of `action` in `org`, then
+/// `meanwhile`, then lets it commit; returns its answer.
+async fn interleaved<R, M>(action: &str, org: &OrgFixture, request: R, meanwhile: M) -> Resp
 where
     R: std::future::Future<Output = Resp> + Send + 'static,
     M: std::future::Future<Output = ()>,
 {
-    let pause = Pause::before_commit(action).await;
+    let pause = Pause::before_commit(action, &format!("ORG#{}", org.id)).await;
     let paused = tokio::spawn(request);
     pause.reached().await;
     meanwhile.await;
@@ -44,6 +44,7 @@ async fn pin_protection_turned_on_meanwhile_stops_a_gated_action() {
     let (request_api, request_path, token) = (api.clone(), path.clone(), org.admin.token.clone());
     let answer = interleaved(
         "mcp.deleted",
+        &org,
         async move { request_api.delete(&request_path, &token).await },
         async { org.enable_pin(&api, PIN).await },
     )
@@ -66,6 +67,7 @@ async fn a_pin_changed_meanwhile_does_not_let_the_old_one_through() {
     let (request_api, request_path, token) = (api.clone(), path.clone(), org.owner.token.clone());
     let answer = interleaved(
         "mcp.deleted",
+        &org,
         async move { with_pin(&request_api, Method::DELETE, &request_path, &token, PIN).await },
         async {
             api.send(
@@ -91,6 +93,7 @@ async fn a_member_promoted_to_owner_meanwhile_is_not_removed() {
     let (request_api, request_path, token) = (api.clone(), target.clone(), org.owner.token.clone());
     let answer = interleaved(
         "team.member_removed",
+        &org,
         async move { request_api.delete(&request_path, &token).await },
         async {
             api.patch(&target, &org.owner.token, json!({ "role": "owner" }))
@@ -117,6 +120,7 @@ async fn a_caller_demoted_meanwhile_cannot_commit() {
     let (request_api, request_path, token) = (api.clone(), org.path(""), org.admin.token.clone());
     let answer = interleaved(
         "org.updated",
+        &org,
         async move {
             request_api
                 .patch(&request_path, &token, json!({ "name": "Admin was here" }))
@@ -146,6 +150,7 @@ async fn an_api_key_revoked_meanwhile_cannot_commit() {
     let (request_api, request_path) = (api.clone(), org.path("/mcps"));
     let answer = interleaved(
         "mcp.created",
+        &org,
         async move {
             request_api
                 .post(

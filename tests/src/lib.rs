@@ -201,23 +201,18 @@ pub async fn away_from_step_boundary() {
 }
 
 /// The pause between a handler's reads and its commit (`shared::test_hooks`): armed for
-/// the next commit of a change with audit action `action`. Hold it for the whole test:
-/// pauses of one test binary are taken one at a time.
+/// the next commit of a change with audit action `action` recorded in the chain of
+/// partition `chain` (`ORG#<org id>`, `USER#<user id>`). Hold it for the whole test.
 pub struct Pause {
     dir: PathBuf,
-    action: String,
-    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
+    name: String,
 }
 
-static PAUSES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 impl Pause {
-    pub async fn before_commit(action: &str) -> Pause {
-        let guard = PAUSES.lock().await;
+    pub async fn before_commit(action: &str, chain: &str) -> Pause {
         let pause = Pause {
             dir: stack().hooks_dir.clone(),
-            action: action.to_owned(),
-            _one_at_a_time: guard,
+            name: format!("{action}.{chain}"),
         };
         let _ = std::fs::remove_file(pause.file("paused"));
         std::fs::write(pause.file("pause"), b"").expect("arm the pause");
@@ -225,7 +220,7 @@ impl Pause {
     }
 
     fn file(&self, suffix: &str) -> PathBuf {
-        self.dir.join(format!("{}.{suffix}", self.action))
+        self.dir.join(format!("{}.{suffix}", self.name))
     }
 
     /// Waits until a request has read and is about to commit.
@@ -235,7 +230,7 @@ impl Pause {
             assert!(
                 std::time::Instant::now() < deadline,
                 "no commit of {} paused",
-                self.action
+                self.name
             );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }

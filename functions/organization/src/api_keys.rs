@@ -187,22 +187,11 @@ pub async fn revoke(
     Path((slug, key_id)): Path<(String, String)>,
 ) -> Result<StatusCode, Error> {
     let id = ApiKeyId::parse(&key_id);
-    let wanted = id.clone();
-    let access = OrgAccess::load_with(&state, &credential, &slug, &[], |m, _| {
-        wanted
-            .map(|id| Key::api_key(&m.org_id, id.as_str()))
-            .into_iter()
-            .collect()
+    let (access, item) = OrgAccess::load_target(&state, &credential, &slug, |org| {
+        id.as_ref().map(|id| Key::api_key(org, id.as_str()))
     })
     .await?;
-    let item = id
-        .and_then(|id| {
-            access
-                .items
-                .get(&Key::api_key(&access.org.id, id.as_str()))
-                .cloned()
-        })
-        .ok_or(Error::NotFound)?;
+    let item = item.ok_or(Error::NotFound)?;
     access.require(Permission::Administer)?;
     access.require_person()?;
     let gate = pin_gate::check(&state, &access, &pin, &client).await?;

@@ -228,25 +228,13 @@ async fn target(
     id: &str,
 ) -> Result<(OrgAccess, Invitation), Error> {
     let id = InvitationId::parse(id);
-    let wanted = id.clone();
-    let access = OrgAccess::load_with(state, credential, slug, &[], |m, _| {
-        wanted
-            .map(|id| Key::invitation(&m.org_id, id.as_str()))
-            .into_iter()
-            .collect()
+    let (access, item) = OrgAccess::load_target(state, credential, slug, |org| {
+        id.as_ref().map(|id| Key::invitation(org, id.as_str()))
     })
     .await?;
     access.require(Permission::Administer)?;
     access.require_person()?;
-    let invitation = id
-        .and_then(|id| {
-            access
-                .items
-                .get(&Key::invitation(&access.org.id, id.as_str()))
-        })
-        .map(Invitation::from_item)
-        .transpose()?
-        .ok_or(Error::NotFound)?;
+    let invitation = Invitation::from_item(&item.ok_or(Error::NotFound)?)?;
     Ok((access, invitation))
 }
 

@@ -93,23 +93,11 @@ async fn load(
     mcp_id: &str,
 ) -> Result<(OrgAccess, Item), Error> {
     let id = McpId::parse(mcp_id);
-    let wanted = id.clone();
-    let access = OrgAccess::load_with(state, credential, slug, &[], |m, _| {
-        wanted
-            .map(|id| Key::mcp(&m.org_id, id.as_str()))
-            .into_iter()
-            .collect()
+    let (access, item) = OrgAccess::load_target(state, credential, slug, |org| {
+        id.as_ref().map(|id| Key::mcp(org, id.as_str()))
     })
     .await?;
-    let item = id
-        .and_then(|id| {
-            access
-                .items
-                .get(&Key::mcp(&access.org.id, id.as_str()))
-                .cloned()
-        })
-        .ok_or(Error::NotFound)?;
-    Ok((access, item))
+    Ok((access, item.ok_or(Error::NotFound)?))
 }
 
 /// Register an MCP server (members and up). Emits `mcp.created`.

@@ -99,19 +99,11 @@ async fn target(
     user_id: &str,
 ) -> Result<(OrgAccess, Member), Error> {
     let user_id = UserId::parse(user_id);
-    let target_id = user_id.clone();
-    let access = OrgAccess::load_with(state, credential, slug, &[], |m, _| {
-        target_id
-            .map(|id| Key::member(&m.org_id, &id))
-            .into_iter()
-            .collect()
+    let (access, item) = OrgAccess::load_target(state, credential, slug, |org| {
+        user_id.as_ref().map(|id| Key::member(org, id))
     })
     .await?;
-    let member = user_id
-        .and_then(|id| access.items.get(&Key::member(&access.org.id, &id)))
-        .map(Member::from_item)
-        .transpose()?
-        .ok_or(Error::NotFound)?;
+    let member = Member::from_item(&item.ok_or(Error::NotFound)?)?;
     Ok((access, member))
 }
 

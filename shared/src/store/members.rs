@@ -2,11 +2,11 @@
 //! the user, keyed by org slug (so a request for `/orgs/{slug}` finds the caller's role
 //! with the session, in one round trip). Both always carry the same role.
 
-use super::{s, Item, ItemExt, Key, StoreError};
+use super::{n, s, update_with, Cond, Item, ItemExt, Key, StoreError, Table};
 use crate::domain::Role;
 use crate::ids::{OrgId, UserId};
 use crate::store::item::time;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 #[derive(Clone, Debug)]
@@ -72,8 +72,8 @@ impl Member {
     }
 
     /// The member item is still as read: same role, same API keys.
-    pub fn as_read(&self) -> super::Cond {
-        let cond = super::Cond::new(match self.api_keys_version {
+    pub fn as_read(&self) -> Cond {
+        let cond = Cond::new(match self.api_keys_version {
             Some(_) => "#role = :role AND #v = :v",
             None => "#role = :role AND attribute_not_exists(#v)",
         })
@@ -81,7 +81,7 @@ impl Member {
         .name("#v", API_KEYS_VERSION)
         .value(":role", s(self.role.as_str()));
         match self.api_keys_version {
-            Some(v) => cond.value(":v", super::n(v)),
+            Some(v) => cond.value(":v", n(v)),
             None => cond,
         }
     }
@@ -118,24 +118,16 @@ impl Membership {
 
 /// Changes the role on one side of a membership, only if it still is `old`.
 pub fn set_role(
-    table: &super::Table,
+    table: &Table,
     key: &Key,
     new: Role,
     old: Role,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let update = aws_sdk_dynamodb::types::Update::builder()
-        .table_name(table.name())
-        .set_key(Some(key.to_item()))
-        .update_expression("SET #role = :new")
-        .condition_expression("#role = :old")
-        .expression_attribute_names("#role", "role")
-        .expression_attribute_values(":new", s(new.as_str()))
-        .expression_attribute_values(":old", s(old.as_str()))
-        .build()
-        .map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-        .update(update)
-        .build())
+) -> Result<TransactWriteItem, StoreError> {
+    let cond = Cond::new("#role = :old")
+        .name("#role", "role")
+        .value(":new", s(new.as_str()))
+        .value(":old", s(old.as_str()));
+    update_with(table, key, "SET #role = :new", &cond)
 }
 
 /// The most organizations one user may belong to: `/v1/me` lists them all, and every
@@ -150,57 +142,34 @@ pub fn too_many_memberships() -> crate::error::Error {
     )
 }
 
-fn count_update(
-    table: &super::Table,
-    user: &UserId,
-    expression: &str,
-    condition: &str,
-    with_max: bool,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let mut update = aws_sdk_dynamodb::types::Update::builder()
-        .table_name(table.name())
-        .set_key(Some(Key::user(user).to_item()))
-        .update_expression(expression)
-        .condition_expression(condition)
-        .expression_attribute_names("#c", "membership_count")
-        .expression_attribute_values(":one", super::n(1));
-    if with_max {
-        update = update
-            .expression_attribute_values(":zero", super::n(0))
-            .expression_attribute_values(":max", super::n(MAX_MEMBERSHIPS_PER_USER));
-    }
-    let update = update.build().map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-        .update(update)
-        .build())
+fn membership_count(condition: &str) -> Cond {
+    Cond::new(condition)
+        .name("#c", "membership_count")
+        .value(":one", n(1))
 }
 
 /// The user's count of memberships, one up, only while under the cap (its failure is
 /// [`too_many_memberships`]).
-pub fn joined(
-    table: &super::Table,
-    user: &UserId,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    count_update(
+pub fn joined(table: &Table, user: &UserId) -> Result<TransactWriteItem, StoreError> {
+    let cond = membership_count("attribute_exists(pk) AND (attribute_not_exists(#c) OR #c < :max)")
+        .value(":zero", n(0))
+        .value(":max", n(MAX_MEMBERSHIPS_PER_USER));
+    update_with(
         table,
-        user,
+        &Key::user(user),
         "SET #c = if_not_exists(#c, :zero) + :one",
-        "attribute_exists(pk) AND (attribute_not_exists(#c) OR #c < :max)",
-        true,
+        &cond,
     )
 }
 
 /// The user's count of memberships, one down.
-pub fn left(
-    table: &super::Table,
-    user: &UserId,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    count_update(
+pub fn left(table: &Table, user: &UserId) -> Result<TransactWriteItem, StoreError> {
+    let cond = membership_count("attribute_exists(pk)");
+    update_with(
         table,
-        user,
+        &Key::user(user),
         "SET #c = if_not_exists(#c, :one) - :one",
-        "attribute_exists(pk)",
-        false,
+        &cond,
     )
 }
 
@@ -214,53 +183,49 @@ fn api_key_entry(key_id: &str, hash: &str) -> AttributeValue {
     AttributeValue::Ss(vec![format!("{key_id}:{hash}")])
 }
 
+fn api_keys_of(condition: &str, key_id: &str, hash: &str) -> Cond {
+    Cond::new(condition)
+        .name("#k", API_KEYS)
+        .name("#v", API_KEYS_VERSION)
+        .value(":entry", api_key_entry(key_id, hash))
+        .value(":one", n(1))
+}
+
 /// Records on the creator's member item a key they created (while under the cap).
 pub fn key_created(
-    table: &super::Table,
+    table: &Table,
     org: &OrgId,
     creator: &UserId,
     key_id: &str,
     hash: &str,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let update = aws_sdk_dynamodb::types::Update::builder()
-        .table_name(table.name())
-        .set_key(Some(Key::member(org, creator).to_item()))
-        .update_expression("ADD #k :entry, #v :one")
-        .condition_expression(
-            "attribute_exists(pk) AND (attribute_not_exists(#k) OR size(#k) < :max)",
-        )
-        .expression_attribute_names("#k", API_KEYS)
-        .expression_attribute_names("#v", API_KEYS_VERSION)
-        .expression_attribute_values(":entry", api_key_entry(key_id, hash))
-        .expression_attribute_values(":one", super::n(1))
-        .expression_attribute_values(":max", super::n(MAX_API_KEYS_PER_MEMBER))
-        .build()
-        .map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-        .update(update)
-        .build())
+) -> Result<TransactWriteItem, StoreError> {
+    let cond = api_keys_of(
+        "attribute_exists(pk) AND (attribute_not_exists(#k) OR size(#k) < :max)",
+        key_id,
+        hash,
+    )
+    .value(":max", n(MAX_API_KEYS_PER_MEMBER));
+    update_with(
+        table,
+        &Key::member(org, creator),
+        "ADD #k :entry, #v :one",
+        &cond,
+    )
 }
 
 /// Takes a revoked key off its creator's member item.
 pub fn key_revoked(
-    table: &super::Table,
+    table: &Table,
     org: &OrgId,
     creator: &UserId,
     key_id: &str,
     hash: &str,
-) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-    let update = aws_sdk_dynamodb::types::Update::builder()
-        .table_name(table.name())
-        .set_key(Some(Key::member(org, creator).to_item()))
-        .update_expression("DELETE #k :entry ADD #v :one")
-        .condition_expression("attribute_exists(pk)")
-        .expression_attribute_names("#k", API_KEYS)
-        .expression_attribute_names("#v", API_KEYS_VERSION)
-        .expression_attribute_values(":entry", api_key_entry(key_id, hash))
-        .expression_attribute_values(":one", super::n(1))
-        .build()
-        .map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-        .update(update)
-        .build())
+) -> Result<TransactWriteItem, StoreError> {
+    let cond = api_keys_of("attribute_exists(pk)", key_id, hash);
+    update_with(
+        table,
+        &Key::member(org, creator),
+        "DELETE #k :entry ADD #v :one",
+        &cond,
+    )
 }

@@ -18,7 +18,8 @@ pub mod users;
 pub use item::{n, s, ItemExt};
 pub use keys::Key;
 pub use mutation::{
-    check, delete, delete_if, put, put_if, update_if, ChainOwner, CommitError, Cond, Mutation,
+    check, delete, delete_if, put, put_if, update_if, update_with, ChainOwner, CommitError, Cond,
+    Mutation,
 };
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};

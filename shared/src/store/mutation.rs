@@ -309,7 +309,8 @@ impl Mutation {
             }
             let fixed = items.len();
             items.extend(self.writes.iter().cloned());
-            crate::test_hooks::before_commit(self.audit[0].action).await;
+            #[cfg(feature = "test-hooks")]
+            crate::test_hooks::before_commit(self.audit[0].action, &self.owner.pk()?).await;
             match state.table.transact(items).await {
                 Ok(()) => {
                     if let Some(event) = &self.event {
@@ -587,6 +588,26 @@ pub fn delete_if(table: &Table, key: &Key, cond: &Cond) -> Result<TransactWriteI
         .build()
         .map_err(|e| StoreError::Aws(e.to_string()))?;
     Ok(TransactWriteItem::builder().delete(built).build())
+}
+
+/// An update of `key` by `expression` that commits only if `cond` holds; `cond` carries
+/// the placeholders of both expressions.
+pub fn update_with(
+    table: &Table,
+    key: &Key,
+    expression: &str,
+    cond: &Cond,
+) -> Result<TransactWriteItem, StoreError> {
+    let built = Update::builder()
+        .table_name(table.name())
+        .set_key(Some(key.to_item()))
+        .update_expression(expression)
+        .condition_expression(&cond.expression)
+        .set_expression_attribute_names(cond.names())
+        .set_expression_attribute_values(cond.values())
+        .build()
+        .map_err(|e| StoreError::Aws(e.to_string()))?;
+    Ok(TransactWriteItem::builder().update(built).build())
 }
 
 /// No change to `key`; the transaction commits only if `cond` holds on it.
