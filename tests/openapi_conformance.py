@@ -188,6 +188,20 @@ call("DELETE", f"{org}/mcps/{mcp['id']}", token, expect=204, template=M, headers
 call("DELETE", f"{org}/api-keys/{key['id']}", token, expect=204, template=T + "/api-keys/{key_id}", headers=pin)
 call("DELETE", f"{org}/security/pin", token, expect=204, template=T + "/security/pin", headers=pin)
 
+# Webhook endpoints (the test stack allows loopback targets).
+call("GET", "/v1/webhooks/event-types", expect=200)
+W = T + "/webhooks"
+hook = call("POST", f"{org}/webhooks", token, {"url": "http://127.0.0.1:9/hook", "events": ["mcp.created"]}, expect=201, template=W)
+assert hook["secret"].startswith("whsec_")
+call("POST", f"{org}/webhooks", token, {"url": "http://127.0.0.1:9/hook", "events": ["mcp.nope"]}, expect=422, template=W)
+call("GET", f"{org}/webhooks?limit=5", token, expect=200, template=W)
+H = W + "/{webhook_id}"
+call("GET", f"{org}/webhooks/{hook['id']}", token, expect=200, template=H)
+call("PATCH", f"{org}/webhooks/{hook['id']}", token, {"enabled": False, "description": "paused"}, expect=200, template=H)
+call("POST", f"{org}/webhooks/{hook['id']}/rotate-secret", token, expect=200, template=H + "/rotate-secret")
+call("DELETE", f"{org}/webhooks/{hook['id']}", token, expect=204, template=H)
+call("GET", f"{org}/webhooks/{hook['id']}", token, expect=404, template=H)
+
 documented = {(m, p) for p, item in spec["paths"].items() for m in item if m in ("get", "post", "put", "patch", "delete")}
 missing = documented - exercised
 undocumented = exercised - documented

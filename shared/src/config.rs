@@ -16,6 +16,9 @@ pub struct Config {
     pub data_key: String,
     /// Add `x-plexmcp-dynamodb-calls` to responses (local stack and tests only).
     pub expose_round_trips: bool,
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS=1`: webhooks may use http and reach loopback and
+    /// private addresses (local testing only; never set in AWS).
+    pub webhook_allow_private_targets: bool,
 }
 
 impl Config {
@@ -43,6 +46,8 @@ impl Config {
                 }
             })?,
             expose_round_trips: lookup("EXPOSE_DYNAMODB_CALLS").as_deref() == Some("1"),
+            webhook_allow_private_targets: lookup("WEBHOOK_ALLOW_PRIVATE_TARGETS").as_deref()
+                == Some("1"),
         })
     }
 }

@@ -62,6 +62,35 @@ impl EventType {
         }
     }
 
+    pub fn from_name(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// The position in [`EventType::ALL`]: the order lists show.
+    pub fn ordinal(self) -> usize {
+        EventType::ALL.iter().position(|e| *e == self).unwrap_or(0)
+    }
+
+    /// A non-empty set of event names, each one of the nine: in canonical order, without
+    /// repeats; an unknown name is refused by name.
+    pub fn parse_set(names: &[String]) -> Result<Vec<EventType>, String> {
+        if names.is_empty() {
+            return Err("must name at least one event type".into());
+        }
+        let mut set = Vec::new();
+        for name in names {
+            let event = EventType::from_name(name).ok_or_else(|| {
+                let shown: String = name.chars().take(64).collect();
+                format!("unknown event type: {shown:?}")
+            })?;
+            if !set.contains(&event) {
+                set.push(event);
+            }
+        }
+        set.sort_by_key(|e| e.ordinal());
+        Ok(set)
+    }
+
     pub fn description(self) -> &'static str {
         match self {
             EventType::McpCreated => "New MCP added",
@@ -176,5 +205,17 @@ mod tests {
         let body: serde_json::Value = serde_json::to_value(&event).unwrap();
         assert_eq!(body["event"], "team.member_added");
         assert_eq!(body["organization_id"], org.as_str());
+    }
+
+    #[test]
+    fn a_set_of_event_types_is_non_empty_known_and_in_order() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            EventType::parse_set(&names(&["team.member_added", "mcp.created", "mcp.created"])),
+            Ok(vec![EventType::McpCreated, EventType::TeamMemberAdded])
+        );
+        assert!(EventType::parse_set(&[]).is_err());
+        let err = EventType::parse_set(&names(&["mcp.created", "mcp.exploded"])).unwrap_err();
+        assert!(err.contains("mcp.exploded"), "{err}");
     }
 }

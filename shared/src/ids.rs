@@ -91,6 +91,8 @@ prefixed_id!(/// An event (also the webhook message id: stable across delivery a
     MessageId, "msg_");
 prefixed_id!(/// An invitation to join an organization.
     InvitationId, "inv_");
+prefixed_id!(/// A webhook endpoint of an organization.
+    WebhookId, "wh_");
 
 #[cfg(test)]
 mod tests {

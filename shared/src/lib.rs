@@ -23,6 +23,7 @@ pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
+pub mod webhooks;
 
 pub use error::{Error, FieldError};
 pub use state::AppState;

@@ -170,3 +170,89 @@ async fn an_api_key_revoked_meanwhile_cannot_commit() {
     answer.problem(409, "conflict");
     assert!(items(&format!("ORG#{}", org.id), "MCP#").await.is_empty());
 }
+
+fn webhook_body() -> serde_json::Value {
+    json!({ "url": "http://127.0.0.1:9/hook", "events": ["mcp.created"] })
+}
+
+#[tokio::test]
+async fn the_twentieth_webhook_cannot_be_created_twice() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let path = org.path("/webhooks");
+    for _ in 0..19 {
+        api.post(&path, Some(&org.owner.token), webhook_body())
+            .await
+            .expect(201);
+    }
+    let (request_api, request_path, token) = (api.clone(), path.clone(), org.owner.token.clone());
+    let answer = interleaved(
+        "webhook.created",
+        &org,
+        async move {
+            request_api
+                .post(&request_path, Some(&token), webhook_body())
+                .await
+        },
+        async {
+            api.post(&path, Some(&org.admin.token), webhook_body())
+                .await
+                .expect(201);
+        },
+    )
+    .await;
+    answer.problem(409, "conflict");
+    assert_eq!(
+        items(&format!("ORG#{}", org.id), "WEBHOOK#").await.len(),
+        20
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_change_does_not_undo_a_rotation_made_meanwhile() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let id = api
+        .post(
+            &org.path("/webhooks"),
+            Some(&org.owner.token),
+            webhook_body(),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one = org.path(&format!("/webhooks/{id}"));
+    let (request_api, request_path, token) = (api.clone(), one.clone(), org.admin.token.clone());
+    let answer = interleaved(
+        "webhook.updated",
+        &org,
+        async move {
+            request_api
+                .patch(&request_path, &token, json!({ "enabled": false }))
+                .await
+        },
+        async {
+            api.post(
+                &format!("{one}/rotate-secret"),
+                Some(&org.owner.token),
+                json!({}),
+            )
+            .await
+            .expect(200);
+        },
+    )
+    .await;
+    answer.problem(409, "conflict");
+    let stored = &items(&format!("ORG#{}", org.id), "WEBHOOK#").await[0];
+    assert!(
+        stored.contains_key("previous_secret"),
+        "the rotation stands"
+    );
+    assert_eq!(
+        api.get(&one, &org.owner.token).await.expect(200).body["enabled"],
+        true
+    );
+}

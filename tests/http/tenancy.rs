@@ -45,8 +45,41 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
         .as_str()
         .unwrap()
         .to_owned();
+    let webhook = api
+        .post(
+            &org.path("/webhooks"),
+            Some(&org.owner.token),
+            json!({ "url": "http://127.0.0.1:9/hook", "events": ["mcp.created"] }),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     use Least::*;
     vec![
+        route(Method::GET, "/webhooks".into(), None, Viewer),
+        route(
+            Method::POST,
+            "/webhooks".into(),
+            Some(json!({ "url": "http://127.0.0.1:9/probe", "events": ["mcp.created"] })),
+            Admin,
+        ),
+        route(Method::GET, format!("/webhooks/{webhook}"), None, Viewer),
+        route(
+            Method::PATCH,
+            format!("/webhooks/{webhook}"),
+            Some(json!({ "enabled": false })),
+            Admin,
+        ),
+        route(
+            Method::POST,
+            format!("/webhooks/{webhook}/rotate-secret"),
+            None,
+            Admin,
+        ),
+        route(Method::DELETE, format!("/webhooks/{webhook}"), None, Admin),
         route(Method::GET, "/invitations".into(), None, Admin),
         route(
             Method::GET,
@@ -151,6 +184,7 @@ async fn snapshot(api: &Api, org: &OrgFixture) -> Vec<Value> {
         "/api-keys",
         "/billing",
         "/security",
+        "/webhooks",
     ] {
         let mut body = api
             .get(&org.path(path), &org.owner.token)
@@ -196,7 +230,7 @@ async fn another_orgs_people_get_404_on_every_route_and_change_nothing() {
     assert_eq!(snapshot(&api, &orgs.a).await, before);
     // B's owner naming A's objects through B's own org: not B's, so 404.
     let names_an_a_object = |r: &&Route| {
-        ["/usr_", "/mcp_", "/key_", "/inv_"]
+        ["/usr_", "/mcp_", "/key_", "/inv_", "/wh_"]
             .iter()
             .any(|id| r.path.contains(id))
     };

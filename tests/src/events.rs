@@ -1,6 +1,7 @@
-//! Watching events leave the system: a webhook endpoint subscribed behind the API (the
-//! webhooks API comes later; its item shape is in docs/data-model.md), and the delivery
-//! jobs the dispatch worker puts on the deliveries queue for it.
+//! Watching events leave the system: a webhook endpoint subscribed behind the API (a
+//! bare item with the fields the fan-out reads, for the outbox tests; the webhooks
+//! tests use the API), and the delivery jobs the dispatch worker puts on the deliveries
+//! queue for it.
 
 use crate::stack;
 use aws_sdk_dynamodb::types::AttributeValue::{Bool, Ss, S};

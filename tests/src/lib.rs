@@ -45,17 +45,27 @@ pub fn bin_dir() -> PathBuf {
 
 /// The stack of this test binary, started on first use.
 pub fn stack() -> &'static Stack {
-    STACK.get_or_init(|| {
-        let dir = repo_root()
-            .join("target")
-            .join("test-stacks")
-            .join(format!("{}", std::process::id()));
-        Stack(LocalStack::start(
-            &repo_root(),
-            &bin_dir().join("local-gateway"),
-            &dir,
-        ))
-    })
+    STACK.get_or_init(|| start_stack("", &[]))
+}
+
+/// A stack configured as in AWS: webhooks may not reach http, loopback or private
+/// targets. For the tests of those rules only (`stack()`'s helpers do not reach it).
+pub fn stack_as_in_aws() -> &'static Stack {
+    static AS_IN_AWS: OnceLock<Stack> = OnceLock::new();
+    AS_IN_AWS.get_or_init(|| start_stack("-aws", &[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "")]))
+}
+
+fn start_stack(suffix: &str, overrides: &[(&str, &str)]) -> Stack {
+    let dir = repo_root()
+        .join("target")
+        .join("test-stacks")
+        .join(format!("{}{suffix}", std::process::id()));
+    Stack(LocalStack::start_with(
+        &repo_root(),
+        &bin_dir().join("local-gateway"),
+        &dir,
+        overrides,
+    ))
 }
 
 async fn sdk(stack: &Stack) -> aws_config::SdkConfig {

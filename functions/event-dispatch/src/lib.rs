@@ -10,10 +10,9 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde::Serialize;
 use shared::events::Event;
+use shared::store::keys::WEBHOOK_PREFIX;
 use shared::store::{Item, ItemExt, StoreError};
 use shared::AppState;
-
-pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {

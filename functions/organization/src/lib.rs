@@ -8,6 +8,7 @@ mod mcps;
 mod security;
 mod team;
 mod usage;
+mod webhooks;
 
 use axum::Router;
 use shared::AppState;
@@ -31,6 +32,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::revoke))
         .routes(routes!(billing::get, billing::change_plan))
         .routes(routes!(usage::record, usage::report))
+        .routes(routes!(webhooks::event_types))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::remove))
+        .routes(routes!(webhooks::rotate_secret))
 }
 
 pub fn router(state: AppState) -> Router {

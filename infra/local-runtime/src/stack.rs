@@ -45,6 +45,17 @@ impl LocalStack {
     /// Starts a stack from the repository at `root`, serving with the `gateway` binary and
     /// keeping its lock, logs and stack file under `dir`. Waits until it is healthy.
     pub fn start(root: &Path, gateway: &Path, dir: &Path) -> LocalStack {
+        Self::start_with(root, gateway, dir, &[])
+    }
+
+    /// As `start`, with `overrides` of the stack's environment (e.g. without
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`, to run as in AWS).
+    pub fn start_with(
+        root: &Path,
+        gateway: &Path,
+        dir: &Path,
+        overrides: &[(&str, &str)],
+    ) -> LocalStack {
         assert!(
             gateway.exists(),
             "{} is missing: build the workspace first (`cargo build --workspace --bins`)",
@@ -62,6 +73,10 @@ impl LocalStack {
             gateway.to_path_buf(),
             hooks_dir.clone(),
         );
+        let overrides: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         // Spawned from a thread that lives as long as the process: the death signal fires
         // when the spawning *thread* ends, so it must never end before us.
         std::thread::spawn(move || {
@@ -78,6 +93,7 @@ impl LocalStack {
                 .env("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
                 .env("RUST_LOG", "warn")
                 .env("PLEXMCP_TEST_HOOKS", hooks)
+                .envs(overrides)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log);

@@ -101,6 +101,14 @@ impl Key {
         Self::new(format!("ORG#{org}"), format!("{MCP_PREFIX}{mcp_id}"))
     }
 
+    /// A webhook endpoint of the org (read by the event fan-out).
+    pub fn webhook(org: &OrgId, webhook_id: &str) -> Self {
+        Self::new(
+            format!("ORG#{org}"),
+            format!("{WEBHOOK_PREFIX}{webhook_id}"),
+        )
+    }
+
     /// An invitation to join the org (what the org's admins list and revoke).
     pub fn invitation(org: &OrgId, invitation: &str) -> Self {
         Self::new(
@@ -131,6 +139,7 @@ pub const MEMBERSHIP_PREFIX: &str = "MEMBERSHIP#";
 pub const BACKUP_CODE_PREFIX: &str = "BACKUPCODE#";
 pub const API_KEY_PREFIX: &str = "APIKEY#";
 pub const MCP_PREFIX: &str = "MCP#";
+pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
 pub const BILLING_PREFIX: &str = "BILLING#";
 pub const USAGE_PREFIX: &str = "USAGE#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";

@@ -14,6 +14,7 @@ pub mod mutation;
 pub mod orgs;
 pub mod sessions;
 pub mod users;
+pub mod webhooks;
 
 pub use item::{n, s, ItemExt};
 pub use keys::Key;
