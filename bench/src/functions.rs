@@ -40,7 +40,7 @@ pub fn cold_event(function: &str) -> (Value, &'static str) {
             "GET /v1/orgs/{slug} unauthenticated → 401",
         ),
         "event-dispatch" => (json!({ "Records": [] }), "empty SQS batch"),
-        "outbox-sweeper" => (scheduled(), "schedule → 1 Query (emulator)"),
+        "outbox-sweeper" => (scheduled(), "schedule → 16 Queries, one a shard (emulator)"),
         _ => (scheduled(), "any event"),
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::aws::LazySqs;
 use crate::ids::{MessageId, OrgId};
-use crate::store::keys::{Key, OUTBOX_INDEX_PK, OUTBOX_PREFIX};
+use crate::store::keys::{outbox_shard, Key, OUTBOX_PREFIX};
 use crate::store::{s, Item, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -135,10 +135,10 @@ impl Event {
         }
     }
 
-    /// The outbox entry: listed by age in the sparse `gsi1` index for the sweep.
+    /// The outbox entry: listed by age in a shard of the sparse `gsi1` index for the sweep.
     pub fn outbox_item(&self) -> Item {
         let mut item = self.outbox_key().to_item();
-        item.insert("gsi1pk".into(), s(OUTBOX_INDEX_PK));
+        item.insert("gsi1pk".into(), s(outbox_shard(self.id.as_str())));
         item.insert(
             "gsi1sk".into(),
             s(format!("{}#{}", self.timestamp, self.id)),
@@ -177,6 +177,11 @@ impl EventRelay {
     /// Right after commit. A failure is only logged: the entry stays in the outbox and the
     /// sweep relays it, so the request that made the change still succeeds.
     pub async fn relay_committed(&self, event: &Event) {
+        #[cfg(feature = "test-hooks")]
+        if crate::test_hooks::relay_fails(event.organization_id.as_str()) {
+            tracing::warn!(event_id = %event.id, "relay after commit failed (test switch)");
+            return;
+        }
         let body = serde_json::to_string(event).unwrap_or_default();
         if let Err(err) = self.send(&body).await {
             tracing::warn!(event_id = %event.id, error = %err, "relay after commit failed; the outbox sweep will retry");
@@ -205,6 +210,30 @@ mod tests {
         let body: serde_json::Value = serde_json::to_value(&event).unwrap();
         assert_eq!(body["event"], "team.member_added");
         assert_eq!(body["organization_id"], org.as_str());
+    }
+
+    #[test]
+    fn outbox_entries_spread_over_every_shard_and_stay_in_theirs() {
+        use crate::store::keys::{outbox_shard_name, OUTBOX_SHARDS};
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..1600 {
+            let event = Event::new(
+                EventType::McpCreated,
+                &OrgId::generate(),
+                serde_json::json!({}),
+                Utc::now(),
+            );
+            let shard = event.outbox_item()["gsi1pk"].as_s().unwrap().clone();
+            assert_eq!(shard, outbox_shard(event.id.as_str()), "stable");
+            *seen.entry(shard).or_insert(0) += 1;
+        }
+        for shard in 0..OUTBOX_SHARDS {
+            let count = seen.get(&outbox_shard_name(shard)).copied().unwrap_or(0);
+            assert!(
+                (50..=150).contains(&count),
+                "shard {shard}: {count} of 1600"
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! A pause between a handler's reads and its commit, for tests that prove a decision is
-//! a condition of the write: the test changes the item while the request waits. Compiled
-//! in only with the `test-hooks` feature (the local gateway's), and inert unless
-//! `PLEXMCP_TEST_HOOKS` names a directory.
+//! Switches for tests, by files in a directory: a pause between a handler's reads and
+//! its commit (for tests that prove a decision is a condition of the write: the test
+//! changes the item while the request waits), and a failing relay after commit (for the
+//! outbox sweep's test). Compiled in only with the `test-hooks` feature (the local
+//! gateway's), and inert unless `PLEXMCP_TEST_HOOKS` names a directory.
 //!
-//! The protocol, by files in that directory, named by the audit action and the partition
+//! The pause, by files in that directory, named by the audit action and the partition
 //! whose chain records it (`mcp.created.ORG#org_…`), so that tests running side by side
 //! pause only their own request: the test creates `<name>.pause`; the next commit attempt
 //! of such a change removes it, creates `<name>.paused` and waits (up to 30 s) for
@@ -27,4 +28,12 @@ pub async fn before_commit(action: &str, chain: &str) {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The test switch that makes the relay right after commit fail for one org's events
+/// (the file `relay-fails.<org id>`), so that a test sees the sweep deliver them.
+pub fn relay_fails(org_id: &str) -> bool {
+    std::env::var_os("PLEXMCP_TEST_HOOKS")
+        .map(std::path::PathBuf::from)
+        .is_some_and(|dir| dir.join(format!("relay-fails.{org_id}")).exists())
 }

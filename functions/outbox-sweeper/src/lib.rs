@@ -2,29 +2,41 @@
 //! after their commit — the relay right after commit failed or the process died before
 //! it. The consumer removes an event from the outbox once fanned out, so what is left
 //! here is exactly what may not have reached the queue.
+//!
+//! Entries are listed by age in 16 shards of the sparse `gsi1` index; each run takes the
+//! oldest page of every shard. A relayed entry is counted (`relays`) and moved to the
+//! back of its shard (its index sort key becomes the relay time), so entries that keep
+//! coming back cannot hold newer ones up; after `MAX_RELAYS` relays an entry is parked
+//! (`OUTBOX#PARKED`, logged at error level for the alarm) instead of relayed again.
 
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
-use shared::store::keys::OUTBOX_INDEX_PK;
-use shared::store::{ItemExt, StoreError};
+use shared::store::keys::{outbox_shard_name, Key, OUTBOX_PARKED, OUTBOX_SHARDS};
+use shared::store::{n, s, Item, ItemExt, StoreError};
 use shared::AppState;
 
 /// Younger entries are probably on their way through the normal relay.
 pub const GRACE: Duration = Duration::seconds(60);
-/// Bound on one run's work; the next run continues.
-const MAX_PER_RUN: usize = 1000;
+/// The oldest entries of each shard that one run relays; the next run continues.
+const PER_SHARD: i32 = 64;
+/// Relays after which an entry is parked: with the grace between two, about 10 minutes
+/// of an event the consumer never takes off the outbox.
+pub const MAX_RELAYS: i64 = 10;
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct SweepReport {
     pub relayed: usize,
+    pub parked: usize,
 }
 
 pub async fn sweep(state: &AppState, grace: Duration) -> Result<SweepReport, StoreError> {
-    let cutoff = (Utc::now() - grace).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let now = Utc::now();
+    let cutoff = (now - grace).to_rfc3339_opts(SecondsFormat::Secs, true);
     let mut report = SweepReport::default();
-    let mut start = None;
-    loop {
+    for shard in 0..OUTBOX_SHARDS {
         let page = state
             .table
             .client()
@@ -32,19 +44,90 @@ pub async fn sweep(state: &AppState, grace: Duration) -> Result<SweepReport, Sto
             .table_name(state.table.name())
             .index_name("gsi1")
             .key_condition_expression("gsi1pk = :pk AND gsi1sk < :cutoff")
-            .expression_attribute_values(":pk", AttributeValue::S(OUTBOX_INDEX_PK.into()))
-            .expression_attribute_values(":cutoff", AttributeValue::S(cutoff.clone()))
-            .limit(100)
-            .set_exclusive_start_key(start)
+            .expression_attribute_values(":pk", s(outbox_shard_name(shard)))
+            .expression_attribute_values(":cutoff", s(cutoff.clone()))
+            .limit(PER_SHARD)
             .send()
             .await?;
-        for item in page.items() {
-            state.events.send(item.str("body")?).await?;
-            report.relayed += 1;
+        for entry in page.items() {
+            if entry.opt_num("relays").unwrap_or(0) >= MAX_RELAYS {
+                park(state, entry, now).await?;
+                report.parked += 1;
+            } else {
+                state.events.send(entry.str("body")?).await?;
+                relayed(state, entry, now).await?;
+                report.relayed += 1;
+            }
         }
-        start = page.last_evaluated_key;
-        if start.is_none() || report.relayed >= MAX_PER_RUN {
-            return Ok(report);
+    }
+    Ok(report)
+}
+
+/// Counts the relay and moves the entry to the back of its shard.
+async fn relayed(state: &AppState, entry: &Item, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let key = Key::of(entry)?;
+    let message = key.sk.trim_start_matches("OUTBOX#");
+    let back = format!(
+        "{}#{message}",
+        now.to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    update_entry(
+        state,
+        &key,
+        "SET relays = if_not_exists(relays, :zero) + :one, gsi1sk = :back",
+        &[(":zero", n(0)), (":one", n(1)), (":back", s(back))],
+    )
+    .await
+}
+
+/// Takes the entry out of the swept shards, for an operator to look at.
+async fn park(state: &AppState, entry: &Item, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let key = Key::of(entry)?;
+    tracing::error!(
+        outbox_entry = %key.pk,
+        entry = %key.sk,
+        relays = entry.opt_num("relays").unwrap_or(0),
+        parked = true,
+        "outbox entry parked: relayed {MAX_RELAYS} times and never taken off the outbox"
+    );
+    update_entry(
+        state,
+        &key,
+        "SET gsi1pk = :parked, parked_at = :now",
+        &[(":parked", s(OUTBOX_PARKED)), (":now", s(now.to_rfc3339()))],
+    )
+    .await
+}
+
+/// An update of an outbox entry that is still there (the consumer may have taken it off
+/// meanwhile: then there is nothing to do).
+async fn update_entry(
+    state: &AppState,
+    key: &Key,
+    expression: &str,
+    values: &[(&str, AttributeValue)],
+) -> Result<(), StoreError> {
+    let mut update = state
+        .table
+        .client()
+        .update_item()
+        .table_name(state.table.name())
+        .set_key(Some(key.to_item()))
+        .update_expression(expression)
+        .condition_expression("attribute_exists(pk)");
+    for (placeholder, value) in values {
+        update = update.expression_attribute_values(*placeholder, value.clone());
+    }
+    match update.send().await {
+        Ok(_) => Ok(()),
+        Err(SdkError::ServiceError(err))
+            if matches!(
+                err.err(),
+                UpdateItemError::ConditionalCheckFailedException(_)
+            ) =>
+        {
+            Ok(())
         }
+        Err(other) => Err(other.into()),
     }
 }

@@ -151,5 +151,21 @@ pub fn invitee_partition(email: &str) -> String {
 }
 pub const AUDIT_PREFIX: &str = "AUDIT#";
 pub const OUTBOX_PREFIX: &str = "OUTBOX#";
-/// Partition of the sparse `gsi1` index that lists outbox entries by age (for the sweep).
-pub const OUTBOX_INDEX_PK: &str = "OUTBOX";
+/// The sparse `gsi1` index lists outbox entries by age (for the sweep) in this many
+/// partitions, `OUTBOX#0` … `OUTBOX#15`, so that no one index partition takes the write of
+/// every commit in the system.
+pub const OUTBOX_SHARDS: u8 = 16;
+/// Where the sweep parks an entry it has relayed too often (a poison event): out of the
+/// shards it sweeps, listed for operators.
+pub const OUTBOX_PARKED: &str = "OUTBOX#PARKED";
+
+/// The index partition of an outbox entry: a stable hash of its message id.
+pub fn outbox_shard(message_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let shard = Sha256::digest(message_id.as_bytes())[0] % OUTBOX_SHARDS;
+    outbox_shard_name(shard)
+}
+
+pub fn outbox_shard_name(shard: u8) -> String {
+    format!("OUTBOX#{shard}")
+}
