@@ -128,6 +128,18 @@ impl Event {
         }
     }
 
+    /// The body delivered to endpoints: `{event, timestamp, organization_id, data}` (the
+    /// message id travels as the `webhook-id` header).
+    pub fn payload(&self) -> String {
+        serde_json::json!({
+            "event": self.event,
+            "timestamp": self.timestamp,
+            "organization_id": self.organization_id,
+            "data": self.data,
+        })
+        .to_string()
+    }
+
     pub fn outbox_key(&self) -> Key {
         Key {
             pk: format!("ORG#{}", self.organization_id),

@@ -215,6 +215,7 @@ pub async fn create(
         description: description.as_str().to_owned(),
         disabled_reason: None,
         previous_secret: None,
+        failing_since: None,
         created_at: now,
         updated_at: now,
     };

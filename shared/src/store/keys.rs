@@ -109,6 +109,20 @@ impl Key {
         )
     }
 
+    /// One logged delivery attempt to an endpoint (30 days, TTL).
+    pub fn delivery(org: &OrgId, webhook_id: &str, delivery_id: &str) -> Self {
+        Self::new(
+            format!("ORG#{org}"),
+            format!("{}{delivery_id}", delivery_prefix(webhook_id)),
+        )
+    }
+
+    /// The record that a message reached an endpoint (`DeliveryJob::idempotency_key`):
+    /// a redelivered queue message finds it and does not send again (30 days, TTL).
+    pub fn delivered(org: &OrgId, idempotency_key: &str) -> Self {
+        Self::new(format!("ORG#{org}"), format!("DELIVERED#{idempotency_key}"))
+    }
+
     /// An invitation to join the org (what the org's admins list and revoke).
     pub fn invitation(org: &OrgId, invitation: &str) -> Self {
         Self::new(
@@ -140,6 +154,11 @@ pub const BACKUP_CODE_PREFIX: &str = "BACKUPCODE#";
 pub const API_KEY_PREFIX: &str = "APIKEY#";
 pub const MCP_PREFIX: &str = "MCP#";
 pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+/// The sort-key prefix of an endpoint's delivery log.
+pub fn delivery_prefix(webhook_id: &str) -> String {
+    format!("DELIVERY#{webhook_id}#")
+}
 pub const BILLING_PREFIX: &str = "BILLING#";
 pub const USAGE_PREFIX: &str = "USAGE#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";

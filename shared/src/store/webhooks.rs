@@ -31,6 +31,9 @@ pub struct Webhook {
     pub secret: String,
     /// The secret before the last rotation, and until when it still signs.
     pub previous_secret: Option<(String, DateTime<Utc>)>,
+    /// The first failed attempt since the last delivered one: 5 days of failures disable
+    /// the endpoint.
+    pub failing_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -63,6 +66,7 @@ impl Webhook {
             disabled_reason: item.opt_str("disabled_reason").map(str::to_owned),
             secret: item.str("secret")?.to_owned(),
             previous_secret,
+            failing_since: item.time("failing_since").ok(),
             created_at: item.time("created_at")?,
             updated_at: item.time("updated_at")?,
         })
@@ -85,6 +89,9 @@ impl Webhook {
         if let Some((sealed, until)) = &self.previous_secret {
             item.insert("previous_secret".into(), s(sealed));
             item.insert("previous_secret_expires_at".into(), time(*until));
+        }
+        if let Some(since) = self.failing_since {
+            item.insert("failing_since".into(), time(since));
         }
         item.insert("created_at".into(), time(self.created_at));
         item.insert("updated_at".into(), time(self.updated_at));

@@ -1,10 +1,15 @@
 //! Webhooks as the platform sends them: where an endpoint may point (`target`, the SSRF
-//! guard) and how a delivery is signed (`signature`, Standard Webhooks). Both are small
+//! guard), how a delivery is signed (`signature`, Standard Webhooks), the job on the
+//! deliveries queue (`job`) and when a failed one is tried again (`schedule`). Both are small
 //! and self-contained so that the API (at create and update) and the delivery worker (at
 //! every attempt) apply the very same rules.
 
+pub mod job;
+pub mod schedule;
 pub mod signature;
 pub mod target;
 
+pub use job::DeliveryJob;
+pub use schedule::RetrySchedule;
 pub use signature::WebhookSecret;
 pub use target::{Resolve, SystemResolver, TargetRefused, WebhookUrl};

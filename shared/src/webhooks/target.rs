@@ -111,12 +111,16 @@ impl WebhookUrl {
             return Err(refused(format!("{} has no address", self.host())));
         }
         if !allow_private {
-            for address in &addresses {
-                check(address.ip())?;
-            }
+            all_public(&addresses)?;
         }
         Ok(addresses)
     }
+}
+
+/// Refuses the lot when any address is not public: a name that resolves to one public and
+/// one private address could be steered to the private one.
+pub fn all_public(addresses: &[SocketAddr]) -> Result<(), TargetRefused> {
+    addresses.iter().try_for_each(|address| check(address.ip()))
 }
 
 fn check(ip: IpAddr) -> Result<(), TargetRefused> {
