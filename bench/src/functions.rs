@@ -39,7 +39,7 @@ pub fn cold_event(function: &str) -> (Value, &'static str) {
             http_request("GET", "/v1/orgs/bench", None, None),
             "GET /v1/orgs/{slug} unauthenticated → 401",
         ),
-        "event-dispatch" => (json!({ "Records": [] }), "empty SQS batch"),
+        "event-dispatch" | "webhook-delivery" => (json!({ "Records": [] }), "empty SQS batch"),
         "outbox-sweeper" => (scheduled(), "schedule → 16 Queries, one a shard (emulator)"),
         _ => (scheduled(), "any event"),
     }
@@ -79,6 +79,14 @@ pub fn warm_event(function: &str, fixture: &Fixture, n: usize) -> Value {
             });
             json!({ "Records": [sqs_record(&format!("m-{n}"), &event.to_string())] })
         }
+        "webhook-delivery" => {
+            let job = json!({
+                "org_id": fixture.org_id, "endpoint_id": "wh_BENCH0000000000000000000000",
+                "message_id": format!("msg_BENCH{n:021}"), "event": "mcp.updated",
+                "payload": "{}", "attempt": 1
+            });
+            json!({ "Records": [sqs_record(&format!("m-{n}"), &job.to_string())] })
+        }
         _ => scheduled(),
     }
 }
@@ -89,6 +97,7 @@ pub fn warm_mix(function: &str) -> &'static str {
         "identity" => "GET me / sessions",
         "organization" => "GET org / mcps / security",
         "event-dispatch" => "1-record batch, no endpoints",
+        "webhook-delivery" => "1-record batch, endpoint gone (one read)",
         "outbox-sweeper" => "schedule",
         _ => "any event",
     }

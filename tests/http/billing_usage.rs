@@ -1,7 +1,7 @@
 //! Billing (the plan and its history) and usage (daily totals and the monthly
 //! thresholds that emit `usage.threshold` once each).
 
-use plexmcp_tests::events::{delivery_jobs, outbox_drains, subscribe};
+use plexmcp_tests::events::{outbox_drains, subscribe};
 use plexmcp_tests::{audit_chain, items, stack, OrgFixture};
 use serde_json::json;
 use std::time::Duration;
@@ -133,12 +133,7 @@ async fn each_threshold_is_announced_once_even_under_fifty_concurrent_records() 
     let mcp = org.mcp(&api).await;
     let (_, key) = org.api_key(&api).await;
     outbox_drains(&org.id).await;
-    subscribe(
-        &org.id,
-        "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TJ",
-        &["usage.threshold"],
-    )
-    .await;
+    let endpoint = subscribe(&api, &org, &["usage.threshold"]).await;
     // The free plan allows 1,000 requests a month: 50 records of 25 cross 50, 75, 90 and 100 %.
     let path = org.path("/usage");
     let records = (0..50).map(|_| {
@@ -175,20 +170,18 @@ async fn each_threshold_is_announced_once_even_under_fifty_concurrent_records() 
     .await
     .expect(200);
 
-    let jobs = delivery_jobs(&org.id, 4, Duration::from_secs(20)).await;
+    let jobs = endpoint.messages(4, Duration::from_secs(20)).await;
     let mut announced: Vec<u64> = jobs
         .iter()
-        .map(|j| j["event"]["data"]["threshold_percent"].as_u64().unwrap())
+        .map(|j| j["data"]["threshold_percent"].as_u64().unwrap())
         .collect();
     announced.sort();
     assert_eq!(announced, [50, 75, 90, 100]);
     assert!(jobs
         .iter()
-        .all(|j| j["event"]["data"]["limit"] == 1000 && j["event"]["data"]["plan"] == "free"));
+        .all(|j| j["data"]["limit"] == 1000 && j["data"]["plan"] == "free"));
     outbox_drains(&org.id).await;
-    assert!(delivery_jobs(&org.id, 1, Duration::from_secs(1))
-        .await
-        .is_empty());
+    assert_eq!(endpoint.messages(5, Duration::from_secs(1)).await.len(), 4);
     assert_eq!(
         items(&format!("ORG#{}", org.id), "USAGETHRESHOLD#")
             .await

@@ -2,7 +2,7 @@
 //! and accepts or declines it. Nothing about the answer tells whether an account uses
 //! the address, and nobody becomes a member without accepting.
 
-use plexmcp_tests::events::{delivery_jobs, outbox_drains, subscribe};
+use plexmcp_tests::events::{outbox_drains, subscribe};
 use plexmcp_tests::{audit_chain, set_attribute, stack, unique, Account, Api, OrgFixture};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -65,12 +65,7 @@ async fn accepting_joins_the_team_with_the_event_and_audit_entry_in_one_go() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
-    subscribe(
-        &org.id,
-        "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TC",
-        &["team.member_added"],
-    )
-    .await;
+    let endpoint = subscribe(&api, &org, &["team.member_added"]).await;
     let newcomer = Account::create(&api).await;
     let invitation = invite(
         &api,
@@ -126,11 +121,11 @@ async fn accepting_joins_the_team_with_the_event_and_audit_entry_in_one_go() {
     .await
     .problem(409, "conflict");
 
-    let jobs = delivery_jobs(&org.id, 1, Duration::from_secs(20)).await;
-    assert_eq!(jobs.len(), 1, "{jobs:?}");
-    assert_eq!(jobs[0]["event"]["event"], "team.member_added");
-    assert_eq!(jobs[0]["event"]["data"]["user_id"], newcomer.id.as_str());
-    assert_eq!(jobs[0]["event"]["data"]["role"], "viewer");
+    let messages = endpoint.messages(1, Duration::from_secs(20)).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["event"], "team.member_added");
+    assert_eq!(messages[0]["data"]["user_id"], newcomer.id.as_str());
+    assert_eq!(messages[0]["data"]["role"], "viewer");
     let audit = audit_chain(&format!("ORG#{}", org.id)).await;
     let actions: Vec<&str> = audit
         .iter()

@@ -1,6 +1,6 @@
 //! MCP servers: registration, updates, health and deletion, with their events.
 
-use plexmcp_tests::events::{delivery_jobs, outbox_drains, subscribe};
+use plexmcp_tests::events::{outbox_drains, subscribe};
 use plexmcp_tests::{audit_chain, stack, OrgFixture, TwoOrgs};
 use reqwest::Method;
 use serde_json::json;
@@ -11,9 +11,9 @@ async fn the_life_of_an_mcp_and_its_events() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
-    subscribe(
-        &org.id,
-        "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TG",
+    let endpoint = subscribe(
+        &api,
+        &org,
         &[
             "mcp.created",
             "mcp.updated",
@@ -80,11 +80,8 @@ async fn the_life_of_an_mcp_and_its_events() {
         .await
         .problem(404, "not_found");
 
-    let jobs = delivery_jobs(&org.id, 5, Duration::from_secs(20)).await;
-    let mut events: Vec<&str> = jobs
-        .iter()
-        .map(|j| j["event"]["event"].as_str().unwrap())
-        .collect();
+    let jobs = endpoint.messages(5, Duration::from_secs(20)).await;
+    let mut events: Vec<&str> = jobs.iter().map(|j| j["event"].as_str().unwrap()).collect();
     events.sort();
     assert_eq!(
         events,
@@ -96,21 +93,18 @@ async fn the_life_of_an_mcp_and_its_events() {
             "mcp.updated"
         ]
     );
-    let update = jobs
-        .iter()
-        .find(|j| j["event"]["event"] == "mcp.updated")
-        .unwrap();
+    let update = jobs.iter().find(|j| j["event"] == "mcp.updated").unwrap();
     assert_eq!(
-        update["event"]["data"]["changes"]["name"],
+        update["data"]["changes"]["name"],
         json!({ "from": "Weather API", "to": "Weather" })
     );
     let health: Vec<(&str, &str)> = jobs
         .iter()
-        .filter(|j| j["event"]["event"] == "mcp.health_changed")
+        .filter(|j| j["event"] == "mcp.health_changed")
         .map(|j| {
             (
-                j["event"]["data"]["from"].as_str().unwrap(),
-                j["event"]["data"]["to"].as_str().unwrap(),
+                j["data"]["from"].as_str().unwrap(),
+                j["data"]["to"].as_str().unwrap(),
             )
         })
         .collect();
@@ -118,12 +112,9 @@ async fn the_life_of_an_mcp_and_its_events() {
         health.contains(&("unknown", "down")) && health.contains(&("down", "healthy")),
         "{health:?}"
     );
-    let created_event = jobs
-        .iter()
-        .find(|j| j["event"]["event"] == "mcp.created")
-        .unwrap();
+    let created_event = jobs.iter().find(|j| j["event"] == "mcp.created").unwrap();
     assert_eq!(
-        created_event["event"]["data"],
+        created_event["data"],
         json!({ "mcp_id": id, "name": "Weather API", "url": "https://weather.example.com/mcp", "transport": "streamable_http" })
     );
     let actions: Vec<String> = audit_chain(&format!("ORG#{}", org.id))

@@ -3,7 +3,7 @@
 //! outbox; an entry whose relay was lost is picked up by the sweep.
 
 use aws_sdk_dynamodb::types::AttributeValue::{N, S};
-use plexmcp_tests::events::{delivery_jobs, outbox_drains, subscribe};
+use plexmcp_tests::events::{outbox_drains, subscribe};
 use plexmcp_tests::{set_attribute, stack, Account, OrgFixture};
 use serde_json::json;
 use std::time::Duration;
@@ -13,31 +13,29 @@ async fn a_team_change_reaches_each_subscribed_endpoint_once() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
-    subscribe(
-        &org.id,
-        "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TA",
-        &["team.member_added", "team.member_removed"],
-    )
-    .await;
-    subscribe(&org.id, "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TB", &["mcp.created"]).await;
+    let team = subscribe(&api, &org, &["team.member_added", "team.member_removed"]).await;
+    let mcps = subscribe(&api, &org, &["mcp.created"]).await;
     let newcomer = Account::create(&api).await;
     org.add(&api, &newcomer, "viewer").await;
 
-    let jobs = delivery_jobs(&org.id, 1, Duration::from_secs(20)).await;
-    assert_eq!(jobs.len(), 1, "{jobs:?}");
-    let job = &jobs[0];
-    assert_eq!(job["endpoint_id"], "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TA");
-    assert_eq!(job["event"]["event"], "team.member_added");
-    assert!(job["event"]["id"].as_str().unwrap().starts_with("msg_"));
-    assert_eq!(job["event"]["data"]["user_id"], newcomer.id.as_str());
-    assert_eq!(job["event"]["data"]["role"], "viewer");
+    let messages = team.messages(1, Duration::from_secs(20)).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let message = &messages[0];
+    assert_eq!(message["event"], "team.member_added");
+    assert!(message["id"].as_str().unwrap().starts_with("msg_"));
+    assert_eq!(message["organization_id"], org.id.as_str());
+    assert_eq!(message["data"]["user_id"], newcomer.id.as_str());
+    assert_eq!(message["data"]["role"], "viewer");
     outbox_drains(&org.id).await;
     // The outbox drained, so fan-out has finished: a short look suffices.
     assert!(
-        delivery_jobs(&org.id, 1, Duration::from_secs(1))
-            .await
-            .is_empty(),
-        "the unsubscribed endpoint got nothing, the other nothing more"
+        mcps.messages(1, Duration::from_secs(2)).await.is_empty(),
+        "the endpoint not subscribed to team events got nothing"
+    );
+    assert_eq!(
+        team.messages(2, Duration::from_secs(1)).await.len(),
+        1,
+        "nothing more"
     );
 }
 
@@ -80,12 +78,7 @@ async fn events_whose_relay_was_lost_are_swept_from_every_shard_and_delivered() 
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
-    subscribe(
-        &org.id,
-        "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TC",
-        &["team.member_removed"],
-    )
-    .await;
+    let endpoint = subscribe(&api, &org, &["team.member_removed"]).await;
     let (first, last) = (message_id(), message_id());
     lost_entry(
         &org.id,
@@ -103,11 +96,8 @@ async fn events_whose_relay_was_lost_are_swept_from_every_shard_and_delivered() 
         chrono::Duration::hours(1),
     )
     .await;
-    let jobs = delivery_jobs(&org.id, 2, Duration::from_secs(20)).await;
-    let mut ids: Vec<&str> = jobs
-        .iter()
-        .map(|j| j["event"]["id"].as_str().unwrap())
-        .collect();
+    let messages = endpoint.messages(2, Duration::from_secs(20)).await;
+    let mut ids: Vec<&str> = messages.iter().map(|m| m["id"].as_str().unwrap()).collect();
     ids.sort();
     let mut expected = vec![first.as_str(), last.as_str()];
     expected.sort();
@@ -120,13 +110,14 @@ async fn a_relay_that_fails_after_commit_is_made_good_by_the_sweep_once() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
-    subscribe(&org.id, "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TE", &["mcp.created"]).await;
+    let endpoint = subscribe(&api, &org, &["mcp.created"]).await;
     let switch = stack().hooks_dir.join(format!("relay-fails.{}", org.id));
     std::fs::write(&switch, b"").unwrap();
     org.mcp(&api).await;
     std::fs::remove_file(&switch).unwrap();
     assert!(
-        delivery_jobs(&org.id, 1, Duration::from_secs(3))
+        endpoint
+            .messages(1, Duration::from_secs(3))
             .await
             .is_empty(),
         "the relay after commit failed"
@@ -148,10 +139,10 @@ async fn a_relay_that_fails_after_commit_is_made_good_by_the_sweep_once() {
         S(format!("{past}#{id}")),
     )
     .await;
-    let jobs = delivery_jobs(&org.id, 2, Duration::from_secs(8)).await;
-    assert_eq!(jobs.len(), 1, "exactly one delivery: {jobs:?}");
-    assert_eq!(jobs[0]["event"]["id"], id.as_str());
-    assert_eq!(jobs[0]["event"]["event"], "mcp.created");
+    let messages = endpoint.messages(2, Duration::from_secs(8)).await;
+    assert_eq!(messages.len(), 1, "exactly one webhook-id: {messages:?}");
+    assert_eq!(messages[0]["id"], id.as_str());
+    assert_eq!(messages[0]["event"], "mcp.created");
     outbox_drains(&org.id).await;
 }
 
@@ -160,12 +151,7 @@ async fn a_poison_event_is_parked_after_ten_relays_and_cannot_hold_others_up() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
-    subscribe(
-        &org.id,
-        "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TF",
-        &["team.member_removed"],
-    )
-    .await;
+    let endpoint = subscribe(&api, &org, &["team.member_removed"]).await;
     let pk = format!("ORG#{}", org.id);
     // 130 entries no consumer will ever take off the outbox, older than a good one in
     // the same shard: the sweep takes 64 a shard a run, and moves each relayed entry to
@@ -183,9 +169,9 @@ async fn a_poison_event_is_parked_after_ten_relays_and_cannot_hold_others_up() {
         chrono::Duration::hours(2),
     )
     .await;
-    let jobs = delivery_jobs(&org.id, 1, Duration::from_secs(20)).await;
-    assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0]["event"]["id"], good.as_str());
+    let messages = endpoint.messages(1, Duration::from_secs(20)).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["id"], good.as_str());
     let entries = plexmcp_tests::items(&pk, "OUTBOX#").await;
     assert_eq!(entries.len(), 130, "the good one left the outbox");
     assert!(entries.iter().all(|e| e["relays"].as_n().unwrap() == "1"));

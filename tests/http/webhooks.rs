@@ -1,7 +1,7 @@
 //! Settings → Webhooks as a client sees it: endpoints, their rules, roles and tenancy,
 //! the signing secret, and that the event fan-out follows what the API says.
 
-use plexmcp_tests::events::delivery_jobs;
+use plexmcp_tests::events::subscribe;
 use plexmcp_tests::{audit_chain, items, stack, stack_as_in_aws, OrgFixture, TwoOrgs};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -278,15 +278,8 @@ async fn an_org_holds_at_most_twenty_endpoints() {
 async fn changes_apply_to_the_fan_out_and_disabling_stops_it() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
-    let created = api
-        .post(
-            &org.path("/webhooks"),
-            Some(&org.owner.token),
-            endpoint(&["api_key.created"]),
-        )
-        .await
-        .expect(201);
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let endpoint = subscribe(&api, &org, &["api_key.created"]).await;
+    let id = endpoint.id.clone();
     let one = org.path(&format!("/webhooks/{id}"));
     // Subscribed to MCPs now, not keys.
     let changed = api
@@ -301,18 +294,19 @@ async fn changes_apply_to_the_fan_out_and_disabling_stops_it() {
     assert_eq!(changed.body["description"], "");
     org.api_key(&api).await;
     org.mcp(&api).await;
-    let jobs = delivery_jobs(&org.id, 2, Duration::from_secs(6)).await;
-    assert_eq!(jobs.len(), 1, "{jobs:?}");
-    assert_eq!(jobs[0]["endpoint_id"], id.as_str());
-    assert_eq!(jobs[0]["event"]["event"], "mcp.created");
+    let messages = endpoint.messages(2, Duration::from_secs(6)).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["event"], "mcp.created");
 
     api.patch(&one, &org.admin.token, json!({ "enabled": false }))
         .await
         .expect(200);
     org.mcp(&api).await;
-    assert!(delivery_jobs(&org.id, 1, Duration::from_secs(4))
-        .await
-        .is_empty());
+    assert_eq!(
+        endpoint.messages(2, Duration::from_secs(4)).await.len(),
+        1,
+        "nothing while disabled"
+    );
     let audit = audit_chain(&format!("ORG#{}", org.id)).await;
     let updates: Vec<&Value> = audit
         .iter()

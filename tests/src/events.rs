@@ -1,62 +1,52 @@
-//! Watching events leave the system: a webhook endpoint subscribed behind the API (a
-//! bare item with the fields the fan-out reads, for the outbox tests; the webhooks
-//! tests use the API), and the delivery jobs the dispatch worker puts on the deliveries
-//! queue for it.
+//! Watching events leave the system as an endpoint owner does: an endpoint subscribed
+//! through the API that delivers to a receiver on loopback.
 
-use crate::stack;
-use aws_sdk_dynamodb::types::AttributeValue::{Bool, Ss, S};
-use serde_json::Value;
+use crate::receiver::Receiver;
+use crate::{Api, OrgFixture};
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-pub async fn subscribe(org_id: &str, webhook_id: &str, events: &[&str]) {
-    let stack = stack();
-    stack
-        .dynamodb()
-        .await
-        .put_item()
-        .table_name(stack.table_name())
-        .item("pk", S(format!("ORG#{org_id}")))
-        .item("sk", S(format!("WEBHOOK#{webhook_id}")))
-        .item("webhook_id", S(webhook_id.into()))
-        .item("enabled", Bool(true))
-        .item("events", Ss(events.iter().map(|e| e.to_string()).collect()))
-        .send()
-        .await
-        .unwrap();
+/// A webhook endpoint of an org, and the receiver behind it.
+pub struct Endpoint {
+    pub id: String,
+    /// `whsec_…`, as shown on create.
+    pub secret: String,
+    pub receiver: Receiver,
 }
 
-/// Delivery jobs for `org_id` that reach the deliveries queue within `wait`, until
-/// `expected` have arrived (other orgs' jobs are left on the queue).
-pub async fn delivery_jobs(org_id: &str, expected: usize, wait: Duration) -> Vec<Value> {
-    let stack = stack();
-    let sqs = stack.sqs().await;
-    let url = stack.env("WEBHOOK_DELIVERIES_QUEUE_URL");
-    let mut jobs = Vec::new();
-    let deadline = Instant::now() + wait;
-    while jobs.len() < expected && Instant::now() < deadline {
-        let out = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .unwrap();
-        for message in out.messages.unwrap_or_default() {
-            let job: Value = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
-            if job["event"]["organization_id"] == org_id {
-                sqs.delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(message.receipt_handle.unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-                jobs.push(job);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+impl Endpoint {
+    /// The messages delivered within `wait`, until `expected` arrived: each the payload
+    /// with its `webhook-id` as `id`.
+    pub async fn messages(&self, expected: usize, wait: Duration) -> Vec<Value> {
+        self.receiver.messages(expected, wait).await
     }
-    jobs
+}
+
+/// An endpoint of `org` for `events` (created by its owner), delivering to a new receiver.
+pub async fn subscribe(api: &Api, org: &OrgFixture, events: &[&str]) -> Endpoint {
+    subscribe_to(api, org, events, Receiver::start().await).await
+}
+
+/// As `subscribe`, delivering to `receiver`.
+pub async fn subscribe_to(
+    api: &Api,
+    org: &OrgFixture,
+    events: &[&str],
+    receiver: Receiver,
+) -> Endpoint {
+    let created = api
+        .post(
+            &org.path("/webhooks"),
+            Some(&org.owner.token),
+            json!({ "url": receiver.url, "events": events }),
+        )
+        .await
+        .expect(201);
+    Endpoint {
+        id: created.body["id"].as_str().unwrap().to_owned(),
+        secret: created.body["secret"].as_str().unwrap().to_owned(),
+        receiver,
+    }
 }
 
 /// Waits until every event of the org has been fanned out (its outbox is empty).

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod events;
 pub mod fixtures;
+pub mod receiver;
 
 pub use api::{Api, Resp};
 pub use fixtures::{join, Account, OrgFixture, TwoOrgs};

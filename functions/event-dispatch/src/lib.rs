@@ -3,13 +3,14 @@
 //! queue — then removes the event from the outbox.
 //!
 //! At-least-once: a redelivered event produces the same jobs again (same message id,
-//! same endpoint id), which the delivery worker deduplicates by that pair. A message that
+//! same endpoint id), which the delivery worker deduplicates by that pair
+//! (`DeliveryJob::idempotency_key`). A message that
 //! cannot be processed is reported in `batchItemFailures`, so only it is retried (and,
 //! after the queue's `maxReceiveCount`, moved to the DLQ).
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use serde::Serialize;
 use shared::events::Event;
+use shared::ids::WebhookId;
 use shared::store::keys::WEBHOOK_PREFIX;
 use shared::store::{Item, ItemExt, StoreError};
 use shared::AppState;
@@ -22,12 +23,7 @@ pub enum DispatchError {
     Store(#[from] StoreError),
 }
 
-/// One delivery job: the event to send and the endpoint to send it to.
-#[derive(Serialize)]
-pub struct DeliveryJob<'a> {
-    pub endpoint_id: &'a str,
-    pub event: &'a Event,
-}
+use shared::webhooks::DeliveryJob;
 
 fn subscribes(endpoint: &Item, event: &Event) -> bool {
     let events = endpoint.get("events").and_then(|v| v.as_ss().ok());
@@ -42,10 +38,9 @@ pub async fn dispatch(state: &AppState, body: &str) -> Result<usize, DispatchErr
     let endpoints = state.table.query_all(&outbox.pk, WEBHOOK_PREFIX).await?;
     let mut jobs = 0;
     for endpoint in endpoints.iter().filter(|e| subscribes(e, &event)) {
-        let job = DeliveryJob {
-            endpoint_id: endpoint.str("webhook_id")?,
-            event: &event,
-        };
+        let endpoint_id = WebhookId::parse(endpoint.str("webhook_id")?)
+            .ok_or_else(|| StoreError::Corrupt("webhook_id".into()))?;
+        let job = DeliveryJob::of_event(&event, &endpoint_id);
         let body =
             serde_json::to_string(&job).map_err(|e| DispatchError::Malformed(e.to_string()))?;
         state

@@ -17,6 +17,15 @@ async fn invoke(
 ) -> Result<SqsBatchResponse, String> {
     match function {
         "EventDispatchFunction" => Ok(event_dispatch::handle(state, event).await),
+        "WebhookDeliveryFunction" => {
+            static WORKER: std::sync::OnceLock<Result<webhook_delivery::Worker, String>> =
+                std::sync::OnceLock::new();
+            let worker = WORKER
+                .get_or_init(|| webhook_delivery::Worker::from_env(state))
+                .as_ref()
+                .map_err(Clone::clone)?;
+            Ok(worker.handle(state, event).await)
+        }
         other => Err(format!("no worker handler is wired for {other}")),
     }
 }
