@@ -199,6 +199,18 @@ H = W + "/{webhook_id}"
 call("GET", f"{org}/webhooks/{hook['id']}", token, expect=200, template=H)
 call("PATCH", f"{org}/webhooks/{hook['id']}", token, {"enabled": False, "description": "paused"}, expect=200, template=H)
 call("POST", f"{org}/webhooks/{hook['id']}/rotate-secret", token, expect=200, template=H + "/rotate-secret")
+queued = call("POST", f"{org}/webhooks/{hook['id']}/test", token, expect=409, template=H + "/test")
+call("PATCH", f"{org}/webhooks/{hook['id']}", token, {"enabled": True}, expect=200, template=H)
+queued = call("POST", f"{org}/webhooks/{hook['id']}/test", token, expect=202, template=H + "/test")
+deadline = time.time() + 15
+while True:
+    logged = call("GET", f"{org}/webhooks/{hook['id']}/deliveries?limit=5", token, expect=200, template=H + "/deliveries")["items"]
+    if logged or time.time() > deadline:
+        break
+    time.sleep(0.3)
+assert logged and logged[0]["message_id"] == queued["message_id"], logged
+call("POST", f"{org}/webhooks/{hook['id']}/deliveries/{logged[0]['id']}/redeliver", token, expect=202, template=H + "/deliveries/{delivery_id}/redeliver")
+call("POST", f"{org}/webhooks/{hook['id']}/deliveries/dlv_01JDQX3Z8E6V4W2N9KQ5M7R1TA/redeliver", token, expect=404, template=H + "/deliveries/{delivery_id}/redeliver")
 call("DELETE", f"{org}/webhooks/{hook['id']}", token, expect=204, template=H)
 call("GET", f"{org}/webhooks/{hook['id']}", token, expect=404, template=H)
 

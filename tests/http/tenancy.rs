@@ -57,6 +57,7 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
         .as_str()
         .unwrap()
         .to_owned();
+    let delivery = a_logged_delivery(api, org, &webhook).await;
     use Least::*;
     vec![
         route(Method::GET, "/webhooks".into(), None, Viewer),
@@ -76,6 +77,24 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
         route(
             Method::POST,
             format!("/webhooks/{webhook}/rotate-secret"),
+            None,
+            Admin,
+        ),
+        route(
+            Method::POST,
+            format!("/webhooks/{webhook}/test"),
+            None,
+            Admin,
+        ),
+        route(
+            Method::GET,
+            format!("/webhooks/{webhook}/deliveries"),
+            None,
+            Viewer,
+        ),
+        route(
+            Method::POST,
+            format!("/webhooks/{webhook}/deliveries/{delivery}/redeliver"),
             None,
             Admin,
         ),
@@ -168,6 +187,26 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
     ]
 }
 
+/// Sends a test message to `webhook` and waits for its attempt to be logged.
+async fn a_logged_delivery(api: &Api, org: &OrgFixture, webhook: &str) -> String {
+    let base = org.path(&format!("/webhooks/{webhook}"));
+    api.post(&format!("{base}/test"), Some(&org.owner.token), json!({}))
+        .await
+        .expect(202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let log = api
+            .get(&format!("{base}/deliveries"), &org.owner.token)
+            .await
+            .expect(200);
+        if let Some(id) = log.body["items"][0]["id"].as_str() {
+            return id.to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "no delivery logged");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 async fn call(api: &Api, r: &Route, org: &OrgFixture, token: Option<&str>) -> Resp {
     api.call(r.method.clone(), &org.path(&r.path), token, r.body.clone())
         .await
@@ -230,7 +269,7 @@ async fn another_orgs_people_get_404_on_every_route_and_change_nothing() {
     assert_eq!(snapshot(&api, &orgs.a).await, before);
     // B's owner naming A's objects through B's own org: not B's, so 404.
     let names_an_a_object = |r: &&Route| {
-        ["/usr_", "/mcp_", "/key_", "/inv_", "/wh_"]
+        ["/usr_", "/mcp_", "/key_", "/inv_", "/wh_", "/dlv_"]
             .iter()
             .any(|id| r.path.contains(id))
     };

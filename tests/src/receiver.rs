@@ -141,3 +141,44 @@ async fn answer(log: Arc<Mutex<Log>>, uri: Uri, headers: HeaderMap, body: Bytes)
 fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).expect("a status code")
 }
+
+/// Verifies each `(secret, request)` with the public Standard Webhooks library (Python's
+/// `standardwebhooks`, in the venv); panics with the library's reason on a failure.
+pub fn verify_with_standard_webhooks(requests: &[(&str, &Received)]) {
+    use std::io::Write;
+    let input: Vec<Value> = requests
+        .iter()
+        .map(|(secret, r)| {
+            serde_json::json!({
+                "secret": secret,
+                "headers": {
+                    "webhook-id": r.header("webhook-id"),
+                    "webhook-timestamp": r.header("webhook-timestamp"),
+                    "webhook-signature": r.header("webhook-signature"),
+                },
+                "body": r.body,
+            })
+        })
+        .collect();
+    let root = crate::repo_root();
+    let mut child = std::process::Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests/verify_webhooks.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the venv's python runs (make venv)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -8,6 +8,7 @@ mod mcps;
 mod security;
 mod team;
 mod usage;
+mod webhook_deliveries;
 mod webhooks;
 
 use axum::Router;
@@ -36,6 +37,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::remove))
         .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhook_deliveries::test))
+        .routes(routes!(webhook_deliveries::list))
+        .routes(routes!(webhook_deliveries::redeliver))
 }
 
 pub fn router(state: AppState) -> Router {

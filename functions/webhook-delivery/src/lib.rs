@@ -30,8 +30,6 @@ use shared::AppState;
 pub const LOG_RETENTION: Duration = Duration::days(30);
 /// Failing this long without one delivered attempt disables an endpoint.
 pub const FAILING_LIMIT: Duration = Duration::days(5);
-/// The longest delay SQS gives a message.
-const MAX_QUEUE_DELAY: i64 = 900;
 
 pub struct Worker {
     sender: Sender,
@@ -114,7 +112,7 @@ impl Worker {
     pub async fn deliver(&self, state: &AppState, job: &DeliveryJob) -> Result<Done, StoreError> {
         let now = Utc::now();
         if let Some(at) = job.not_before.filter(|at| *at > now + Duration::seconds(1)) {
-            enqueue(state, job, at - now).await?;
+            job.enqueue(state, at - now).await?;
             return Ok(Done::Waiting);
         }
         let org_key = Key::org(&job.org_id);
@@ -203,7 +201,7 @@ impl Worker {
         log(state, &attempt).await?;
         match attempt.next_attempt_at {
             Some(at) => {
-                enqueue(state, &job.next(at), at - attempt.at).await?;
+                job.next(at).enqueue(state, at - attempt.at).await?;
                 Ok(Done::Failed { retried: true })
             }
             None => Ok(Done::Failed { retried: false }),
@@ -293,23 +291,6 @@ async fn log(state: &AppState, attempt: &Attempt<'_>) -> Result<(), StoreError> 
         .table
         .transact(vec![put(&state.table, item, "attribute_not_exists(pk)")?])
         .await
-}
-
-/// Puts `job` on the deliveries queue, to be received after `wait` (at most 15 minutes;
-/// a longer wait is covered by the job's `not_before`).
-async fn enqueue(state: &AppState, job: &DeliveryJob, wait: Duration) -> Result<(), StoreError> {
-    let body = serde_json::to_string(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let delay = wait.num_seconds().clamp(0, MAX_QUEUE_DELAY) as i32;
-    state
-        .sqs
-        .client()
-        .send_message()
-        .queue_url(&state.config.webhook_deliveries_queue_url)
-        .message_body(body)
-        .delay_seconds(delay)
-        .send()
-        .await?;
-    Ok(())
 }
 
 /// An update of the endpoint while it exists (it may have been deleted meanwhile).

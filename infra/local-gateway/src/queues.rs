@@ -79,6 +79,24 @@ async fn poll_once(state: &AppState, worker: &Worker) -> Result<(), String> {
             .unwrap_or_default();
         event.records.push(record);
     }
+    // Like Lambda, which runs several batches of one queue at once: a slow batch (a
+    // webhook receiver that hangs) does not hold up the next one.
+    let (state, worker) = (state.clone(), worker.clone());
+    tokio::spawn(async move {
+        if let Err(err) = finish(&state, &worker, &messages, event).await {
+            tracing::warn!(function = %worker.function, error = %err, "batch failed");
+        }
+    });
+    Ok(())
+}
+
+/// Runs the worker on one batch and deletes the messages it did not report as failed.
+async fn finish(
+    state: &AppState,
+    worker: &Worker,
+    messages: &[aws_sdk_sqs::types::Message],
+    event: SqsEvent,
+) -> Result<(), String> {
     let response = invoke(state, &worker.function, event).await?;
     let failed: HashSet<String> = response
         .batch_item_failures

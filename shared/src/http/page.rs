@@ -107,6 +107,18 @@ pub async fn query_page<T>(
     query: &PageQuery,
     view: impl Fn(&Item) -> Result<T, crate::store::StoreError>,
 ) -> Result<Page<T>, Error> {
+    query_page_ordered(state, pk, prefix, query, false, view).await
+}
+
+/// As `query_page`, in descending sort-key order when `newest_first` (time-ordered ids).
+pub async fn query_page_ordered<T>(
+    state: &crate::AppState,
+    pk: &str,
+    prefix: &str,
+    query: &PageQuery,
+    newest_first: bool,
+    view: impl Fn(&Item) -> Result<T, crate::store::StoreError>,
+) -> Result<Page<T>, Error> {
     let limit = query.limit()?;
     let scope = format!("{pk}\n{prefix}");
     let start = query
@@ -116,7 +128,7 @@ pub async fn query_page<T>(
         .transpose()?;
     let (items, last) = state
         .table
-        .query_prefix(pk, prefix, limit, start, false)
+        .query_prefix(pk, prefix, limit, start, newest_first)
         .await?;
     let items = items.iter().map(view).collect::<Result<_, _>>()?;
     Ok(Page {

@@ -1,0 +1,250 @@
+//! An endpoint's deliveries: Send Test, the delivery log (every attempt, newest first,
+//! kept 30 days) and redelivering a logged message with its original `webhook-id`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use shared::access::{Credential, OrgAccess};
+use shared::audit::{Category, Target};
+use shared::domain::Permission;
+use shared::http::page::query_page_ordered;
+use shared::http::{ClientInfo, Page, PageQuery, Path, Problem, Query};
+use shared::ids::{DeliveryId, MessageId, WebhookId};
+use shared::store::keys::delivery_prefix;
+use shared::store::webhooks::Webhook;
+use shared::store::{Item, ItemExt, Key, StoreError};
+use shared::webhooks::DeliveryJob;
+use shared::{AppState, Error};
+use utoipa::ToSchema;
+
+/// One delivery attempt.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    id: DeliveryId,
+    /// The `webhook-id` of the message (the same for every attempt and redelivery).
+    message_id: MessageId,
+    event: String,
+    /// `succeeded` or `failed`.
+    status: String,
+    /// The endpoint's HTTP status; absent when it gave none (timeout, refused target).
+    response_status: Option<i64>,
+    /// The start of the endpoint's answer (at most 20 KB).
+    response_body: Option<String>,
+    /// Why there was no answer.
+    error: Option<String>,
+    duration_ms: i64,
+    /// 1 for the first attempt.
+    attempt: i64,
+    /// When the next attempt is due, after a failure that will be retried.
+    next_attempt_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl DeliveryView {
+    fn from_item(item: &Item) -> Result<Self, StoreError> {
+        let corrupt = || StoreError::Corrupt("delivery".into());
+        Ok(DeliveryView {
+            id: DeliveryId::parse(item.str("delivery_id")?).ok_or_else(corrupt)?,
+            message_id: MessageId::parse(item.str("message_id")?).ok_or_else(corrupt)?,
+            event: item.str("event")?.to_owned(),
+            status: item.str("status")?.to_owned(),
+            response_status: item.opt_num("response_status"),
+            response_body: item.opt_str("response_body").map(str::to_owned),
+            error: item.opt_str("error").map(str::to_owned),
+            duration_ms: item.num("duration_ms")?,
+            attempt: item.num("attempt")?,
+            next_attempt_at: item.time("next_attempt_at").ok(),
+            created_at: item.time("created_at")?,
+        })
+    }
+}
+
+/// A message on its way (its deliveries appear in the log).
+#[derive(Serialize, ToSchema)]
+pub struct MessageQueued {
+    message_id: MessageId,
+}
+
+/// Loads the caller's access, the endpoint and (optionally) one of its logged deliveries.
+async fn load(
+    state: &AppState,
+    credential: &Credential,
+    slug: &str,
+    webhook_id: &str,
+    delivery_id: Option<&str>,
+) -> Result<(OrgAccess, Webhook, Option<Item>), Error> {
+    let webhook = WebhookId::parse(webhook_id);
+    let delivery = delivery_id.map(DeliveryId::parse);
+    let keys = |org: &shared::ids::OrgId| -> Vec<Key> {
+        let mut keys: Vec<Key> = webhook
+            .iter()
+            .map(|w| Key::webhook(org, w.as_str()))
+            .collect();
+        if let (Some(w), Some(Some(d))) = (&webhook, &delivery) {
+            keys.push(Key::delivery(org, w.as_str(), d.as_str()));
+        }
+        keys
+    };
+    let access = OrgAccess::load_with(state, credential, slug, &[], |m, _| keys(&m.org_id)).await?;
+    let found = keys(&access.org.id);
+    let endpoint = found
+        .first()
+        .and_then(|k| access.items.get(k))
+        .ok_or(Error::NotFound)?;
+    let endpoint = Webhook::from_item(endpoint)?;
+    let logged = found.get(1).and_then(|k| access.items.get(k)).cloned();
+    if delivery.is_some() && logged.is_none() {
+        return Err(Error::NotFound);
+    }
+    Ok((access, endpoint, logged))
+}
+
+/// Queues `job` and records who asked, in the org's audit log.
+async fn send(
+    state: &AppState,
+    access: &OrgAccess,
+    client: &ClientInfo,
+    endpoint: &Webhook,
+    action: &'static str,
+    job: DeliveryJob,
+) -> Result<(StatusCode, axum::Json<MessageQueued>), Error> {
+    if !endpoint.enabled {
+        return Err(Error::conflict(
+            "webhook_disabled",
+            "the endpoint is disabled; enable it first",
+        ));
+    }
+    access
+        .mutation(
+            action,
+            Category::Settings,
+            Target::new("webhook", &endpoint.id),
+            client,
+        )
+        .details(
+            json!({ "webhook_id": endpoint.id, "message_id": job.message_id, "event": job.event }),
+        )
+        .commit(state)
+        .await?;
+    job.enqueue(state, chrono::Duration::zero()).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(MessageQueued {
+            message_id: job.message_id,
+        }),
+    ))
+}
+
+/// Send a test event (`webhook.test`) to this endpoint only, through the same signed path
+/// as every event (owners and admins).
+#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/test", operation_id = "test_webhook", tag = "webhooks", security(("bearer" = [])),
+    params(("slug" = String, Path), ("webhook_id" = String, Path)),
+    responses(
+        (status = 202, body = MessageQueued),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "`webhook_disabled`", body = Problem),
+    ))]
+pub async fn test(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path((slug, webhook_id)): Path<(String, String)>,
+) -> Result<(StatusCode, axum::Json<MessageQueued>), Error> {
+    let (access, endpoint, _) = load(&state, &credential, &slug, &webhook_id, None).await?;
+    access.require(Permission::Administer)?;
+    let message_id = MessageId::generate();
+    let payload = json!({
+        "event": "webhook.test",
+        "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "organization_id": access.org.id,
+        "data": { "message": "This is a test event from PlexMCP." },
+    });
+    let job = DeliveryJob {
+        org_id: access.org.id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        message_id,
+        event: "webhook.test".into(),
+        payload: payload.to_string(),
+        attempt: 1,
+        not_before: None,
+        redelivery: None,
+    };
+    send(
+        &state,
+        &access,
+        &client,
+        &endpoint,
+        "webhook.test_sent",
+        job,
+    )
+    .await
+}
+
+/// The endpoint's delivery attempts, newest first (any member; kept 30 days).
+#[utoipa::path(get, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks", security(("bearer" = [])),
+    params(("slug" = String, Path), ("webhook_id" = String, Path), PageQuery),
+    responses((status = 200, body = Page<DeliveryView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path((slug, webhook_id)): Path<(String, String)>,
+    Query(query): Query<PageQuery>,
+) -> Result<axum::Json<Page<DeliveryView>>, Error> {
+    let (access, endpoint, _) = load(&state, &credential, &slug, &webhook_id, None).await?;
+    access.require(Permission::Read)?;
+    let page = query_page_ordered(
+        &state,
+        &access.org_key().pk,
+        &delivery_prefix(endpoint.id.as_str()),
+        &query,
+        true,
+        DeliveryView::from_item,
+    )
+    .await?;
+    Ok(axum::Json(page))
+}
+
+/// Send a logged message again, with its original `webhook-id` (owners and admins). It
+/// is sent even if it was delivered before.
+#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", operation_id = "redeliver_webhook", tag = "webhooks", security(("bearer" = [])),
+    params(("slug" = String, Path), ("webhook_id" = String, Path), ("delivery_id" = String, Path)),
+    responses(
+        (status = 202, body = MessageQueued),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "`webhook_disabled`", body = Problem),
+    ))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path((slug, webhook_id, delivery_id)): Path<(String, String, String)>,
+) -> Result<(StatusCode, axum::Json<MessageQueued>), Error> {
+    let (access, endpoint, logged) =
+        load(&state, &credential, &slug, &webhook_id, Some(&delivery_id)).await?;
+    access.require(Permission::Administer)?;
+    let logged = logged.ok_or(Error::NotFound)?;
+    let job = DeliveryJob {
+        org_id: access.org.id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        message_id: MessageId::parse(logged.str("message_id")?)
+            .ok_or_else(|| StoreError::Corrupt("delivery message_id".into()))?,
+        event: logged.str("event")?.to_owned(),
+        payload: logged.str("payload")?.to_owned(),
+        attempt: 1,
+        not_before: None,
+        redelivery: Some(DeliveryId::generate().to_string()),
+    };
+    send(
+        &state,
+        &access,
+        &client,
+        &endpoint,
+        "webhook.redelivered",
+        job,
+    )
+    .await
+}
