@@ -424,3 +424,96 @@ async fn a_job_seen_twice_is_delivered_once() {
     assert_eq!(endpoint.receiver.received().len(), 1, "no second request");
     assert_eq!(deliveries(&api, &org, &endpoint).await.len(), 1);
 }
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_a_far_retry_waits_on_the_queue() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    outbox_drains(&org.id).await;
+    // The stack's schedule retries after 1 s; the receiver asks for 2 s (within 2×).
+    let endpoint = subscribe_to(
+        &api,
+        &org,
+        &["mcp.created"],
+        Receiver::scripted(vec![Reply::RetryAfter(429, 2)]).await,
+    )
+    .await;
+    org.mcp(&api).await;
+    let received = endpoint.receiver.wait_for(2, Duration::from_secs(15)).await;
+    assert_eq!(received.len(), 2);
+    let gap = received[1].at - received[0].at;
+    assert!(gap >= Duration::from_millis(1900), "retried after {gap:?}");
+
+    // A job due in 3 s (as a retry hours away is, in hops of at most 15 minutes) waits.
+    let due = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let job = json!({
+        "org_id": org.id,
+        "endpoint_id": endpoint.id,
+        "message_id": "msg_01JDQX3Z8E6V4W2N9KQ5M7R1TZ",
+        "event": "mcp.created",
+        "payload": received[0].body,
+        "attempt": 2,
+        "not_before": due.to_rfc3339(),
+    });
+    let stack = stack();
+    stack
+        .sqs()
+        .await
+        .send_message()
+        .queue_url(stack.env("WEBHOOK_DELIVERIES_QUEUE_URL"))
+        .message_body(job.to_string())
+        .send()
+        .await
+        .unwrap();
+    let all = endpoint.receiver.wait_for(3, Duration::from_secs(15)).await;
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        all[2].header("webhook-id"),
+        "msg_01JDQX3Z8E6V4W2N9KQ5M7R1TZ"
+    );
+    let arrived = chrono::Utc::now() - chrono::Duration::from_std(all[2].at.elapsed()).unwrap();
+    assert!(
+        arrived >= due - chrono::Duration::milliseconds(1100),
+        "sent before its time"
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_five_days_is_disabled_with_the_reason() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    outbox_drains(&org.id).await;
+    let endpoint = subscribe_to(
+        &api,
+        &org,
+        &["mcp.created"],
+        Receiver::scripted(vec![Reply::Status(500)]).await,
+    )
+    .await;
+    // Its deliveries have failed since six days ago (time the test controls).
+    let since = chrono::Utc::now() - chrono::Duration::days(6);
+    plexmcp_tests::set_attribute(
+        &format!("ORG#{}", org.id),
+        &format!("WEBHOOK#{}", endpoint.id),
+        "failing_since",
+        aws_sdk_dynamodb::types::AttributeValue::S(since.to_rfc3339()),
+    )
+    .await;
+    org.mcp(&api).await;
+    let disabled = wait_until_disabled(&api, &org, &endpoint).await;
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("every delivery failed since"),
+        "{disabled}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        endpoint.receiver.received().len(),
+        1,
+        "no retry once disabled"
+    );
+    let log = deliveries(&api, &org, &endpoint).await;
+    assert!(log[0]["next_attempt_at"].is_null());
+}

@@ -1,6 +1,7 @@
 //! Settings → Webhooks as a client sees it: endpoints, their rules, roles and tenancy,
 //! the signing secret, and that the event fan-out follows what the API says.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::events::subscribe;
 use plexmcp_tests::{audit_chain, items, stack, stack_as_in_aws, OrgFixture, TwoOrgs};
 use serde_json::{json, Value};
@@ -401,4 +402,66 @@ async fn as_in_aws_no_spelling_of_a_private_target_is_accepted() {
         .await
         .expect(200);
     assert_eq!(listed.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn as_in_aws_a_target_that_turned_private_is_refused_at_delivery() {
+    let stack = stack_as_in_aws();
+    let api = stack.api();
+    let org = OrgFixture::create(&api).await;
+    let receiver = plexmcp_tests::receiver::Receiver::start().await;
+    let created = api
+        .post(
+            &org.path("/webhooks"),
+            Some(&org.owner.token),
+            json!({ "url": "https://93.184.215.14/hook", "events": ["mcp.created"] }),
+        )
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().unwrap();
+    // The target now names this machine, as a changed DNS record could make a name do.
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    stack
+        .dynamodb()
+        .await
+        .update_item()
+        .table_name(stack.table_name())
+        .key("pk", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("sk", AttributeValue::S(format!("WEBHOOK#{id}")))
+        .update_expression("SET #u = :u")
+        .expression_attribute_names("#u", "url")
+        .expression_attribute_values(
+            ":u",
+            AttributeValue::S(format!("https://127.0.0.1:{port}/hook")),
+        )
+        .send()
+        .await
+        .unwrap();
+    org.mcp(&api).await;
+    let deliveries = org.path(&format!("/webhooks/{id}/deliveries"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let logged = loop {
+        let log = api.get(&deliveries, &org.owner.token).await.expect(200);
+        if let Some(first) = log.body["items"].as_array().unwrap().last() {
+            break first.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no attempt logged");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(logged["status"], "failed");
+    assert!(
+        logged["error"].as_str().unwrap().contains("loopback"),
+        "{logged}"
+    );
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reached the private target"
+    );
 }
