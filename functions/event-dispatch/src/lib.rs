@@ -40,18 +40,9 @@ pub async fn dispatch(state: &AppState, body: &str) -> Result<usize, DispatchErr
     for endpoint in endpoints.iter().filter(|e| subscribes(e, &event)) {
         let endpoint_id = WebhookId::parse(endpoint.str("webhook_id")?)
             .ok_or_else(|| StoreError::Corrupt("webhook_id".into()))?;
-        let job = DeliveryJob::of_event(&event, &endpoint_id);
-        let body =
-            serde_json::to_string(&job).map_err(|e| DispatchError::Malformed(e.to_string()))?;
-        state
-            .sqs
-            .client()
-            .send_message()
-            .queue_url(&state.config.webhook_deliveries_queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(StoreError::from)?;
+        DeliveryJob::of_event(&event, &endpoint_id)
+            .enqueue(state, chrono::Duration::zero())
+            .await?;
         jobs += 1;
     }
     state

@@ -135,19 +135,37 @@ async fn load(
     Ok((access, webhook))
 }
 
-/// The commit holds only while the endpoint is as read (another change → 409).
-fn as_read(webhook: &Webhook) -> Cond {
-    Cond::new("updated_at = :read").value(":read", time(webhook.updated_at))
-}
-
-fn changed_meanwhile(error: CommitError) -> Error {
-    match error {
-        CommitError::Write(0) => Error::conflict(
-            "conflict",
-            "the webhook changed meanwhile; read it again and retry",
-        ),
-        other => other.into(),
-    }
+/// Writes the endpoint as `after`, with its audit entry, only while it is still as read
+/// (`before`): another change meanwhile (a person's, or the worker disabling it) → 409.
+async fn commit_change(
+    state: &AppState,
+    access: &OrgAccess,
+    client: &ClientInfo,
+    action: &'static str,
+    details: serde_json::Value,
+    before: &Webhook,
+    after: &Webhook,
+) -> Result<(), Error> {
+    let as_read = Cond::new("updated_at = :read").value(":read", time(before.updated_at));
+    access
+        .mutation(
+            action,
+            Category::Settings,
+            Target::new("webhook", &after.id),
+            client,
+        )
+        .details(details)
+        .write(put_if(&state.table, after.item(&access.org.id), &as_read)?)
+        .commit(state)
+        .await
+        .map_err(|error| match error {
+            CommitError::Write(0) => Error::conflict(
+                "conflict",
+                "the webhook changed meanwhile; read it again and retry",
+            ),
+            other => other.into(),
+        })?;
+    Ok(())
 }
 
 /// The nine event types an endpoint can subscribe to.
@@ -350,22 +368,17 @@ pub async fn update(
         return Ok(axum::Json(new));
     }
     after.updated_at = Utc::now();
-    access
-        .mutation(
-            "webhook.updated",
-            Category::Settings,
-            Target::new("webhook", &after.id),
-            &client,
-        )
-        .details(json!({ "webhook_id": after.id, "changes": changes }))
-        .write(put_if(
-            &state.table,
-            after.item(&access.org.id),
-            &as_read(&before),
-        )?)
-        .commit(&state)
-        .await
-        .map_err(changed_meanwhile)?;
+    let details = json!({ "webhook_id": after.id, "changes": changes });
+    commit_change(
+        &state,
+        &access,
+        &client,
+        "webhook.updated",
+        details,
+        &before,
+        &after,
+    )
+    .await?;
     Ok(axum::Json(WebhookView::from(&after)))
 }
 
@@ -432,22 +445,17 @@ pub async fn rotate_secret(
     after.previous_secret = Some((before.secret.clone(), overlap_until));
     after.secret = Webhook::seal(&state.secrets, &after.id, &secret);
     after.updated_at = now;
-    access
-        .mutation(
-            "webhook.secret_rotated",
-            Category::Settings,
-            Target::new("webhook", &after.id),
-            &client,
-        )
-        .details(json!({ "webhook_id": after.id, "previous_secret_expires_at": overlap_until }))
-        .write(put_if(
-            &state.table,
-            after.item(&access.org.id),
-            &as_read(&before),
-        )?)
-        .commit(&state)
-        .await
-        .map_err(changed_meanwhile)?;
+    let details = json!({ "webhook_id": after.id, "previous_secret_expires_at": overlap_until });
+    commit_change(
+        &state,
+        &access,
+        &client,
+        "webhook.secret_rotated",
+        details,
+        &before,
+        &after,
+    )
+    .await?;
     Ok(axum::Json(SecretRotated {
         secret: secret.reveal(),
         previous_secret_expires_at: overlap_until,

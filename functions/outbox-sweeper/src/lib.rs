@@ -9,9 +9,6 @@
 //! coming back cannot hold newer ones up; after `MAX_RELAYS` relays an entry is parked
 //! (`OUTBOX#PARKED`, logged at error level for the alarm) instead of relayed again.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 use shared::store::keys::{outbox_shard_name, Key, OUTBOX_PARKED, OUTBOX_SHARDS};
@@ -71,13 +68,16 @@ async fn relayed(state: &AppState, entry: &Item, now: DateTime<Utc>) -> Result<(
         "{}#{message}",
         now.to_rfc3339_opts(SecondsFormat::Secs, true)
     );
-    update_entry(
-        state,
-        &key,
-        "SET relays = if_not_exists(relays, :zero) + :one, gsi1sk = :back",
-        &[(":zero", n(0)), (":one", n(1)), (":back", s(back))],
-    )
-    .await
+    // The consumer may have taken it off meanwhile: then there is nothing to count.
+    state
+        .table
+        .update_existing(
+            &key,
+            "SET relays = if_not_exists(relays, :zero) + :one, gsi1sk = :back",
+            &[(":zero", n(0)), (":one", n(1)), (":back", s(back))],
+        )
+        .await
+        .map(drop)
 }
 
 /// Takes the entry out of the swept shards, for an operator to look at.
@@ -90,44 +90,13 @@ async fn park(state: &AppState, entry: &Item, now: DateTime<Utc>) -> Result<(), 
         parked = true,
         "outbox entry parked: relayed {MAX_RELAYS} times and never taken off the outbox"
     );
-    update_entry(
-        state,
-        &key,
-        "SET gsi1pk = :parked, parked_at = :now",
-        &[(":parked", s(OUTBOX_PARKED)), (":now", s(now.to_rfc3339()))],
-    )
-    .await
-}
-
-/// An update of an outbox entry that is still there (the consumer may have taken it off
-/// meanwhile: then there is nothing to do).
-async fn update_entry(
-    state: &AppState,
-    key: &Key,
-    expression: &str,
-    values: &[(&str, AttributeValue)],
-) -> Result<(), StoreError> {
-    let mut update = state
+    state
         .table
-        .client()
-        .update_item()
-        .table_name(state.table.name())
-        .set_key(Some(key.to_item()))
-        .update_expression(expression)
-        .condition_expression("attribute_exists(pk)");
-    for (placeholder, value) in values {
-        update = update.expression_attribute_values(*placeholder, value.clone());
-    }
-    match update.send().await {
-        Ok(_) => Ok(()),
-        Err(SdkError::ServiceError(err))
-            if matches!(
-                err.err(),
-                UpdateItemError::ConditionalCheckFailedException(_)
-            ) =>
-        {
-            Ok(())
-        }
-        Err(other) => Err(other.into()),
-    }
+        .update_existing(
+            &key,
+            "SET gsi1pk = :parked, parked_at = :now",
+            &[(":parked", s(OUTBOX_PARKED)), (":now", s(now.to_rfc3339()))],
+        )
+        .await
+        .map(drop)
 }

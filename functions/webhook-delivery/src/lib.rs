@@ -13,7 +13,7 @@
 pub mod sender;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use sender::{Answer, Sender};
 use shared::ids::DeliveryId;
@@ -164,7 +164,10 @@ impl Worker {
                     tracing::info!(error = %err, "delivered record already written");
                 }
                 if endpoint.failing_since.is_some() {
-                    update_endpoint(state, &endpoint_key, "REMOVE failing_since", &[]).await?;
+                    state
+                        .table
+                        .update_existing(&endpoint_key, "REMOVE failing_since", &[])
+                        .await?;
                 }
                 return Ok(Done::Delivered);
             }
@@ -293,36 +296,6 @@ async fn log(state: &AppState, attempt: &Attempt<'_>) -> Result<(), StoreError> 
         .await
 }
 
-/// An update of the endpoint while it exists (it may have been deleted meanwhile).
-async fn update_endpoint(
-    state: &AppState,
-    key: &Key,
-    expression: &str,
-    values: &[(&str, AttributeValue)],
-) -> Result<Option<Item>, StoreError> {
-    let mut update = state
-        .table
-        .client()
-        .update_item()
-        .table_name(state.table.name())
-        .set_key(Some(key.to_item()))
-        .update_expression(expression)
-        .condition_expression("attribute_exists(pk)")
-        .return_values(ReturnValue::AllNew);
-    for (placeholder, value) in values {
-        update = update.expression_attribute_values(*placeholder, value.clone());
-    }
-    match update.send().await {
-        Ok(out) => Ok(out.attributes),
-        Err(aws_sdk_dynamodb::error::SdkError::ServiceError(err))
-            if err.err().is_conditional_check_failed_exception() =>
-        {
-            Ok(None)
-        }
-        Err(other) => Err(other.into()),
-    }
-}
-
 /// Stops deliveries to the endpoint and says why (owners see it as `disabled_reason`).
 /// `updated_at` moves, so a change of the endpoint read before this fails (409).
 async fn disable(
@@ -332,18 +305,19 @@ async fn disable(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     tracing::warn!(endpoint = %key.sk, reason, "webhook endpoint disabled");
-    update_endpoint(
-        state,
-        key,
-        "SET enabled = :off, disabled_reason = :why, updated_at = :now REMOVE failing_since",
-        &[
-            (":off", AttributeValue::Bool(false)),
-            (":why", s(reason)),
-            (":now", time(now)),
-        ],
-    )
-    .await
-    .map(|_| ())
+    state
+        .table
+        .update_existing(
+            key,
+            "SET enabled = :off, disabled_reason = :why, updated_at = :now REMOVE failing_since",
+            &[
+                (":off", AttributeValue::Bool(false)),
+                (":why", s(reason)),
+                (":now", time(now)),
+            ],
+        )
+        .await
+        .map(|_| ())
 }
 
 /// When the endpoint's current run of failures began (this attempt, if it is the first).
@@ -352,13 +326,14 @@ async fn failing_since(
     key: &Key,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, StoreError> {
-    let item = update_endpoint(
-        state,
-        key,
-        "SET failing_since = if_not_exists(failing_since, :now)",
-        &[(":now", time(now))],
-    )
-    .await?;
+    let item = state
+        .table
+        .update_existing(
+            key,
+            "SET failing_since = if_not_exists(failing_since, :now)",
+            &[(":now", time(now))],
+        )
+        .await?;
     Ok(item
         .and_then(|i| i.time("failing_since").ok())
         .unwrap_or(now))

@@ -202,6 +202,36 @@ impl Table {
         }
     }
 
+    /// `expression` on `key` while the item exists: `None` (and no change) when it is gone,
+    /// e.g. taken off by a concurrent consumer. Returns the item as updated.
+    pub async fn update_existing(
+        &self,
+        key: &Key,
+        expression: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<Option<Item>, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(key.to_item()))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        for (placeholder, value) in values {
+            update = update.expression_attribute_values(*placeholder, value.clone());
+        }
+        match update.send().await {
+            Ok(out) => Ok(out.attributes),
+            Err(SdkError::ServiceError(err))
+                if err.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(None)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
     /// All or nothing; a cancellation reports its per-item reasons.
     pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self
