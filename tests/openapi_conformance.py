@@ -188,6 +188,15 @@ call("DELETE", f"{org}/mcps/{mcp['id']}", token, expect=204, template=M, headers
 call("DELETE", f"{org}/api-keys/{key['id']}", token, expect=204, template=T + "/api-keys/{key_id}", headers=pin)
 call("DELETE", f"{org}/security/pin", token, expect=204, template=T + "/security/pin", headers=pin)
 
+# Audit logs (the org is on Pro now) and the personal trail.
+A = T + "/audit-logs"
+call("GET", f"{org}/audit-logs?limit=5", token, expect=200, template=A)
+call("GET", f"{org}/audit-logs?category=billing&action=billing.*&from=2026-01-01T00:00:00Z", token, expect=200, template=A)
+call("GET", f"{org}/audit-logs?category=nope", token, expect=400, template=A)
+verification = call("GET", f"{org}/audit-logs/verify", token, expect=200, template=A + "/verify")
+assert verification["valid"] is True, verification
+call("GET", "/v1/me/audit-logs?limit=3", token, expect=200)
+
 # Webhook endpoints (the test stack allows loopback targets).
 call("GET", "/v1/webhooks/event-types", expect=200)
 W = T + "/webhooks"

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod api_keys;
 pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod aws;
 pub mod config;

@@ -60,6 +60,8 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
     let delivery = a_logged_delivery(api, org, &webhook).await;
     use Least::*;
     vec![
+        route(Method::GET, "/audit-logs".into(), None, Admin),
+        route(Method::GET, "/audit-logs/verify".into(), None, Admin),
         route(Method::GET, "/webhooks".into(), None, Viewer),
         route(
             Method::POST,

@@ -1,6 +1,7 @@
 //! Identity: signup, login, logout, the profile (`/v1/me`) and session management
 //! (Profile → Sessions).
 
+mod audit_logs;
 mod invitations;
 mod login;
 mod me;
@@ -32,6 +33,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(invitations::list))
         .routes(routes!(invitations::accept))
         .routes(routes!(invitations::decline))
+        .routes(routes!(audit_logs::list))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,6 +1,7 @@
 //! Organization: general settings (name, immutable slug, description) and the team.
 
 mod api_keys;
+mod audit_logs;
 mod billing;
 mod general;
 mod invitations;
@@ -40,6 +41,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook_deliveries::test))
         .routes(routes!(webhook_deliveries::list))
         .routes(routes!(webhook_deliveries::redeliver))
+        .routes(routes!(audit_logs::list))
+        .routes(routes!(audit_logs::verify_chain))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -18,6 +18,7 @@
 
 use super::{n, s, Item, ItemExt, Key, StoreError, Table};
 use crate::audit::{AuditDraft, AuditEntry, GENESIS_HASH};
+use crate::audit_log;
 use crate::error::Error;
 use crate::events::Event;
 use crate::store::item::time;
@@ -59,7 +60,13 @@ fn key_of(write: &TransactWriteItem) -> Option<Key> {
 /// The item whose audit chain records the change.
 pub enum ChainOwner {
     /// An existing item, with the head read earlier in the request.
-    Existing { key: Key, seq: u64, hash: String },
+    Existing {
+        key: Key,
+        seq: u64,
+        hash: String,
+        /// How long the owner's entries are kept (an org's, by plan); `None`: for good.
+        retention_days: Option<i64>,
+    },
     /// An item created by this very change (signup, creating an organization).
     Creating(Item),
 }
@@ -67,6 +74,7 @@ pub enum ChainOwner {
 impl ChainOwner {
     pub fn existing(key: Key, item: &Item) -> Self {
         ChainOwner::Existing {
+            retention_days: retention_of(item),
             seq: item.opt_num("audit_seq").unwrap_or(0) as u64,
             hash: item
                 .opt_str("audit_hash")
@@ -76,12 +84,28 @@ impl ChainOwner {
         }
     }
 
-    fn pk(&self) -> Result<String, StoreError> {
+    fn retention_days(&self) -> Option<i64> {
+        match self {
+            ChainOwner::Existing { retention_days, .. } => *retention_days,
+            ChainOwner::Creating(item) => retention_of(item),
+        }
+    }
+
+    pub(crate) fn pk(&self) -> Result<String, StoreError> {
         match self {
             ChainOwner::Existing { key, .. } => Ok(key.pk.clone()),
             ChainOwner::Creating(item) => Ok(item.str("pk")?.to_owned()),
         }
     }
+}
+
+/// An organization's retention of audit entries, from its plan (users' entries: `None`).
+fn retention_of(item: &Item) -> Option<i64> {
+    let plan = item.opt_str("plan")?;
+    Some(audit_log::retention_days(
+        plan,
+        item.opt_num("audit_retention_days"),
+    ))
 }
 
 /// Why a mutation did not commit.
@@ -452,7 +476,16 @@ impl Mutation {
         item.insert("entry".into(), s(entry.canonical()));
         item.insert("prev_hash".into(), s(&entry.prev_hash));
         item.insert("hash".into(), s(entry.hash()));
-        item.insert("recorded_at".into(), time(Utc::now()));
+        let now = Utc::now();
+        item.insert("recorded_at".into(), time(now));
+        if let Some(days) = self.owner.retention_days() {
+            // An org's entries: listed by the audit-log indexes, kept by plan.
+            item.extend(audit_log::index_attributes(&self.owner.pk()?, entry));
+            item.insert(
+                "ttl".into(),
+                n((now + chrono::Duration::days(days)).timestamp()),
+            );
+        }
         put_item(table, item).map(|w| with_condition(w, "attribute_not_exists(sk)"))
     }
 }

@@ -1,0 +1,188 @@
+//! Settings → Audit Logs: the org's entries, newest first, filtered by date range, actor,
+//! action and category (each a `Query` of an audit index, see `shared::audit_log`), and a
+//! check of the hash chain over a date range. Owners and admins; Pro plan and up.
+
+use axum::extract::State;
+use serde::Deserialize;
+use shared::access::{Credential, OrgAccess};
+use shared::audit_log::{index_query, verify, AuditLogEntry, Filters, Verification};
+use shared::domain::Permission;
+use shared::http::{Page, Path, Problem, Query};
+use shared::store::keys::AUDIT_PREFIX;
+use shared::store::{ItemExt, Key, StoreError};
+use shared::{AppState, Error};
+use utoipa::IntoParams;
+
+#[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// RFC 3339; entries at or after.
+    from: Option<String>,
+    /// RFC 3339; entries at or before.
+    to: Option<String>,
+    /// A user id or an API key id.
+    actor: Option<String>,
+    /// An action (`mcp.created`) or a prefix (`mcp.*`).
+    action: Option<String>,
+    /// `authentication`, `mcp`, `api_key`, `team`, `settings` or `billing`.
+    category: Option<String>,
+    cursor: Option<String>,
+    /// 1–200 (50).
+    limit: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct RangeQuery {
+    /// RFC 3339; from this time on.
+    from: Option<String>,
+    /// RFC 3339; up to this time.
+    to: Option<String>,
+}
+
+/// Owners and admins of an org on a paid plan.
+async fn access(state: &AppState, credential: &Credential, slug: &str) -> Result<OrgAccess, Error> {
+    let access = OrgAccess::load(state, credential, slug).await?;
+    access.require(Permission::Administer)?;
+    if access.org.plan == "free" {
+        return Err(Error::PlanRequired(
+            "audit logs come with the Pro, Team and Enterprise plans; entries are kept meanwhile",
+        ));
+    }
+    Ok(access)
+}
+
+/// The org's audit log, newest first: filters combine; cursors are bound to them.
+#[utoipa::path(get, path = "/v1/orgs/{slug}/audit-logs", operation_id = "list_audit_logs", tag = "audit", security(("bearer" = [])),
+    params(("slug" = String, Path), AuditQuery),
+    responses(
+        (status = 200, body = Page<AuditLogEntry>),
+        (status = 400, description = "`invalid_query` or `invalid_cursor`", body = Problem),
+        (status = 403, description = "`forbidden` or `plan_required`", body = Problem),
+        (status = 404, body = Problem),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path(slug): Path<String>,
+    Query(query): Query<AuditQuery>,
+) -> Result<axum::Json<Page<AuditLogEntry>>, Error> {
+    let filters = Filters::parse(
+        query.from.as_deref(),
+        query.to.as_deref(),
+        query.actor.as_deref(),
+        query.action.as_deref(),
+        query.category.as_deref(),
+    )?;
+    let page_query = shared::http::PageQuery {
+        cursor: query.cursor.clone(),
+        limit: query.limit.clone(),
+    };
+    let limit = page_query.limit()?;
+    let access = access(&state, &credential, &slug).await?;
+    let owner = access.org_key().pk;
+    let scope = format!("{owner}\naudit-logs\n{}", filters.fingerprint());
+    let start = query
+        .cursor
+        .as_deref()
+        .map(|raw| state.cursors.decode(&scope, raw))
+        .transpose()?;
+    let plan = index_query(&owner, &filters);
+    let mut request = state
+        .table
+        .client()
+        .query()
+        .table_name(state.table.name())
+        .index_name(plan.index)
+        .key_condition_expression(&plan.key_condition)
+        .set_filter_expression(plan.filter.clone())
+        .scan_index_forward(false)
+        .limit(limit)
+        .set_exclusive_start_key(start);
+    for (placeholder, name) in &plan.names {
+        request = request.expression_attribute_names(placeholder, name);
+    }
+    for (placeholder, value) in &plan.values {
+        request = request.expression_attribute_values(placeholder, value.clone());
+    }
+    let out = request.send().await.map_err(StoreError::from)?;
+    let items = out
+        .items()
+        .iter()
+        .map(AuditLogEntry::from_item)
+        .collect::<Result<_, _>>()?;
+    Ok(axum::Json(Page {
+        items,
+        next_cursor: out
+            .last_evaluated_key
+            .as_ref()
+            .map(|key| state.cursors.encode(&scope, key)),
+    }))
+}
+
+/// Recomputes the hash chain over a date range: an entry edited or deleted in the table
+/// is found.
+#[utoipa::path(get, path = "/v1/orgs/{slug}/audit-logs/verify", operation_id = "verify_audit_logs", tag = "audit", security(("bearer" = [])),
+    params(("slug" = String, Path), RangeQuery),
+    responses(
+        (status = 200, body = Verification),
+        (status = 400, body = Problem),
+        (status = 403, description = "`forbidden` or `plan_required`", body = Problem),
+        (status = 404, body = Problem),
+    ))]
+pub async fn verify_chain(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path(slug): Path<String>,
+    Query(query): Query<RangeQuery>,
+) -> Result<axum::Json<Verification>, Error> {
+    let filters = Filters::parse(query.from.as_deref(), query.to.as_deref(), None, None, None)?;
+    let access = access(&state, &credential, &slug).await?;
+    let owner = access.org_key().pk;
+    let plan = index_query(&owner, &filters);
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let mut request = state
+            .table
+            .client()
+            .query()
+            .table_name(state.table.name())
+            .index_name(plan.index)
+            .key_condition_expression(&plan.key_condition)
+            .set_exclusive_start_key(start);
+        for (placeholder, name) in &plan.names {
+            request = request.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in &plan.values {
+            request = request.expression_attribute_values(placeholder, value.clone());
+        }
+        let out = request.send().await.map_err(StoreError::from)?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    // The entry before the range anchors its first link.
+    let first_seq = items
+        .iter()
+        .filter_map(|i| {
+            i.opt_str("sk")?
+                .strip_prefix(AUDIT_PREFIX)?
+                .parse::<u64>()
+                .ok()
+        })
+        .min();
+    let previous = match first_seq {
+        Some(seq) if seq > 1 => {
+            let key = Key {
+                pk: owner.clone(),
+                sk: format!("{AUDIT_PREFIX}{:012}", seq - 1),
+            };
+            state.table.get(&key).await?
+        }
+        _ => None,
+    };
+    Ok(axum::Json(verify(items, previous.as_ref())))
+}
