@@ -416,3 +416,62 @@ async fn a_person_sees_their_own_security_events() {
         .await
         .problem(401, "unauthorized");
 }
+
+#[tokio::test]
+async fn an_enterprise_owner_sets_how_long_entries_are_kept() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let path = org.path("");
+    let set = |token: String, days: Value| {
+        let (api, path) = (api.clone(), path.clone());
+        async move {
+            api.patch(&path, &token, json!({ "audit_retention_days": days }))
+                .await
+        }
+    };
+    let shown = api.get(&org.path(""), &org.viewer.token).await.expect(200);
+    assert_eq!(shown.body["audit_retention_days"], 30);
+    set(org.owner.token.clone(), json!(3650))
+        .await
+        .problem(403, "plan_required");
+    api.put(
+        &org.path("/billing"),
+        &org.owner.token,
+        json!({ "plan": "enterprise" }),
+    )
+    .await
+    .expect(200);
+    set(org.admin.token.clone(), json!(3650))
+        .await
+        .problem(403, "forbidden");
+    for bad in [json!(29), json!(3651), json!("long")] {
+        let resp = set(org.owner.token.clone(), bad.clone()).await;
+        assert_eq!(resp.status, 422, "{bad}: {}", resp.body);
+    }
+    let changed = set(org.owner.token.clone(), json!(3650)).await.expect(200);
+    assert_eq!(changed.body["audit_retention_days"], 3650);
+    // The change's own entry is the first kept that long.
+    let stored = items(&format!("ORG#{}", org.id), "AUDIT#").await;
+    let last = stored.last().unwrap();
+    assert!(last["entry"]
+        .as_s()
+        .unwrap()
+        .contains("audit_retention_days"));
+    let ttl: i64 = last["ttl"].as_n().unwrap().parse().unwrap();
+    let days = (ttl - chrono::Utc::now().timestamp()) / 86_400;
+    assert!(
+        (364..=365).contains(&days),
+        "written under the old setting: {days}"
+    );
+    api.patch(&org.path(""), &org.owner.token, json!({ "name": "Longer" }))
+        .await
+        .expect(200);
+    let stored = items(&format!("ORG#{}", org.id), "AUDIT#").await;
+    let ttl: i64 = stored.last().unwrap()["ttl"]
+        .as_n()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let days = (ttl - chrono::Utc::now().timestamp()) / 86_400;
+    assert!((3649..=3650).contains(&days), "{days} days");
+}

@@ -45,6 +45,9 @@ pub struct UpdateOrg {
     /// Accepted only if equal to the current slug: slugs are immutable (422 `slug_immutable`).
     #[schema(value_type = Option<String>)]
     slug: Option<serde_json::Value>,
+    /// Enterprise plan, owners only: days audit entries are kept, 30–3,650. Applies to
+    /// entries written from now on.
+    audit_retention_days: Option<i64>,
 }
 
 /// Tells "absent" (`None`) from "null" (`Some(None)`).
@@ -62,10 +65,15 @@ pub struct OrgView {
     plan: String,
     created_at: DateTime<Utc>,
     pin_protection_enabled: bool,
+    /// Days new audit entries are kept: 30 on Free and Pro, 365 on Team, the org's own
+    /// setting on Enterprise.
+    audit_retention_days: i64,
 }
 
 impl From<Org> for OrgView {
     fn from(org: Org) -> Self {
+        let audit_retention_days =
+            shared::audit_log::retention_days(&org.plan, org.audit_retention_days);
         OrgView {
             id: org.id,
             name: org.name,
@@ -74,6 +82,7 @@ impl From<Org> for OrgView {
             plan: org.plan,
             created_at: org.created_at,
             pin_protection_enabled: org.pin_protection_enabled,
+            audit_retention_days,
         }
     }
 }
@@ -209,13 +218,42 @@ pub async fn update(
             .map(|d| d.as_str().to_owned()),
         None => Some(org.description.clone()),
     };
-    let (Some(name), Some(description)) = (name, description) else {
+    let retention = match body.audit_retention_days {
+        Some(days) => v.field(
+            "audit_retention_days",
+            if (30..=3650).contains(&days) {
+                Ok(Some(days))
+            } else {
+                Err("must be between 30 and 3650 days".to_owned())
+            },
+        ),
+        None => Some(org.audit_retention_days),
+    };
+    let (Some(name), Some(description), Some(retention)) = (name, description, retention) else {
         return Err(v.error());
     };
-    if name == org.name && description == org.description {
+    if retention != org.audit_retention_days {
+        if access.role != shared::domain::Role::Owner {
+            return Err(Error::Forbidden(
+                "only owners set how long audit entries are kept",
+            ));
+        }
+        if org.plan != "enterprise" {
+            return Err(Error::PlanRequired(
+                "the audit retention can be set on the Enterprise plan",
+            ));
+        }
+    }
+    if name == org.name && description == org.description && retention == org.audit_retention_days {
         return Ok(axum::Json(org.into()));
     }
     let mut changes = serde_json::Map::new();
+    if retention != org.audit_retention_days {
+        changes.insert(
+            "audit_retention_days".into(),
+            json!({ "from": org.audit_retention_days, "to": retention }),
+        );
+    }
     if name != org.name {
         changes.insert("name".into(), json!({ "from": org.name, "to": name }));
     }
@@ -223,7 +261,7 @@ pub async fn update(
         // The text itself may be long; the entry records that it changed.
         changes.insert("description".into(), json!({ "changed": true }));
     }
-    access
+    let mut mutation = access
         .mutation(
             "org.updated",
             Category::Settings,
@@ -232,14 +270,19 @@ pub async fn update(
         )
         .details(changes.into())
         .set("name", s(&name))
-        .set("description", s(&description))
-        .commit(&state)
-        .await
-        .map_err(|e| match e {
-            CommitError::Owner => Error::NotFound,
-            other => other.into(),
-        })?;
+        .set("description", s(&description));
+    if let (Some(days), true) = (retention, retention != org.audit_retention_days) {
+        // Allowed on the plan as read: a downgrade meanwhile fails the commit.
+        mutation = mutation
+            .decided_on("plan", Some(s(&org.plan)))
+            .set("audit_retention_days", shared::store::n(days));
+    }
+    mutation.commit(&state).await.map_err(|e| match e {
+        CommitError::Owner => Error::NotFound,
+        other => other.into(),
+    })?;
     org.name = name;
     org.description = description;
+    org.audit_retention_days = retention;
     Ok(axum::Json(org.into()))
 }

@@ -159,9 +159,14 @@ impl Worker {
                         "attribute_not_exists(pk)",
                     )?,
                 ];
-                if let Err(err) = state.table.transact(writes).await {
+                match state.table.transact(writes).await {
                     // Another copy of this job got there first: it logged the success.
-                    tracing::info!(error = %err, "delivered record already written");
+                    Err(StoreError::Cancelled(_)) => {
+                        tracing::info!("delivered record already written")
+                    }
+                    // The queue brings the job back; the receiver sees the same webhook-id.
+                    Err(other) => return Err(other),
+                    Ok(()) => {}
                 }
                 if endpoint.failing_since.is_some() {
                     state

@@ -20,6 +20,8 @@ pub struct Org {
     pub pin_protection_enabled: bool,
     /// Owners left; kept on the org item so "the last owner cannot leave" is a condition.
     pub owner_count: i64,
+    /// Enterprise only: how long audit entries are kept (30–3,650 days), set by owners.
+    pub audit_retention_days: Option<i64>,
 }
 
 impl Org {
@@ -38,6 +40,7 @@ impl Org {
             created_at: item.time("created_at")?,
             pin_protection_enabled: item.flag("pin_protection_enabled"),
             owner_count: item.num("owner_count")?,
+            audit_retention_days: item.opt_num("audit_retention_days"),
         }))
     }
 }
