@@ -465,3 +465,47 @@ async fn as_in_aws_a_target_that_turned_private_is_refused_at_delivery() {
         "nothing reached the private target"
     );
 }
+
+#[tokio::test]
+async fn a_change_keeps_what_the_delivery_worker_tracks() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let id = api
+        .post(
+            &org.path("/webhooks"),
+            Some(&org.owner.token),
+            endpoint(&["mcp.created"]),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let since = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+    plexmcp_tests::set_attribute(
+        &format!("ORG#{}", org.id),
+        &format!("WEBHOOK#{id}"),
+        "failing_since",
+        AttributeValue::S(since.clone()),
+    )
+    .await;
+    let one = org.path(&format!("/webhooks/{id}"));
+    api.patch(&one, &org.admin.token, json!({ "description": "edited" }))
+        .await
+        .expect(200);
+    api.post(
+        &format!("{one}/rotate-secret"),
+        Some(&org.admin.token),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let stored = &items(&format!("ORG#{}", org.id), "WEBHOOK#").await[0];
+    assert_eq!(
+        stored["failing_since"].as_s().unwrap(),
+        &since,
+        "the 5-day clock runs on"
+    );
+    assert_eq!(stored["description"].as_s().unwrap(), "edited");
+}

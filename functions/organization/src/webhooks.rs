@@ -19,10 +19,9 @@ use shared::events::EventType;
 use shared::http::page::query_page;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Path, Problem, Query};
 use shared::ids::WebhookId;
-use shared::store::item::time;
 use shared::store::keys::WEBHOOK_PREFIX;
 use shared::store::webhooks::{Webhook, MAX_WEBHOOKS_PER_ORG, ROTATION_OVERLAP, WEBHOOK_COUNT};
-use shared::store::{delete, n, put, put_if, CommitError, Cond, ItemExt, Key};
+use shared::store::{delete, n, put, CommitError, ItemExt, Key};
 use shared::webhooks::{SystemResolver, WebhookSecret, WebhookUrl};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
@@ -135,8 +134,9 @@ async fn load(
     Ok((access, webhook))
 }
 
-/// Writes the endpoint as `after`, with its audit entry, only while it is still as read
-/// (`before`): another change meanwhile (a person's, or the worker disabling it) → 409.
+/// Writes what people change of the endpoint as `after`, with its audit entry, only while
+/// it is still as read (`before`): another change meanwhile (a person's, or the worker
+/// disabling it) → 409. What the worker keeps (`failing_since`) is left alone.
 async fn commit_change(
     state: &AppState,
     access: &OrgAccess,
@@ -146,7 +146,6 @@ async fn commit_change(
     before: &Webhook,
     after: &Webhook,
 ) -> Result<(), Error> {
-    let as_read = Cond::new("updated_at = :read").value(":read", time(before.updated_at));
     access
         .mutation(
             action,
@@ -155,7 +154,7 @@ async fn commit_change(
             client,
         )
         .details(details)
-        .write(put_if(&state.table, after.item(&access.org.id), &as_read)?)
+        .write(after.update_as_read(&state.table, &access.org.id, before.updated_at)?)
         .commit(state)
         .await
         .map_err(|error| match error {

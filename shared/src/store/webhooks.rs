@@ -2,12 +2,12 @@
 //! signing secrets (the current one, and for 24 h after a rotation the previous one).
 
 use super::item::time;
-use super::{s, Item, ItemExt, Key, StoreError};
+use super::{s, update_with, Cond, Item, ItemExt, Key, StoreError, Table};
 use crate::crypto::SecretBox;
 use crate::events::EventType;
 use crate::ids::{OrgId, WebhookId};
 use crate::webhooks::WebhookSecret;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 
 /// The most endpoints one organization may have (kept as `webhook_count` on the org).
@@ -96,6 +96,65 @@ impl Webhook {
         item.insert("created_at".into(), time(self.created_at));
         item.insert("updated_at".into(), time(self.updated_at));
         item
+    }
+
+    /// The write of what people change (URL, events, on/off, description, secrets) over
+    /// the endpoint as read at `read_at` (`updated_at`); what the delivery worker keeps
+    /// (`failing_since`) is left as it is. Another change meanwhile fails the condition.
+    pub fn update_as_read(
+        &self,
+        table: &Table,
+        org: &OrgId,
+        read_at: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut sets = vec![
+            "#url = :url",
+            "events = :events",
+            "enabled = :enabled",
+            "description = :description",
+            "secret = :secret",
+            "updated_at = :updated_at",
+        ];
+        let mut removes = Vec::new();
+        let mut cond = Cond::new("updated_at = :read")
+            .name("#url", "url")
+            .value(":read", time(read_at))
+            .value(":url", s(&self.url))
+            .value(
+                ":events",
+                AttributeValue::Ss(self.events.iter().map(|e| e.name().to_owned()).collect()),
+            )
+            .value(":enabled", AttributeValue::Bool(self.enabled))
+            .value(":description", s(&self.description))
+            .value(":secret", s(&self.secret))
+            .value(":updated_at", time(self.updated_at));
+        match &self.disabled_reason {
+            Some(reason) => {
+                sets.push("disabled_reason = :reason");
+                cond = cond.value(":reason", s(reason));
+            }
+            None => removes.push("disabled_reason"),
+        }
+        match &self.previous_secret {
+            Some((sealed, until)) => {
+                sets.push("previous_secret = :previous");
+                sets.push("previous_secret_expires_at = :until");
+                cond = cond
+                    .value(":previous", s(sealed))
+                    .value(":until", time(*until));
+            }
+            None => removes.extend(["previous_secret", "previous_secret_expires_at"]),
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        update_with(
+            table,
+            &Key::webhook(org, self.id.as_str()),
+            &expression,
+            &cond,
+        )
     }
 
     /// Seals `secret` for this endpoint (bound to its id: a sealed secret copied to
