@@ -158,6 +158,29 @@ pub struct IndexQuery {
     pub values: Vec<(String, AttributeValue)>,
 }
 
+impl IndexQuery {
+    /// The `Query` request, with its placeholders (paging and order are the caller's).
+    pub fn request(
+        &self,
+        table: &crate::store::Table,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let mut request = table
+            .client()
+            .query()
+            .table_name(table.name())
+            .index_name(self.index)
+            .key_condition_expression(&self.key_condition)
+            .set_filter_expression(self.filter.clone());
+        for (placeholder, name) in &self.names {
+            request = request.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in &self.values {
+            request = request.expression_attribute_values(placeholder, value.clone());
+        }
+        request
+    }
+}
+
 /// The query for `filters` over the log of `owner_pk` (`ORG#<id>`).
 pub fn index_query(owner_pk: &str, filters: &Filters) -> IndexQuery {
     let base = format!("AUDITLOG#{owner_pk}");

@@ -88,24 +88,14 @@ pub async fn list(
         .map(|raw| state.cursors.decode(&scope, raw))
         .transpose()?;
     let plan = index_query(&owner, &filters);
-    let mut request = state
-        .table
-        .client()
-        .query()
-        .table_name(state.table.name())
-        .index_name(plan.index)
-        .key_condition_expression(&plan.key_condition)
-        .set_filter_expression(plan.filter.clone())
+    let out = plan
+        .request(&state.table)
         .scan_index_forward(false)
         .limit(limit)
-        .set_exclusive_start_key(start);
-    for (placeholder, name) in &plan.names {
-        request = request.expression_attribute_names(placeholder, name);
-    }
-    for (placeholder, value) in &plan.values {
-        request = request.expression_attribute_values(placeholder, value.clone());
-    }
-    let out = request.send().await.map_err(StoreError::from)?;
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(StoreError::from)?;
     let items = out
         .items()
         .iter()
@@ -143,21 +133,12 @@ pub async fn verify_chain(
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let mut request = state
-            .table
-            .client()
-            .query()
-            .table_name(state.table.name())
-            .index_name(plan.index)
-            .key_condition_expression(&plan.key_condition)
-            .set_exclusive_start_key(start);
-        for (placeholder, name) in &plan.names {
-            request = request.expression_attribute_names(placeholder, name);
-        }
-        for (placeholder, value) in &plan.values {
-            request = request.expression_attribute_values(placeholder, value.clone());
-        }
-        let out = request.send().await.map_err(StoreError::from)?;
+        let out = plan
+            .request(&state.table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(StoreError::from)?;
         items.extend(out.items.unwrap_or_default());
         start = out.last_evaluated_key;
         if start.is_none() {
