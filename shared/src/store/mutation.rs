@@ -547,16 +547,13 @@ pub fn update_if(
         let (name, value) = (update.name(attr), update.value(value));
         condition.push_str(&format!(" AND {name} = {value}"));
     }
-    let built = Update::builder()
-        .table_name(table.name())
-        .set_key(Some(key.to_item()))
-        .update_expression(format!("SET {}", update.sets.join(", ")))
-        .condition_expression(condition)
-        .set_expression_attribute_names(Some(update.names))
-        .set_expression_attribute_values(Some(update.values))
-        .build()
-        .map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(TransactWriteItem::builder().update(built).build())
+    let expression = format!("SET {}", update.sets.join(", "));
+    let cond = Cond {
+        expression: condition,
+        names: update.names,
+        values: update.values,
+    };
+    update_with(table, key, &expression, &cond)
 }
 
 /// A condition expression with its placeholders, for the writes of a transaction that

@@ -76,10 +76,7 @@ impl Webhook {
         let mut item = Key::webhook(org, self.id.as_str()).to_item();
         item.insert("webhook_id".into(), s(self.id.as_str()));
         item.insert("url".into(), s(&self.url));
-        item.insert(
-            "events".into(),
-            AttributeValue::Ss(self.events.iter().map(|e| e.name().to_owned()).collect()),
-        );
+        item.insert("events".into(), self.events_value());
         item.insert("enabled".into(), AttributeValue::Bool(self.enabled));
         item.insert("description".into(), s(&self.description));
         if let Some(reason) = &self.disabled_reason {
@@ -120,10 +117,7 @@ impl Webhook {
             .name("#url", "url")
             .value(":read", time(read_at))
             .value(":url", s(&self.url))
-            .value(
-                ":events",
-                AttributeValue::Ss(self.events.iter().map(|e| e.name().to_owned()).collect()),
-            )
+            .value(":events", self.events_value())
             .value(":enabled", AttributeValue::Bool(self.enabled))
             .value(":description", s(&self.description))
             .value(":secret", s(&self.secret))
@@ -155,6 +149,11 @@ impl Webhook {
             &expression,
             &cond,
         )
+    }
+
+    /// The subscribed event types as stored: a string set of their names.
+    fn events_value(&self) -> AttributeValue {
+        AttributeValue::Ss(self.events.iter().map(|e| e.name().to_owned()).collect())
     }
 
     /// Seals `secret` for this endpoint (bound to its id: a sealed secret copied to
