@@ -28,7 +28,7 @@ lint:
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 template-check: venv
-	cd infra && ../$(VENV)/bin/python -m unittest -v test_template 2>&1
+	cd infra && ../$(VENV)/bin/python -m unittest -v test_template test_emulator 2>&1
 
 build:
 	cargo build --workspace --bins

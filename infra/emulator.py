@@ -6,9 +6,16 @@ threaded server does not: two concurrent conditional writes can both pass. Seria
 requests gives every call the atomicity DynamoDB gives it, so a test that races requests
 proves what our conditions guarantee, not what the emulator happens to interleave.
 (Queues are therefore short-polled locally: a long poll would hold the lock.)
+
+moto makes a transaction all-or-nothing by deep-copying the whole table once per item of
+the transaction, so every TransactWriteItems costs time in proportion to everything the
+table holds, and the test suite slows down as it fills the table. `lean_transactions` keeps
+the all-or-nothing rule while copying only the items the transaction names (moto computes
+indexes from the items at query time, so restoring them restores the indexes too).
 """
 
 import argparse
+import copy
 import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -25,11 +32,75 @@ def serialised(app):
     return handle
 
 
+def lean_transactions():
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    backend = models.DynamoDBBackend
+    original = backend.transact_write_items
+    state = {"lean": False}
+
+    class Copier:
+        """`copy` for moto's DynamoDB module: tables are not copied inside a transaction."""
+
+        def __getattr__(self, name):
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value, *args):
+            if state["lean"] and isinstance(value, models.Table):
+                return value
+            return copy.deepcopy(value, *args)
+
+    models.copy = Copier()
+
+    def named_items(self, transact_items):
+        for entry in transact_items:
+            _, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            attrs = op.get("Key") or op.get("Item")
+            if table is None or not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+                continue
+            hash_value = DynamoType(attrs[table.hash_key_attr])
+            range_value = None
+            if table.range_key_attr is not None:
+                if table.range_key_attr not in attrs:
+                    continue
+                range_value = DynamoType(attrs[table.range_key_attr])
+            yield table, hash_value, range_value
+
+    def transact_write_items(self, transact_items):
+        saved = [
+            (table, h, r, copy.deepcopy(table.get_item(h, r)))
+            for table, h, r in named_items(self, transact_items)
+        ]
+        state["lean"] = True
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table, h, r, item in reversed(saved):
+                if item is not None:
+                    if r is None:
+                        table.items[h] = item
+                    else:
+                        table.items[h][r] = item
+                elif r is None:
+                    table.items.pop(h, None)
+                else:
+                    table.items.get(h, {}).pop(r, None)
+            raise
+        finally:
+            state["lean"] = False
+
+    backend.transact_write_items = transact_write_items
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
+    lean_transactions()
     app = DomainDispatcherApplication(create_backend_app)
     try:
         run_simple(args.host, args.port, serialised(app), threaded=True, request_handler=MotoRequestHandler)
