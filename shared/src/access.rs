@@ -14,6 +14,7 @@ use crate::domain::{OrgSlug, Permission, Role};
 use crate::error::Error;
 use crate::http::ClientInfo;
 use crate::ids::{OrgId, UserId};
+use crate::store::attempts::{Reservation, API_KEY_FAILURES};
 use crate::store::item::time;
 use crate::store::members::Membership;
 use crate::store::orgs::{Org, ACTIVE};
@@ -24,16 +25,17 @@ use axum::http::{header, request::Parts};
 use chrono::Utc;
 use std::collections::HashMap;
 
-/// What an org-scoped request authenticates with: a user's session or an org API key.
+/// What an org-scoped request authenticates with: a user's session or an org API key
+/// (with the client, for the audit entry of a key that fails).
 pub enum Credential {
     Session(Bearer),
-    ApiKey(ApiKeySecret),
+    ApiKey(ApiKeySecret, ClientInfo),
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Credential {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -45,7 +47,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Credential {
             .map(str::trim)
             .ok_or(Error::Unauthorized)?;
         if let Some(key) = ApiKeySecret::parse(token) {
-            return Ok(Credential::ApiKey(key));
+            let client = match ClientInfo::from_request_parts(parts, state).await {
+                Ok(client) => client,
+                Err(never) => match never {},
+            };
+            return Ok(Credential::ApiKey(key, client));
         }
         SessionToken::parse(token)
             .map(|t| Credential::Session(Bearer(t)))
@@ -125,19 +131,24 @@ impl OrgAccess {
                     items,
                 )
             }
-            Credential::ApiKey(key) => {
+            Credential::ApiKey(key, client) => {
                 let pointer_key = Key::api_key_pointer(&key.hash());
                 let slug_key = slug.as_ref().map(|s| Key::slug(s.as_str()));
                 let mut keys = vec![pointer_key.clone()];
                 keys.extend(slug_key.iter().cloned());
                 keys.extend_from_slice(first);
                 let mut items = state.table.get_many(&keys).await?;
-                let pointer = items.remove(&pointer_key).ok_or(Error::Unauthorized)?;
-                let org_id = org_id_of(&pointer)?;
                 let slug_org = slug_key
                     .and_then(|k| items.remove(&k))
                     .map(|i| org_id_of(&i))
                     .transpose()?;
+                let Some(pointer) = items.remove(&pointer_key) else {
+                    if let Some(org_id) = &slug_org {
+                        log_key_failure(state, org_id, key, client).await;
+                    }
+                    return Err(Error::Unauthorized);
+                };
+                let org_id = org_id_of(&pointer)?;
                 let (Some(slug), true) = (slug, slug_org.as_ref() == Some(&org_id)) else {
                     return Err(Error::NotFound);
                 };
@@ -162,7 +173,12 @@ impl OrgAccess {
         let mut more = state.table.get_many(&keys).await?;
         if let Some(api_key) = api_key {
             // Revoked: the pointer is deleted with the key, but a racing read may see one.
-            let key_item = more.remove(&api_key).ok_or(Error::Unauthorized)?;
+            let Some(key_item) = more.remove(&api_key) else {
+                if let Credential::ApiKey(key, client) = credential {
+                    log_key_failure(state, &membership.org_id, key, client).await;
+                }
+                return Err(Error::Unauthorized);
+            };
             touch_api_key(state, &api_key, &key_item).await?;
         }
         let org_item = more.remove(&org_key).ok_or(Error::NotFound)?;
@@ -248,6 +264,54 @@ impl OrgAccess {
                 Cond::new("attribute_exists(pk)"),
             ),
         }
+    }
+}
+
+/// A key that does not (or no longer) exist, sent to an org's route: an entry in that
+/// org's audit log (`api_key.authentication_failed`, the key's display prefix as actor), at
+/// most `API_KEY_FAILURES.max` an hour. The answer is a 401 whatever happens here.
+async fn log_key_failure(
+    state: &AppState,
+    org_id: &OrgId,
+    key: &ApiKeySecret,
+    client: &ClientInfo,
+) {
+    let logged = async {
+        let throttle = Key::api_key_failures(org_id);
+        let Reservation::Granted(_) = API_KEY_FAILURES
+            .reserve(&state.table, &throttle, Utc::now())
+            .await?
+        else {
+            return Ok(());
+        };
+        let org_key = Key::org(org_id);
+        let Some(org_item) = state.table.get(&org_key).await? else {
+            return Ok(());
+        };
+        if org_item.opt_str("status") != Some(ACTIVE) {
+            return Ok(());
+        }
+        let actor = Actor {
+            kind: "api_key".into(),
+            id: key.display_prefix(),
+            email: None,
+        };
+        let draft = AuditDraft::new(
+            actor,
+            "api_key.authentication_failed",
+            Category::Authentication,
+            Target::new("organization", org_id),
+            client,
+        )
+        .failed();
+        Mutation::new(ChainOwner::existing(org_key, &org_item), draft)
+            .commit(state)
+            .await
+            .map(|_| ())
+            .map_err(Error::from)
+    };
+    if let Err(err) = logged.await {
+        tracing::warn!(error = ?err, "the failed API-key authentication was not logged");
     }
 }
 

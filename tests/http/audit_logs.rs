@@ -182,40 +182,14 @@ async fn no_secret_token_or_pin_is_in_any_entry() {
     }
 }
 
-#[tokio::test]
-async fn pages_lose_and_repeat_nothing_while_entries_are_written() {
-    let api = stack().api();
-    let org = pro_org(&api).await;
-    for i in 0..60 {
-        api.patch(
-            &org.path(""),
-            &org.owner.token,
-            json!({ "description": format!("v{i}") }),
-        )
-        .await
-        .expect(200);
-    }
-    let before: HashSet<String> = log(&api, &org, "")
-        .await
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_owned())
-        .collect();
-    let writer = {
-        let (api, path, token) = (api.clone(), org.path(""), org.owner.token.clone());
-        tokio::spawn(async move {
-            for i in 0..20 {
-                api.patch(&path, &token, json!({ "description": format!("w{i}") }))
-                    .await
-                    .expect(200);
-            }
-        })
-    };
+/// Every entry, page by page newest first: (seq, id).
+async fn page_through(api: &Api, org: &OrgFixture, limit: usize) -> Vec<(u64, String)> {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let query = match &cursor {
-            Some(c) => format!("/audit-logs?limit=7&cursor={c}"),
-            None => "/audit-logs?limit=7".to_owned(),
+            Some(c) => format!("/audit-logs?limit={limit}&cursor={c}"),
+            None => format!("/audit-logs?limit={limit}"),
         };
         let page = api
             .get(&org.path(&query), &org.owner.token)
@@ -229,9 +203,41 @@ async fn pages_lose_and_repeat_nothing_while_entries_are_written() {
         }));
         match page.body["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
-            None => break,
+            None => return seen,
         }
     }
+}
+
+#[tokio::test]
+async fn pages_lose_and_repeat_nothing_while_entries_are_written() {
+    let api = stack().api();
+    let org = pro_org(&api).await;
+    for i in 0..1_000 {
+        api.patch(
+            &org.path(""),
+            &org.owner.token,
+            json!({ "description": format!("v{i}") }),
+        )
+        .await
+        .expect(200);
+    }
+    let before: HashSet<String> = page_through(&api, &org, 200)
+        .await
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert!(before.len() > 1_000, "{} entries", before.len());
+    let writer = {
+        let (api, path, token) = (api.clone(), org.path(""), org.owner.token.clone());
+        tokio::spawn(async move {
+            for i in 0..20 {
+                api.patch(&path, &token, json!({ "description": format!("w{i}") }))
+                    .await
+                    .expect(200);
+            }
+        })
+    };
+    let seen = page_through(&api, &org, 37).await;
     writer.await.unwrap();
     let ids: Vec<&String> = seen.iter().map(|(_, id)| id).collect();
     let unique: HashSet<&String> = ids.iter().copied().collect();
@@ -474,4 +480,53 @@ async fn an_enterprise_owner_sets_how_long_entries_are_kept() {
         .unwrap();
     let days = (ttl - chrono::Utc::now().timestamp()) / 86_400;
     assert!((3649..=3650).contains(&days), "{days} days");
+}
+
+/// A well-formed API key nobody holds now, unlike any other test's.
+fn made_up_key() -> String {
+    use rand::Rng;
+    let body: String = rand::thread_rng()
+        .sample_iter(rand::distributions::Alphanumeric)
+        .take(43)
+        .map(char::from)
+        .collect();
+    format!("pmcp_{body}")
+}
+
+#[tokio::test]
+async fn failed_api_key_authentications_are_logged_ten_an_hour_at_most() {
+    let api = stack().api();
+    let org = pro_org(&api).await;
+    let (key_id, key) = org.api_key(&api).await;
+    api.delete(&org.path(&format!("/api-keys/{key_id}")), &org.owner.token)
+        .await
+        .expect(204);
+    api.get(&org.path("/mcps"), &key)
+        .await
+        .problem(401, "unauthorized");
+    let entries = log(&api, &org, "&category=authentication").await;
+    assert_eq!(actions(&entries), ["api_key.authentication_failed"]);
+    let entry = &entries[0];
+    assert_eq!(entry["outcome"], "failure");
+    assert_eq!(entry["actor"]["type"], "api_key");
+    // The prefix lists show, never the key.
+    assert_eq!(entry["actor"]["id"], &key[..11]);
+    assert_eq!(entry["target"]["id"], org.id.as_str());
+    assert!(entry["user_agent"].is_string() || entry["ip"].is_string());
+
+    // Anyone can send made-up keys: the flood costs the log ten entries an hour.
+    let flood: Vec<String> = (0..12).map(|_| made_up_key()).collect();
+    for made_up in &flood {
+        api.get(&org.path(""), made_up)
+            .await
+            .problem(401, "unauthorized");
+    }
+    let entries = log(&api, &org, "&action=api_key.authentication_failed").await;
+    assert_eq!(entries.len(), 10, "{entries:?}");
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(flood.iter().all(|k| !text.contains(k.as_str())));
+    // An unknown org gets no entry anywhere, and the answer is the same 401.
+    api.get("/v1/orgs/no-such-org-here", &made_up_key())
+        .await
+        .problem(401, "unauthorized");
 }

@@ -64,6 +64,15 @@ pub const PIN: AttemptLimit = AttemptLimit {
     own_item: false,
 };
 
+/// Failed API-key authentications against an org that go into its audit log. Anyone can
+/// send a made-up key, so a flood costs the org at most this many entries an hour.
+pub const API_KEY_FAILURES: AttemptLimit = AttemptLimit {
+    counter: "failures",
+    max: 10,
+    window: Duration::hours(1),
+    own_item: true,
+};
+
 pub enum Reservation {
     /// The attempt may proceed; the item as it is after the reservation.
     Granted(Item),

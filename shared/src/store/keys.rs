@@ -77,6 +77,11 @@ impl Key {
         Self::new(format!("THROTTLE#LOGIN#NET#{network}"), "THROTTLE")
     }
 
+    /// Failed API-key authentications against an org written to its audit log (own item, TTL).
+    pub fn api_key_failures(org: &OrgId) -> Self {
+        Self::new(format!("THROTTLE#APIKEY#ORG#{org}"), "THROTTLE")
+    }
+
     /// The organization (settings, plan, status, owner count, head of its audit chain).
     pub fn org(org: &OrgId) -> Self {
         Self::new(format!("ORG#{org}"), "ORG")
