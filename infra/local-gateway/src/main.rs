@@ -79,7 +79,18 @@ async fn peer_addr(
     next.run(request).await
 }
 
+/// Ctrl-C or SIGTERM: stop taking connections, let requests in flight finish, and exit
+/// within 2 s even if a client keeps a connection open (so a stopped stack never leaves
+/// its gateway, and its lock, behind).
 async fn shutdown() {
+    signalled().await;
+    tokio::spawn(async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        std::process::exit(0);
+    });
+}
+
+async fn signalled() {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(term) => term,
