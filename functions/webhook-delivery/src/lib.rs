@@ -6,9 +6,11 @@
 //! at once; an endpoint whose every attempt failed for 5 days is disabled with a reason.
 //!
 //! The messages of a batch are delivered concurrently, so a receiver that hangs costs
-//! only its own timeout. A message reaches an endpoint at most once: the `DELIVERED#`
-//! record of (endpoint, message) is checked before sending and written with the success,
-//! so a queue message seen twice does not send twice once one attempt succeeded.
+//! only its own timeout; the batch reads what it needs in one `BatchGetItem` and commits
+//! its successes in one transaction. A message reaches an endpoint at most once: the
+//! `DELIVERED#` record of (endpoint, message) is checked before sending and written with
+//! the success, so a queue message seen twice does not send twice once one attempt
+//! succeeded.
 
 pub mod sender;
 
@@ -25,6 +27,7 @@ use shared::store::{n, put, s, Item, ItemExt, StoreError};
 use shared::webhooks::signature::signature_header;
 use shared::webhooks::{DeliveryJob, RetrySchedule, WebhookUrl};
 use shared::AppState;
+use std::collections::HashMap;
 
 /// How long delivery logs and delivered records are kept (TTL).
 pub const LOG_RETENTION: Duration = Duration::days(30);
@@ -70,70 +73,124 @@ impl Worker {
         Self::new(state.config.webhook_allow_private_targets, schedule)
     }
 
-    /// The Lambda handler: every record concurrently; only records that could not be
-    /// handled (the store or the queue failed) are reported, to come back.
+    /// The Lambda handler. The batch costs one read of every endpoint, org and delivered
+    /// record it needs, concurrent sends, and one commit of its successes; only records
+    /// that could not be handled (the store or the queue failed) are reported, to come back.
     pub async fn handle(&self, state: &AppState, event: SqsEvent) -> SqsBatchResponse {
-        let work = event.records.into_iter().map(|record| async move {
-            let id = record.message_id.clone().unwrap_or_default();
+        let mut jobs = Vec::with_capacity(event.records.len());
+        let mut seen = std::collections::HashSet::new();
+        for record in event.records {
+            let id = record.message_id.unwrap_or_default();
             let job = record
                 .body
                 .as_deref()
                 .and_then(|body| serde_json::from_str::<DeliveryJob>(body).ok());
-            let Some(job) = job else {
+            match job {
                 // Retrying cannot make it readable: drop it, loudly.
-                tracing::error!(message_id = %id, "not a delivery job; dropped");
-                return None;
-            };
-            match self.deliver(state, &job).await {
+                None => tracing::error!(message_id = %id, "not a delivery job; dropped"),
+                // SQS may hand the same message over twice, even in one batch.
+                Some(job) if !seen.insert(job.idempotency_key()) => {
+                    tracing::info!(message_id = %job.message_id, "the same job twice in a batch; one is sent")
+                }
+                Some(job) => jobs.push((id, job)),
+            }
+        }
+        let done = self
+            .deliver_batch(state, jobs.iter().map(|(_, job)| job))
+            .await;
+        let mut response = SqsBatchResponse::default();
+        for ((id, job), done) in jobs.iter().zip(done) {
+            match done {
                 Ok(done) => {
-                    tracing::info!(message_id = %job.message_id, endpoint = %job.endpoint_id, attempt = job.attempt, ?done, "delivery");
-                    None
+                    tracing::info!(message_id = %job.message_id, endpoint = %job.endpoint_id, attempt = job.attempt, ?done, "delivery")
                 }
                 Err(err) => {
                     tracing::warn!(message_id = %job.message_id, endpoint = %job.endpoint_id, error = %err, "delivery not handled; the queue retries it");
-                    Some(id)
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id.clone();
+                    response.batch_item_failures.push(failure);
                 }
             }
-        });
-        let mut response = SqsBatchResponse::default();
-        for failed in futures_util::future::join_all(work)
-            .await
-            .into_iter()
-            .flatten()
-        {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = failed;
-            response.batch_item_failures.push(failure);
         }
         response
     }
 
-    /// One attempt of one job.
-    pub async fn deliver(&self, state: &AppState, job: &DeliveryJob) -> Result<Done, StoreError> {
+    /// One attempt of each job (distinct jobs), in their order.
+    async fn deliver_batch<'j>(
+        &self,
+        state: &AppState,
+        jobs: impl Iterator<Item = &'j DeliveryJob>,
+    ) -> Vec<Result<Done, StoreError>> {
         let now = Utc::now();
-        if let Some(at) = job.not_before.filter(|at| *at > now + Duration::seconds(1)) {
-            job.enqueue(state, at - now).await?;
-            return Ok(Done::Waiting);
+        let mut results: Vec<Option<Result<Done, StoreError>>> = Vec::new();
+        let mut due = Vec::new();
+        for job in jobs {
+            match job.not_before.filter(|at| *at > now + Duration::seconds(1)) {
+                Some(at) => results.push(Some(
+                    job.enqueue(state, at - now).await.map(|()| Done::Waiting),
+                )),
+                None => {
+                    due.push((results.len(), job));
+                    results.push(None);
+                }
+            }
         }
-        let org_key = Key::org(&job.org_id);
-        let endpoint_key = Key::webhook(&job.org_id, job.endpoint_id.as_str());
-        let delivered_key = Key::delivered(&job.org_id, &job.idempotency_key());
-        let items = state
-            .table
-            .get_many(&[org_key.clone(), endpoint_key.clone(), delivered_key.clone()])
-            .await?;
-        if items.get(&org_key).and_then(|o| o.opt_str("status")) != Some(ACTIVE) {
-            return Ok(Done::Dropped("the organization is gone"));
+        let keys: Vec<Key> = due
+            .iter()
+            .flat_map(|(_, job)| JobKeys::of(job).all())
+            .collect();
+        let items = match state.table.get_many(&keys).await {
+            Ok(items) => items,
+            Err(err) => {
+                let reason = err.to_string();
+                return results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(StoreError::Aws(reason.clone()))))
+                    .collect();
+            }
+        };
+        let steps = futures_util::future::join_all(
+            due.iter().map(|(_, job)| self.attempt(state, job, &items)),
+        )
+        .await;
+        let mut succeeded = Vec::new();
+        for ((at, _), step) in due.iter().zip(steps) {
+            match step {
+                Ok(Step::Finished(done)) => results[*at] = Some(Ok(done)),
+                Ok(Step::Succeeded(success)) => succeeded.push((*at, success)),
+                Err(err) => results[*at] = Some(Err(err)),
+            }
         }
-        let Some(endpoint) = items.get(&endpoint_key) else {
-            return Ok(Done::Dropped("the endpoint was deleted"));
+        for (at, committed) in commit(state, succeeded).await {
+            results[at] = Some(committed.map(|()| Done::Delivered));
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every job has an outcome"))
+            .collect()
+    }
+
+    /// Sends one due job, unless what the batch read says not to. A failed attempt is
+    /// logged and scheduled here; a success is left to the batch's commit.
+    async fn attempt(
+        &self,
+        state: &AppState,
+        job: &DeliveryJob,
+        items: &HashMap<Key, Item>,
+    ) -> Result<Step, StoreError> {
+        let keys = JobKeys::of(job);
+        if items.get(&keys.org).and_then(|o| o.opt_str("status")) != Some(ACTIVE) {
+            return Ok(Step::Finished(Done::Dropped("the organization is gone")));
+        }
+        let Some(endpoint) = items.get(&keys.endpoint) else {
+            return Ok(Step::Finished(Done::Dropped("the endpoint was deleted")));
         };
         let endpoint = Webhook::from_item(endpoint)?;
         if !endpoint.enabled {
-            return Ok(Done::Dropped("the endpoint is disabled"));
+            return Ok(Step::Finished(Done::Dropped("the endpoint is disabled")));
         }
-        if items.contains_key(&delivered_key) {
-            return Ok(Done::Dropped("delivered before"));
+        if items.contains_key(&keys.delivered) {
+            return Ok(Step::Finished(Done::Dropped("delivered before")));
         }
         let started = std::time::Instant::now();
         let answer = self.send(state, &endpoint, job).await;
@@ -147,45 +204,22 @@ impl Worker {
         };
         if let Ok(reply) = &answer {
             if (200..300).contains(&reply.status) {
-                let writes = vec![
-                    put(
-                        &state.table,
-                        attempt.log_item("succeeded"),
-                        "attribute_not_exists(pk)",
-                    )?,
-                    put(
-                        &state.table,
-                        delivered_item(&delivered_key, attempt.at),
-                        "attribute_not_exists(pk)",
-                    )?,
-                ];
-                match state.table.transact(writes).await {
-                    // Another copy of this job got there first: it logged the success.
-                    Err(StoreError::Cancelled(_)) => {
-                        tracing::info!("delivered record already written")
-                    }
-                    // The queue brings the job back; the receiver sees the same webhook-id.
-                    Err(other) => return Err(other),
-                    Ok(()) => {}
-                }
-                if endpoint.failing_since.is_some() {
-                    state
-                        .table
-                        .update_existing(&endpoint_key, "REMOVE failing_since", &[])
-                        .await?;
-                }
-                return Ok(Done::Delivered);
+                return Ok(Step::Succeeded(Success {
+                    log: attempt.log_item("succeeded"),
+                    delivered: delivered_item(&keys.delivered, attempt.at),
+                    endpoint: endpoint.failing_since.is_some().then_some(keys.endpoint),
+                }));
             }
             if reply.status == 410 {
                 disable(
                     state,
-                    &endpoint_key,
+                    &keys.endpoint,
                     "the endpoint answered 410 Gone",
                     attempt.at,
                 )
                 .await?;
                 log(state, &attempt).await?;
-                return Ok(Done::Failed { retried: false });
+                return Ok(Step::Finished(Done::Failed { retried: false }));
             }
         }
         let retry_after = answer
@@ -197,23 +231,23 @@ impl Worker {
         if let Some(delay) = next {
             attempt.next_attempt_at = Some(attempt.at + delay);
         }
-        let failing_since = failing_since(state, &endpoint_key, attempt.at).await?;
+        let failing_since = failing_since(state, &keys.endpoint, attempt.at).await?;
         if attempt.at - failing_since >= FAILING_LIMIT {
             let reason = format!(
                 "every delivery failed since {}",
                 failing_since.format("%Y-%m-%d %H:%M UTC")
             );
-            disable(state, &endpoint_key, &reason, attempt.at).await?;
+            disable(state, &keys.endpoint, &reason, attempt.at).await?;
             attempt.next_attempt_at = None;
         }
         log(state, &attempt).await?;
-        match attempt.next_attempt_at {
+        Ok(Step::Finished(match attempt.next_attempt_at {
             Some(at) => {
                 job.next(at).enqueue(state, at - attempt.at).await?;
-                Ok(Done::Failed { retried: true })
+                Done::Failed { retried: true }
             }
-            None => Ok(Done::Failed { retried: false }),
-        }
+            None => Done::Failed { retried: false },
+        }))
     }
 
     /// Signs and sends; `Err` says why there was no answer.
@@ -283,6 +317,118 @@ impl Attempt<'_> {
         item.insert("created_at".into(), time(self.at));
         item.insert("ttl".into(), n((self.at + LOG_RETENTION).timestamp()));
         item
+    }
+}
+
+/// The items one job's delivery reads.
+struct JobKeys {
+    org: Key,
+    endpoint: Key,
+    delivered: Key,
+}
+
+impl JobKeys {
+    fn of(job: &DeliveryJob) -> Self {
+        JobKeys {
+            org: Key::org(&job.org_id),
+            endpoint: Key::webhook(&job.org_id, job.endpoint_id.as_str()),
+            delivered: Key::delivered(&job.org_id, &job.idempotency_key()),
+        }
+    }
+
+    fn all(self) -> [Key; 3] {
+        [self.org, self.endpoint, self.delivered]
+    }
+}
+
+/// Where one job stands after its attempt.
+enum Step {
+    Finished(Done),
+    /// Answered 2xx: its log and delivered record are committed with the batch's others.
+    Succeeded(Success),
+}
+
+struct Success {
+    log: Item,
+    delivered: Item,
+    /// The endpoint, when this success ends its run of failures.
+    endpoint: Option<Key>,
+}
+
+/// The most successes one transaction commits (two items each, of DynamoDB's 100).
+const COMMIT_MAX: usize = 50;
+
+/// Writes the successes' logs and delivered records: one transaction for the lot, each
+/// delivered record conditioned on not existing. When another copy of a job got there
+/// first the lot is cancelled, and each success is committed on its own — the one that
+/// lost has nothing to write (the other copy logged the success). An error leaves the
+/// job to the queue, and the receiver sees the same `webhook-id` again.
+async fn commit(
+    state: &AppState,
+    succeeded: Vec<(usize, Success)>,
+) -> Vec<(usize, Result<(), StoreError>)> {
+    let mut outcomes = Vec::with_capacity(succeeded.len());
+    let mut succeeded = succeeded.into_iter().peekable();
+    while succeeded.peek().is_some() {
+        let lot: Vec<(usize, Success)> = succeeded.by_ref().take(COMMIT_MAX).collect();
+        let writes = |lot: &[(usize, Success)]| -> Result<Vec<_>, StoreError> {
+            lot.iter()
+                .flat_map(|(_, s)| [s.log.clone(), s.delivered.clone()])
+                .map(|item| put(&state.table, item, "attribute_not_exists(pk)"))
+                .collect()
+        };
+        let together = match writes(&lot) {
+            Ok(writes) => state.table.transact(writes).await,
+            Err(err) => Err(err),
+        };
+        let results: Vec<Result<(), StoreError>> = match together {
+            Ok(()) => lot.iter().map(|_| Ok(())).collect(),
+            Err(StoreError::Cancelled(_)) if lot.len() > 1 => {
+                let mut each = Vec::with_capacity(lot.len());
+                for one in lot.chunks(1) {
+                    each.push(alone(state, writes(one)).await);
+                }
+                each
+            }
+            Err(StoreError::Cancelled(_)) => vec![Ok(())],
+            Err(other) => {
+                let reason = other.to_string();
+                lot.iter()
+                    .map(|_| Err(StoreError::Aws(reason.clone())))
+                    .collect()
+            }
+        };
+        let mut ended: Vec<&Key> = Vec::new();
+        for ((at, success), result) in lot.iter().zip(results) {
+            let result = match (result, &success.endpoint) {
+                (Ok(()), Some(endpoint)) if !ended.contains(&endpoint) => {
+                    ended.push(endpoint);
+                    state
+                        .table
+                        .update_existing(endpoint, "REMOVE failing_since", &[])
+                        .await
+                        .map(|_| ())
+                }
+                (result, _) => result,
+            };
+            outcomes.push((*at, result));
+        }
+    }
+    outcomes
+}
+
+/// One success's writes in a transaction of their own; cancelled means another copy of
+/// the job logged it first.
+async fn alone(
+    state: &AppState,
+    writes: Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError>,
+) -> Result<(), StoreError> {
+    match state.table.transact(writes?).await {
+        Err(StoreError::Cancelled(_)) => {
+            tracing::info!("delivered record already written");
+            Ok(())
+        }
+        other => other,
     }
 }
 
