@@ -7,12 +7,17 @@
 //!    argon2 request for the functions that hash,
 //! 4. DynamoDB round trips per route (the conformance session against the local stack),
 //! 5. one argon2id password and PIN verification, and what it means at the template's
-//!    memory sizes (Lambda gives 1 vCPU at 1,769 MB).
+//!    memory sizes (Lambda gives 1 vCPU at 1,769 MB),
+//! 6. webhook deliveries per second of the delivery worker against a loopback receiver,
+//!    next to a bare reqwest loop (`BENCH_DELIVERIES`, default 1,000),
+//! 7. the audit-log chain check's time and DynamoDB calls per 1,000 entries.
 //!
 //! Prints Markdown tables and writes them with the raw figures under `target/bench/`.
 
 mod argon2_cost;
+mod audit_verify;
 mod cold_start;
+mod delivery;
 mod functions;
 mod memory;
 mod report;
@@ -24,6 +29,7 @@ use functions::BASELINE;
 use local_runtime::{FunctionProcess, LocalStack, RuntimeApi};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const VCPU_MB: f64 = 1769.0;
 
@@ -121,8 +127,11 @@ fn main() {
         &target.join("debug/local-gateway"),
         &out.join("stack"),
     );
+    let mut env = stack.function_env();
+    // The delivery throughput's receiver listens on loopback.
+    env.push(("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1"));
     let launcher = Launcher {
-        env: stack.function_env(),
+        env,
         logs: std::fs::File::create(out.join("functions.log")).expect("functions.log"),
     };
 
@@ -158,6 +167,17 @@ fn main() {
             )
         })
         .collect();
+
+    let deliveries = count("BENCH_DELIVERIES", 1000);
+    eprintln!("bench: webhook delivery throughput ({deliveries} deliveries, then 200 slower)");
+    let throughput = [
+        delivery::measure(&launcher, &bin, &fixture, deliveries, Duration::ZERO),
+        delivery::measure(&launcher, &bin, &fixture, 200, Duration::from_millis(50)),
+    ];
+
+    let audit_entries = count("BENCH_AUDIT_ENTRIES", 1000);
+    eprintln!("bench: audit-log verify ({audit_entries} entries)");
+    let verify = audit_verify::measure(&stack.base_url, &fixture, audit_entries);
 
     eprintln!("bench: DynamoDB round trips per route");
     let round_trips = round_trips::measure(&root, &stack.base_url, &out.join("round-trips.json"));
@@ -209,6 +229,21 @@ fn main() {
             },
         },
         "round_trips": round_trips,
+        "audit_verify": {
+            "entries": verify.entries,
+            "ms": verify.ms,
+            "dynamodb_calls": verify.dynamodb_calls,
+            "ms_per_1000": verify.ms * 1000.0 / verify.entries.max(1) as f64,
+            "calls_per_1000": verify.dynamodb_calls as f64 * 1000.0 / verify.entries.max(1) as f64,
+        },
+        "webhook_delivery": throughput.iter().map(|t| json!({
+            "receiver_ms": t.receiver_ms,
+            "deliveries": t.deliveries,
+            "batch": delivery::BATCH,
+            "worker_per_s": t.worker_per_s,
+            "bare_loop_per_s": t.bare_loop_per_s,
+            "ratio": t.worker_per_s / t.bare_loop_per_s,
+        })).collect::<Vec<_>>(),
     });
 
     let table = report::markdown(&report);

@@ -121,6 +121,35 @@ pub fn markdown(report: &Value) -> String {
 
     let _ = writeln!(
         out,
+        "\n| webhook deliveries (batches of 10) | receiver answers in | bare reqwest loop /s (baseline) | delivery worker /s | × baseline (≥ 0.8) |\n|---|---|---|---|---|"
+    );
+    for w in report["webhook_delivery"].as_array().into_iter().flatten() {
+        let ratio = w["ratio"].as_f64().unwrap_or(f64::NAN);
+        let _ = writeln!(
+            out,
+            "| {} | {} ms | {} | {} | {} {} |",
+            w["deliveries"],
+            w["receiver_ms"],
+            f1(&w["bare_loop_per_s"]),
+            f1(&w["worker_per_s"]),
+            f2(&w["ratio"]),
+            verdict(ratio >= 0.8),
+        );
+    }
+
+    let v = &report["audit_verify"];
+    let _ = writeln!(
+        out,
+        "\n| audit-log verify | entries | ms (median of 5) | DynamoDB calls | ms per 1,000 | calls per 1,000 |\n|---|---|---|---|---|---|\n| whole chain | {} | {} | {} | {} | {} |",
+        v["entries"],
+        f1(&v["ms"]),
+        v["dynamodb_calls"],
+        f1(&v["ms_per_1000"]),
+        f1(&v["calls_per_1000"]),
+    );
+
+    let _ = writeln!(
+        out,
         "\n| route | DynamoDB round trips (≤ 3) | Scans | why over |\n|---|---|---|---|"
     );
     for r in report["round_trips"].as_array().into_iter().flatten() {

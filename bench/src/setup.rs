@@ -8,7 +8,7 @@ use local_runtime::{Outcome, RuntimeApi};
 use serde_json::{json, Value};
 use std::path::Path;
 
-fn call(runtime: &RuntimeApi, request: Value, expect: u64) -> Value {
+pub fn call(runtime: &RuntimeApi, request: Value, expect: u64) -> Value {
     let Outcome::Response(response) = runtime.invoke(&request) else {
         panic!("setup request failed: {request}")
     };

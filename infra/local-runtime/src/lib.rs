@@ -1,10 +1,11 @@
 //! Our functions, run on this machine the way AWS runs them: the Lambda Runtime API
 //! (`runtime_api`), a function binary as a Lambda process (`process`), the events API
-//! Gateway and SQS send (`events`), and the local stack of `make run` (`stack`).
+//! Gateway and SQS send (`events`), the local stack of `make run` (`stack`), and the
+//! little HTTP/1.1 they speak (`http`).
 //! The black-box tests and `make bench` share it.
 
 pub mod events;
-mod http;
+pub mod http;
 pub mod process;
 pub mod runtime_api;
 pub mod stack;

@@ -1,0 +1,179 @@
+//! Webhook delivery throughput: the delivery worker's invocations of template-sized
+//! batches against a receiver on loopback, next to a bare reqwest loop sending the same
+//! signed POSTs one after the other to the same receiver, in the same run — once with a
+//! receiver that answers at once, once with one that takes 50 ms (as a fast real endpoint).
+//!
+//! The worker does what the loop does not: it reads the endpoint, its org and the
+//! message's delivered record before sending, and logs the attempt after (one
+//! `BatchGetItem` and one `TransactWriteItems` per batch in the emulator).
+
+use crate::functions::Fixture;
+use crate::setup::call;
+use crate::Launcher;
+use local_runtime::events::{http_request, sqs_record};
+use local_runtime::http::{read_request, write_response, Response};
+use local_runtime::{Outcome, RuntimeApi};
+use serde_json::{json, Value};
+use shared::webhooks::signature::{signature_header, WebhookSecret};
+use std::io::BufReader;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The deliveries-queue's `BatchSize` in template.yaml.
+pub const BATCH: usize = 10;
+
+pub struct Throughput {
+    pub receiver_ms: u64,
+    pub deliveries: usize,
+    pub worker_per_s: f64,
+    pub bare_loop_per_s: f64,
+}
+
+/// A receiver that answers every request 202 after `latency`, on keep-alive connections,
+/// and counts what it got.
+fn receiver(latency: Duration) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().expect("stream");
+                let mut reader = BufReader::new(stream);
+                while let Ok(Some(_)) = read_request(&mut reader) {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(latency);
+                    if write_response(&mut writer, &Response::accepted()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (url, received)
+}
+
+fn payload(fixture: &Fixture, n: usize) -> String {
+    json!({
+        "event": "mcp.updated", "timestamp": "2026-11-29T00:00:00Z",
+        "organization_id": fixture.org_id, "data": { "mcp_id": fixture.mcp_id, "n": n }
+    })
+    .to_string()
+}
+
+fn message_id(run: &str, n: usize) -> String {
+    format!("msg_{run}{n:012}")
+}
+
+pub fn measure(
+    launcher: &Launcher,
+    bin: &Path,
+    fixture: &Fixture,
+    deliveries: usize,
+    latency: Duration,
+) -> Throughput {
+    let (url, received) = receiver(latency);
+    let runtime = RuntimeApi::start();
+    let _organization = launcher.start(&bin.join("organization"), &runtime);
+    let endpoint = json!({ "url": url, "events": ["mcp.updated"], "description": "bench" });
+    let endpoint = call(
+        &runtime,
+        http_request(
+            "POST",
+            &format!("/v1/orgs/{}/webhooks", fixture.slug),
+            Some(&fixture.token),
+            Some(&endpoint),
+        ),
+        201,
+    );
+    let endpoint_id = endpoint["id"].as_str().expect("endpoint id").to_owned();
+    let secret = WebhookSecret::parse(endpoint["secret"].as_str().expect("secret"))
+        .expect("a whsec_ secret");
+
+    let runtime = RuntimeApi::start();
+    let _worker = launcher.start(&bin.join("webhook-delivery"), &runtime);
+    // `msg_` and 26 symbols, unlike any earlier run's.
+    let run = format!("{:014}", chrono::Utc::now().timestamp_millis());
+    let batch = |first: usize| {
+        let records: Vec<Value> = (first..first + BATCH)
+            .map(|n| {
+                let job = json!({
+                    "org_id": fixture.org_id, "endpoint_id": endpoint_id,
+                    "message_id": message_id(&run, n), "event": "mcp.updated",
+                    "payload": payload(fixture, n), "attempt": 1
+                });
+                sqs_record(&format!("m-{n}"), &job.to_string())
+            })
+            .collect();
+        json!({ "Records": records })
+    };
+    let invoke = |event: &Value| match runtime.invoke(event) {
+        Outcome::Response(answer) => assert_eq!(
+            answer["batchItemFailures"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or(0),
+            0,
+            "the worker handled every record: {answer}"
+        ),
+        Outcome::Error(error) => panic!("the worker failed: {error}"),
+    };
+    // Warm: the first batch opens the connections and the store's clients.
+    invoke(&batch(0));
+    let batches = deliveries.div_ceil(BATCH);
+    let events: Vec<Value> = (1..=batches).map(|b| batch(b * BATCH)).collect();
+    let before = received.load(Ordering::Relaxed);
+    let started = Instant::now();
+    for event in &events {
+        invoke(event);
+    }
+    let worker = started.elapsed();
+    let sent = batches * BATCH;
+    assert_eq!(
+        received.load(Ordering::Relaxed) - before,
+        sent,
+        "every job was delivered once"
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let bare = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let post = |n: usize| {
+            let body = payload(fixture, n);
+            let id = message_id("BARE0000000000", n);
+            let timestamp = chrono::Utc::now().timestamp();
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("webhook-id", &id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header(
+                    "webhook-signature",
+                    signature_header(&[&secret], &id, timestamp, &body),
+                )
+                .body(body)
+                .send()
+        };
+        post(0).await.expect("warm POST");
+        let started = Instant::now();
+        for n in 1..=sent {
+            let response = post(n).await.expect("POST");
+            assert!(response.status().is_success());
+        }
+        started.elapsed()
+    });
+    Throughput {
+        receiver_ms: latency.as_millis() as u64,
+        deliveries: sent,
+        worker_per_s: sent as f64 / worker.as_secs_f64(),
+        bare_loop_per_s: sent as f64 / bare.as_secs_f64(),
+    }
+}
