@@ -426,6 +426,55 @@ async fn a_job_seen_twice_is_delivered_once() {
 }
 
 #[tokio::test]
+async fn a_batch_holding_the_same_job_twice_sends_it_once() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    outbox_drains(&org.id).await;
+    let endpoint = subscribe(&api, &org, &["mcp.created"]).await;
+    let message_id = {
+        use rand::Rng;
+        const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        let mut rng = rand::thread_rng();
+        let body: String = (0..26)
+            .map(|_| CROCKFORD[rng.gen_range(0..CROCKFORD.len())] as char)
+            .collect();
+        format!("msg_{body}")
+    };
+    let job = json!({
+        "org_id": org.id,
+        "endpoint_id": endpoint.id,
+        "message_id": message_id,
+        "event": "mcp.created",
+        "payload": json!({ "event": "mcp.created", "data": {} }).to_string(),
+        "attempt": 1,
+    });
+    let stack = stack();
+    let copy = |id: &str| {
+        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+            .id(id)
+            .message_body(job.to_string())
+            .build()
+            .unwrap()
+    };
+    stack
+        .sqs()
+        .await
+        .send_message_batch()
+        .queue_url(stack.env("WEBHOOK_DELIVERIES_QUEUE_URL"))
+        .entries(copy("a"))
+        .entries(copy("b"))
+        .send()
+        .await
+        .unwrap();
+    endpoint.receiver.wait_for(1, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let received = endpoint.receiver.received();
+    assert_eq!(received.len(), 1, "one request");
+    assert_eq!(received[0].header("webhook-id"), message_id);
+    assert_eq!(deliveries(&api, &org, &endpoint).await.len(), 1);
+}
+
+#[tokio::test]
 async fn retry_after_is_honoured_and_a_far_retry_waits_on_the_queue() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
