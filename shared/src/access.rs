@@ -5,7 +5,8 @@
 //!
 //! Round trips: (1) the credential (session, or API-key pointer) with the caller's
 //! membership by slug (+ `first`), (2) the org item (+ the API key item, + keys derived
-//! from the first read). The change, if any, is the third.
+//! from the first read; + a query of the org run beside it, `load_alongside`). The
+//! change, if any, is the third.
 
 use crate::api_keys::{ApiKeySecret, API_KEY_TOUCH_INTERVAL};
 use crate::audit::{Actor, AuditDraft, Category, Target};
@@ -113,6 +114,31 @@ impl OrgAccess {
         first: &[Key],
         second: impl FnOnce(&Membership, &HashMap<Key, Item>) -> Vec<Key>,
     ) -> Result<Self, Error> {
+        let (access, ()) =
+            Self::load_inner(state, credential, slug, first, second, |_| async {}).await?;
+        Ok(access)
+    }
+
+    /// As `load`, with `alongside(org id)` (a read the route makes whatever the caller may
+    /// do) run concurrently with the second round trip, so it costs no round trip of its
+    /// own. Its answer is the caller's to drop when the access turns out insufficient.
+    pub async fn load_alongside<F: std::future::Future>(
+        state: &AppState,
+        credential: &Credential,
+        slug: &str,
+        alongside: impl FnOnce(&OrgId) -> F,
+    ) -> Result<(Self, F::Output), Error> {
+        Self::load_inner(state, credential, slug, &[], |_, _| Vec::new(), alongside).await
+    }
+
+    async fn load_inner<F: std::future::Future>(
+        state: &AppState,
+        credential: &Credential,
+        slug: &str,
+        first: &[Key],
+        second: impl FnOnce(&Membership, &HashMap<Key, Item>) -> Vec<Key>,
+        alongside: impl FnOnce(&OrgId) -> F,
+    ) -> Result<(Self, F::Output), Error> {
         // An invalid slug names no org; still authenticate first so a bad token is a 401.
         let slug = OrgSlug::parse(slug).ok();
         let (principal, membership, mut items) = match credential {
@@ -170,7 +196,9 @@ impl OrgAccess {
         let mut keys = vec![org_key.clone()];
         keys.extend(api_key.iter().cloned());
         keys.extend(second(&membership, &items));
-        let mut more = state.table.get_many(&keys).await?;
+        let (more, beside) =
+            tokio::join!(state.table.get_many(&keys), alongside(&membership.org_id));
+        let mut more = more?;
         if let Some(api_key) = api_key {
             // Revoked: the pointer is deleted with the key, but a racing read may see one.
             let Some(key_item) = more.remove(&api_key) else {
@@ -184,13 +212,14 @@ impl OrgAccess {
         let org_item = more.remove(&org_key).ok_or(Error::NotFound)?;
         let org = Org::from_item(&org_item)?.ok_or(Error::NotFound)?;
         items.extend(more);
-        Ok(OrgAccess {
+        let access = OrgAccess {
             principal,
             role: membership.role,
             org,
             org_item,
             items,
-        })
+        };
+        Ok((access, beside))
     }
 
     pub fn require(&self, permission: Permission) -> Result<(), Error> {

@@ -41,14 +41,19 @@ pub struct RangeQuery {
 }
 
 /// Owners and admins of an org on a paid plan.
-async fn access(state: &AppState, credential: &Credential, slug: &str) -> Result<OrgAccess, Error> {
-    let access = OrgAccess::load(state, credential, slug).await?;
+fn allowed(access: &OrgAccess) -> Result<(), Error> {
     access.require(Permission::Administer)?;
     if access.org.plan == "free" {
         return Err(Error::PlanRequired(
             "audit logs come with the Pro, Team and Enterprise plans; entries are kept meanwhile",
         ));
     }
+    Ok(())
+}
+
+async fn access(state: &AppState, credential: &Credential, slug: &str) -> Result<OrgAccess, Error> {
+    let access = OrgAccess::load(state, credential, slug).await?;
+    allowed(&access)?;
     Ok(access)
 }
 
@@ -79,23 +84,32 @@ pub async fn list(
         limit: query.limit.clone(),
     };
     let limit = page_query.limit()?;
-    let access = access(&state, &credential, &slug).await?;
-    let owner = access.org_key().pk;
-    let scope = format!("{owner}\naudit-logs\n{}", filters.fingerprint());
-    let start = query
-        .cursor
-        .as_deref()
-        .map(|raw| state.cursors.decode(&scope, raw))
-        .transpose()?;
-    let plan = index_query(&owner, &filters);
-    let out = plan
-        .request(&state.table)
-        .scan_index_forward(false)
-        .limit(limit)
-        .set_exclusive_start_key(start)
-        .send()
-        .await
-        .map_err(StoreError::from)?;
+    // The page is read beside the org item (two round trips in all) and dropped unless the
+    // caller may see it.
+    let (access, page) = OrgAccess::load_alongside(&state, &credential, &slug, |org_id| {
+        let owner = Key::org(org_id).pk;
+        let scope = format!("{owner}\naudit-logs\n{}", filters.fingerprint());
+        let plan = index_query(&owner, &filters);
+        let start = query
+            .cursor
+            .as_deref()
+            .map(|raw| state.cursors.decode(&scope, raw));
+        let table = &state.table;
+        async move {
+            let out = plan
+                .request(table)
+                .scan_index_forward(false)
+                .limit(limit)
+                .set_exclusive_start_key(start.transpose()?)
+                .send()
+                .await
+                .map_err(StoreError::from)?;
+            Ok::<_, Error>((out, scope))
+        }
+    })
+    .await?;
+    allowed(&access)?;
+    let (out, scope) = page?;
     let items = out
         .items()
         .iter()
