@@ -27,4 +27,13 @@ pub mod test_hooks;
 pub mod webhooks;
 
 pub use error::{Error, FieldError};
+
+/// A pause between a worker's reads and its commit, for the tests that change an item
+/// meanwhile (see `test_hooks`); nothing without the `test-hooks` feature.
+pub async fn test_pause(action: &str, chain: &str) {
+    #[cfg(feature = "test-hooks")]
+    test_hooks::before_commit(action, chain).await;
+    #[cfg(not(feature = "test-hooks"))]
+    let _ = (action, chain);
+}
 pub use state::AppState;

@@ -3,9 +3,10 @@
 //! `webhook-id`, the delivery log, Send Test, redelivery, 410, redirects, rotation, and a
 //! receiver that hangs.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::events::{outbox_drains, subscribe, subscribe_to, Endpoint};
 use plexmcp_tests::receiver::{verify_with_standard_webhooks, Receiver, Reply};
-use plexmcp_tests::{stack, Account, Api, OrgFixture};
+use plexmcp_tests::{stack, Account, Api, OrgFixture, Pause};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,17 @@ async fn deliveries(api: &Api, org: &OrgFixture, endpoint: &Endpoint) -> Vec<Val
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// A `msg_` id no other test uses.
+fn new_message_id() -> String {
+    use rand::Rng;
+    const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut rng = rand::thread_rng();
+    let body: String = (0..26)
+        .map(|_| CROCKFORD[rng.gen_range(0..CROCKFORD.len())] as char)
+        .collect();
+    format!("msg_{body}")
 }
 
 #[tokio::test]
@@ -431,15 +443,7 @@ async fn a_batch_holding_the_same_job_twice_sends_it_once() {
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
     let endpoint = subscribe(&api, &org, &["mcp.created"]).await;
-    let message_id = {
-        use rand::Rng;
-        const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-        let mut rng = rand::thread_rng();
-        let body: String = (0..26)
-            .map(|_| CROCKFORD[rng.gen_range(0..CROCKFORD.len())] as char)
-            .collect();
-        format!("msg_{body}")
-    };
+    let message_id = new_message_id();
     let job = json!({
         "org_id": org.id,
         "endpoint_id": endpoint.id,
@@ -472,6 +476,78 @@ async fn a_batch_holding_the_same_job_twice_sends_it_once() {
     assert_eq!(received.len(), 1, "one request");
     assert_eq!(received[0].header("webhook-id"), message_id);
     assert_eq!(deliveries(&api, &org, &endpoint).await.len(), 1);
+}
+
+/// Another copy of a job logs its success between this batch's read and its commit: the
+/// batch's transaction is cancelled by the delivered record's condition, and each success
+/// is then committed on its own — the other job's log is kept, this copy's is not doubled.
+#[tokio::test]
+async fn a_success_logged_meanwhile_by_another_copy_is_not_logged_twice() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    outbox_drains(&org.id).await;
+    let endpoint = subscribe(&api, &org, &["mcp.created"]).await;
+    let job = |message_id: &str| {
+        json!({
+            "org_id": org.id, "endpoint_id": endpoint.id, "message_id": message_id,
+            "event": "mcp.created", "payload": json!({ "event": "mcp.created" }).to_string(),
+            "attempt": 1,
+        })
+        .to_string()
+    };
+    let (first, second) = (new_message_id(), new_message_id());
+    let pause = Pause::before_commit("webhook.delivered", &format!("ORG#{}", org.id)).await;
+    let stack = stack();
+    let entry = |id: &str, body: String| {
+        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+            .id(id)
+            .message_body(body)
+            .build()
+            .unwrap()
+    };
+    stack
+        .sqs()
+        .await
+        .send_message_batch()
+        .queue_url(stack.env("WEBHOOK_DELIVERIES_QUEUE_URL"))
+        .entries(entry("a", job(&first)))
+        .entries(entry("b", job(&second)))
+        .send()
+        .await
+        .unwrap();
+    pause.reached().await;
+    // The other copy of the first job: its delivered record, as its commit writes it.
+    stack
+        .dynamodb()
+        .await
+        .put_item()
+        .table_name(stack.table_name())
+        .item("pk", AttributeValue::S(format!("ORG#{}", org.id)))
+        .item(
+            "sk",
+            AttributeValue::S(format!("DELIVERED#{}#{first}", endpoint.id)),
+        )
+        .item(
+            "delivered_at",
+            AttributeValue::S(chrono::Utc::now().to_rfc3339()),
+        )
+        .send()
+        .await
+        .unwrap();
+    pause.resume();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let logged = deliveries(&api, &org, &endpoint).await;
+    let ids: Vec<&str> = logged
+        .iter()
+        .map(|d| d["message_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [second.as_str()],
+        "only the second job's success is logged here"
+    );
+    // Neither job came back from the queue for a second request.
+    assert_eq!(endpoint.receiver.received().len(), 2);
 }
 
 #[tokio::test]

@@ -371,6 +371,9 @@ async fn commit(
     let mut succeeded = succeeded.into_iter().peekable();
     while succeeded.peek().is_some() {
         let lot: Vec<(usize, Success)> = succeeded.by_ref().take(COMMIT_MAX).collect();
+        if let Some(pk) = lot[0].1.log.get("pk").and_then(|pk| pk.as_s().ok()) {
+            shared::test_pause("webhook.delivered", pk).await;
+        }
         let writes = |lot: &[(usize, Success)]| -> Result<Vec<_>, StoreError> {
             lot.iter()
                 .flat_map(|(_, s)| [s.log.clone(), s.delivered.clone()])
