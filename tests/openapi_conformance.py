@@ -197,6 +197,17 @@ verification = call("GET", f"{org}/audit-logs/verify", token, expect=200, templa
 assert verification["valid"] is True, verification
 call("GET", "/v1/me/audit-logs?limit=3", token, expect=200)
 
+# The custom domain (Pro plan): set, read, check DNS (nothing published: pending), remove.
+D = T + "/custom-domain"
+domain = f"api-{uuid.uuid4().hex[:12]}.example.com"
+call("PUT", f"{org}/custom-domain", token, {"domain": domain}, expect=200, template=D)
+call("PUT", f"{org}/custom-domain", token, {"domain": "*.example.com"}, expect=422, template=D)
+call("GET", f"{org}/custom-domain", token, expect=200, template=D)
+checked_domain = call("POST", f"{org}/custom-domain/verify", token, expect=200, template=D + "/verify")
+assert checked_domain["status"] == "pending" and checked_domain["reason"], checked_domain
+call("DELETE", f"{org}/custom-domain", token, expect=204, template=D)
+call("GET", f"{org}/custom-domain", token, expect=404, template=D)
+
 # Webhook endpoints (the test stack allows loopback targets).
 call("GET", "/v1/webhooks/event-types", expect=200)
 W = T + "/webhooks"

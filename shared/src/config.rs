@@ -19,6 +19,12 @@ pub struct Config {
     /// `WEBHOOK_ALLOW_PRIVATE_TARGETS=1`: webhooks may use http and reach loopback and
     /// private addresses (local testing only; never set in AWS).
     pub webhook_allow_private_targets: bool,
+    /// `PLATFORM_DOMAIN`: the zone of the orgs' host names (no custom domain under it).
+    pub platform_domain: String,
+    /// `GATEWAY_CNAME_TARGET`: what custom domains must CNAME to.
+    pub gateway_cname_target: String,
+    /// `DNS_NAMESERVERS`: where custom-domain checks ask (the system's resolvers if unset).
+    pub dns_nameservers: crate::domains::Nameservers,
 }
 
 impl Config {
@@ -48,6 +54,16 @@ impl Config {
             expose_round_trips: lookup("EXPOSE_DYNAMODB_CALLS").as_deref() == Some("1"),
             webhook_allow_private_targets: lookup("WEBHOOK_ALLOW_PRIVATE_TARGETS").as_deref()
                 == Some("1"),
+            platform_domain: lookup("PLATFORM_DOMAIN")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "plexmcp.local".into()),
+            gateway_cname_target: lookup("GATEWAY_CNAME_TARGET")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "gateway.plexmcp.com".into()),
+            dns_nameservers: crate::domains::Nameservers::parse(
+                &lookup("DNS_NAMESERVERS").unwrap_or_default(),
+            )
+            .map_err(Error::Internal)?,
         })
     }
 }

@@ -14,6 +14,7 @@ pub mod aws;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod domains;
 pub mod error;
 pub mod events;
 pub mod http;

@@ -58,8 +58,33 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
         .unwrap()
         .to_owned();
     let delivery = a_logged_delivery(api, org, &webhook).await;
+    // A custom domain to read (the Pro plan has them).
+    api.put(
+        &org.path("/billing"),
+        &org.owner.token,
+        json!({ "plan": "pro" }),
+    )
+    .await
+    .expect(200);
+    let domain = |label: &str| format!("{}.example.com", plexmcp_tests::unique(label));
+    api.put(
+        &org.path("/custom-domain"),
+        &org.owner.token,
+        json!({ "domain": domain("tenancy-") }),
+    )
+    .await
+    .expect(200);
     use Least::*;
     vec![
+        route(Method::GET, "/custom-domain".into(), None, Viewer),
+        route(
+            Method::PUT,
+            "/custom-domain".into(),
+            Some(json!({ "domain": domain("probe-") })),
+            Admin,
+        ),
+        route(Method::POST, "/custom-domain/verify".into(), None, Admin),
+        route(Method::DELETE, "/custom-domain".into(), None, Admin),
         route(Method::GET, "/audit-logs".into(), None, Admin),
         route(Method::GET, "/audit-logs/verify".into(), None, Admin),
         route(Method::GET, "/webhooks".into(), None, Viewer),

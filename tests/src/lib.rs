@@ -5,6 +5,7 @@
 //! the emulator through the AWS SDK.
 
 pub mod api;
+pub mod dns;
 pub mod events;
 pub mod fixtures;
 pub mod receiver;
@@ -57,6 +58,10 @@ pub fn stack_as_in_aws() -> &'static Stack {
 }
 
 fn start_stack(suffix: &str, overrides: &[(&str, &str)]) -> Stack {
+    // Custom-domain checks ask the binary's DNS server on loopback, never the network.
+    let nameservers = dns::dns().address.clone();
+    let mut overrides = overrides.to_vec();
+    overrides.push(("DNS_NAMESERVERS", &nameservers));
     let dir = repo_root()
         .join("target")
         .join("test-stacks")
@@ -65,7 +70,7 @@ fn start_stack(suffix: &str, overrides: &[(&str, &str)]) -> Stack {
         &repo_root(),
         &bin_dir().join("local-gateway"),
         &dir,
-        overrides,
+        &overrides,
     ))
 }
 

@@ -3,6 +3,7 @@
 mod api_keys;
 mod audit_logs;
 mod billing;
+mod custom_domain;
 mod general;
 mod invitations;
 mod mcps;
@@ -43,6 +44,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook_deliveries::redeliver))
         .routes(routes!(audit_logs::list))
         .routes(routes!(audit_logs::verify_chain))
+        .routes(routes!(
+            custom_domain::get,
+            custom_domain::put,
+            custom_domain::remove
+        ))
+        .routes(routes!(custom_domain::verify))
 }
 
 pub fn router(state: AppState) -> Router {

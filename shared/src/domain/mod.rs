@@ -4,6 +4,7 @@
 pub mod backup_code;
 pub mod description;
 pub mod email;
+pub mod hostname;
 pub mod mcp;
 pub mod name;
 pub mod password;
@@ -14,6 +15,7 @@ pub mod totp;
 
 pub use description::Description;
 pub use email::Email;
+pub use hostname::CustomDomain;
 pub use name::Name;
 pub use password::{Password, PasswordHash};
 pub use pin::Pin;

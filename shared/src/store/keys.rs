@@ -82,6 +82,16 @@ impl Key {
         Self::new(format!("THROTTLE#APIKEY#ORG#{org}"), "THROTTLE")
     }
 
+    /// The org's custom domain and its verification state.
+    pub fn custom_domain(org: &OrgId) -> Self {
+        Self::new(format!("ORG#{org}"), "CUSTOMDOMAIN")
+    }
+
+    /// The claim of a custom domain name by one org.
+    pub fn domain_claim(domain: &str) -> Self {
+        Self::new(format!("DOMAIN#{domain}"), "CLAIM")
+    }
+
     /// The organization (settings, plan, status, owner count, head of its audit chain).
     pub fn org(org: &OrgId) -> Self {
         Self::new(format!("ORG#{org}"), "ORG")

@@ -1,0 +1,370 @@
+//! Settings → Custom Domain: an org's own host name for its gateway (Pro, Team and
+//! Enterprise). Owners and admins set, verify and remove it; every member reads it.
+//!
+//! Ownership is proven in DNS: a CNAME to `GATEWAY_CNAME_TARGET` and the token shown here
+//! in a TXT record at `_plexmcp-challenge.<domain>` (a CNAME alone could be a dangling
+//! record left by someone else). One org per name: the claim is a conditional write.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::access::{Credential, OrgAccess};
+use shared::audit::{Category, Target};
+use shared::domain::hostname::Reserved;
+use shared::domain::{CustomDomain, Permission};
+use shared::domains::{claimable_by, held_by, DomainRecord, EXPIRED, FAILED, VERIFIED};
+use shared::http::{ClientInfo, Json, Path, Problem};
+use shared::store::{delete_if, put_if, s, CommitError, Cond, Key};
+use shared::{AppState, Error};
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DomainStatus {
+    /// Waiting for the DNS records (re-checked until 48 hours have passed).
+    Pending,
+    /// Both records are in place.
+    Verified,
+    /// Verified once; the records are gone (re-checked daily).
+    Failed,
+    /// No check verified it within 48 hours: the name was released.
+    Expired,
+}
+
+/// The TXT record that proves the org owns the domain.
+#[derive(Serialize, ToSchema)]
+pub struct TxtRecord {
+    /// `_plexmcp-challenge.<domain>`
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CustomDomainView {
+    /// The domain in its ASCII (IDNA) form.
+    domain: String,
+    status: DomainStatus,
+    /// What the domain's CNAME record must point to.
+    cname_target: String,
+    txt_record: TxtRecord,
+    /// While pending: when the domain is released if no check has verified it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+    /// How many DNS checks were made, and the last one's time.
+    checks: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_checked_at: Option<DateTime<Utc>>,
+    /// Why the last check did not verify it ("no CNAME record", "TXT token missing", …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutDomain {
+    /// A host name you own, like `api.example.com` (internationalized names are stored
+    /// in their IDNA ASCII form); not an IP address, no wildcard, at most 253 characters.
+    #[schema(min_length = 1, max_length = 253)]
+    domain: String,
+}
+
+fn view(state: &AppState, record: &DomainRecord) -> CustomDomainView {
+    let status = match record.status.as_str() {
+        VERIFIED => DomainStatus::Verified,
+        FAILED => DomainStatus::Failed,
+        EXPIRED => DomainStatus::Expired,
+        _ => DomainStatus::Pending,
+    };
+    let pending = matches!(status, DomainStatus::Pending);
+    CustomDomainView {
+        txt_record: TxtRecord {
+            name: format!("_plexmcp-challenge.{}", record.domain),
+            value: record.token.clone(),
+        },
+        domain: record.domain.clone(),
+        status,
+        cname_target: state.config.gateway_cname_target.clone(),
+        expires_at: pending.then_some(record.expires_at),
+        checks: record.checks,
+        last_checked_at: record.last_checked_at,
+        reason: record.reason.clone(),
+        verified_at: record.verified_at,
+        created_at: record.created_at,
+    }
+}
+
+/// The caller's access and the org's domain record, read together.
+async fn load(
+    state: &AppState,
+    credential: &Credential,
+    slug: &str,
+) -> Result<(OrgAccess, Option<DomainRecord>), Error> {
+    let (access, item) =
+        OrgAccess::load_target(state, credential, slug, |org| Some(Key::custom_domain(org)))
+            .await?;
+    let record = item.as_ref().map(DomainRecord::from_item).transpose()?;
+    Ok((access, record))
+}
+
+fn paid(access: &OrgAccess) -> Result<(), Error> {
+    if access.org.plan == "free" {
+        return Err(Error::PlanRequired(
+            "custom domains come with the Pro, Team and Enterprise plans",
+        ));
+    }
+    Ok(())
+}
+
+/// The record is as this request read it (or still absent).
+fn as_read(record: Option<&DomainRecord>) -> Cond {
+    match record {
+        None => Cond::new("attribute_not_exists(pk)"),
+        Some(r) => Cond::new("#token = :token AND checks = :checks")
+            .name("#token", "token")
+            .value(":token", s(&r.token))
+            .value(":checks", shared::store::n(r.checks)),
+    }
+}
+
+fn changed_meanwhile() -> Error {
+    Error::conflict(
+        "conflict",
+        "the custom domain changed meanwhile; read it again and retry",
+    )
+}
+
+fn taken() -> Error {
+    Error::conflict(
+        "domain_taken",
+        "another organization has claimed this domain",
+    )
+}
+
+/// Set the org's custom domain (owners and admins). A new domain replaces a pending,
+/// failed or expired one and releases its name; the same domain again answers as it is.
+#[utoipa::path(put, path = "/v1/orgs/{slug}/custom-domain", operation_id = "put_custom_domain", tag = "custom-domain", security(("bearer" = [])),
+    params(("slug" = String, Path)), request_body = PutDomain,
+    responses(
+        (status = 200, body = CustomDomainView),
+        (status = 403, description = "`forbidden`, or `plan_required` on the Free plan", body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "`domain_taken` by another org, `domain_verified`: remove the verified one first, or `conflict`", body = Problem),
+        (status = 422, body = Problem),
+    ))]
+pub async fn put(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path(slug): Path<String>,
+    Json(body): Json<PutDomain>,
+) -> Result<axum::Json<CustomDomainView>, Error> {
+    let reserved = Reserved {
+        platform_domain: &state.config.platform_domain,
+        cname_target: &state.config.gateway_cname_target,
+    };
+    let domain =
+        CustomDomain::parse(&body.domain, &reserved).map_err(|e| Error::invalid("domain", e))?;
+    let (access, current) = load(&state, &credential, &slug).await?;
+    access.require(Permission::Administer)?;
+    paid(&access)?;
+    if let Some(current) = &current {
+        if current.domain == domain.as_str() && current.status != EXPIRED {
+            return Ok(axum::Json(view(&state, current)));
+        }
+        if current.status == VERIFIED {
+            return Err(Error::conflict(
+                "domain_verified",
+                format!(
+                    "{} is verified; remove it before setting another domain",
+                    current.domain
+                ),
+            ));
+        }
+    }
+    let org = &access.org.id;
+    let now = Utc::now();
+    let record = DomainRecord::pending(&domain, now);
+    let mut mutation = access
+        .mutation(
+            "custom_domain.added",
+            Category::Settings,
+            Target::new("custom_domain", domain.as_str()),
+            &client,
+        )
+        .details(json!({ "domain": domain.as_str() }))
+        .write(put_if(
+            &state.table,
+            record.item(org),
+            &as_read(current.as_ref()),
+        )?)
+        .write(put_if(
+            &state.table,
+            record.claim_item(org),
+            &claimable_by(org, now),
+        )?);
+    if let Some(old) = current.filter(|c| c.domain != domain.as_str() && c.holds_claim()) {
+        let claim = Key::domain_claim(&old.domain);
+        mutation = mutation.write(delete_if(&state.table, &claim, &held_by(org))?);
+    }
+    mutation.commit(&state).await.map_err(|error| match error {
+        CommitError::Write(1) => taken(),
+        CommitError::Write(_) => changed_meanwhile(),
+        other => other.into(),
+    })?;
+    Ok(axum::Json(view(&state, &record)))
+}
+
+/// The org's custom domain and where its verification stands (any member).
+#[utoipa::path(get, path = "/v1/orgs/{slug}/custom-domain", operation_id = "get_custom_domain", tag = "custom-domain", security(("bearer" = [])),
+    params(("slug" = String, Path)),
+    responses((status = 200, body = CustomDomainView), (status = 404, description = "no custom domain, or no such org", body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path(slug): Path<String>,
+) -> Result<axum::Json<CustomDomainView>, Error> {
+    let (access, record) = load(&state, &credential, &slug).await?;
+    access.require(Permission::Read)?;
+    let record = record.ok_or(Error::NotFound)?;
+    Ok(axum::Json(view(&state, &record)))
+}
+
+/// Check DNS now (owners and admins): verified when the CNAME points to the gateway and
+/// the TXT record holds the token; otherwise the reason. A verified domain whose records
+/// are gone is `failed`.
+#[utoipa::path(post, path = "/v1/orgs/{slug}/custom-domain/verify", operation_id = "verify_custom_domain", tag = "custom-domain", security(("bearer" = [])),
+    params(("slug" = String, Path)),
+    responses(
+        (status = 200, body = CustomDomainView),
+        (status = 403, description = "`forbidden`, or `plan_required` on the Free plan", body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "`domain_expired`: set it again; `domain_taken`; or `conflict`", body = Problem),
+    ))]
+pub async fn verify(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path(slug): Path<String>,
+) -> Result<axum::Json<CustomDomainView>, Error> {
+    let (access, record) = load(&state, &credential, &slug).await?;
+    access.require(Permission::Administer)?;
+    paid(&access)?;
+    let record = record.ok_or(Error::NotFound)?;
+    if record.status == EXPIRED {
+        return Err(Error::conflict(
+            "domain_expired",
+            "no check verified the domain within 48 hours and it was released; set it again",
+        ));
+    }
+    let reserved = Reserved {
+        platform_domain: &state.config.platform_domain,
+        cname_target: &state.config.gateway_cname_target,
+    };
+    let domain = CustomDomain::parse(&record.domain, &reserved)
+        .map_err(|e| Error::Internal(format!("stored domain: {e}")))?;
+    let finding = state
+        .config
+        .dns_nameservers
+        .check(&domain, &state.config.gateway_cname_target, &record.token)
+        .await;
+    let next = record.checked(&finding, Utc::now());
+    commit_check(&state, &access, &client, &record, &next).await?;
+    Ok(axum::Json(view(&state, &next)))
+}
+
+/// Writes a check's result while the record is as read. A change of status is an audit
+/// entry; a verified domain must still hold its claim; an expired one releases it.
+async fn commit_check(
+    state: &AppState,
+    access: &OrgAccess,
+    client: &ClientInfo,
+    before: &DomainRecord,
+    after: &DomainRecord,
+) -> Result<(), Error> {
+    let org = &access.org.id;
+    let record = put_if(&state.table, after.item(org), &as_read(Some(before)))?;
+    if after.status == before.status {
+        return match state.table.transact(vec![record]).await {
+            Err(shared::store::StoreError::Cancelled(_)) => Err(changed_meanwhile()),
+            other => other.map_err(Error::from),
+        };
+    }
+    let claim = Key::domain_claim(&after.domain);
+    let claim_write = if after.status == EXPIRED {
+        delete_if(&state.table, &claim, &held_by(org))?
+    } else {
+        let ours = Cond::new("org_id = :org").value(":org", s(org.as_str()));
+        put_if(&state.table, after.claim_item(org), &ours)?
+    };
+    access
+        .mutation(
+            match after.status.as_str() {
+                VERIFIED => "custom_domain.verified",
+                EXPIRED => "custom_domain.expired",
+                FAILED => "custom_domain.failed",
+                _ => "custom_domain.pending",
+            },
+            Category::Settings,
+            Target::new("custom_domain", &after.domain),
+            client,
+        )
+        .details(json!({ "domain": after.domain, "reason": after.reason }))
+        .write(record)
+        .write(claim_write)
+        .commit(state)
+        .await
+        .map_err(|error| match error {
+            CommitError::Write(0) => changed_meanwhile(),
+            CommitError::Write(_) => taken(),
+            other => other.into(),
+        })?;
+    Ok(())
+}
+
+/// Remove the custom domain (owners and admins, any plan): the name is released.
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/custom-domain", operation_id = "delete_custom_domain", tag = "custom-domain", security(("bearer" = [])),
+    params(("slug" = String, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "`conflict`: changed meanwhile", body = Problem),
+    ))]
+pub async fn remove(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path(slug): Path<String>,
+) -> Result<StatusCode, Error> {
+    let (access, record) = load(&state, &credential, &slug).await?;
+    access.require(Permission::Administer)?;
+    let record = record.ok_or(Error::NotFound)?;
+    let org = &access.org.id;
+    let mut mutation = access
+        .mutation(
+            "custom_domain.removed",
+            Category::Settings,
+            Target::new("custom_domain", &record.domain),
+            &client,
+        )
+        .details(json!({ "domain": record.domain }))
+        .write(delete_if(
+            &state.table,
+            &Key::custom_domain(org),
+            &as_read(Some(&record)),
+        )?);
+    if record.holds_claim() {
+        let claim = Key::domain_claim(&record.domain);
+        mutation = mutation.write(delete_if(&state.table, &claim, &held_by(org))?);
+    }
+    mutation.commit(&state).await.map_err(|error| match error {
+        CommitError::Write(_) => changed_meanwhile(),
+        other => other.into(),
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,181 @@
+//! Custom domains: an org's own host name for its gateway, proven by DNS. The org keeps
+//! one record (`ORG#o / CUSTOMDOMAIN`); the name itself is claimed by one org at a time
+//! (`DOMAIN#<name> / CLAIM`), conditionally, so a second org gets 409 until the first
+//! releases it or its pending claim expires (48 h without a successful check).
+
+pub mod dns;
+
+use crate::domain::CustomDomain;
+use crate::ids::OrgId;
+use crate::store::item::time;
+use crate::store::{n, s, Cond, Item, ItemExt, Key, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+
+pub use dns::{Finding, Nameservers};
+
+/// A pending domain that no check verified in this time is expired and released.
+pub const PENDING_FOR: Duration = Duration::hours(48);
+
+pub const PENDING: &str = "pending";
+pub const VERIFIED: &str = "verified";
+pub const FAILED: &str = "failed";
+pub const EXPIRED: &str = "expired";
+
+/// The org's custom domain and where its verification stands.
+#[derive(Clone, Debug)]
+pub struct DomainRecord {
+    pub domain: String,
+    pub status: String,
+    /// What `_plexmcp-challenge.<domain>` must hold.
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+    /// When a pending domain expires.
+    pub expires_at: DateTime<Utc>,
+    pub last_checked_at: Option<DateTime<Utc>>,
+    pub checks: i64,
+    /// Why the last check did not verify it.
+    pub reason: Option<String>,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+impl DomainRecord {
+    /// A new pending domain with a fresh token.
+    pub fn pending(domain: &CustomDomain, now: DateTime<Utc>) -> Self {
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        DomainRecord {
+            domain: domain.as_str().to_owned(),
+            status: PENDING.into(),
+            token: format!("plexmcp-verify={token}"),
+            created_at: now,
+            expires_at: now + PENDING_FOR,
+            last_checked_at: None,
+            checks: 0,
+            reason: None,
+            verified_at: None,
+        }
+    }
+
+    pub fn from_item(item: &Item) -> Result<Self, StoreError> {
+        Ok(DomainRecord {
+            domain: item.str("domain")?.to_owned(),
+            status: item.str("status")?.to_owned(),
+            token: item.str("token")?.to_owned(),
+            created_at: item.time("created_at")?,
+            expires_at: item.time("expires_at")?,
+            last_checked_at: item.time("last_checked_at").ok(),
+            checks: item.opt_num("checks").unwrap_or(0),
+            reason: item.opt_str("reason").map(str::to_owned),
+            verified_at: item.time("verified_at").ok(),
+        })
+    }
+
+    pub fn item(&self, org: &OrgId) -> Item {
+        let mut item = Key::custom_domain(org).to_item();
+        item.insert("domain".into(), s(&self.domain));
+        item.insert("status".into(), s(&self.status));
+        item.insert("token".into(), s(&self.token));
+        item.insert("created_at".into(), time(self.created_at));
+        item.insert("expires_at".into(), time(self.expires_at));
+        item.insert("checks".into(), n(self.checks));
+        if let Some(at) = self.last_checked_at {
+            item.insert("last_checked_at".into(), time(at));
+        }
+        if let Some(reason) = &self.reason {
+            item.insert("reason".into(), s(reason));
+        }
+        if let Some(at) = self.verified_at {
+            item.insert("verified_at".into(), time(at));
+        }
+        item
+    }
+
+    /// The record after a check that found `finding` at `now`: verified, or pending until
+    /// it expires, or failed when a verified domain's records are gone.
+    pub fn checked(&self, finding: &Finding, now: DateTime<Utc>) -> Self {
+        let mut next = self.clone();
+        next.checks += 1;
+        next.last_checked_at = Some(now);
+        match finding {
+            Finding::Verified => {
+                next.status = VERIFIED.into();
+                next.reason = None;
+                next.verified_at = Some(now);
+            }
+            Finding::NotVerified(reason) => {
+                next.reason = Some(reason.clone());
+                next.status = match self.status.as_str() {
+                    VERIFIED | FAILED => FAILED.into(),
+                    _ if now >= self.expires_at => EXPIRED.into(),
+                    _ => PENDING.into(),
+                };
+            }
+        }
+        next
+    }
+
+    /// Whether the record still holds its claim on the name.
+    pub fn holds_claim(&self) -> bool {
+        self.status != EXPIRED
+    }
+
+    /// The claim item of the name: whose it is and, while pending, until when.
+    pub fn claim_item(&self, org: &OrgId) -> Item {
+        let mut item = Key::domain_claim(&self.domain).to_item();
+        item.insert("org_id".into(), s(org.as_str()));
+        item.insert("domain".into(), s(&self.domain));
+        if self.status != VERIFIED && self.status != FAILED {
+            item.insert("expires_at".into(), time(self.expires_at));
+        }
+        item
+    }
+}
+
+/// The condition under which `org` may write the claim of a name: nobody holds it, `org`
+/// does, or another org's pending claim has expired.
+pub fn claimable_by(org: &OrgId, now: DateTime<Utc>) -> Cond {
+    Cond::new("attribute_not_exists(pk) OR org_id = :org OR expires_at < :now")
+        .value(":org", s(org.as_str()))
+        .value(":now", time(now))
+}
+
+/// The condition under which `org` may release a claim: it is `org`'s (or gone).
+pub fn held_by(org: &OrgId) -> Cond {
+    Cond::new("attribute_not_exists(pk) OR org_id = :org").value(":org", s(org.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::hostname::Reserved;
+
+    fn record(now: DateTime<Utc>) -> DomainRecord {
+        let reserved = Reserved {
+            platform_domain: "plexmcp.local",
+            cname_target: "gateway.plexmcp.com",
+        };
+        let domain = CustomDomain::parse("api.example.com", &reserved).unwrap();
+        DomainRecord::pending(&domain, now)
+    }
+
+    #[test]
+    fn a_check_moves_the_status_as_the_records_say() {
+        let now = Utc::now();
+        let pending = record(now);
+        assert!(pending.token.starts_with("plexmcp-verify=") && pending.token.len() > 40);
+        let missing = Finding::NotVerified("no CNAME record".into());
+        let still = pending.checked(&missing, now + Duration::minutes(1));
+        assert_eq!((still.status.as_str(), still.checks), (PENDING, 1));
+        let verified = still.checked(&Finding::Verified, now + Duration::minutes(2));
+        assert_eq!(verified.status, VERIFIED);
+        assert!(verified.reason.is_none());
+        let failed = verified.checked(&missing, now + Duration::days(1));
+        assert_eq!(failed.status, FAILED);
+        assert_eq!(failed.checked(&Finding::Verified, now).status, VERIFIED);
+        let late = pending.checked(&missing, now + PENDING_FOR);
+        assert_eq!(late.status, EXPIRED);
+        assert!(!late.holds_claim());
+    }
+}
