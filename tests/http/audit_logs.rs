@@ -12,13 +12,7 @@ const PIN: &str = "840317";
 /// An org on the Pro plan (audit logs need it).
 async fn pro_org(api: &Api) -> OrgFixture {
     let org = OrgFixture::create(api).await;
-    api.put(
-        &org.path("/billing"),
-        &org.owner.token,
-        json!({ "plan": "pro" }),
-    )
-    .await
-    .expect(200);
+    org.set_plan(api, "pro").await;
     org
 }
 

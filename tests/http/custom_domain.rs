@@ -12,13 +12,7 @@ use serde_json::{json, Value};
 /// An org on the Pro plan (custom domains need it).
 async fn pro_org(api: &Api) -> OrgFixture {
     let org = OrgFixture::create(api).await;
-    api.put(
-        &org.path("/billing"),
-        &org.owner.token,
-        json!({ "plan": "pro" }),
-    )
-    .await
-    .expect(200);
+    org.set_plan(api, "pro").await;
     org
 }
 

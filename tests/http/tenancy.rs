@@ -59,13 +59,7 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
         .to_owned();
     let delivery = a_logged_delivery(api, org, &webhook).await;
     // A custom domain to read (the Pro plan has them).
-    api.put(
-        &org.path("/billing"),
-        &org.owner.token,
-        json!({ "plan": "pro" }),
-    )
-    .await
-    .expect(200);
+    org.set_plan(api, "pro").await;
     let domain = |label: &str| format!("{}.example.com", plexmcp_tests::unique(label));
     api.put(
         &org.path("/custom-domain"),

@@ -35,6 +35,37 @@ async fn deliveries(api: &Api, org: &OrgFixture, endpoint: &Endpoint) -> Vec<Val
         .clone()
 }
 
+/// A delivery job for `endpoint` of `org`, as the fan-out puts it on the queue.
+fn job(org: &OrgFixture, endpoint: &Endpoint, message_id: &str) -> String {
+    json!({
+        "org_id": org.id, "endpoint_id": endpoint.id, "message_id": message_id,
+        "event": "mcp.created", "payload": json!({ "event": "mcp.created", "data": {} }).to_string(),
+        "attempt": 1,
+    })
+    .to_string()
+}
+
+/// Puts `jobs` on the deliveries queue in one request, so that one poll takes them all.
+async fn enqueue_together(jobs: &[String]) {
+    let stack = stack();
+    let entries = jobs.iter().enumerate().map(|(i, body)| {
+        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+            .id(format!("job-{i}"))
+            .message_body(body)
+            .build()
+            .unwrap()
+    });
+    stack
+        .sqs()
+        .await
+        .send_message_batch()
+        .queue_url(stack.env("WEBHOOK_DELIVERIES_QUEUE_URL"))
+        .set_entries(Some(entries.collect()))
+        .send()
+        .await
+        .unwrap();
+}
+
 /// A `msg_` id no other test uses.
 fn new_message_id() -> String {
     use rand::Rng;
@@ -444,32 +475,8 @@ async fn a_batch_holding_the_same_job_twice_sends_it_once() {
     outbox_drains(&org.id).await;
     let endpoint = subscribe(&api, &org, &["mcp.created"]).await;
     let message_id = new_message_id();
-    let job = json!({
-        "org_id": org.id,
-        "endpoint_id": endpoint.id,
-        "message_id": message_id,
-        "event": "mcp.created",
-        "payload": json!({ "event": "mcp.created", "data": {} }).to_string(),
-        "attempt": 1,
-    });
-    let stack = stack();
-    let copy = |id: &str| {
-        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-            .id(id)
-            .message_body(job.to_string())
-            .build()
-            .unwrap()
-    };
-    stack
-        .sqs()
-        .await
-        .send_message_batch()
-        .queue_url(stack.env("WEBHOOK_DELIVERIES_QUEUE_URL"))
-        .entries(copy("a"))
-        .entries(copy("b"))
-        .send()
-        .await
-        .unwrap();
+    let copy = job(&org, &endpoint, &message_id);
+    enqueue_together(&[copy.clone(), copy]).await;
     endpoint.receiver.wait_for(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let received = endpoint.receiver.received();
@@ -487,35 +494,11 @@ async fn a_success_logged_meanwhile_by_another_copy_is_not_logged_twice() {
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
     let endpoint = subscribe(&api, &org, &["mcp.created"]).await;
-    let job = |message_id: &str| {
-        json!({
-            "org_id": org.id, "endpoint_id": endpoint.id, "message_id": message_id,
-            "event": "mcp.created", "payload": json!({ "event": "mcp.created" }).to_string(),
-            "attempt": 1,
-        })
-        .to_string()
-    };
     let (first, second) = (new_message_id(), new_message_id());
     let pause = Pause::before_commit("webhook.delivered", &format!("ORG#{}", org.id)).await;
-    let stack = stack();
-    let entry = |id: &str, body: String| {
-        aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-            .id(id)
-            .message_body(body)
-            .build()
-            .unwrap()
-    };
-    stack
-        .sqs()
-        .await
-        .send_message_batch()
-        .queue_url(stack.env("WEBHOOK_DELIVERIES_QUEUE_URL"))
-        .entries(entry("a", job(&first)))
-        .entries(entry("b", job(&second)))
-        .send()
-        .await
-        .unwrap();
+    enqueue_together(&[job(&org, &endpoint, &first), job(&org, &endpoint, &second)]).await;
     pause.reached().await;
+    let stack = stack();
     // The other copy of the first job: its delivered record, as its commit writes it.
     stack
         .dynamodb()

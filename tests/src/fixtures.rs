@@ -158,6 +158,17 @@ impl OrgFixture {
         .expect(200);
     }
 
+    /// Moves the org to `plan` (the owner changes it; PIN protection must be off).
+    pub async fn set_plan(&self, api: &Api, plan: &str) {
+        api.put(
+            &self.path("/billing"),
+            &self.owner.token,
+            json!({ "plan": plan }),
+        )
+        .await
+        .expect(200);
+    }
+
     /// A new API key of the org (created by the owner): (id, key).
     pub async fn api_key(&self, api: &Api) -> (String, String) {
         let created = api

@@ -73,6 +73,14 @@ pub struct PutDomain {
     domain: String,
 }
 
+/// The names no custom domain may be or lie under.
+fn reserved(state: &AppState) -> Reserved<'_> {
+    Reserved {
+        platform_domain: &state.config.platform_domain,
+        cname_target: &state.config.gateway_cname_target,
+    }
+}
+
 fn view(state: &AppState, record: &DomainRecord) -> CustomDomainView {
     let status = match record.status.as_str() {
         VERIFIED => DomainStatus::Verified,
@@ -163,12 +171,8 @@ pub async fn put(
     Path(slug): Path<String>,
     Json(body): Json<PutDomain>,
 ) -> Result<axum::Json<CustomDomainView>, Error> {
-    let reserved = Reserved {
-        platform_domain: &state.config.platform_domain,
-        cname_target: &state.config.gateway_cname_target,
-    };
-    let domain =
-        CustomDomain::parse(&body.domain, &reserved).map_err(|e| Error::invalid("domain", e))?;
+    let domain = CustomDomain::parse(&body.domain, &reserved(&state))
+        .map_err(|e| Error::invalid("domain", e))?;
     let (access, current) = load(&state, &credential, &slug).await?;
     access.require(Permission::Administer)?;
     paid(&access)?;
@@ -261,11 +265,7 @@ pub async fn verify(
             "no check verified the domain within 48 hours and it was released; set it again",
         ));
     }
-    let reserved = Reserved {
-        platform_domain: &state.config.platform_domain,
-        cname_target: &state.config.gateway_cname_target,
-    };
-    let domain = CustomDomain::parse(&record.domain, &reserved)
+    let domain = CustomDomain::parse(&record.domain, &reserved(&state))
         .map_err(|e| Error::Internal(format!("stored domain: {e}")))?;
     let finding = state
         .config
