@@ -40,7 +40,10 @@ pub fn cold_event(function: &str) -> (Value, &'static str) {
             "GET /v1/orgs/{slug} unauthenticated → 401",
         ),
         "event-dispatch" | "webhook-delivery" => (json!({ "Records": [] }), "empty SQS batch"),
-        "outbox-sweeper" => (scheduled(), "schedule → 16 Queries, one a shard (emulator)"),
+        "outbox-sweeper" => (
+            scheduled(),
+            "schedule → 16 concurrent Queries, one a shard (emulator)",
+        ),
         _ => (scheduled(), "any event"),
     }
 }
