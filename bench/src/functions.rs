@@ -39,7 +39,9 @@ pub fn cold_event(function: &str) -> (Value, &'static str) {
             http_request("GET", "/v1/orgs/bench", None, None),
             "GET /v1/orgs/{slug} unauthenticated → 401",
         ),
-        "event-dispatch" | "webhook-delivery" => (json!({ "Records": [] }), "empty SQS batch"),
+        "event-dispatch" | "webhook-delivery" | "domain-check" => {
+            (json!({ "Records": [] }), "empty SQS batch")
+        }
         "outbox-sweeper" => (
             scheduled(),
             "schedule → 16 concurrent Queries, one a shard (emulator)",
@@ -90,6 +92,10 @@ pub fn warm_event(function: &str, fixture: &Fixture, n: usize) -> Value {
             });
             json!({ "Records": [sqs_record(&format!("m-{n}"), &job.to_string())] })
         }
+        "domain-check" => {
+            let job = json!({ "org_id": fixture.org_id, "token": format!("gone-{n}"), "check": 0 });
+            json!({ "Records": [sqs_record(&format!("m-{n}"), &job.to_string())] })
+        }
         _ => scheduled(),
     }
 }
@@ -101,6 +107,7 @@ pub fn warm_mix(function: &str) -> &'static str {
         "organization" => "GET org / mcps / security",
         "event-dispatch" => "1-record batch, no endpoints",
         "webhook-delivery" => "1-record batch, endpoint gone (one read)",
+        "domain-check" => "1-record batch, domain gone (one read)",
         "outbox-sweeper" => "schedule",
         _ => "any event",
     }

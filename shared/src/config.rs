@@ -11,6 +11,8 @@ pub struct Config {
     pub events_queue_url: String,
     /// Where fan-out puts one job per subscribed webhook endpoint.
     pub webhook_deliveries_queue_url: String,
+    /// Where the scheduled checks of pending custom domains wait.
+    pub domain_checks_queue_url: String,
     /// Key material for secrets stored encrypted (TOTP secrets): from Secrets Manager in
     /// AWS, generated per stack locally.
     pub data_key: String,
@@ -42,6 +44,7 @@ impl Config {
             table_name: required("TABLE_NAME")?,
             events_queue_url: required("EVENTS_QUEUE_URL")?,
             webhook_deliveries_queue_url: required("WEBHOOK_DELIVERIES_QUEUE_URL")?,
+            domain_checks_queue_url: required("DOMAIN_CHECKS_QUEUE_URL")?,
             data_key: required("DATA_KEY").and_then(|key| {
                 if key.len() >= 32 {
                     Ok(key)

@@ -6,7 +6,9 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::dns::dns;
-use plexmcp_tests::{set_attribute, stack, unique, Api, OrgFixture};
+use plexmcp_tests::{
+    set_attribute, stack, stack_checking_domains_every_second, unique, Api, OrgFixture,
+};
 use serde_json::{json, Value};
 
 /// An org on the Pro plan (custom domains need it).
@@ -356,4 +358,77 @@ async fn the_free_plan_and_roles() {
     api.delete(&org.path("/custom-domain"), &org.owner.token)
         .await
         .expect(204);
+}
+
+/// Reads the domain until `done` holds of it (the worker checks every second here).
+async fn until(api: &Api, org: &OrgFixture, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let read = api
+            .get(&org.path("/custom-domain"), &org.viewer.token)
+            .await
+            .expect(200)
+            .body;
+        if done(&read) {
+            return read;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {read}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_worker_verifies_a_pending_domain_without_anyone_asking() {
+    let api = stack_checking_domains_every_second().api();
+    let org = pro_org(&api).await;
+    let answer = put_domain(&api, &org, &new_domain()).await;
+    let checked = until(&api, &org, |d| d["checks"].as_u64() >= Some(2)).await;
+    assert_eq!(checked["status"], "pending");
+    assert_eq!(checked["reason"], "no CNAME record");
+    publish(&answer);
+    let verified = until(&api, &org, |d| d["status"] == "verified").await;
+    assert!(verified["verified_at"].is_string());
+    // Nobody called verify: the change of state is the worker's, in the audit log.
+    let log = api
+        .get(
+            &org.path("/audit-logs?action=custom_domain.verified"),
+            &org.owner.token,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(log["items"][0]["actor"]["type"], "system");
+    // Verified: the worker stops checking it.
+    let settled = verified["checks"].as_u64().unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let later = until(&api, &org, |_| true).await;
+    assert_eq!(later["checks"].as_u64().unwrap(), settled);
+}
+
+#[tokio::test]
+async fn the_worker_expires_a_domain_nobody_verified_in_48_hours() {
+    let stack = stack_checking_domains_every_second();
+    let api = stack.api();
+    let (a, b) = (pro_org(&api).await, pro_org(&api).await);
+    let domain = new_domain();
+    put_domain(&api, &a, &domain).await;
+    // 48 hours pass (the test moves the record's clock); the next scheduled check expires it.
+    let past = AttributeValue::S((chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339());
+    let table = stack.table_name();
+    stack
+        .dynamodb()
+        .await
+        .update_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(format!("ORG#{}", a.id)))
+        .key("sk", AttributeValue::S("CUSTOMDOMAIN".into()))
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(":past", past)
+        .send()
+        .await
+        .unwrap();
+    let expired = until(&api, &a, |d| d["status"] == "expired").await;
+    assert_eq!(expired["reason"], "no CNAME record");
+    // The name was released: another org claims it.
+    put_domain(&api, &b, &domain).await;
 }

@@ -57,6 +57,13 @@ pub fn stack_as_in_aws() -> &'static Stack {
     AS_IN_AWS.get_or_init(|| start_stack("-aws", &[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "")]))
 }
 
+/// A stack whose domain worker re-checks pending custom domains every second (the
+/// default schedule waits a minute first), for the tests of that schedule.
+pub fn stack_checking_domains_every_second() -> &'static Stack {
+    static QUICK: OnceLock<Stack> = OnceLock::new();
+    QUICK.get_or_init(|| start_stack("-domains", &[("DOMAIN_VERIFY_SCHEDULE", "1")]))
+}
+
 fn start_stack(suffix: &str, overrides: &[(&str, &str)]) -> Stack {
     // Custom-domain checks ask the binary's DNS server on loopback, never the network.
     let nameservers = dns::dns().address.clone();

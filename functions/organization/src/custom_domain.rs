@@ -14,9 +14,12 @@ use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::domain::hostname::Reserved;
 use shared::domain::{CustomDomain, Permission};
-use shared::domains::{claimable_by, held_by, DomainRecord, EXPIRED, FAILED, VERIFIED};
+use shared::domains::{
+    as_read, claimable_by, held_by, record_check, CheckSchedule, DomainCheck, DomainRecord,
+    Recorded, EXPIRED, FAILED, VERIFIED,
+};
 use shared::http::{ClientInfo, Json, Path, Problem};
-use shared::store::{delete_if, put_if, s, CommitError, Cond, Key};
+use shared::store::{delete_if, put_if, CommitError, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -128,17 +131,6 @@ fn paid(access: &OrgAccess) -> Result<(), Error> {
     Ok(())
 }
 
-/// The record is as this request read it (or still absent).
-fn as_read(record: Option<&DomainRecord>) -> Cond {
-    match record {
-        None => Cond::new("attribute_not_exists(pk)"),
-        Some(r) => Cond::new("#token = :token AND checks = :checks")
-            .name("#token", "token")
-            .value(":token", s(&r.token))
-            .value(":checks", shared::store::n(r.checks)),
-    }
-}
-
 fn changed_meanwhile() -> Error {
     Error::conflict(
         "conflict",
@@ -220,7 +212,29 @@ pub async fn put(
         CommitError::Write(_) => changed_meanwhile(),
         other => other.into(),
     })?;
+    schedule_first_check(&state, org, &record).await;
     Ok(axum::Json(view(&state, &record)))
+}
+
+/// Puts the domain's first scheduled check on the queue. The domain is set whatever
+/// happens here; a failure is logged (and Verify still checks at once).
+async fn schedule_first_check(state: &AppState, org: &shared::ids::OrgId, record: &DomainRecord) {
+    let check = DomainCheck {
+        org_id: org.clone(),
+        token: record.token.clone(),
+        check: 0,
+        not_before: None,
+    };
+    let scheduled = match CheckSchedule::from_env() {
+        Ok(schedule) => check
+            .enqueue(state, schedule.wait_before(0))
+            .await
+            .map_err(|e| e.to_string()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = scheduled {
+        tracing::error!(domain = %record.domain, error = %err, "the domain's first check was not scheduled");
+    }
 }
 
 /// The org's custom domain and where its verification stands (any member).
@@ -273,57 +287,20 @@ pub async fn verify(
         .check(&domain, &state.config.gateway_cname_target, &record.token)
         .await;
     let next = record.checked(&finding, Utc::now());
-    commit_check(&state, &access, &client, &record, &next).await?;
-    Ok(axum::Json(view(&state, &next)))
-}
-
-/// Writes a check's result while the record is as read. A change of status is an audit
-/// entry; a verified domain must still hold its claim; an expired one releases it.
-async fn commit_check(
-    state: &AppState,
-    access: &OrgAccess,
-    client: &ClientInfo,
-    before: &DomainRecord,
-    after: &DomainRecord,
-) -> Result<(), Error> {
-    let org = &access.org.id;
-    let record = put_if(&state.table, after.item(org), &as_read(Some(before)))?;
-    if after.status == before.status {
-        return match state.table.transact(vec![record]).await {
-            Err(shared::store::StoreError::Cancelled(_)) => Err(changed_meanwhile()),
-            other => other.map_err(Error::from),
-        };
-    }
-    let claim = Key::domain_claim(&after.domain);
-    let claim_write = if after.status == EXPIRED {
-        delete_if(&state.table, &claim, &held_by(org))?
-    } else {
-        let ours = Cond::new("org_id = :org").value(":org", s(org.as_str()));
-        put_if(&state.table, after.claim_item(org), &ours)?
-    };
-    access
-        .mutation(
-            match after.status.as_str() {
-                VERIFIED => "custom_domain.verified",
-                EXPIRED => "custom_domain.expired",
-                FAILED => "custom_domain.failed",
-                _ => "custom_domain.pending",
-            },
+    let recorded = record_check(&state, &access.org.id, &record, &next, |action| {
+        access.mutation(
+            action,
             Category::Settings,
-            Target::new("custom_domain", &after.domain),
-            client,
+            Target::new("custom_domain", &next.domain),
+            &client,
         )
-        .details(json!({ "domain": after.domain, "reason": after.reason }))
-        .write(record)
-        .write(claim_write)
-        .commit(state)
-        .await
-        .map_err(|error| match error {
-            CommitError::Write(0) => changed_meanwhile(),
-            CommitError::Write(_) => taken(),
-            other => other.into(),
-        })?;
-    Ok(())
+    })
+    .await?;
+    match recorded {
+        Recorded::Done => Ok(axum::Json(view(&state, &next))),
+        Recorded::ChangedMeanwhile => Err(changed_meanwhile()),
+        Recorded::Taken => Err(taken()),
+    }
 }
 
 /// Remove the custom domain (owners and admins, any plan): the name is released.

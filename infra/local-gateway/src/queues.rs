@@ -26,6 +26,15 @@ async fn invoke(
                 .map_err(Clone::clone)?;
             Ok(worker.handle(state, event).await)
         }
+        "DomainCheckFunction" => {
+            static SCHEDULE: std::sync::OnceLock<Result<shared::domains::CheckSchedule, String>> =
+                std::sync::OnceLock::new();
+            let schedule = SCHEDULE
+                .get_or_init(shared::domains::CheckSchedule::from_env)
+                .as_ref()
+                .map_err(Clone::clone)?;
+            Ok(domain_check::handle(state, schedule, event).await)
+        }
         other => Err(format!("no worker handler is wired for {other}")),
     }
 }

@@ -3,15 +3,20 @@
 //! (`DOMAIN#<name> / CLAIM`), conditionally, so a second org gets 409 until the first
 //! releases it or its pending claim expires (48 h without a successful check).
 
+pub mod check;
 pub mod dns;
 
 use crate::domain::CustomDomain;
 use crate::ids::OrgId;
 use crate::store::item::time;
-use crate::store::{n, s, Cond, Item, ItemExt, Key, StoreError};
+use crate::store::{
+    delete_if, n, put_if, s, CommitError, Cond, Item, ItemExt, Key, Mutation, StoreError,
+};
+use crate::{AppState, Error};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 
+pub use check::{CheckSchedule, DomainCheck};
 pub use dns::{Finding, Nameservers};
 
 /// A pending domain that no check verified in this time is expired and released.
@@ -144,6 +149,72 @@ pub fn claimable_by(org: &OrgId, now: DateTime<Utc>) -> Cond {
 /// The condition under which `org` may release a claim: it is `org`'s (or gone).
 pub fn held_by(org: &OrgId) -> Cond {
     Cond::new("attribute_not_exists(pk) OR org_id = :org").value(":org", s(org.as_str()))
+}
+
+/// The record is as this request read it (or still absent).
+pub fn as_read(record: Option<&DomainRecord>) -> Cond {
+    match record {
+        None => Cond::new("attribute_not_exists(pk)"),
+        Some(r) => Cond::new("#token = :token AND checks = :checks")
+            .name("#token", "token")
+            .value(":token", s(&r.token))
+            .value(":checks", n(r.checks)),
+    }
+}
+
+/// How writing a check's result went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recorded {
+    Done,
+    /// The record changed after it was read (another check, a replacement, a removal).
+    ChangedMeanwhile,
+    /// Another org holds the name now (this org's pending claim had lapsed).
+    Taken,
+}
+
+/// Writes a check's result (`after`) while the record is as read (`before`). A change of
+/// status is an audit entry (`mutation(action)` makes it, with its actor); a verified or
+/// failed domain must still hold its claim, and an expired one releases it.
+pub async fn record_check(
+    state: &AppState,
+    org: &OrgId,
+    before: &DomainRecord,
+    after: &DomainRecord,
+    mutation: impl FnOnce(&'static str) -> Mutation,
+) -> Result<Recorded, Error> {
+    let record = put_if(&state.table, after.item(org), &as_read(Some(before)))?;
+    if after.status == before.status {
+        return match state.table.transact(vec![record]).await {
+            Ok(()) => Ok(Recorded::Done),
+            Err(StoreError::Cancelled(_)) => Ok(Recorded::ChangedMeanwhile),
+            Err(other) => Err(other.into()),
+        };
+    }
+    let claim = Key::domain_claim(&after.domain);
+    let claim_write = if after.status == EXPIRED {
+        delete_if(&state.table, &claim, &held_by(org))?
+    } else {
+        let ours = Cond::new("org_id = :org").value(":org", s(org.as_str()));
+        put_if(&state.table, after.claim_item(org), &ours)?
+    };
+    let action = match after.status.as_str() {
+        VERIFIED => "custom_domain.verified",
+        EXPIRED => "custom_domain.expired",
+        FAILED => "custom_domain.failed",
+        _ => "custom_domain.pending",
+    };
+    let committed = mutation(action)
+        .details(serde_json::json!({ "domain": after.domain, "reason": after.reason }))
+        .write(record)
+        .write(claim_write)
+        .commit(state)
+        .await;
+    match committed {
+        Ok(_) => Ok(Recorded::Done),
+        Err(CommitError::Write(0)) => Ok(Recorded::ChangedMeanwhile),
+        Err(CommitError::Write(_)) => Ok(Recorded::Taken),
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,17 @@
+use lambda_runtime::{service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let state = shared::AppState::from_env().await?;
+    let schedule = shared::domains::CheckSchedule::from_env()?;
+    let (state, schedule) = (&state, &schedule);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+            Ok::<_, lambda_runtime::Error>(
+                domain_check::handle(state, schedule, event.payload).await,
+            )
+        },
+    ))
+    .await
+}

@@ -1,0 +1,114 @@
+//! Scheduled re-checks of a pending custom domain: a job on the domain-checks queue per
+//! check, on the design's schedule (1, 2, 5, 10 and 30 minutes, then hourly; the last
+//! delay repeats) until the domain is verified or its 48 hours are over.
+//!
+//! SQS delays a message by at most 15 minutes. A longer wait travels as a `not_before`
+//! time: the worker puts the job back (in hops of at most 15 minutes) until it is due.
+
+use crate::ids::OrgId;
+use crate::store::StoreError;
+use crate::AppState;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+const MAX_QUEUE_DELAY_SECONDS: i64 = 900;
+
+/// One check to make of an org's pending domain.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DomainCheck {
+    pub org_id: OrgId,
+    /// The token of the domain record it was scheduled for: a replaced domain has
+    /// another, and its old checks are dropped.
+    pub token: String,
+    /// Which check of the schedule this is (0 = the first).
+    pub check: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+impl DomainCheck {
+    /// Puts the check on the queue, due in `wait` (hops beyond 15 minutes).
+    pub async fn enqueue(&self, state: &AppState, wait: Duration) -> Result<(), StoreError> {
+        let mut job = self.clone();
+        if wait.num_seconds() > MAX_QUEUE_DELAY_SECONDS {
+            job.not_before = Some(job.not_before.unwrap_or_else(|| Utc::now() + wait));
+        }
+        let body = serde_json::to_string(&job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let delay = wait.num_seconds().clamp(0, MAX_QUEUE_DELAY_SECONDS) as i32;
+        state
+            .sqs
+            .client()
+            .send_message()
+            .queue_url(&state.config.domain_checks_queue_url)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await?;
+        Ok(())
+    }
+}
+
+/// The waits before each check of a pending domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckSchedule(Vec<Duration>);
+
+impl Default for CheckSchedule {
+    fn default() -> Self {
+        CheckSchedule(
+            [60, 120, 300, 600, 1800, 3600]
+                .into_iter()
+                .map(Duration::seconds)
+                .collect(),
+        )
+    }
+}
+
+impl CheckSchedule {
+    /// `DOMAIN_VERIFY_SCHEDULE`: comma-separated seconds; unset or empty → the default.
+    pub fn from_env() -> Result<Self, String> {
+        match std::env::var("DOMAIN_VERIFY_SCHEDULE") {
+            Ok(text) if !text.trim().is_empty() => Self::parse(&text),
+            _ => Ok(Self::default()),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let delays = text
+            .split(',')
+            .map(|part| match part.trim().parse::<i64>() {
+                Ok(seconds) if seconds > 0 => Ok(Duration::seconds(seconds)),
+                _ => Err(format!(
+                    "DOMAIN_VERIFY_SCHEDULE: {part:?} is not a number of seconds"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CheckSchedule(delays))
+    }
+
+    /// The wait before check `n` (0-based); past the list, its last delay again.
+    pub fn wait_before(&self, n: u32) -> Duration {
+        let last = self.0.len().saturating_sub(1);
+        self.0
+            .get((n as usize).min(last))
+            .copied()
+            .unwrap_or_else(|| Duration::hours(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_delay_repeats() {
+        let schedule = CheckSchedule::default();
+        assert_eq!(schedule.wait_before(0), Duration::minutes(1));
+        assert_eq!(schedule.wait_before(4), Duration::minutes(30));
+        assert_eq!(schedule.wait_before(5), Duration::hours(1));
+        assert_eq!(schedule.wait_before(40), Duration::hours(1));
+        let quick = CheckSchedule::parse("1, 2").unwrap();
+        assert_eq!(quick.wait_before(7), Duration::seconds(2));
+        assert!(CheckSchedule::parse("1,x").is_err());
+        assert!(CheckSchedule::parse("0").is_err());
+    }
+}
