@@ -398,11 +398,45 @@ async fn the_worker_verifies_a_pending_domain_without_anyone_asking() {
         .expect(200)
         .body;
     assert_eq!(log["items"][0]["actor"]["type"], "system");
-    // Verified: the worker stops checking it.
-    let settled = verified["checks"].as_u64().unwrap();
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let later = until(&api, &org, |_| true).await;
-    assert_eq!(later["checks"].as_u64().unwrap(), settled);
+}
+
+#[tokio::test]
+async fn a_verified_domain_is_rechecked_daily_fails_comes_back_and_is_released_after_7_days() {
+    let stack = stack_checking_domains_every_second();
+    let api = stack.api();
+    let (org, other) = (pro_org(&api).await, pro_org(&api).await);
+    let answer = put_domain(&api, &org, &new_domain()).await;
+    publish(&answer);
+    until(&api, &org, |d| d["status"] == "verified").await;
+    // The daily checks (every 2 s here) notice the records are gone, and back.
+    unpublish(&answer);
+    let failed = until(&api, &org, |d| d["status"] == "failed").await;
+    assert_eq!(failed["reason"], "no CNAME record");
+    assert!(failed["failed_since"].is_string());
+    publish(&answer);
+    let back = until(&api, &org, |d| d["status"] == "verified").await;
+    assert!(back["failed_since"].is_null() && back["reason"].is_null());
+    // Gone for 7 days (the test moves the record's clock): released.
+    unpublish(&answer);
+    until(&api, &org, |d| d["status"] == "failed").await;
+    let long_ago = (chrono::Utc::now() - chrono::Duration::days(8)).to_rfc3339();
+    stack
+        .dynamodb()
+        .await
+        .update_item()
+        .table_name(stack.table_name())
+        .key("pk", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("sk", AttributeValue::S("CUSTOMDOMAIN".into()))
+        // A check that read the record before this edit must not write over it.
+        .update_expression("SET failed_since = :then, checks = checks + :one")
+        .expression_attribute_values(":then", AttributeValue::S(long_ago))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let released = until(&api, &org, |d| d["status"] == "expired").await;
+    assert_eq!(released["reason"], "no CNAME record");
+    put_domain(&api, &other, answer["domain"].as_str().unwrap()).await;
 }
 
 #[tokio::test]

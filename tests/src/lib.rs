@@ -57,11 +57,20 @@ pub fn stack_as_in_aws() -> &'static Stack {
     AS_IN_AWS.get_or_init(|| start_stack("-aws", &[("WEBHOOK_ALLOW_PRIVATE_TARGETS", "")]))
 }
 
-/// A stack whose domain worker re-checks pending custom domains every second (the
-/// default schedule waits a minute first), for the tests of that schedule.
+/// A stack whose domain worker re-checks pending custom domains every second and
+/// verified ones every 2 seconds (by default: a minute, then daily), for the tests of
+/// those schedules.
 pub fn stack_checking_domains_every_second() -> &'static Stack {
     static QUICK: OnceLock<Stack> = OnceLock::new();
-    QUICK.get_or_init(|| start_stack("-domains", &[("DOMAIN_VERIFY_SCHEDULE", "1")]))
+    QUICK.get_or_init(|| {
+        start_stack(
+            "-domains",
+            &[
+                ("DOMAIN_VERIFY_SCHEDULE", "1"),
+                ("DOMAIN_RECHECK_SECONDS", "2"),
+            ],
+        )
+    })
 }
 
 fn start_stack(suffix: &str, overrides: &[(&str, &str)]) -> Stack {

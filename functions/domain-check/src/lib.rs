@@ -1,18 +1,24 @@
-//! The domain-checks queue worker: each message is one scheduled check of an org's
-//! pending custom domain. It asks DNS as Verify does, records the result the same way
-//! (an audit entry by `system` when the status changes), and schedules the next check
-//! while the domain stays pending — until it is verified or its 48 hours are over, when
-//! the check marks it expired and releases the name.
+//! The domain-checks queue worker: each message is one scheduled check of an org's custom
+//! domain. It asks DNS as Verify does, records the result the same way (an audit entry
+//! by `system` when the status changes), and schedules the next check:
 //!
-//! A check scheduled for a domain since replaced or removed (another token), verified by
-//! a person meanwhile, or of an org being deleted is dropped.
+//! - a pending domain's, until it is verified or its 48 hours are over (then it is
+//!   expired and the name released);
+//! - once verified, a daily one while the domain is verified or failed; a domain whose
+//!   records stay gone for 7 days is released.
+//!
+//! A check for a domain since replaced or removed (another token), no longer in the
+//! state its chain is for, or of an org being deleted is dropped.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::{Duration, Utc};
 use shared::audit::{Actor, AuditDraft, Category, Target};
 use shared::domain::hostname::Reserved;
 use shared::domain::CustomDomain;
-use shared::domains::{record_check, CheckSchedule, DomainCheck, DomainRecord, Recorded, PENDING};
+use shared::domains::{
+    record_check, start_daily_checks, CheckSchedule, DomainCheck, DomainRecord, Recorded, FAILED,
+    PENDING, VERIFIED,
+};
 use shared::http::ClientInfo;
 use shared::store::orgs::ACTIVE;
 use shared::store::{ChainOwner, ItemExt, Key, Mutation};
@@ -69,7 +75,9 @@ pub async fn handle(
     response
 }
 
-/// One scheduled check.
+/// One scheduled check. When the record changes between the read and the write (a
+/// person's Verify, say), the check is made again on what is there now, so that the
+/// chain of checks goes on.
 pub async fn check(
     state: &AppState,
     schedule: &CheckSchedule,
@@ -80,6 +88,24 @@ pub async fn check(
         job.enqueue(state, at - now).await?;
         return Ok(Done::Waiting);
     }
+    for _ in 0..3 {
+        if let Some(done) = check_once(state, schedule, job).await? {
+            return Ok(done);
+        }
+    }
+    Err(Error::Internal(
+        "the domain kept changing during its check".into(),
+    ))
+}
+
+/// `None` when the record changed before the result was written.
+async fn check_once(
+    state: &AppState,
+    schedule: &CheckSchedule,
+    job: &DomainCheck,
+) -> Result<Option<Done>, Error> {
+    let now = Utc::now();
+    let dropped = |why| Ok(Some(Done::Dropped(why)));
     let (org_key, record_key) = (Key::org(&job.org_id), Key::custom_domain(&job.org_id));
     let items = state
         .table
@@ -89,20 +115,23 @@ pub async fn check(
         .get(&org_key)
         .filter(|o| o.opt_str("status") == Some(ACTIVE))
     else {
-        return Ok(Done::Dropped("the organization is gone"));
+        return dropped("the organization is gone");
     };
     let Some(record) = items
         .get(&record_key)
         .map(DomainRecord::from_item)
         .transpose()?
     else {
-        return Ok(Done::Dropped("the domain was removed"));
+        return dropped("the domain was removed");
     };
     if record.token != job.token {
-        return Ok(Done::Dropped("the domain was replaced"));
+        return dropped("the domain was replaced");
     }
-    if record.status != PENDING {
-        return Ok(Done::Dropped("the domain is no longer pending"));
+    let checked_daily = record.status == VERIFIED || record.status == FAILED;
+    match (job.daily, record.status == PENDING, checked_daily) {
+        (false, false, _) => return dropped("the domain is no longer pending"),
+        (true, _, false) => return dropped("the domain is not verified"),
+        _ => {}
     }
     let reserved = Reserved {
         platform_domain: &state.config.platform_domain,
@@ -135,13 +164,18 @@ pub async fn check(
     .await?;
     match recorded {
         Recorded::Done => {}
-        Recorded::ChangedMeanwhile => return Ok(Done::Dropped("the domain changed meanwhile")),
-        Recorded::Taken => return Ok(Done::Dropped("another organization holds the name")),
+        Recorded::ChangedMeanwhile => return Ok(None),
+        Recorded::Taken => return dropped("another organization holds the name"),
     }
-    if next.status == PENDING {
+    start_daily_checks(state, schedule, &job.org_id, &record, &next).await?;
+    let checked_at = next.last_checked_at.unwrap_or(now);
+    let due = match next.status.as_str() {
         // The next check, and one at the expiry at the latest, which expires the domain.
-        let due = (next.last_checked_at.unwrap_or(now) + schedule.wait_before(job.check + 1))
-            .min(next.expires_at);
+        PENDING => Some((checked_at + schedule.wait_before(job.check + 1)).min(next.expires_at)),
+        VERIFIED | FAILED if job.daily => Some(checked_at + schedule.daily),
+        _ => None,
+    };
+    if let Some(due) = due {
         let following = DomainCheck {
             check: job.check + 1,
             not_before: Some(due),
@@ -149,5 +183,5 @@ pub async fn check(
         };
         following.enqueue(state, due - Utc::now()).await?;
     }
-    Ok(Done::Checked(next.status))
+    Ok(Some(Done::Checked(next.status)))
 }

@@ -15,8 +15,8 @@ use shared::audit::{Category, Target};
 use shared::domain::hostname::Reserved;
 use shared::domain::{CustomDomain, Permission};
 use shared::domains::{
-    as_read, claimable_by, held_by, record_check, CheckSchedule, DomainCheck, DomainRecord,
-    Recorded, EXPIRED, FAILED, VERIFIED,
+    as_read, claimable_by, held_by, record_check, start_daily_checks, CheckSchedule, DomainCheck,
+    DomainRecord, Recorded, EXPIRED, FAILED, VERIFIED,
 };
 use shared::http::{ClientInfo, Json, Path, Problem};
 use shared::store::{delete_if, put_if, CommitError, Key};
@@ -64,6 +64,9 @@ pub struct CustomDomainView {
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     verified_at: Option<DateTime<Utc>>,
+    /// While failed: since when the records are gone (released after 7 days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed_since: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
 
@@ -105,6 +108,7 @@ fn view(state: &AppState, record: &DomainRecord) -> CustomDomainView {
         last_checked_at: record.last_checked_at,
         reason: record.reason.clone(),
         verified_at: record.verified_at,
+        failed_since: record.failed_since,
         created_at: record.created_at,
     }
 }
@@ -219,12 +223,7 @@ pub async fn put(
 /// Puts the domain's first scheduled check on the queue. The domain is set whatever
 /// happens here; a failure is logged (and Verify still checks at once).
 async fn schedule_first_check(state: &AppState, org: &shared::ids::OrgId, record: &DomainRecord) {
-    let check = DomainCheck {
-        org_id: org.clone(),
-        token: record.token.clone(),
-        check: 0,
-        not_before: None,
-    };
+    let check = DomainCheck::first(org, &record.token);
     let scheduled = match CheckSchedule::from_env() {
         Ok(schedule) => check
             .enqueue(state, schedule.wait_before(0))
@@ -297,7 +296,20 @@ pub async fn verify(
     })
     .await?;
     match recorded {
-        Recorded::Done => Ok(axum::Json(view(&state, &next))),
+        Recorded::Done => {
+            let daily = match CheckSchedule::from_env() {
+                Ok(schedule) => {
+                    start_daily_checks(&state, &schedule, &access.org.id, &record, &next)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(err) => Err(err),
+            };
+            if let Err(err) = daily {
+                tracing::error!(domain = %next.domain, error = %err, "the domain's daily checks were not scheduled");
+            }
+            Ok(axum::Json(view(&state, &next)))
+        }
         Recorded::ChangedMeanwhile => Err(changed_meanwhile()),
         Recorded::Taken => Err(taken()),
     }

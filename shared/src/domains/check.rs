@@ -1,6 +1,7 @@
-//! Scheduled re-checks of a pending custom domain: a job on the domain-checks queue per
-//! check, on the design's schedule (1, 2, 5, 10 and 30 minutes, then hourly; the last
-//! delay repeats) until the domain is verified or its 48 hours are over.
+//! Scheduled re-checks of a custom domain: a job on the domain-checks queue per check.
+//! A pending domain is checked on the design's schedule (1, 2, 5, 10 and 30 minutes,
+//! then hourly; the last delay repeats) until it is verified or its 48 hours are over; a
+//! verified domain is then checked daily (`daily` jobs) while it is verified or failed.
 //!
 //! SQS delays a message by at most 15 minutes. A longer wait travels as a `not_before`
 //! time: the worker puts the job back (in hops of at most 15 minutes) until it is due.
@@ -24,9 +25,31 @@ pub struct DomainCheck {
     pub check: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
+    /// A daily re-check of a verified (or failed) domain, not one of a pending domain's.
+    #[serde(default)]
+    pub daily: bool,
 }
 
 impl DomainCheck {
+    /// The first check of a new pending domain.
+    pub fn first(org_id: &OrgId, token: &str) -> Self {
+        DomainCheck {
+            org_id: org_id.clone(),
+            token: token.to_owned(),
+            check: 0,
+            not_before: None,
+            daily: false,
+        }
+    }
+
+    /// The daily re-checks of a domain that was just verified.
+    pub fn daily(org_id: &OrgId, token: &str) -> Self {
+        DomainCheck {
+            daily: true,
+            ..Self::first(org_id, token)
+        }
+    }
+
     /// Puts the check on the queue, due in `wait` (hops beyond 15 minutes).
     pub async fn enqueue(&self, state: &AppState, wait: Duration) -> Result<(), StoreError> {
         let mut job = self.clone();
@@ -48,50 +71,65 @@ impl DomainCheck {
     }
 }
 
-/// The waits before each check of a pending domain.
+/// The waits before each check of a pending domain, and between the daily re-checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckSchedule(Vec<Duration>);
+pub struct CheckSchedule {
+    pending: Vec<Duration>,
+    pub daily: Duration,
+}
 
 impl Default for CheckSchedule {
     fn default() -> Self {
-        CheckSchedule(
-            [60, 120, 300, 600, 1800, 3600]
+        CheckSchedule {
+            pending: [60, 120, 300, 600, 1800, 3600]
                 .into_iter()
                 .map(Duration::seconds)
                 .collect(),
-        )
+            daily: Duration::days(1),
+        }
     }
 }
 
 impl CheckSchedule {
-    /// `DOMAIN_VERIFY_SCHEDULE`: comma-separated seconds; unset or empty → the default.
+    /// `DOMAIN_VERIFY_SCHEDULE` (comma-separated seconds) and `DOMAIN_RECHECK_SECONDS` (the
+    /// daily interval, for tests); unset or empty → the defaults.
     pub fn from_env() -> Result<Self, String> {
-        match std::env::var("DOMAIN_VERIFY_SCHEDULE") {
-            Ok(text) if !text.trim().is_empty() => Self::parse(&text),
-            _ => Ok(Self::default()),
+        let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+        let mut schedule = match var("DOMAIN_VERIFY_SCHEDULE") {
+            Some(text) => Self::parse(&text)?,
+            None => Self::default(),
+        };
+        if let Some(text) = var("DOMAIN_RECHECK_SECONDS") {
+            schedule.daily = seconds(&text, "DOMAIN_RECHECK_SECONDS")?;
         }
+        Ok(schedule)
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        let delays = text
+        let pending = text
             .split(',')
-            .map(|part| match part.trim().parse::<i64>() {
-                Ok(seconds) if seconds > 0 => Ok(Duration::seconds(seconds)),
-                _ => Err(format!(
-                    "DOMAIN_VERIFY_SCHEDULE: {part:?} is not a number of seconds"
-                )),
-            })
+            .map(|part| seconds(part, "DOMAIN_VERIFY_SCHEDULE"))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(CheckSchedule(delays))
+        Ok(CheckSchedule {
+            pending,
+            ..Self::default()
+        })
     }
 
     /// The wait before check `n` (0-based); past the list, its last delay again.
     pub fn wait_before(&self, n: u32) -> Duration {
-        let last = self.0.len().saturating_sub(1);
-        self.0
+        let last = self.pending.len().saturating_sub(1);
+        self.pending
             .get((n as usize).min(last))
             .copied()
             .unwrap_or_else(|| Duration::hours(1))
+    }
+}
+
+fn seconds(text: &str, key: &str) -> Result<Duration, String> {
+    match text.trim().parse::<i64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::seconds(seconds)),
+        _ => Err(format!("{key}: {text:?} is not a number of seconds")),
     }
 }
 
@@ -110,5 +148,6 @@ mod tests {
         assert_eq!(quick.wait_before(7), Duration::seconds(2));
         assert!(CheckSchedule::parse("1,x").is_err());
         assert!(CheckSchedule::parse("0").is_err());
+        assert_eq!(quick.daily, Duration::days(1));
     }
 }

@@ -21,6 +21,8 @@ pub use dns::{Finding, Nameservers};
 
 /// A pending domain that no check verified in this time is expired and released.
 pub const PENDING_FOR: Duration = Duration::hours(48);
+/// A verified domain whose records stay gone this long is released.
+pub const FAILED_FOR: Duration = Duration::days(7);
 
 pub const PENDING: &str = "pending";
 pub const VERIFIED: &str = "verified";
@@ -42,6 +44,8 @@ pub struct DomainRecord {
     /// Why the last check did not verify it.
     pub reason: Option<String>,
     pub verified_at: Option<DateTime<Utc>>,
+    /// When a verified domain's records were first found gone (while failed).
+    pub failed_since: Option<DateTime<Utc>>,
 }
 
 impl DomainRecord {
@@ -60,6 +64,7 @@ impl DomainRecord {
             checks: 0,
             reason: None,
             verified_at: None,
+            failed_since: None,
         }
     }
 
@@ -74,6 +79,7 @@ impl DomainRecord {
             checks: item.opt_num("checks").unwrap_or(0),
             reason: item.opt_str("reason").map(str::to_owned),
             verified_at: item.time("verified_at").ok(),
+            failed_since: item.time("failed_since").ok(),
         })
     }
 
@@ -94,11 +100,15 @@ impl DomainRecord {
         if let Some(at) = self.verified_at {
             item.insert("verified_at".into(), time(at));
         }
+        if let Some(at) = self.failed_since {
+            item.insert("failed_since".into(), time(at));
+        }
         item
     }
 
-    /// The record after a check that found `finding` at `now`: verified, or pending until
-    /// it expires, or failed when a verified domain's records are gone.
+    /// The record after a check that found `finding` at `now`: verified; pending until it
+    /// expires (48 h); or failed when a verified domain's records are gone, and expired
+    /// (released) when they stay gone for 7 days.
     pub fn checked(&self, finding: &Finding, now: DateTime<Utc>) -> Self {
         let mut next = self.clone();
         next.checks += 1;
@@ -107,12 +117,23 @@ impl DomainRecord {
             Finding::Verified => {
                 next.status = VERIFIED.into();
                 next.reason = None;
-                next.verified_at = Some(now);
+                next.failed_since = None;
+                if self.status != VERIFIED {
+                    next.verified_at = Some(now);
+                }
             }
             Finding::NotVerified(reason) => {
                 next.reason = Some(reason.clone());
                 next.status = match self.status.as_str() {
-                    VERIFIED | FAILED => FAILED.into(),
+                    VERIFIED | FAILED => {
+                        let since = self.failed_since.unwrap_or(now);
+                        next.failed_since = Some(since);
+                        if now - since >= FAILED_FOR {
+                            EXPIRED.into()
+                        } else {
+                            FAILED.into()
+                        }
+                    }
                     _ if now >= self.expires_at => EXPIRED.into(),
                     _ => PENDING.into(),
                 };
@@ -160,6 +181,23 @@ pub fn as_read(record: Option<&DomainRecord>) -> Cond {
             .value(":token", s(&r.token))
             .value(":checks", n(r.checks)),
     }
+}
+
+/// After a check was recorded: a domain that has just been verified is re-checked daily
+/// from now on (a failed one that comes back continues its daily checks).
+pub async fn start_daily_checks(
+    state: &AppState,
+    schedule: &CheckSchedule,
+    org: &OrgId,
+    before: &DomainRecord,
+    after: &DomainRecord,
+) -> Result<(), StoreError> {
+    if before.status == PENDING && after.status == VERIFIED {
+        DomainCheck::daily(org, &after.token)
+            .enqueue(state, schedule.daily)
+            .await?;
+    }
+    Ok(())
 }
 
 /// How writing a check's result went.
@@ -245,6 +283,9 @@ mod tests {
         let failed = verified.checked(&missing, now + Duration::days(1));
         assert_eq!(failed.status, FAILED);
         assert_eq!(failed.checked(&Finding::Verified, now).status, VERIFIED);
+        let gone = failed.checked(&missing, now + Duration::days(1) + FAILED_FOR);
+        assert_eq!(gone.status, EXPIRED, "released after 7 days failed");
+        assert!(failed.checked(&missing, now + Duration::days(2)).status == FAILED);
         let late = pending.checked(&missing, now + PENDING_FOR);
         assert_eq!(late.status, EXPIRED);
         assert!(!late.holds_claim());
