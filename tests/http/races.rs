@@ -256,3 +256,68 @@ async fn a_webhook_change_does_not_undo_a_rotation_made_meanwhile() {
         true
     );
 }
+
+/// The records of `domain` as the PUT answer asks for them, on the binary's DNS server.
+fn publish(answer: &serde_json::Value) {
+    let dns = plexmcp_tests::dns::dns();
+    dns.set(
+        answer["domain"].as_str().unwrap(),
+        &[("CNAME", answer["cname_target"].as_str().unwrap())],
+    );
+    dns.set(
+        answer["txt_record"]["name"].as_str().unwrap(),
+        &[("TXT", answer["txt_record"]["value"].as_str().unwrap())],
+    );
+}
+
+#[tokio::test]
+async fn a_domain_replaced_meanwhile_is_not_verified_by_the_old_check() {
+    let api = stack().api();
+    let (org, other) = (
+        OrgFixture::create(&api).await,
+        OrgFixture::create(&api).await,
+    );
+    org.set_plan(&api, "pro").await;
+    other.set_plan(&api, "pro").await;
+    let path = org.path("/custom-domain");
+    let first = format!("{}.example.com", plexmcp_tests::unique("race-"));
+    let answer = api
+        .put(&path, &org.admin.token, json!({ "domain": first }))
+        .await
+        .expect(200)
+        .body;
+    publish(&answer);
+    let second = format!("{}.example.com", plexmcp_tests::unique("race-"));
+    let (request_api, verify_path, token) = (
+        api.clone(),
+        org.path("/custom-domain/verify"),
+        org.admin.token.clone(),
+    );
+    let answer = interleaved(
+        "custom_domain.verified",
+        &org,
+        async move {
+            request_api
+                .post(&verify_path, Some(&token), json!({}))
+                .await
+        },
+        async {
+            api.put(&path, &org.owner.token, json!({ "domain": second }))
+                .await
+                .expect(200);
+        },
+    )
+    .await;
+    answer.problem(409, "conflict");
+    let now = api.get(&path, &org.admin.token).await.expect(200).body;
+    assert_eq!(now["domain"], second.as_str());
+    assert_eq!(now["status"], "pending");
+    // The first name was released by the replacement, not claimed again by the check.
+    api.put(
+        &other.path("/custom-domain"),
+        &other.admin.token,
+        json!({ "domain": first }),
+    )
+    .await
+    .expect(200);
+}
