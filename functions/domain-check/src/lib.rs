@@ -13,11 +13,9 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::{Duration, Utc};
 use shared::audit::{Actor, AuditDraft, Category, Target};
-use shared::domain::hostname::Reserved;
-use shared::domain::CustomDomain;
 use shared::domains::{
-    record_check, start_daily_checks, CheckSchedule, DomainCheck, DomainRecord, Recorded, FAILED,
-    PENDING, VERIFIED,
+    check_now, record_check, start_daily_checks, CheckSchedule, DomainCheck, DomainRecord,
+    Recorded, FAILED, PENDING, VERIFIED,
 };
 use shared::http::ClientInfo;
 use shared::store::orgs::ACTIVE;
@@ -133,18 +131,7 @@ async fn check_once(
         (true, _, false) => return dropped("the domain is not verified"),
         _ => {}
     }
-    let reserved = Reserved {
-        platform_domain: &state.config.platform_domain,
-        cname_target: &state.config.gateway_cname_target,
-    };
-    let domain = CustomDomain::parse(&record.domain, &reserved)
-        .map_err(|e| Error::Internal(format!("stored domain: {e}")))?;
-    let finding = state
-        .config
-        .dns_nameservers
-        .check(&domain, &state.config.gateway_cname_target, &record.token)
-        .await;
-    let next = record.checked(&finding, Utc::now());
+    let next = check_now(state, &record).await?;
     let recorded = record_check(state, &job.org_id, &record, &next, |action| {
         let actor = Actor {
             kind: "system".into(),

@@ -15,8 +15,8 @@ use shared::audit::{Category, Target};
 use shared::domain::hostname::Reserved;
 use shared::domain::{CustomDomain, Permission};
 use shared::domains::{
-    as_read, claimable_by, held_by, record_check, start_daily_checks, CheckSchedule, DomainCheck,
-    DomainRecord, Recorded, EXPIRED, FAILED, VERIFIED,
+    as_read, check_now, claimable_by, held_by, record_check, start_daily_checks, CheckSchedule,
+    DomainCheck, DomainRecord, Recorded, EXPIRED, FAILED, VERIFIED,
 };
 use shared::http::{ClientInfo, Json, Path, Problem};
 use shared::store::{delete_if, put_if, CommitError, Key};
@@ -77,14 +77,6 @@ pub struct PutDomain {
     /// in their IDNA ASCII form); not an IP address, no wildcard, at most 253 characters.
     #[schema(min_length = 1, max_length = 253)]
     domain: String,
-}
-
-/// The names no custom domain may be or lie under.
-fn reserved(state: &AppState) -> Reserved<'_> {
-    Reserved {
-        platform_domain: &state.config.platform_domain,
-        cname_target: &state.config.gateway_cname_target,
-    }
 }
 
 fn view(state: &AppState, record: &DomainRecord) -> CustomDomainView {
@@ -167,7 +159,7 @@ pub async fn put(
     Path(slug): Path<String>,
     Json(body): Json<PutDomain>,
 ) -> Result<axum::Json<CustomDomainView>, Error> {
-    let domain = CustomDomain::parse(&body.domain, &reserved(&state))
+    let domain = CustomDomain::parse(&body.domain, &Reserved::of(&state.config))
         .map_err(|e| Error::invalid("domain", e))?;
     let (access, current) = load(&state, &credential, &slug).await?;
     access.require(Permission::Administer)?;
@@ -278,14 +270,7 @@ pub async fn verify(
             "no check verified the domain within 48 hours and it was released; set it again",
         ));
     }
-    let domain = CustomDomain::parse(&record.domain, &reserved(&state))
-        .map_err(|e| Error::Internal(format!("stored domain: {e}")))?;
-    let finding = state
-        .config
-        .dns_nameservers
-        .check(&domain, &state.config.gateway_cname_target, &record.token)
-        .await;
-    let next = record.checked(&finding, Utc::now());
+    let next = check_now(&state, &record).await?;
     let recorded = record_check(&state, &access.org.id, &record, &next, |action| {
         access.mutation(
             action,

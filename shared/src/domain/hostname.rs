@@ -18,6 +18,16 @@ pub struct Reserved<'a> {
     pub cname_target: &'a str,
 }
 
+impl<'a> Reserved<'a> {
+    /// The names of this deployment's configuration.
+    pub fn of(config: &'a crate::config::Config) -> Self {
+        Reserved {
+            platform_domain: &config.platform_domain,
+            cname_target: &config.gateway_cname_target,
+        }
+    }
+}
+
 impl CustomDomain {
     /// The domain, or the rule it breaks (the client sees it).
     pub fn parse(raw: &str, reserved: &Reserved) -> Result<Self, &'static str> {

@@ -183,6 +183,19 @@ pub fn as_read(record: Option<&DomainRecord>) -> Cond {
     }
 }
 
+/// Asks DNS about the record's domain now: the record as this check leaves it.
+pub async fn check_now(state: &AppState, record: &DomainRecord) -> Result<DomainRecord, Error> {
+    let reserved = crate::domain::hostname::Reserved::of(&state.config);
+    let domain = CustomDomain::parse(&record.domain, &reserved)
+        .map_err(|e| Error::Internal(format!("stored domain: {e}")))?;
+    let finding = state
+        .config
+        .dns_nameservers
+        .check(&domain, &state.config.gateway_cname_target, &record.token)
+        .await;
+    Ok(record.checked(&finding, Utc::now()))
+}
+
 /// After a check was recorded: a domain that has just been verified is re-checked daily
 /// from now on (a failed one that comes back continues its daily checks).
 pub async fn start_daily_checks(
