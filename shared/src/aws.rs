@@ -82,10 +82,35 @@ impl Intercept for RoundTripCounter {
 #[derive(Clone)]
 pub struct LazySqs(Arc<(aws_config::SdkConfig, OnceLock<aws_sdk_sqs::Client>)>);
 
+/// The longest delay SQS gives a message: longer waits travel as a `not_before` time
+/// that the receiving worker honours by putting the message back.
+pub const MAX_QUEUE_DELAY: chrono::Duration = chrono::Duration::minutes(15);
+
 impl LazySqs {
     pub fn client(&self) -> &aws_sdk_sqs::Client {
         let (sdk, client) = &*self.0;
         client.get_or_init(|| aws_sdk_sqs::Client::new(sdk))
+    }
+
+    /// Sends `message` (as JSON) to `queue_url`, to be received after `wait`, capped at
+    /// `MAX_QUEUE_DELAY`.
+    pub async fn send_after<T: serde::Serialize>(
+        &self,
+        queue_url: &str,
+        message: &T,
+        wait: chrono::Duration,
+    ) -> Result<(), crate::store::StoreError> {
+        let body = serde_json::to_string(message)
+            .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+        let delay = wait.num_seconds().clamp(0, MAX_QUEUE_DELAY.num_seconds()) as i32;
+        self.client()
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await?;
+        Ok(())
     }
 }
 

@@ -6,13 +6,12 @@
 //! SQS delays a message by at most 15 minutes. A longer wait travels as a `not_before`
 //! time: the worker puts the job back (in hops of at most 15 minutes) until it is due.
 
+use crate::aws::MAX_QUEUE_DELAY;
 use crate::ids::OrgId;
 use crate::store::StoreError;
 use crate::AppState;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-
-const MAX_QUEUE_DELAY_SECONDS: i64 = 900;
 
 /// One check to make of an org's pending domain.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -53,21 +52,13 @@ impl DomainCheck {
     /// Puts the check on the queue, due in `wait` (hops beyond 15 minutes).
     pub async fn enqueue(&self, state: &AppState, wait: Duration) -> Result<(), StoreError> {
         let mut job = self.clone();
-        if wait.num_seconds() > MAX_QUEUE_DELAY_SECONDS {
+        if wait > MAX_QUEUE_DELAY {
             job.not_before = Some(job.not_before.unwrap_or_else(|| Utc::now() + wait));
         }
-        let body = serde_json::to_string(&job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let delay = wait.num_seconds().clamp(0, MAX_QUEUE_DELAY_SECONDS) as i32;
         state
             .sqs
-            .client()
-            .send_message()
-            .queue_url(&state.config.domain_checks_queue_url)
-            .message_body(body)
-            .delay_seconds(delay)
-            .send()
-            .await?;
-        Ok(())
+            .send_after(&state.config.domain_checks_queue_url, &job, wait)
+            .await
     }
 }
 

@@ -9,9 +9,6 @@ use crate::AppState;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The longest delay SQS gives a message.
-const MAX_QUEUE_DELAY_SECONDS: i64 = 900;
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryJob {
     pub org_id: OrgId,
@@ -61,18 +58,10 @@ impl DeliveryJob {
     /// Puts the job on the deliveries queue, to be received after `wait` (at most 15
     /// minutes, SQS's limit; a longer wait is covered by `not_before`).
     pub async fn enqueue(&self, state: &AppState, wait: Duration) -> Result<(), StoreError> {
-        let body = serde_json::to_string(self).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let delay = wait.num_seconds().clamp(0, MAX_QUEUE_DELAY_SECONDS) as i32;
         state
             .sqs
-            .client()
-            .send_message()
-            .queue_url(&state.config.webhook_deliveries_queue_url)
-            .message_body(body)
-            .delay_seconds(delay)
-            .send()
-            .await?;
-        Ok(())
+            .send_after(&state.config.webhook_deliveries_queue_url, self, wait)
+            .await
     }
 
     /// The job of the next attempt.
