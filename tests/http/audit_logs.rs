@@ -176,6 +176,19 @@ async fn no_secret_token_or_pin_is_in_any_entry() {
     }
 }
 
+/// `times` changes of the org's description by its owner: as many audit entries.
+async fn describe_times(api: &Api, org: &OrgFixture, times: usize) {
+    for i in 0..times {
+        api.patch(
+            &org.path(""),
+            &org.owner.token,
+            json!({ "description": format!("v{i}") }),
+        )
+        .await
+        .expect(200);
+    }
+}
+
 /// Every entry, page by page newest first: (seq, id).
 async fn page_through(api: &Api, org: &OrgFixture, limit: usize) -> Vec<(u64, String)> {
     let mut seen = Vec::new();
@@ -206,15 +219,7 @@ async fn page_through(api: &Api, org: &OrgFixture, limit: usize) -> Vec<(u64, St
 async fn pages_lose_and_repeat_nothing_while_entries_are_written() {
     let api = stack().api();
     let org = pro_org(&api).await;
-    for i in 0..1_000 {
-        api.patch(
-            &org.path(""),
-            &org.owner.token,
-            json!({ "description": format!("v{i}") }),
-        )
-        .await
-        .expect(200);
-    }
+    describe_times(&api, &org, 1_000).await;
     let before: HashSet<String> = page_through(&api, &org, 200)
         .await
         .into_iter()
@@ -261,15 +266,7 @@ async fn pages_lose_and_repeat_nothing_while_entries_are_written() {
 async fn the_chain_check_finds_an_edited_and_a_deleted_entry() {
     let api = stack().api();
     let org = pro_org(&api).await;
-    for i in 0..4 {
-        api.patch(
-            &org.path(""),
-            &org.owner.token,
-            json!({ "description": format!("v{i}") }),
-        )
-        .await
-        .expect(200);
-    }
+    describe_times(&api, &org, 4).await;
     let verify = |query: &'static str| {
         let (api, org) = (api.clone(), org.clone());
         async move {

@@ -3,7 +3,7 @@
 //! outbox; an entry whose relay was lost is picked up by the sweep.
 
 use aws_sdk_dynamodb::types::AttributeValue::{N, S};
-use plexmcp_tests::events::{outbox_drains, subscribe};
+use plexmcp_tests::events::{new_message_id, outbox_drains, subscribe};
 use plexmcp_tests::{set_attribute, stack, Account, OrgFixture};
 use serde_json::json;
 use std::time::Duration;
@@ -63,23 +63,13 @@ fn event_body(id: &str, org_id: &str) -> String {
     json!({ "id": id, "event": "team.member_removed", "timestamp": "2026-01-01T00:00:00Z", "organization_id": org_id, "data": { "user_id": "usr_x" } }).to_string()
 }
 
-fn message_id() -> String {
-    use rand::Rng;
-    const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut rng = rand::thread_rng();
-    let body: String = (0..26)
-        .map(|_| CROCKFORD[rng.gen_range(0..32)] as char)
-        .collect();
-    format!("msg_{body}")
-}
-
 #[tokio::test]
 async fn events_whose_relay_was_lost_are_swept_from_every_shard_and_delivered() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
     let endpoint = subscribe(&api, &org, &["team.member_removed"]).await;
-    let (first, last) = (message_id(), message_id());
+    let (first, last) = (new_message_id(), new_message_id());
     lost_entry(
         &org.id,
         0,
@@ -159,11 +149,11 @@ async fn a_poison_event_is_parked_after_ten_relays_and_cannot_hold_others_up() {
     // 130 entries no consumer will ever take off the outbox, older than a good one in
     // the same shard: the sweep takes 64 a shard a run, and moves each relayed entry to
     // the back, so the good one is reached within three runs.
-    let poison: Vec<String> = (0..130).map(|_| message_id()).collect();
+    let poison: Vec<String> = (0..130).map(|_| new_message_id()).collect();
     for id in &poison {
         lost_entry(&org.id, 5, id, "not an event", chrono::Duration::hours(3)).await;
     }
-    let good = message_id();
+    let good = new_message_id();
     lost_entry(
         &org.id,
         5,

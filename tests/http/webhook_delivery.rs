@@ -4,7 +4,7 @@
 //! receiver that hangs.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use plexmcp_tests::events::{outbox_drains, subscribe, subscribe_to, Endpoint};
+use plexmcp_tests::events::{new_message_id, outbox_drains, subscribe, subscribe_to, Endpoint};
 use plexmcp_tests::receiver::{verify_with_standard_webhooks, Receiver, Reply};
 use plexmcp_tests::{stack, Account, Api, OrgFixture, Pause};
 use serde_json::{json, Value};
@@ -64,17 +64,6 @@ async fn enqueue_together(jobs: &[String]) {
         .send()
         .await
         .unwrap();
-}
-
-/// A `msg_` id no other test uses.
-fn new_message_id() -> String {
-    use rand::Rng;
-    const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut rng = rand::thread_rng();
-    let body: String = (0..26)
-        .map(|_| CROCKFORD[rng.gen_range(0..CROCKFORD.len())] as char)
-        .collect();
-    format!("msg_{body}")
 }
 
 #[tokio::test]

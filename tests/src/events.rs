@@ -6,6 +6,17 @@ use crate::{Api, OrgFixture};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
+/// A `msg_` id (26 Crockford base32 symbols) no other test uses.
+pub fn new_message_id() -> String {
+    use rand::Rng;
+    const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut rng = rand::thread_rng();
+    let body: String = (0..26)
+        .map(|_| CROCKFORD[rng.gen_range(0..CROCKFORD.len())] as char)
+        .collect();
+    format!("msg_{body}")
+}
+
 /// A webhook endpoint of an org, and the receiver behind it.
 pub struct Endpoint {
     pub id: String,
