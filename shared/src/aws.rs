@@ -117,6 +117,8 @@ impl LazySqs {
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: LazySqs,
+    /// For a client of another service that one function builds itself (Route53).
+    pub sdk: aws_config::SdkConfig,
 }
 
 const AWS_ROOTS: &[u8] = include_bytes!("aws_roots.pem");
@@ -157,7 +159,8 @@ impl Clients {
             .build();
         Clients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb_config),
-            sqs: LazySqs(Arc::new((sdk, OnceLock::new()))),
+            sqs: LazySqs(Arc::new((sdk.clone(), OnceLock::new()))),
+            sdk,
         }
     }
 }

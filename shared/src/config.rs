@@ -23,6 +23,9 @@ pub struct Config {
     pub webhook_allow_private_targets: bool,
     /// `PLATFORM_DOMAIN`: the zone of the orgs' host names (no custom domain under it).
     pub platform_domain: String,
+    /// `PLATFORM_ZONE_ID`: the Route53 hosted zone of `PLATFORM_DOMAIN`, where the events
+    /// worker writes the orgs' host names (only that function is given it).
+    pub platform_zone_id: Option<String>,
     /// `GATEWAY_CNAME_TARGET`: what custom domains must CNAME to.
     pub gateway_cname_target: String,
     /// `DNS_NAMESERVERS`: where custom-domain checks ask (the system's resolvers if unset).
@@ -60,6 +63,7 @@ impl Config {
             platform_domain: lookup("PLATFORM_DOMAIN")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "plexmcp.local".into()),
+            platform_zone_id: lookup("PLATFORM_ZONE_ID").filter(|v| !v.is_empty()),
             gateway_cname_target: lookup("GATEWAY_CNAME_TARGET")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "gateway.plexmcp.com".into()),

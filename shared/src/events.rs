@@ -8,6 +8,7 @@
 
 use crate::aws::LazySqs;
 use crate::ids::{MessageId, OrgId};
+use crate::platform_hostname::HostnameRecord;
 use crate::store::keys::{outbox_shard, Key, OUTBOX_PREFIX};
 use crate::store::{s, Item, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -139,26 +140,70 @@ impl Event {
         })
         .to_string()
     }
+}
+
+/// What the outbox carries: a webhook event, or a platform DNS record to write
+/// (`platform_hostname`). Both travel the same way — written in the transaction of their
+/// change, relayed to the events queue, taken off the outbox by its worker once done.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Outboxed {
+    Event(Event),
+    Hostname(HostnameRecord),
+}
+
+impl From<Event> for Outboxed {
+    fn from(event: Event) -> Self {
+        Outboxed::Event(event)
+    }
+}
+
+impl From<HostnameRecord> for Outboxed {
+    fn from(record: HostnameRecord) -> Self {
+        Outboxed::Hostname(record)
+    }
+}
+
+impl Outboxed {
+    pub fn id(&self) -> &MessageId {
+        match self {
+            Outboxed::Event(e) => &e.id,
+            Outboxed::Hostname(h) => &h.id,
+        }
+    }
+
+    pub fn organization_id(&self) -> &OrgId {
+        match self {
+            Outboxed::Event(e) => &e.organization_id,
+            Outboxed::Hostname(h) => &h.organization_id,
+        }
+    }
+
+    fn timestamp(&self) -> &str {
+        match self {
+            Outboxed::Event(e) => &e.timestamp,
+            Outboxed::Hostname(h) => &h.timestamp,
+        }
+    }
+
+    pub fn body(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 
     pub fn outbox_key(&self) -> Key {
         Key {
-            pk: format!("ORG#{}", self.organization_id),
-            sk: format!("{OUTBOX_PREFIX}{}", self.id),
+            pk: format!("ORG#{}", self.organization_id()),
+            sk: format!("{OUTBOX_PREFIX}{}", self.id()),
         }
     }
 
     /// The outbox entry: listed by age in a shard of the sparse `gsi1` index for the sweep.
     pub fn outbox_item(&self) -> Item {
+        let id = self.id().as_str();
         let mut item = self.outbox_key().to_item();
-        item.insert("gsi1pk".into(), s(outbox_shard(self.id.as_str())));
-        item.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{}", self.timestamp, self.id)),
-        );
-        item.insert(
-            "body".into(),
-            s(serde_json::to_string(self).unwrap_or_default()),
-        );
+        item.insert("gsi1pk".into(), s(outbox_shard(id)));
+        item.insert("gsi1sk".into(), s(format!("{}#{id}", self.timestamp())));
+        item.insert("body".into(), s(self.body()));
         item
     }
 }
@@ -188,15 +233,14 @@ impl EventRelay {
 
     /// Right after commit. A failure is only logged: the entry stays in the outbox and the
     /// sweep relays it, so the request that made the change still succeeds.
-    pub async fn relay_committed(&self, event: &Event) {
+    pub async fn relay_committed(&self, message: &Outboxed) {
         #[cfg(feature = "test-hooks")]
-        if crate::test_hooks::relay_fails(event.organization_id.as_str()) {
-            tracing::warn!(event_id = %event.id, "relay after commit failed (test switch)");
+        if crate::test_hooks::relay_fails(message.organization_id().as_str()) {
+            tracing::warn!(message_id = %message.id(), "relay after commit failed (test switch)");
             return;
         }
-        let body = serde_json::to_string(event).unwrap_or_default();
-        if let Err(err) = self.send(&body).await {
-            tracing::warn!(event_id = %event.id, error = %err, "relay after commit failed; the outbox sweep will retry");
+        if let Err(err) = self.send(&message.body()).await {
+            tracing::warn!(message_id = %message.id(), error = %err, "relay after commit failed; the outbox sweep will retry");
         }
     }
 }
@@ -235,7 +279,10 @@ mod tests {
                 serde_json::json!({}),
                 Utc::now(),
             );
-            let shard = event.outbox_item()["gsi1pk"].as_s().unwrap().clone();
+            let shard = Outboxed::from(event.clone()).outbox_item()["gsi1pk"]
+                .as_s()
+                .unwrap()
+                .clone();
             assert_eq!(shard, outbox_shard(event.id.as_str()), "stable");
             *seen.entry(shard).or_insert(0) += 1;
         }
@@ -245,6 +292,31 @@ mod tests {
                 (50..=150).contains(&count),
                 "shard {shard}: {count} of 1600"
             );
+        }
+    }
+
+    #[test]
+    fn the_outbox_body_says_which_kind_of_message_it_is() {
+        let org = OrgId::generate();
+        let config = crate::config::Config::from_lookup(|key| match key {
+            "DATA_KEY" => Some("k".repeat(32)),
+            "PLATFORM_DOMAIN" => Some("plexmcp.test".into()),
+            "DNS_NAMESERVERS" => None,
+            _ => Some("x".into()),
+        })
+        .unwrap();
+        let event = Event::new(
+            EventType::McpCreated,
+            &org,
+            serde_json::json!({}),
+            Utc::now(),
+        );
+        let record = HostnameRecord::new(&org, "acme", &config, Utc::now());
+        assert_eq!(record.hostname, "acme.plexmcp.test");
+        for message in [Outboxed::from(event), Outboxed::from(record)] {
+            let back: Outboxed = serde_json::from_str(&message.body()).unwrap();
+            assert_eq!(back, message);
+            assert_eq!(back.outbox_key().pk, format!("ORG#{org}"));
         }
     }
 

@@ -20,6 +20,7 @@ pub mod events;
 pub mod http;
 pub mod ids;
 pub mod pin_gate;
+pub mod platform_hostname;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -37,4 +38,17 @@ pub async fn test_pause(action: &str, chain: &str) {
     #[cfg(not(feature = "test-hooks"))]
     let _ = (action, chain);
 }
+
+/// A fault switch for tests (`test_hooks::switched_on`); always off without the
+/// `test-hooks` feature.
+pub fn test_switch(name: &str) -> bool {
+    #[cfg(feature = "test-hooks")]
+    return test_hooks::switched_on(name);
+    #[cfg(not(feature = "test-hooks"))]
+    {
+        let _ = name;
+        false
+    }
+}
+
 pub use state::AppState;

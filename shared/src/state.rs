@@ -13,6 +13,8 @@ pub struct AppState {
     pub table: Table,
     pub events: EventRelay,
     pub sqs: crate::aws::LazySqs,
+    /// The SDK configuration, for a client of another service built where it is used.
+    pub sdk: aws_config::SdkConfig,
     pub secrets: SecretBox,
     /// The server-side pepper of organization PINs.
     pub pin_pepper: std::sync::Arc<Vec<u8>>,
@@ -27,6 +29,7 @@ impl AppState {
             table: Table::new(clients.dynamodb, config.table_name.clone()),
             events: EventRelay::new(clients.sqs.clone(), config.events_queue_url.clone()),
             sqs: clients.sqs,
+            sdk: clients.sdk,
             secrets: SecretBox::new(&config.data_key),
             pin_pepper: std::sync::Arc::new(crate::crypto::derive_key(
                 &config.data_key,

@@ -1,7 +1,7 @@
 //! Switches for tests, by files in a directory: a pause between a handler's reads and
 //! its commit (for tests that prove a decision is a condition of the write: the test
-//! changes the item while the request waits), and a failing relay after commit (for the
-//! outbox sweep's test). Compiled in only with the `test-hooks` feature (the local
+//! changes the item while the request waits), and switches that make a step fail (the
+//! relay after commit, for the outbox sweep's test; a Route53 change). Compiled in only with the `test-hooks` feature (the local
 //! gateway's), and inert unless `PLEXMCP_TEST_HOOKS` names a directory.
 //!
 //! The pause, by files in that directory, named by the audit action and the partition
@@ -30,10 +30,15 @@ pub async fn before_commit(action: &str, chain: &str) {
     }
 }
 
+/// A switch that is on while the file `<name>` exists in the hooks directory.
+pub fn switched_on(name: &str) -> bool {
+    std::env::var_os("PLEXMCP_TEST_HOOKS")
+        .map(std::path::PathBuf::from)
+        .is_some_and(|dir| dir.join(name).exists())
+}
+
 /// The test switch that makes the relay right after commit fail for one org's events
 /// (the file `relay-fails.<org id>`), so that a test sees the sweep deliver them.
 pub fn relay_fails(org_id: &str) -> bool {
-    std::env::var_os("PLEXMCP_TEST_HOOKS")
-        .map(std::path::PathBuf::from)
-        .is_some_and(|dir| dir.join(format!("relay-fails.{org_id}")).exists())
+    switched_on(&format!("relay-fails.{org_id}"))
 }

@@ -403,3 +403,65 @@ async fn a_person_belongs_to_at_most_a_thousand_orgs() {
     let profile = items(&format!("USER#{}", owner.id), "PROFILE").await;
     assert_eq!(profile[0]["membership_count"].as_n().unwrap(), "999");
 }
+
+/// Polls the platform zone until `hostname` has a CNAME, for up to `within`.
+async fn platform_cname_within(hostname: &str, within: std::time::Duration) -> Option<String> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let cname = stack().platform_cname(hostname).await;
+        if cname.is_some() || std::time::Instant::now() > deadline {
+            return cname;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_org_gets_its_api_hostname_in_the_platform_zone() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let read = api.get(&org.path(""), &org.owner.token).await.expect(200);
+    let hostname = format!("{}.{}", org.slug, stack().env("PLATFORM_DOMAIN"));
+    assert_eq!(read.body["api_hostname"], hostname.as_str());
+    let cname = platform_cname_within(&hostname, std::time::Duration::from_secs(20)).await;
+    assert_eq!(
+        cname.as_deref(),
+        Some(stack().env("GATEWAY_CNAME_TARGET").as_str()),
+        "a CNAME to the gateway in the platform zone, read back from Route53"
+    );
+    plexmcp_tests::events::outbox_drains(&org.id).await;
+}
+
+#[tokio::test]
+async fn a_route53_failure_does_not_fail_the_org_and_the_record_is_written_later() {
+    let api = stack().api();
+    let owner = Account::create(&api).await;
+    let slug = unique("dns-");
+    let hostname = format!("{slug}.{}", stack().env("PLATFORM_DOMAIN"));
+    let switch = stack().hooks_dir.join(format!("route53-fails.{hostname}"));
+    std::fs::write(&switch, b"").unwrap();
+    let org = api
+        .post(
+            "/v1/orgs",
+            Some(&owner.token),
+            json!({ "name": "Down Under", "slug": slug }),
+        )
+        .await
+        .expect(201);
+    let org_id = org.body["id"].as_str().unwrap();
+    assert_eq!(org.body["api_hostname"], hostname.as_str());
+    assert_eq!(
+        platform_cname_within(&hostname, std::time::Duration::from_secs(3)).await,
+        None,
+        "Route53 refused the change"
+    );
+    let outbox = items(&format!("ORG#{org_id}"), "OUTBOX#").await;
+    assert_eq!(outbox.len(), 1, "the request waits in the outbox");
+
+    // Route53 answers again: the redelivered request (after the queue's visibility
+    // timeout, or the outbox sweep, both about a minute) writes the record.
+    std::fs::remove_file(&switch).unwrap();
+    let cname = platform_cname_within(&hostname, std::time::Duration::from_secs(150)).await;
+    assert_eq!(cname, Some(stack().env("GATEWAY_CNAME_TARGET")));
+    plexmcp_tests::events::outbox_drains(org_id).await;
+}

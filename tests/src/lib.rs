@@ -125,6 +125,25 @@ impl Stack {
     pub async fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&sdk(self).await)
     }
+
+    /// The CNAME target of `hostname` in the platform hosted zone, if it has one.
+    pub async fn platform_cname(&self, hostname: &str) -> Option<String> {
+        let route53 = aws_sdk_route53::Client::new(&sdk(self).await);
+        let name = format!("{hostname}.");
+        let sets = route53
+            .list_resource_record_sets()
+            .hosted_zone_id(self.env("PLATFORM_ZONE_ID"))
+            .start_record_name(&name)
+            .start_record_type(aws_sdk_route53::types::RrType::Cname)
+            .send()
+            .await
+            .expect("list the platform zone's records");
+        let set = sets.resource_record_sets().iter().find(|set| {
+            set.name() == name && *set.r#type() == aws_sdk_route53::types::RrType::Cname
+        })?;
+        assert_eq!(set.resource_records().len(), 1, "{set:?}");
+        Some(set.resource_records()[0].value().to_owned())
+    }
 }
 
 /// A name no other test uses.

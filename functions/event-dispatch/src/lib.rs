@@ -1,6 +1,7 @@
-//! The events-queue worker: fans each committed event out to the organization's webhook
+//! The events-queue worker: takes each committed outbox message and, once it is done,
+//! removes it from the outbox. A webhook event is fanned out to the organization's
 //! endpoints that subscribe to it — one delivery job per endpoint on the deliveries
-//! queue — then removes the event from the outbox.
+//! queue; a platform host name is written to the platform zone (`platform_zone`).
 //!
 //! At-least-once: a redelivered event produces the same jobs again (same message id,
 //! same endpoint id), which the delivery worker deduplicates by that pair
@@ -8,8 +9,12 @@
 //! cannot be processed is reported in `batchItemFailures`, so only it is retried (and,
 //! after the queue's `maxReceiveCount`, moved to the DLQ).
 
+mod platform_zone;
+
+pub use platform_zone::PlatformZone;
+
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use shared::events::Event;
+use shared::events::{Event, Outboxed};
 use shared::ids::WebhookId;
 use shared::store::keys::WEBHOOK_PREFIX;
 use shared::store::{Item, ItemExt, StoreError};
@@ -17,8 +22,10 @@ use shared::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
-    #[error("the message is not an event: {0}")]
+    #[error("the message is not an outbox message: {0}")]
     Malformed(String),
+    #[error("Route53: {0}")]
+    Route53(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -31,45 +38,62 @@ fn subscribes(endpoint: &Item, event: &Event) -> bool {
         && events.is_some_and(|names| names.iter().any(|n| n == event.event.name()))
 }
 
-pub async fn dispatch(state: &AppState, body: &str) -> Result<usize, DispatchError> {
-    let event: Event =
+/// Does what the message asks, then takes it off the outbox; returns the delivery jobs
+/// it enqueued.
+pub async fn dispatch(
+    state: &AppState,
+    zone: &PlatformZone,
+    body: &str,
+) -> Result<usize, DispatchError> {
+    let message: Outboxed =
         serde_json::from_str(body).map_err(|e| DispatchError::Malformed(e.to_string()))?;
-    let outbox = event.outbox_key();
-    let endpoints = state.table.query_all(&outbox.pk, WEBHOOK_PREFIX).await?;
-    let mut jobs = 0;
-    for endpoint in endpoints.iter().filter(|e| subscribes(e, &event)) {
-        let endpoint_id = WebhookId::parse(endpoint.str("webhook_id")?)
-            .ok_or_else(|| StoreError::Corrupt("webhook_id".into()))?;
-        DeliveryJob::of_event(&event, &endpoint_id)
-            .enqueue(state, chrono::Duration::zero())
-            .await?;
-        jobs += 1;
-    }
+    let jobs = match &message {
+        Outboxed::Event(event) => fan_out(state, event).await?,
+        Outboxed::Hostname(record) => {
+            zone.write(record).await?;
+            0
+        }
+    };
     state
         .table
         .client()
         .delete_item()
         .table_name(state.table.name())
-        .set_key(Some(outbox.to_item()))
+        .set_key(Some(message.outbox_key().to_item()))
         .send()
         .await
         .map_err(StoreError::from)?;
     Ok(jobs)
 }
 
+async fn fan_out(state: &AppState, event: &Event) -> Result<usize, DispatchError> {
+    let pk = format!("ORG#{}", event.organization_id);
+    let endpoints = state.table.query_all(&pk, WEBHOOK_PREFIX).await?;
+    let mut jobs = 0;
+    for endpoint in endpoints.iter().filter(|e| subscribes(e, event)) {
+        let endpoint_id = WebhookId::parse(endpoint.str("webhook_id")?)
+            .ok_or_else(|| StoreError::Corrupt("webhook_id".into()))?;
+        DeliveryJob::of_event(event, &endpoint_id)
+            .enqueue(state, chrono::Duration::zero())
+            .await?;
+        jobs += 1;
+    }
+    Ok(jobs)
+}
+
 /// The Lambda handler: every record is processed; only the failed ones are reported.
-pub async fn handle(state: &AppState, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle(state: &AppState, zone: &PlatformZone, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let result = match record.body.as_deref() {
-            Some(body) => dispatch(state, body).await,
+            Some(body) => dispatch(state, zone, body).await,
             None => Err(DispatchError::Malformed("empty body".into())),
         };
         match result {
-            Ok(jobs) => tracing::info!(message_id = %id, jobs, "event fanned out"),
+            Ok(jobs) => tracing::info!(message_id = %id, jobs, "outbox message done"),
             Err(err) => {
-                tracing::warn!(message_id = %id, error = %err, "event not dispatched");
+                tracing::warn!(message_id = %id, error = %err, "outbox message not done");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);

@@ -4,10 +4,11 @@ use lambda_runtime::{service_fn, LambdaEvent};
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let state = shared::AppState::from_env().await?;
-    let state = &state;
+    let zone = event_dispatch::PlatformZone::new(&state);
+    let (state, zone) = (&state, &zone);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
-            Ok::<_, lambda_runtime::Error>(event_dispatch::handle(state, event.payload).await)
+            Ok::<_, lambda_runtime::Error>(event_dispatch::handle(state, zone, event.payload).await)
         },
     ))
     .await

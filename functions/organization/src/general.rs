@@ -15,6 +15,7 @@ use shared::error::Validator;
 use shared::http::Path;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::OrgId;
+use shared::platform_hostname::{api_hostname, HostnameRecord};
 use shared::store::members::{self, Member, Membership};
 use shared::store::orgs::{self, Org};
 use shared::store::users::User;
@@ -68,13 +69,17 @@ pub struct OrgView {
     /// Days new audit entries are kept: 30 on Free and Pro, 365 on Team, the org's own
     /// setting on Enterprise.
     audit_retention_days: i64,
+    /// `<slug>.<platform domain>`: the org's host name for API calls, a CNAME to the
+    /// gateway in the platform's DNS zone (written within seconds of the org's creation).
+    api_hostname: String,
 }
 
-impl From<Org> for OrgView {
-    fn from(org: Org) -> Self {
+impl OrgView {
+    fn of(org: Org, state: &AppState) -> Self {
         let audit_retention_days =
             shared::audit_log::retention_days(&org.plan, org.audit_retention_days);
         OrgView {
+            api_hostname: api_hostname(&org.slug, &state.config),
             id: org.id,
             name: org.name,
             slug: org.slug,
@@ -150,6 +155,7 @@ pub async fn create(
             "attribute_not_exists(pk)",
         )?)
         .write(members::joined(&state.table, &user.id)?)
+        .emit(HostnameRecord::new(&id, slug.as_str(), &state.config, now))
         .commit(&state)
         .await
         .map_err(|e| match e {
@@ -161,7 +167,7 @@ pub async fn create(
         })?;
     let org = Org::from_item(&org_item)?
         .ok_or_else(|| Error::Internal("new org is not active".into()))?;
-    Ok((StatusCode::CREATED, axum::Json(org.into())))
+    Ok((StatusCode::CREATED, axum::Json(OrgView::of(org, &state))))
 }
 
 /// Read an organization (any member).
@@ -175,7 +181,7 @@ pub async fn get(
 ) -> Result<axum::Json<OrgView>, Error> {
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
-    Ok(axum::Json(access.org.into()))
+    Ok(axum::Json(OrgView::of(access.org, &state)))
 }
 
 /// Change the name and/or description (owners and admins).
@@ -245,7 +251,7 @@ pub async fn update(
         }
     }
     if name == org.name && description == org.description && retention == org.audit_retention_days {
-        return Ok(axum::Json(org.into()));
+        return Ok(axum::Json(OrgView::of(org, &state)));
     }
     let mut changes = serde_json::Map::new();
     if retention != org.audit_retention_days {
@@ -284,5 +290,5 @@ pub async fn update(
     org.name = name;
     org.description = description;
     org.audit_retention_days = retention;
-    Ok(axum::Json(org.into()))
+    Ok(axum::Json(OrgView::of(org, &state)))
 }

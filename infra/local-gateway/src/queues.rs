@@ -16,7 +16,12 @@ async fn invoke(
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, String> {
     match function {
-        "EventDispatchFunction" => Ok(event_dispatch::handle(state, event).await),
+        "EventDispatchFunction" => {
+            static ZONE: std::sync::OnceLock<event_dispatch::PlatformZone> =
+                std::sync::OnceLock::new();
+            let zone = ZONE.get_or_init(|| event_dispatch::PlatformZone::new(state));
+            Ok(event_dispatch::handle(state, zone, event).await)
+        }
         "WebhookDeliveryFunction" => {
             static WORKER: std::sync::OnceLock<Result<webhook_delivery::Worker, String>> =
                 std::sync::OnceLock::new();

@@ -1,6 +1,7 @@
 //! The one place every mutation goes through: the change, its audit entry and (when the
-//! change is a webhook event) its outbox entry are written in a single
-//! `TransactWriteItems`. If the change committed, its audit entry and its event exist.
+//! change is a webhook event or needs a platform DNS record) its outbox entry are written
+//! in a single `TransactWriteItems`. If the change committed, its audit entry and its
+//! outbox message exist.
 //!
 //! The audit chain's head (`audit_seq`, `audit_hash`) lives on the chain owner's item
 //! (the organization item, or the user's profile). The transaction advances it with a
@@ -20,7 +21,7 @@ use super::{n, s, Item, ItemExt, Key, StoreError, Table};
 use crate::audit::{AuditDraft, AuditEntry, GENESIS_HASH};
 use crate::audit_log;
 use crate::error::Error;
-use crate::events::Event;
+use crate::events::Outboxed;
 use crate::store::item::time;
 use crate::store::keys::AUDIT_PREFIX;
 use crate::AppState;
@@ -195,7 +196,7 @@ pub struct Mutation {
     writes: Vec<TransactWriteItem>,
     /// The change's audit entry first, then any it implies, appended in this order.
     audit: Vec<AuditDraft>,
-    event: Option<Event>,
+    outboxed: Option<Outboxed>,
 }
 
 impl Mutation {
@@ -207,7 +208,7 @@ impl Mutation {
             guards: Vec::new(),
             writes: Vec::new(),
             audit: vec![audit],
-            event: None,
+            outboxed: None,
         }
     }
 
@@ -296,8 +297,9 @@ impl Mutation {
         writes.into_iter().fold(self, Mutation::write)
     }
 
-    pub fn emit(mut self, event: Event) -> Self {
-        self.event = Some(event);
+    /// An outbox message written with the change: a webhook event, or a platform record.
+    pub fn emit(mut self, message: impl Into<Outboxed>) -> Self {
+        self.outboxed = Some(message.into());
         self
     }
 
@@ -317,10 +319,10 @@ impl Mutation {
             for entry in &entries {
                 items.push(self.audit_write(table, entry)?);
             }
-            if let Some(event) = &self.event {
+            if let Some(message) = &self.outboxed {
                 items.push(put(
                     &state.table,
-                    event.outbox_item(),
+                    message.outbox_item(),
                     "attribute_not_exists(pk)",
                 )?);
             }
@@ -337,8 +339,8 @@ impl Mutation {
             crate::test_hooks::before_commit(self.audit[0].action, &self.owner.pk()?).await;
             match state.table.transact(items).await {
                 Ok(()) => {
-                    if let Some(event) = &self.event {
-                        state.events.relay_committed(event).await;
+                    if let Some(message) = &self.outboxed {
+                        state.events.relay_committed(message).await;
                     }
                     return Ok(entries.swap_remove(0));
                 }
