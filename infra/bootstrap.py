@@ -146,7 +146,17 @@ class Stack:
                 Bucket=bucket,
                 LifecycleConfiguration={
                     "Rules": [
-                        {"ID": r["Id"], "Status": r["Status"], "Filter": {"Prefix": ""}, "Expiration": {"Days": r["ExpirationInDays"]}}
+                        {
+                            "ID": r["Id"],
+                            "Status": r["Status"],
+                            "Filter": {"Prefix": ""},
+                            "Expiration": {"Days": r["ExpirationInDays"]},
+                            **(
+                                {"AbortIncompleteMultipartUpload": r["AbortIncompleteMultipartUpload"]}
+                                if "AbortIncompleteMultipartUpload" in r
+                                else {}
+                            ),
+                        }
                         for r in rules
                     ]
                 },

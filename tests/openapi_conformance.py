@@ -196,6 +196,22 @@ call("GET", f"{org}/audit-logs?category=nope", token, expect=400, template=A)
 verification = call("GET", f"{org}/audit-logs/verify", token, expect=200, template=A + "/verify")
 assert verification["valid"] is True, verification
 call("GET", "/v1/me/audit-logs?limit=3", token, expect=200)
+call("POST", f"{org}/audit-logs/export", token, {"format": "json", "category": "billing"}, expect=202, template=A + "/export")
+call("POST", f"{org}/audit-logs/export", token, {"format": "json", "from": "yesterday"}, expect=422, template=A + "/export")
+
+# Data export: start, list, read until ready (with its download link).
+E = T + "/exports"
+job = call("POST", f"{org}/exports", token, {"format": "csv", "include": ["mcps", "usage"]}, expect=202, template=E)
+call("POST", f"{org}/exports", token, {"format": "xml", "include": ["mcps"]}, expect=422, template=E)
+call("GET", f"{org}/exports?limit=5", token, expect=200, template=E)
+deadline = time.time() + 30
+while True:
+    export = call("GET", f"{org}/exports/{job['id']}", token, expect=200, template=E + "/{export_id}")
+    if export["status"] not in ("pending", "running") or time.time() > deadline:
+        break
+    time.sleep(0.3)
+assert export["status"] == "ready" and export["download_url"], export
+call("GET", f"{org}/exports/exp_01JDQX3Z8E6V4W2N9KQ5M7R1TA", token, expect=404, template=E + "/{export_id}")
 
 # The custom domain (Pro plan): set, read, check DNS (nothing published: pending), remove.
 D = T + "/custom-domain"

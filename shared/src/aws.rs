@@ -114,6 +114,16 @@ impl LazySqs {
     }
 }
 
+/// The S3 client. Locally (an endpoint URL is set) objects are addressed by path, as the
+/// emulator serves them on one host; in AWS by virtual host, as S3 recommends.
+#[cfg(feature = "s3")]
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: LazySqs,

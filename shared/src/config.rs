@@ -13,6 +13,10 @@ pub struct Config {
     pub webhook_deliveries_queue_url: String,
     /// Where the scheduled checks of pending custom domains wait.
     pub domain_checks_queue_url: String,
+    /// Where new export jobs wait for the export worker.
+    pub exports_queue_url: String,
+    /// The bucket of export files (`EXPORT_BUCKET`).
+    pub export_bucket: String,
     /// Key material for secrets stored encrypted (TOTP secrets): from Secrets Manager in
     /// AWS, generated per stack locally.
     pub data_key: String,
@@ -48,6 +52,8 @@ impl Config {
             events_queue_url: required("EVENTS_QUEUE_URL")?,
             webhook_deliveries_queue_url: required("WEBHOOK_DELIVERIES_QUEUE_URL")?,
             domain_checks_queue_url: required("DOMAIN_CHECKS_QUEUE_URL")?,
+            exports_queue_url: required("EXPORTS_QUEUE_URL")?,
+            export_bucket: required("EXPORT_BUCKET")?,
             data_key: required("DATA_KEY").and_then(|key| {
                 if key.len() >= 32 {
                     Ok(key)

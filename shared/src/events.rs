@@ -7,6 +7,7 @@
 //! while, so an event survives a crash between commit and enqueue.
 
 use crate::aws::LazySqs;
+use crate::exports::ExportMessage;
 use crate::ids::{MessageId, OrgId};
 use crate::platform_hostname::HostnameRecord;
 use crate::store::keys::{outbox_shard, Key, OUTBOX_PREFIX};
@@ -142,14 +143,15 @@ impl Event {
     }
 }
 
-/// What the outbox carries: a webhook event, or a platform DNS record to write
-/// (`platform_hostname`). Both travel the same way — written in the transaction of their
+/// What the outbox carries: a webhook event, a platform DNS record to write
+/// (`platform_hostname`), or an export job for the export worker. All travel the same way — written in the transaction of their
 /// change, relayed to the events queue, taken off the outbox by its worker once done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Outboxed {
     Event(Event),
     Hostname(HostnameRecord),
+    Export(ExportMessage),
 }
 
 impl From<Event> for Outboxed {
@@ -164,11 +166,18 @@ impl From<HostnameRecord> for Outboxed {
     }
 }
 
+impl From<ExportMessage> for Outboxed {
+    fn from(message: ExportMessage) -> Self {
+        Outboxed::Export(message)
+    }
+}
+
 impl Outboxed {
     pub fn id(&self) -> &MessageId {
         match self {
             Outboxed::Event(e) => &e.id,
             Outboxed::Hostname(h) => &h.id,
+            Outboxed::Export(x) => &x.id,
         }
     }
 
@@ -176,6 +185,7 @@ impl Outboxed {
         match self {
             Outboxed::Event(e) => &e.organization_id,
             Outboxed::Hostname(h) => &h.organization_id,
+            Outboxed::Export(x) => &x.organization_id,
         }
     }
 
@@ -183,6 +193,7 @@ impl Outboxed {
         match self {
             Outboxed::Event(e) => &e.timestamp,
             Outboxed::Hostname(h) => &h.timestamp,
+            Outboxed::Export(x) => &x.timestamp,
         }
     }
 
@@ -313,7 +324,20 @@ mod tests {
         );
         let record = HostnameRecord::new(&org, "acme", &config, Utc::now());
         assert_eq!(record.hostname, "acme.plexmcp.test");
-        for message in [Outboxed::from(event), Outboxed::from(record)] {
+        let job = crate::exports::ExportJob::new(
+            &org,
+            crate::exports::Format::Json,
+            vec![crate::exports::Category::Mcps],
+            None,
+            "usr_x".into(),
+            Utc::now(),
+        );
+        let export = ExportMessage::of(&job);
+        for message in [
+            Outboxed::from(event),
+            Outboxed::from(record),
+            Outboxed::from(export),
+        ] {
             let back: Outboxed = serde_json::from_str(&message.body()).unwrap();
             assert_eq!(back, message);
             assert_eq!(back.outbox_key().pk, format!("ORG#{org}"));

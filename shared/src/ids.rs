@@ -93,6 +93,8 @@ prefixed_id!(/// An invitation to join an organization.
     InvitationId, "inv_");
 prefixed_id!(/// A webhook endpoint of an organization.
     WebhookId, "wh_");
+prefixed_id!(/// A data export job of an organization.
+    ExportId, "exp_");
 prefixed_id!(/// One logged delivery attempt (time-ordered: newest first is descending order).
     DeliveryId, "dlv_");
 

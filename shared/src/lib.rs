@@ -17,6 +17,7 @@ pub mod domain;
 pub mod domains;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod http;
 pub mod ids;
 pub mod pin_gate;
@@ -44,6 +45,18 @@ pub async fn test_pause(action: &str, chain: &str) {
 pub fn test_switch(name: &str) -> bool {
     #[cfg(feature = "test-hooks")]
     return test_hooks::switched_on(name);
+    #[cfg(not(feature = "test-hooks"))]
+    {
+        let _ = name;
+        false
+    }
+}
+
+/// A one-shot fault for tests (`test_hooks::fault_once`); never without the `test-hooks`
+/// feature.
+pub fn test_fault_once(name: &str) -> bool {
+    #[cfg(feature = "test-hooks")]
+    return test_hooks::fault_once(name);
     #[cfg(not(feature = "test-hooks"))]
     {
         let _ = name;

@@ -37,6 +37,13 @@ pub fn switched_on(name: &str) -> bool {
         .is_some_and(|dir| dir.join(name).exists())
 }
 
+/// A one-shot fault: true once for each time the test creates the file `<name>`.
+pub fn fault_once(name: &str) -> bool {
+    std::env::var_os("PLEXMCP_TEST_HOOKS")
+        .map(std::path::PathBuf::from)
+        .is_some_and(|dir| std::fs::remove_file(dir.join(name)).is_ok())
+}
+
 /// The test switch that makes the relay right after commit fail for one org's events
 /// (the file `relay-fails.<org id>`), so that a test sees the sweep deliver them.
 pub fn relay_fails(org_id: &str) -> bool {

@@ -68,8 +68,34 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
     )
     .await
     .expect(200);
+    let export = api
+        .post(
+            &org.path("/exports"),
+            Some(&org.owner.token),
+            json!({ "format": "json", "include": ["members"] }),
+        )
+        .await
+        .expect(202)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     use Least::*;
     vec![
+        route(Method::GET, "/exports".into(), None, Admin),
+        route(
+            Method::POST,
+            "/exports".into(),
+            Some(json!({ "format": "csv", "include": ["mcps"] })),
+            Admin,
+        ),
+        route(Method::GET, format!("/exports/{export}"), None, Admin),
+        route(
+            Method::POST,
+            "/audit-logs/export".into(),
+            Some(json!({ "format": "csv", "category": "mcp" })),
+            Admin,
+        ),
         route(Method::GET, "/custom-domain".into(), None, Viewer),
         route(
             Method::PUT,
@@ -245,6 +271,7 @@ async fn snapshot(api: &Api, org: &OrgFixture) -> Vec<Value> {
         "/billing",
         "/security",
         "/webhooks",
+        "/exports",
     ] {
         let mut body = api
             .get(&org.path(path), &org.owner.token)
@@ -290,7 +317,7 @@ async fn another_orgs_people_get_404_on_every_route_and_change_nothing() {
     assert_eq!(snapshot(&api, &orgs.a).await, before);
     // B's owner naming A's objects through B's own org: not B's, so 404.
     let names_an_a_object = |r: &&Route| {
-        ["/usr_", "/mcp_", "/key_", "/inv_", "/wh_", "/dlv_"]
+        ["/usr_", "/mcp_", "/key_", "/inv_", "/wh_", "/dlv_", "/exp_"]
             .iter()
             .any(|id| r.path.contains(id))
     };

@@ -73,6 +73,26 @@ pub fn stack_checking_domains_every_second() -> &'static Stack {
     })
 }
 
+/// A stack whose export worker takes up a run that died after 3 seconds (its queue's
+/// visibility timeout; 90 minutes in the template), for the crash test.
+pub async fn stack_retrying_exports_quickly() -> &'static Stack {
+    static QUICK: OnceLock<Stack> = OnceLock::new();
+    let stack = QUICK.get_or_init(|| start_stack("-exports", &[]));
+    stack
+        .sqs()
+        .await
+        .set_queue_attributes()
+        .queue_url(stack.env("EXPORTS_QUEUE_URL"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "3",
+        )
+        .send()
+        .await
+        .expect("shorten the exports queue's visibility timeout");
+    stack
+}
+
 fn start_stack(suffix: &str, overrides: &[(&str, &str)]) -> Stack {
     // Custom-domain checks ask the binary's DNS server on loopback, never the network.
     let nameservers = dns::dns().address.clone();
@@ -124,6 +144,13 @@ impl Stack {
 
     pub async fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&sdk(self).await)
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&sdk(self).await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
     }
 
     /// The CNAME target of `hostname` in the platform hosted zone, if it has one.

@@ -1,7 +1,8 @@
 //! The events-queue worker: takes each committed outbox message and, once it is done,
 //! removes it from the outbox. A webhook event is fanned out to the organization's
 //! endpoints that subscribe to it — one delivery job per endpoint on the deliveries
-//! queue; a platform host name is written to the platform zone (`platform_zone`).
+//! queue; a platform host name is written to the platform zone (`platform_zone`); an
+//! export job is passed on to the exports queue.
 //!
 //! At-least-once: a redelivered event produces the same jobs again (same message id,
 //! same endpoint id), which the delivery worker deduplicates by that pair
@@ -51,6 +52,17 @@ pub async fn dispatch(
         Outboxed::Event(event) => fan_out(state, event).await?,
         Outboxed::Hostname(record) => {
             zone.write(record).await?;
+            0
+        }
+        Outboxed::Export(job) => {
+            state
+                .sqs
+                .send_after(
+                    &state.config.exports_queue_url,
+                    job,
+                    chrono::Duration::zero(),
+                )
+                .await?;
             0
         }
     };

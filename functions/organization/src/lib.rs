@@ -4,6 +4,7 @@ mod api_keys;
 mod audit_logs;
 mod billing;
 mod custom_domain;
+mod exports;
 mod general;
 mod invitations;
 mod mcps;
@@ -50,6 +51,9 @@ pub fn api() -> OpenApiRouter<AppState> {
             custom_domain::remove
         ))
         .routes(routes!(custom_domain::verify))
+        .routes(routes!(exports::create, exports::list))
+        .routes(routes!(exports::get))
+        .routes(routes!(exports::create_audit))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -40,6 +40,11 @@ async fn invoke(
                 .map_err(Clone::clone)?;
             Ok(domain_check::handle(state, schedule, event).await)
         }
+        "DataExportFunction" => {
+            static WORKER: std::sync::OnceLock<data_export::Worker> = std::sync::OnceLock::new();
+            let worker = WORKER.get_or_init(|| data_export::Worker::new(state));
+            Ok(worker.handle(state, event).await)
+        }
         other => Err(format!("no worker handler is wired for {other}")),
     }
 }

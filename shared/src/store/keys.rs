@@ -177,6 +177,7 @@ pub fn delivery_prefix(webhook_id: &str) -> String {
 pub const BILLING_PREFIX: &str = "BILLING#";
 pub const USAGE_PREFIX: &str = "USAGE#";
 pub const MEMBER_PREFIX: &str = "MEMBER#";
+pub const EXPORT_PREFIX: &str = "EXPORT#";
 pub const INVITATION_PREFIX: &str = "INVITE#";
 
 /// The partition of the invitations addressed to `email` (one item per inviting org).
