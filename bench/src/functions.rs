@@ -39,7 +39,7 @@ pub fn cold_event(function: &str) -> (Value, &'static str) {
             http_request("GET", "/v1/orgs/bench", None, None),
             "GET /v1/orgs/{slug} unauthenticated → 401",
         ),
-        "event-dispatch" | "webhook-delivery" | "domain-check" => {
+        "event-dispatch" | "webhook-delivery" | "domain-check" | "data-export" => {
             (json!({ "Records": [] }), "empty SQS batch")
         }
         "outbox-sweeper" => (
@@ -96,6 +96,13 @@ pub fn warm_event(function: &str, fixture: &Fixture, n: usize) -> Value {
             let job = json!({ "org_id": fixture.org_id, "token": format!("gone-{n}"), "check": 0 });
             json!({ "Records": [sqs_record(&format!("m-{n}"), &job.to_string())] })
         }
+        "data-export" => {
+            let job = json!({
+                "id": format!("msg_BENCH{n:021}"), "organization_id": fixture.org_id,
+                "timestamp": "2026-11-29T00:00:00Z", "export_id": format!("exp_BENCH{n:021}")
+            });
+            json!({ "Records": [sqs_record(&format!("m-{n}"), &job.to_string())] })
+        }
         _ => scheduled(),
     }
 }
@@ -108,6 +115,7 @@ pub fn warm_mix(function: &str) -> &'static str {
         "event-dispatch" => "1-record batch, no endpoints",
         "webhook-delivery" => "1-record batch, endpoint gone (one read)",
         "domain-check" => "1-record batch, domain gone (one read)",
+        "data-export" => "1-record batch, job gone (one read)",
         "outbox-sweeper" => "schedule",
         _ => "any event",
     }

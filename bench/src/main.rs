@@ -10,7 +10,9 @@
 //!    memory sizes (Lambda gives 1 vCPU at 1,769 MB),
 //! 6. webhook deliveries per second of the delivery worker against a loopback receiver,
 //!    next to a bare reqwest loop (`BENCH_DELIVERIES`, default 1,000),
-//! 7. the audit-log chain check's time and DynamoDB calls per 1,000 entries.
+//! 7. the audit-log chain check's time and DynamoDB calls per 1,000 entries,
+//! 8. data exports of 10k and 100k usage rows: peak RSS and rows per second, next to a
+//!    bare paged Query of the same rows (`BENCH_EXPORT_ROWS`, default `10000,100000`).
 //!
 //! Prints Markdown tables and writes them with the raw figures under `target/bench/`.
 
@@ -18,6 +20,7 @@ mod argon2_cost;
 mod audit_verify;
 mod cold_start;
 mod delivery;
+mod export;
 mod functions;
 mod memory;
 mod report;
@@ -179,6 +182,14 @@ fn main() {
     eprintln!("bench: audit-log verify ({audit_entries} entries)");
     let verify = audit_verify::measure(&stack.base_url, &fixture, audit_entries);
 
+    let export_sizes: Vec<usize> = std::env::var("BENCH_EXPORT_ROWS")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    eprintln!("bench: data export ({export_sizes:?} usage rows)");
+    let exports = export::measure(&launcher, &bin, &stack, &fixture, &export_sizes);
+
     eprintln!("bench: DynamoDB round trips per route");
     let round_trips = round_trips::measure(&root, &stack.base_url, &out.join("round-trips.json"));
 
@@ -236,6 +247,16 @@ fn main() {
             "ms_per_1000": verify.ms * 1000.0 / verify.entries.max(1) as f64,
             "calls_per_1000": verify.dynamodb_calls as f64 * 1000.0 / verify.entries.max(1) as f64,
         },
+        "export": exports.iter().map(|e| json!({
+            "rows": e.rows,
+            "format": e.format,
+            "seconds": e.seconds,
+            "size_bytes": e.size_bytes,
+            "rows_per_s": e.rows as f64 / e.seconds,
+            "bare_query_rows_per_s": e.bare_query_rows_per_s,
+            "ratio": e.rows as f64 / e.seconds / e.bare_query_rows_per_s,
+            "peak_rss_kib": e.peak_rss_kib,
+        })).collect::<Vec<_>>(),
         "webhook_delivery": throughput.iter().map(|t| json!({
             "receiver_ms": t.receiver_ms,
             "deliveries": t.deliveries,

@@ -1,6 +1,6 @@
 //! The bench's table, as Markdown (for the terminal and the README), from its JSON.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::fmt::Write;
 
 fn mib(kib: &Value) -> String {
@@ -135,6 +135,50 @@ pub fn markdown(report: &Value) -> String {
             f2(&w["ratio"]),
             verdict(ratio >= 0.8),
         );
+    }
+
+    let _ = writeln!(
+        out,
+        "\n| data export (usage rows) | format | s | rows/s | bare Query rows/s (baseline) | × baseline | file MB | peak RSS MiB |\n|---|---|---|---|---|---|---|---|"
+    );
+    let exports: Vec<&Value> = report["export"].as_array().into_iter().flatten().collect();
+    for e in &exports {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            e["rows"],
+            e["format"].as_str().unwrap_or(""),
+            f1(&e["seconds"]),
+            f1(&e["rows_per_s"]),
+            f1(&e["bare_query_rows_per_s"]),
+            f2(&e["ratio"]),
+            f1(&json!(e["size_bytes"].as_f64().unwrap_or(0.0) / 1048576.0)),
+            f1(&json!(e["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0)),
+        );
+    }
+    for format in ["json", "csv"] {
+        let peaks: Vec<(u64, f64)> = exports
+            .iter()
+            .filter(|e| e["format"] == format)
+            .map(|e| {
+                (
+                    e["rows"].as_u64().unwrap_or(0),
+                    e["peak_rss_kib"].as_f64().unwrap_or(0.0),
+                )
+            })
+            .collect();
+        if let (Some(first), Some(last)) = (peaks.first(), peaks.last()) {
+            if first.0 < last.0 {
+                let growth = (last.1 - first.1) / 1024.0;
+                let _ = writeln!(
+                    out,
+                    "\n{format}: peak RSS growth from {} to {} rows: {growth:.1} MiB (< 20) {}",
+                    first.0,
+                    last.0,
+                    verdict(growth < 20.0),
+                );
+            }
+        }
     }
 
     let v = &report["audit_verify"];
