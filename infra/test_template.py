@@ -89,5 +89,43 @@ class SamBuild(unittest.TestCase):
         self.assertIn("Binary:", makefile, "make package reads the binaries from template.yaml")
 
 
+class Operating(unittest.TestCase):
+    """What a deployed stack must not lose, and who hears when work fails for good."""
+
+    def setUp(self):
+        from template import load
+
+        self.resources = load(TEMPLATE)["Resources"]
+
+    def of_type(self, kind):
+        return {name: r for name, r in self.resources.items() if r["Type"] == kind}
+
+    def test_data_survives_stack_deletion_and_replacement(self):
+        for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::Route53::HostedZone"):
+            for name, resource in self.of_type(kind).items():
+                self.assertEqual(resource.get("DeletionPolicy"), "Retain", name)
+                self.assertEqual(resource.get("UpdateReplacePolicy"), "Retain", name)
+        for name, table in self.of_type("AWS::DynamoDB::Table").items():
+            self.assertIs(table["Properties"].get("DeletionProtectionEnabled"), True, name)
+
+    def test_every_dead_letter_queue_has_an_alarm_and_every_alarm_notifies(self):
+        dead_letter = {
+            q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            for q in self.of_type("AWS::SQS::Queue").values()
+            if "RedrivePolicy" in q["Properties"]
+        }
+        self.assertTrue(dead_letter)
+        alarms = self.of_type("AWS::CloudWatch::Alarm")
+        watched = set()
+        for name, alarm in alarms.items():
+            props = alarm["Properties"]
+            self.assertIn({"Ref": "AlarmTopic"}, props.get("AlarmActions", []), f"{name} notifies no one")
+            if props.get("MetricName") == "ApproximateNumberOfMessagesVisible":
+                self.assertEqual((props["Threshold"], props["ComparisonOperator"]), (0, "GreaterThanThreshold"), name)
+                for dimension in props["Dimensions"]:
+                    watched.add(dimension["Value"]["Fn::GetAtt"][0])
+        self.assertEqual(dead_letter - watched, set(), "dead-letter queues without a depth alarm")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -43,6 +43,11 @@ pub struct RangeQuery {
 /// Owners and admins of an org on a paid plan.
 fn allowed(access: &OrgAccess) -> Result<(), Error> {
     access.require(Permission::Administer)?;
+    require_paid_plan(access)
+}
+
+/// The audit log is shown (and exported) on the Pro, Team and Enterprise plans.
+pub fn require_paid_plan(access: &OrgAccess) -> Result<(), Error> {
     if access.org.plan == "free" {
         return Err(Error::PlanRequired(
             "audit logs come with the Pro, Team and Enterprise plans; entries are kept meanwhile",

@@ -162,7 +162,7 @@ pub async fn create(
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Administer)?;
     if include.contains(&Category::AuditLogs) {
-        audit_plan(&access)?;
+        crate::audit_logs::require_paid_plan(&access)?;
     }
     let job = ExportJob::new(
         &access.org.id,
@@ -173,15 +173,6 @@ pub async fn create(
         Utc::now(),
     );
     start(&state, &access, &client, job).await
-}
-
-fn audit_plan(access: &OrgAccess) -> Result<(), Error> {
-    if access.org.plan == "free" {
-        return Err(Error::PlanRequired(
-            "audit logs come with the Pro, Team and Enterprise plans; entries are kept meanwhile",
-        ));
-    }
-    Ok(())
 }
 
 /// Each filter checked on its own (so the error names it), then together (`from` ≤ `to`).
@@ -268,7 +259,7 @@ pub async fn create_audit(
     let format = Format::parse(&body.format).map_err(|m| Error::invalid("format", m))?;
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Administer)?;
-    audit_plan(&access)?;
+    crate::audit_logs::require_paid_plan(&access)?;
     let job = ExportJob::new(
         &access.org.id,
         format,
