@@ -126,6 +126,28 @@ class Operating(unittest.TestCase):
                     watched.add(dimension["Value"]["Fn::GetAtt"][0])
         self.assertEqual(dead_letter - watched, set(), "dead-letter queues without a depth alarm")
 
+    def watched(self, namespace, metric):
+        """What the alarms on `metric` watch: the resources their dimensions name."""
+        named = set()
+        for alarm in self.of_type("AWS::CloudWatch::Alarm").values():
+            props = alarm["Properties"]
+            if (props.get("Namespace"), props.get("MetricName")) == (namespace, metric):
+                for dimension in props["Dimensions"]:
+                    value = dimension["Value"]
+                    named.add(value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0])
+        return named
+
+    def test_every_function_queue_api_and_table_is_watched(self):
+        functions = set(self.of_type("AWS::Serverless::Function"))
+        for metric in ("Errors", "Throttles", "Duration"):
+            self.assertEqual(functions - self.watched("AWS/Lambda", metric), set(), f"functions without a {metric} alarm")
+        queues = {name for name, q in self.of_type("AWS::SQS::Queue").items() if "RedrivePolicy" in q["Properties"]}
+        self.assertEqual(queues - self.watched("AWS/SQS", "ApproximateAgeOfOldestMessage"), set(), "queues without an age alarm")
+        for metric in ("5xx", "Latency"):
+            self.assertIn("HttpApi", self.watched("AWS/ApiGateway", metric), metric)
+        for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
+            self.assertIn("SettingsTable", self.watched("AWS/DynamoDB", metric), metric)
+
 
 if __name__ == "__main__":
     unittest.main()
