@@ -126,6 +126,16 @@ class Operating(unittest.TestCase):
                     watched.add(dimension["Value"]["Fn::GetAtt"][0])
         self.assertEqual(dead_letter - watched, set(), "dead-letter queues without a depth alarm")
 
+    def test_queue_triggers_are_bounded_and_auth_is_throttled(self):
+        for name, function in self.of_type("AWS::Serverless::Function").items():
+            for event in function["Properties"].get("Events", {}).values():
+                if event["Type"] == "SQS":
+                    concurrency = event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
+                    self.assertIsNotNone(concurrency, f"{name}: an SQS trigger without MaximumConcurrency")
+        api = self.resources["HttpApi"]["Properties"]
+        self.assertIn("ThrottlingRateLimit", api["DefaultRouteSettings"])
+        self.assertIn("ANY /v1/auth/{proxy+}", api["RouteSettings"])
+
     def watched(self, namespace, metric):
         """What the alarms on `metric` watch: the resources their dimensions name."""
         named = set()
