@@ -136,6 +136,17 @@ class Operating(unittest.TestCase):
         self.assertIn("ThrottlingRateLimit", api["DefaultRouteSettings"])
         self.assertIn("ANY /v1/auth/{proxy+}", api["RouteSettings"])
 
+    def test_every_function_logs_json_to_a_group_of_its_own_with_retention(self):
+        groups = []
+        for name, function in self.of_type("AWS::Serverless::Function").items():
+            logging = function["Properties"].get("LoggingConfig", {})
+            self.assertEqual(logging.get("LogFormat"), "JSON", name)
+            group = logging.get("LogGroup", {}).get("Ref")
+            self.assertEqual(self.resources[group]["Type"], "AWS::Logs::LogGroup", name)
+            self.assertIn("RetentionInDays", self.resources[group]["Properties"], group)
+            groups.append(group)
+        self.assertEqual(len(groups), len(set(groups)), "two functions share a log group")
+
     def watched(self, namespace, metric):
         """What the alarms on `metric` watch: the resources their dimensions name."""
         named = set()
