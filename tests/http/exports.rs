@@ -699,3 +699,66 @@ async fn an_export_that_keeps_failing_ends_failed_with_the_reason_after_three_ru
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_message_the_worker_cannot_read_ends_in_the_dead_letter_queue() {
+    let stack = stack_retrying_exports_quickly().await;
+    let sqs = stack.sqs().await;
+    let queue = stack.env("EXPORTS_QUEUE_URL");
+    let redrive = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .unwrap();
+    let policy: Value = serde_json::from_str(
+        &redrive.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy],
+    )
+    .unwrap();
+    let dead_letter_name = policy["deadLetterTargetArn"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let dead_letter = sqs
+        .get_queue_url()
+        .queue_name(&dead_letter_name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let poison = format!("not a job {}", plexmcp_tests::unique(""));
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body(&poison)
+        .send()
+        .await
+        .unwrap();
+    // Five receives (the template's maxReceiveCount), 3 s apart, then the redrive.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&dead_letter)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        if received
+            .messages()
+            .iter()
+            .any(|m| m.body() == Some(poison.as_str()))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the poison message never reached {dead_letter_name}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
