@@ -1,6 +1,7 @@
 //! Identity: signup, login, logout, the profile (`/v1/me`) and session management
 //! (Profile → Sessions).
 
+mod account;
 mod audit_logs;
 mod invitations;
 mod login;

@@ -6,15 +6,15 @@
 //! entry. The second step (`/v1/auth/login/2fa`) trades the challenge and a second
 //! factor for a session.
 
-use crate::second_factor::{self, blocking, rejected, Factor, Holder};
-use crate::two_factor::active_secret;
+use crate::account::{actor, caller_profile, user_mutation};
+use crate::second_factor::{self, active_secret, blocking, rejected, Factor, Holder};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::audit::{Actor, AuditDraft, Category, Target};
-use shared::auth::{authenticate, Bearer, ChallengeToken, SessionToken};
+use shared::audit::{AuditDraft, Category, Target};
+use shared::auth::{Bearer, ChallengeToken, SessionToken};
 use shared::crypto::constant_time_eq;
 use shared::domain::{Email, PasswordHash};
 use shared::http::{ClientInfo, Json, Problem};
@@ -24,7 +24,7 @@ use shared::store::item::time;
 use shared::store::keys::BACKUP_CODE_PREFIX;
 use shared::store::sessions::{self, ABSOLUTE_TIMEOUT};
 use shared::store::users::{self, User};
-use shared::store::{delete, n, put, s, ChainOwner, CommitError, Item, ItemExt, Key, Mutation};
+use shared::store::{delete, n, put, s, CommitError, Item, ItemExt, Key, Mutation};
 use shared::{AppState, Error};
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -332,28 +332,6 @@ pub async fn login_second_factor(
     }
 }
 
-fn actor(user: &User) -> Actor {
-    Actor::user(&user.id, Some(&user.email))
-}
-
-/// A change to the user's own account, recorded in their audit chain.
-pub(crate) fn user_mutation(
-    user: &User,
-    profile: &Item,
-    action: &'static str,
-    target: Target,
-    client: &ClientInfo,
-) -> Mutation {
-    let audit = AuditDraft::new(
-        actor(user),
-        action,
-        Category::Authentication,
-        target,
-        client,
-    );
-    Mutation::new(ChainOwner::existing(Key::user(&user.id), profile), audit)
-}
-
 /// Log out: revokes the current session.
 #[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "identity", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
@@ -374,15 +352,4 @@ pub async fn logout(
     .commit(&state)
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The authenticated caller's profile item, read with the session in one round trip.
-pub(crate) async fn caller_profile(
-    state: &AppState,
-    bearer: &Bearer,
-) -> Result<(User, Item), Error> {
-    let user_key = Key::user(&bearer.0.user_id);
-    let (_, mut items) = authenticate(state, bearer, std::slice::from_ref(&user_key)).await?;
-    let profile = items.remove(&user_key).ok_or(Error::Unauthorized)?;
-    Ok((User::from_item(&profile)?, profile))
 }

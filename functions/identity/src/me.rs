@@ -1,4 +1,4 @@
-use crate::login::caller_profile;
+use crate::account::caller_profile;
 use axum::extract::State;
 use serde::Serialize;
 use shared::auth::Bearer;

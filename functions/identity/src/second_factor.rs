@@ -6,7 +6,7 @@
 //! Every check first reserves an attempt (5 failures lock second-factor checks for
 //! 15 minutes), so parallel guesses cannot outrun the counter.
 
-use crate::login::user_mutation;
+use crate::account::user_mutation;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{Duration, Utc};
 use shared::audit::Target;
@@ -14,11 +14,16 @@ use shared::domain::backup_code;
 use shared::domain::password::verify_secret;
 use shared::domain::TotpSecret;
 use shared::http::ClientInfo;
+use shared::ids::UserId;
 use shared::store::attempts::{Reservation, TWO_FACTOR};
 use shared::store::keys::BACKUP_CODE_PREFIX;
 use shared::store::users::User;
 use shared::store::{delete, n, put, CommitError, Item, ItemExt, Key, Mutation};
 use shared::{AppState, Error};
+
+/// The profile attributes of the sealed TOTP secret: being set up, and in force.
+pub(crate) const PENDING: &str = "totp_pending";
+pub(crate) const ACTIVE: &str = "totp_secret";
 
 /// The accepted step is remembered a little longer than it can be presented.
 const STEP_MEMORY: Duration = Duration::minutes(3);
@@ -226,4 +231,23 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// The TOTP secret stored (sealed) in `attr` of the profile.
+pub(crate) fn sealed_secret(
+    state: &AppState,
+    user: &UserId,
+    profile: &Item,
+    attr: &str,
+) -> Option<TotpSecret> {
+    let sealed = profile.opt_str(attr)?;
+    state
+        .secrets
+        .open(sealed, user.as_str())
+        .map(TotpSecret::from_bytes)
+}
+
+/// The secret codes are checked against: only while 2FA is on.
+pub(crate) fn active_secret(state: &AppState, user: &User, profile: &Item) -> Option<TotpSecret> {
+    sealed_secret(state, &user.id, profile, ACTIVE).filter(|_| user.two_factor_enabled)
 }

@@ -1,6 +1,6 @@
 //! Profile → Sessions: list, revoke one, revoke all but the current one.
 
-use crate::login::{caller_profile, user_mutation};
+use crate::account::{caller_profile, user_mutation};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};

@@ -6,8 +6,10 @@
 //! These routes keep the current session and do nothing to the others: their answers
 //! say how many other sessions exist, so a client can offer "revoke all".
 
-use crate::login::{caller_profile, user_mutation};
-use crate::second_factor::{self, blocking, Factor, Holder};
+use crate::account::{caller_profile, user_mutation};
+use crate::second_factor::{
+    self, active_secret, blocking, sealed_secret, Factor, Holder, ACTIVE, PENDING,
+};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -29,8 +31,6 @@ use shared::store::{delete, n, put, s, Item, ItemExt, Key, Mutation};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
-const PENDING: &str = "totp_pending";
-const ACTIVE: &str = "totp_secret";
 /// On the 204 of `disable`, which has no body to say it in.
 const OTHER_SESSIONS_HEADER: &str = "plexmcp-other-sessions";
 
@@ -64,25 +64,6 @@ pub struct BackupCodes {
     backup_codes: Vec<String>,
     /// Sessions other than this one, which this change leaves signed in.
     other_sessions: usize,
-}
-
-/// The TOTP secret stored (sealed) in `attr` of the profile.
-fn sealed_secret(
-    state: &AppState,
-    user: &UserId,
-    profile: &Item,
-    attr: &str,
-) -> Option<TotpSecret> {
-    let sealed = profile.opt_str(attr)?;
-    state
-        .secrets
-        .open(sealed, user.as_str())
-        .map(TotpSecret::from_bytes)
-}
-
-/// The secret codes are checked against: only while 2FA is on.
-pub(crate) fn active_secret(state: &AppState, user: &User, profile: &Item) -> Option<TotpSecret> {
-    sealed_secret(state, &user.id, profile, ACTIVE).filter(|_| user.two_factor_enabled)
 }
 
 fn not_enabled() -> Error {
