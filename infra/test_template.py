@@ -170,5 +170,48 @@ class Operating(unittest.TestCase):
             self.assertIn("SettingsTable", self.watched("AWS/DynamoDB", metric), metric)
 
 
+class LeastPrivilege(unittest.TestCase):
+    """Over the template as CloudFormation gets it (after the SAM transform): every
+    function has a role of its own whose statements each name their resources — no
+    managed policy (SAM's defaults grant logs and SQS on every resource), no `*` but for
+    X-Ray, which takes no other."""
+
+    @classmethod
+    def setUpClass(cls):
+        from samtranslator.parser.parser import Parser
+        from samtranslator.translator.translator import Translator
+
+        import template as cfn
+        from validate_template import MANAGED, packaged
+
+        sam = cfn.load(TEMPLATE)
+        packaged(sam)
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        cls.resources = Translator(MANAGED, Parser()).translate(
+            sam_template=sam, parameter_values={}, get_managed_policy_map=lambda: MANAGED
+        )["Resources"]
+
+    def test_no_managed_policy_and_no_wildcard_resource_but_xray(self):
+        roles = {n: r for n, r in self.resources.items() if r["Type"] == "AWS::IAM::Role"}
+        self.assertTrue(roles)
+        for name, role in roles.items():
+            self.assertNotIn("ManagedPolicyArns", role["Properties"], name)
+            for policy in role["Properties"].get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                    if "*" in resources:
+                        self.assertTrue(all(a.startswith("xray:") for a in actions), f"{name}: {actions} on *")
+                    for action in actions:
+                        self.assertNotIn("*", action.split(":", 1)[1], f"{name}: wildcard action {action}")
+
+    def test_every_function_runs_with_a_role_of_its_own(self):
+        functions = {n: r for n, r in self.resources.items() if r["Type"] == "AWS::Lambda::Function"}
+        roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+        self.assertEqual(len(roles), len(set(roles)), "two functions share a role")
+        for role in roles:
+            self.assertEqual(self.resources[role]["Type"], "AWS::IAM::Role")
+
+
 if __name__ == "__main__":
     unittest.main()
