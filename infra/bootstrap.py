@@ -59,6 +59,9 @@ class Stack:
             if key == "Fn::Sub":
                 text = re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
                 return re.sub(r"\{\{resolve:secretsmanager:([^:}]+):SecretString:([^:}]+)\}\}", self._secret, text)
+            if key.startswith("Fn::") or key == "Condition":
+                # Never a string that looks like a value: the stack would run on nonsense.
+                raise SystemExit(f"bootstrap: {key} has no local value (in {value!r}); resolve it in bootstrap.py")
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):

@@ -146,6 +146,10 @@ class Operating(unittest.TestCase):
             self.assertIn("RetentionInDays", self.resources[group]["Properties"], group)
             groups.append(group)
         self.assertEqual(len(groups), len(set(groups)), "two functions share a log group")
+        access = self.resources["HttpApi"]["Properties"]["AccessLogSettings"]
+        group = access["DestinationArn"]["Fn::GetAtt"][0]
+        self.assertIn("RetentionInDays", self.resources[group]["Properties"], group)
+        self.assertNotIn("authorization", access["Format"].lower(), "access logs never carry credentials")
 
     def watched(self, namespace, metric):
         """What the alarms on `metric` watch: the resources their dimensions name."""
@@ -168,6 +172,21 @@ class Operating(unittest.TestCase):
             self.assertIn("HttpApi", self.watched("AWS/ApiGateway", metric), metric)
         for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
             self.assertIn("SettingsTable", self.watched("AWS/DynamoDB", metric), metric)
+
+
+class Bootstrap(unittest.TestCase):
+    """The local stack resolves what the functions' environment and the queues need; an
+    intrinsic it cannot resolve stops it loudly instead of becoming a string."""
+
+    def test_an_unknown_intrinsic_fails_the_bootstrap(self):
+        from bootstrap import Stack
+
+        stack = Stack({"Resources": {}, "Parameters": {"PlatformDomain": {"Default": "plexmcp.local"}}}, "http://127.0.0.1:9")
+        self.assertEqual(stack.resolve({"Ref": "PlatformDomain"}), "plexmcp.local")
+        for unknown in ({"Fn::If": ["HasAlarmEmail", "a", "b"]}, {"Fn::Join": ["", ["a", "b"]]}, {"Fn::Select": [0, ["a"]]}):
+            with self.assertRaises(SystemExit) as raised:
+                stack.resolve({"Variables": {"X": unknown}})
+            self.assertIn(next(iter(unknown)), str(raised.exception))
 
 
 class LeastPrivilege(unittest.TestCase):
