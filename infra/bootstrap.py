@@ -169,7 +169,7 @@ class Stack:
 
     def stack_file(self):
         globals_env = self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-        env, workers, schedules = {}, [], []
+        env, routes, workers, schedules = {}, [], [], []
         for name, props in self.of_type("AWS::Serverless::Function"):
             variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
             for key, value in variables.items():
@@ -178,13 +178,15 @@ class Stack:
                     sys.exit(f"bootstrap: {key} differs between functions; the local gateway runs them in one process")
             for event in props.get("Events", {}).values():
                 ep = event.get("Properties", {})
-                if event["Type"] == "SQS":
+                if event["Type"] == "HttpApi":
+                    routes.append({"function": name, "method": ep.get("Method", "ANY").upper(), "path": ep["Path"]})
+                elif event["Type"] == "SQS":
                     arn = self.resolve(ep["Queue"])
                     url = next(self.refs[q] for q, a in self.arns.items() if a == arn)
                     workers.append({"function": name, "queue_url": url, "batch_size": ep.get("BatchSize", 10)})
                 elif event["Type"] == "Schedule":
                     schedules.append({"function": name, "every_seconds": rate_seconds(ep["Schedule"])})
-        return {"env": env, "workers": workers, "schedules": schedules}
+        return {"env": env, "routes": routes, "workers": workers, "schedules": schedules}
 
 
 def env_name(parameter):

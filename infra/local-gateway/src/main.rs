@@ -1,5 +1,6 @@
 //! The local stand-in for API Gateway, SQS event source mappings and EventBridge
 //! schedules: one process that serves every HTTP function's router on 127.0.0.1:$PORT,
+//! each request going to the function the template routes it to (`routes`),
 //! polls every queue that `template.yaml` maps to a worker and hands each batch to the
 //! same handler Lambda runs (deleting only the messages the handler did not report as
 //! failed), and runs the scheduled functions.
@@ -8,6 +9,7 @@
 //! `infra/bootstrap.py` wrote from `template.yaml`, so the two cannot drift.
 
 mod queues;
+mod routes;
 mod stack;
 
 use axum::extract::{ConnectInfo, Request};
@@ -50,15 +52,7 @@ async fn run() -> Result<(), String> {
         tokio::spawn(queues::every(state.clone(), schedule.clone()));
     }
 
-    let (router, _) = platform::api()
-        .merge(identity::api())
-        .merge(organization::api())
-        .split_for_parts();
-    let app = shared::http::layers::finish(
-        router.with_state(state.clone()),
-        state.config.expose_round_trips,
-    )
-    .layer(middleware::from_fn(peer_addr));
+    let app = http_functions(&stack.routes, &state)?.layer(middleware::from_fn(peer_addr));
     println!("PlexMCP Settings API listening on http://127.0.0.1:{port}/v1 (Ctrl-C stops it)");
     axum::serve(
         listener,
@@ -67,6 +61,46 @@ async fn run() -> Result<(), String> {
     .with_graceful_shutdown(shutdown())
     .await
     .map_err(|e| e.to_string())
+}
+
+/// One router per HTTP function of the template, each behind the same layers as in its
+/// Lambda; a request goes to the function its template route names.
+fn http_functions(routes: &[routes::Route], state: &AppState) -> Result<axum::Router, String> {
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    let mut routers = std::collections::HashMap::new();
+    for (function, api) in [
+        ("PlatformFunction", platform::api()),
+        ("IdentityFunction", identity::api()),
+        ("OrganizationFunction", organization::api()),
+    ] {
+        let (router, doc) = api.split_for_parts();
+        routes::check(routes, function, &doc)?;
+        let router = shared::http::layers::finish(
+            router.with_state(state.clone()),
+            state.config.expose_round_trips,
+        );
+        routers.insert(function.to_owned(), router);
+    }
+    if let Some(route) = routes.iter().find(|r| !routers.contains_key(&r.function)) {
+        return Err(format!(
+            "{} {} goes to {}, which the local gateway does not serve",
+            route.method, route.path, route.function
+        ));
+    }
+    let (routes, routers) = (
+        std::sync::Arc::new(routes.to_vec()),
+        std::sync::Arc::new(routers),
+    );
+    Ok(axum::Router::new().fallback(move |request: Request| {
+        let (routes, routers) = (routes.clone(), routers.clone());
+        async move {
+            match routes::function_of(&routes, &request).and_then(|f| routers.get(f)) {
+                Some(router) => router.clone().oneshot(request).await.into_response(),
+                None => routes::not_found(),
+            }
+        }
+    }))
 }
 
 /// What API Gateway puts in the request context: the caller's address.

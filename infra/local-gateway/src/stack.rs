@@ -1,5 +1,6 @@
 //! The stack file written by `infra/bootstrap.py`: every function's environment as it
-//! resolves locally, which queue feeds which worker, and which function runs on a schedule.
+//! resolves locally, which function each HTTP route goes to, which queue feeds which
+//! worker, and which function runs on a schedule.
 
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -21,6 +22,8 @@ pub struct Schedule {
 #[derive(Debug, Deserialize)]
 pub struct Stack {
     env: HashMap<String, String>,
+    /// Every `HttpApi` event of the template.
+    pub routes: Vec<crate::routes::Route>,
     pub workers: Vec<Worker>,
     pub schedules: Vec<Schedule>,
 }
