@@ -12,9 +12,15 @@ the transaction, so every TransactWriteItems costs time in proportion to everyth
 table holds, and the test suite slows down as it fills the table. `lean_transactions` keeps
 the all-or-nothing rule while copying only the items the transaction names (moto computes
 indexes from the items at query time, so restoring them restores the indexes too).
+
+moto also answers each page of a `Query` of the table by sorting every item of the table
+and walking from the first one to the page's start key; `lean_queries` hands it only the
+query's partition, already past the start key — the same answer, at the cost of the
+partition instead of the table.
 """
 
 import argparse
+import bisect
 import copy
 import threading
 
@@ -95,12 +101,50 @@ def lean_transactions():
     backend.transact_write_items = transact_write_items
 
 
+def lean_queries():
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    original_query = Table.query
+    original_all_items = Table.all_items
+    state = {}
+
+    def query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[1] if len(args) > 1 else None)
+        if index_name is None and isinstance(hash_key, DynamoType) and self.range_key_attr:
+            state["partition"] = (self, hash_key, exclusive_start_key, scan_index_forward)
+        try:
+            return original_query(
+                self, hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward, *args, **kwargs
+            )
+        finally:
+            state.pop("partition", None)
+
+    def all_items(self):
+        partition = state.get("partition")
+        if partition is None or partition[0] is not self:
+            return original_all_items(self)
+        _, hash_key, start, forward = partition
+        items = sorted(self.items.get(hash_key, {}).values(), key=lambda item: item.range_key)
+        if start and self.range_key_attr in start:
+            at = DynamoType(start[self.range_key_attr])
+            if forward:
+                items = items[bisect.bisect_right(items, at, key=lambda item: item.range_key):]
+            else:
+                items = items[: bisect.bisect_left(items, at, key=lambda item: item.range_key)]
+        return items
+
+    Table.query = query
+    Table.all_items = all_items
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
     lean_transactions()
+    lean_queries()
     app = DomainDispatcherApplication(create_backend_app)
     try:
         run_simple(args.host, args.port, serialised(app), threaded=True, request_handler=MotoRequestHandler)

@@ -175,8 +175,9 @@ pub async fn create(
     start(&state, &access, &client, job).await
 }
 
-/// Each filter checked on its own (so the error names it), then together (`from` ≤ `to`).
-fn audit_filters(body: &CreateAuditExport) -> Result<AuditFilters, Error> {
+/// The format and the filters, each checked on its own (so the error names it), then
+/// the filters together (`from` ≤ `to`).
+fn audit_export(body: &CreateAuditExport) -> Result<(Format, AuditFilters), Error> {
     let filters = AuditFilters {
         from: body.from.clone(),
         to: body.to.clone(),
@@ -188,52 +189,56 @@ fn audit_filters(body: &CreateAuditExport) -> Result<AuditFilters, Error> {
         Error::InvalidQuery(message) => message,
         other => other.to_string(),
     };
+    let none = AuditFilters::default;
+    let alone = [
+        (
+            "from",
+            AuditFilters {
+                from: body.from.clone(),
+                ..none()
+            },
+        ),
+        (
+            "to",
+            AuditFilters {
+                to: body.to.clone(),
+                ..none()
+            },
+        ),
+        (
+            "actor",
+            AuditFilters {
+                actor: body.actor.clone(),
+                ..none()
+            },
+        ),
+        (
+            "action",
+            AuditFilters {
+                action: body.action.clone(),
+                ..none()
+            },
+        ),
+        (
+            "category",
+            AuditFilters {
+                category: body.category.clone(),
+                ..none()
+            },
+        ),
+    ];
     let mut v = Validator::default();
-    let only = |f: AuditFilters| f.parse().map(drop).map_err(message);
-    let none = AuditFilters::default();
-    v.field("format", Format::parse(&body.format));
-    v.field(
-        "from",
-        only(AuditFilters {
-            from: filters.from.clone(),
-            ..none.clone()
-        }),
-    );
-    v.field(
-        "to",
-        only(AuditFilters {
-            to: filters.to.clone(),
-            ..none.clone()
-        }),
-    );
-    v.field(
-        "actor",
-        only(AuditFilters {
-            actor: filters.actor.clone(),
-            ..none.clone()
-        }),
-    );
-    v.field(
-        "action",
-        only(AuditFilters {
-            action: filters.action.clone(),
-            ..none.clone()
-        }),
-    );
-    v.field(
-        "category",
-        only(AuditFilters {
-            category: filters.category.clone(),
-            ..none
-        }),
-    );
-    if v.has_errors() {
-        return Err(v.error());
+    let format = v.field("format", Format::parse(&body.format));
+    for (field, one) in alone {
+        v.field(field, one.parse().map(drop).map_err(message));
     }
+    let Some(format) = format.filter(|_| !v.has_errors()) else {
+        return Err(v.error());
+    };
     let _: Filters = filters
         .parse()
         .map_err(|e| Error::invalid("to", message(e)))?;
-    Ok(filters)
+    Ok((format, filters))
 }
 
 /// Export the audit log, filtered as in `GET …/audit-logs` (owners and admins; Pro plan
@@ -255,8 +260,7 @@ pub async fn create_audit(
     Path(slug): Path<String>,
     Json(body): Json<CreateAuditExport>,
 ) -> Result<(StatusCode, axum::Json<ExportView>), Error> {
-    let filters = audit_filters(&body)?;
-    let format = Format::parse(&body.format).map_err(|m| Error::invalid("format", m))?;
+    let (format, filters) = audit_export(&body)?;
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Administer)?;
     crate::audit_logs::require_paid_plan(&access)?;
