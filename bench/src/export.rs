@@ -174,7 +174,12 @@ async fn export(
     let runtime = RuntimeApi::start();
     let process = launcher.start(&bin.join("data-export"), &runtime);
     let started = Instant::now();
-    match runtime.invoke(&json!({ "Records": [sqs_record("export", &message)] })) {
+    // Up to the function's timeout in the template (900 s), not the usual 30 s.
+    let invocation = runtime.submit(&json!({ "Records": [sqs_record("export", &message)] }));
+    match runtime
+        .wait_within(&invocation, std::time::Duration::from_secs(900))
+        .outcome
+    {
         Outcome::Response(answer) => assert_eq!(
             answer["batchItemFailures"]
                 .as_array()

@@ -90,7 +90,12 @@ impl RuntimeApi {
 
     /// Waits for the function's answer to invocation `id`.
     pub fn wait(&self, id: &str) -> Answer {
-        let deadline = Instant::now() + WAIT_LIMIT;
+        self.wait_within(id, WAIT_LIMIT)
+    }
+
+    /// As `wait`, for an invocation that may run up to `limit` (a long export).
+    pub fn wait_within(&self, id: &str, limit: Duration) -> Answer {
+        let deadline = Instant::now() + limit;
         let mut state = self.shared.lock();
         loop {
             if let Some(answer) = state.answers.remove(id) {
@@ -100,7 +105,7 @@ impl RuntimeApi {
                 panic!("the function failed to initialise: {error}");
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no answer to {id} within {WAIT_LIMIT:?}");
+            assert!(!left.is_zero(), "no answer to {id} within {limit:?}");
             state = self
                 .shared
                 .changed
