@@ -22,6 +22,9 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     shared::telemetry::init();
+    if !stop_with_parent() {
+        return ExitCode::SUCCESS;
+    }
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -61,6 +64,18 @@ async fn run() -> Result<(), String> {
     .with_graceful_shutdown(shutdown())
     .await
     .map_err(|e| e.to_string())
+}
+
+/// The gateway is asked to stop (SIGTERM) when the script that started it ends, however
+/// it ends: a stack whose script was killed must not keep polling a dead emulator.
+/// `false` if the parent is already gone.
+fn stop_with_parent() -> bool {
+    let parent = std::os::unix::process::parent_id();
+    // SAFETY: prctl with PR_SET_PDEATHSIG only sets a flag of this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+    }
+    std::os::unix::process::parent_id() == parent
 }
 
 /// One router per HTTP function of the template, each behind the same layers as in its
