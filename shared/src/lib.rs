@@ -6,6 +6,7 @@
 //! difference between the two is `AWS_ENDPOINT_URL`.
 
 pub mod access;
+pub mod account;
 pub mod api_keys;
 pub mod audit;
 pub mod audit_log;
@@ -22,6 +23,7 @@ pub mod http;
 pub mod ids;
 pub mod pin_gate;
 pub mod platform_hostname;
+pub mod second_factor;
 pub mod state;
 pub mod store;
 pub mod telemetry;

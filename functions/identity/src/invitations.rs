@@ -74,7 +74,7 @@ pub async fn list(
     bearer: Bearer,
     Query(query): Query<PageQuery>,
 ) -> Result<axum::Json<Page<MyInvitation>>, Error> {
-    let (user, _) = crate::account::caller_profile(&state, &bearer).await?;
+    let (user, _) = shared::account::caller_profile(&state, &bearer).await?;
     let page = query_page(
         &state,
         &invitee_partition(&user.email),

@@ -1,12 +1,10 @@
 //! Identity: signup, login, logout, the profile (`/v1/me`) and session management
 //! (Profile → Sessions).
 
-mod account;
 mod audit_logs;
 mod invitations;
 mod login;
 mod me;
-mod second_factor;
 mod sessions;
 mod signup;
 mod two_factor;

@@ -6,19 +6,19 @@
 //! entry. The second step (`/v1/auth/login/2fa`) trades the challenge and a second
 //! factor for a session.
 
-use crate::account::{actor, caller_profile, user_mutation};
-use crate::second_factor::{self, active_secret, blocking, rejected, Factor, Holder};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use shared::account::{actor, caller_profile, user_mutation};
 use shared::audit::{AuditDraft, Category, Target};
 use shared::auth::{Bearer, ChallengeToken, SessionToken};
 use shared::crypto::constant_time_eq;
 use shared::domain::{Email, PasswordHash};
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::SessionId;
+use shared::second_factor::{self, active_secret, blocking, rejected, Factor, Holder};
 use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::keys::BACKUP_CODE_PREFIX;

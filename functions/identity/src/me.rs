@@ -1,6 +1,6 @@
-use crate::account::caller_profile;
 use axum::extract::State;
 use serde::Serialize;
+use shared::account::caller_profile;
 use shared::auth::Bearer;
 use shared::domain::Role;
 use shared::http::Problem;

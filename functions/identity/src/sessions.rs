@@ -1,11 +1,11 @@
 //! Profile → Sessions: list, revoke one, revoke all but the current one.
 
-use crate::account::{caller_profile, user_mutation};
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
+use shared::account::{caller_profile, user_mutation};
 use shared::audit::Target;
 use shared::auth::Bearer;
 use shared::http::Path;

@@ -6,15 +6,12 @@
 //! These routes keep the current session and do nothing to the others: their answers
 //! say how many other sessions exist, so a client can offer "revoke all".
 
-use crate::account::{caller_profile, user_mutation};
-use crate::second_factor::{
-    self, active_secret, blocking, sealed_secret, Factor, Holder, ACTIVE, PENDING,
-};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use shared::account::{caller_profile, user_mutation};
 use shared::audit::Target;
 use shared::auth::{authenticate_with, Bearer};
 use shared::domain::backup_code;
@@ -22,6 +19,9 @@ use shared::domain::password::hash_secret;
 use shared::domain::TotpSecret;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::UserId;
+use shared::second_factor::{
+    self, active_secret, blocking, sealed_secret, Factor, Holder, ACTIVE, PENDING,
+};
 use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::keys::{BACKUP_CODE_PREFIX, SESSION_PREFIX};

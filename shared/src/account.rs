@@ -1,20 +1,22 @@
 //! The caller's own account: their profile, read with the session, and the changes to it
-//! recorded in their audit chain (shared by login, the second factor, 2FA settings,
-//! sessions, the profile and invitations).
+//! recorded in their audit chain (used by identity's login, second factor, 2FA settings,
+//! sessions, profile and invitations, and by the organization's deletion, which asks for
+//! the owner's password and second factor).
 
-use shared::audit::{Actor, AuditDraft, Category, Target};
-use shared::auth::{authenticate, Bearer};
-use shared::http::ClientInfo;
-use shared::store::users::User;
-use shared::store::{ChainOwner, Item, Key, Mutation};
-use shared::{AppState, Error};
 
-pub(crate) fn actor(user: &User) -> Actor {
+use crate::audit::{Actor, AuditDraft, Category, Target};
+use crate::auth::{authenticate, Bearer};
+use crate::http::ClientInfo;
+use crate::store::users::User;
+use crate::store::{ChainOwner, Item, Key, Mutation};
+use crate::{AppState, Error};
+
+pub fn actor(user: &User) -> Actor {
     Actor::user(&user.id, Some(&user.email))
 }
 
 /// A change to the user's own account, recorded in their audit chain.
-pub(crate) fn user_mutation(
+pub fn user_mutation(
     user: &User,
     profile: &Item,
     action: &'static str,
@@ -32,10 +34,7 @@ pub(crate) fn user_mutation(
 }
 
 /// The authenticated caller's profile item, read with the session in one round trip.
-pub(crate) async fn caller_profile(
-    state: &AppState,
-    bearer: &Bearer,
-) -> Result<(User, Item), Error> {
+pub async fn caller_profile(state: &AppState, bearer: &Bearer) -> Result<(User, Item), Error> {
     let user_key = Key::user(&bearer.0.user_id);
     let (_, mut items) = authenticate(state, bearer, std::slice::from_ref(&user_key)).await?;
     let profile = items.remove(&user_key).ok_or(Error::Unauthorized)?;

@@ -7,23 +7,23 @@
 //! 15 minutes), so parallel guesses cannot outrun the counter.
 
 use crate::account::user_mutation;
+use crate::audit::Target;
+use crate::domain::backup_code;
+use crate::domain::password::verify_secret;
+use crate::domain::TotpSecret;
+use crate::http::ClientInfo;
+use crate::ids::UserId;
+use crate::store::attempts::{Reservation, TWO_FACTOR};
+use crate::store::keys::BACKUP_CODE_PREFIX;
+use crate::store::users::User;
+use crate::store::{delete, n, put, CommitError, Item, ItemExt, Key, Mutation};
+use crate::{AppState, Error};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{Duration, Utc};
-use shared::audit::Target;
-use shared::domain::backup_code;
-use shared::domain::password::verify_secret;
-use shared::domain::TotpSecret;
-use shared::http::ClientInfo;
-use shared::ids::UserId;
-use shared::store::attempts::{Reservation, TWO_FACTOR};
-use shared::store::keys::BACKUP_CODE_PREFIX;
-use shared::store::users::User;
-use shared::store::{delete, n, put, CommitError, Item, ItemExt, Key, Mutation};
-use shared::{AppState, Error};
 
 /// The profile attributes of the sealed TOTP secret: being set up, and in force.
-pub(crate) const PENDING: &str = "totp_pending";
-pub(crate) const ACTIVE: &str = "totp_secret";
+pub const PENDING: &str = "totp_pending";
+pub const ACTIVE: &str = "totp_secret";
 
 /// The accepted step is remembered a little longer than it can be presented.
 const STEP_MEMORY: Duration = Duration::minutes(3);
@@ -234,7 +234,7 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 /// The TOTP secret stored (sealed) in `attr` of the profile.
-pub(crate) fn sealed_secret(
+pub fn sealed_secret(
     state: &AppState,
     user: &UserId,
     profile: &Item,
@@ -248,6 +248,6 @@ pub(crate) fn sealed_secret(
 }
 
 /// The secret codes are checked against: only while 2FA is on.
-pub(crate) fn active_secret(state: &AppState, user: &User, profile: &Item) -> Option<TotpSecret> {
+pub fn active_secret(state: &AppState, user: &User, profile: &Item) -> Option<TotpSecret> {
     sealed_secret(state, &user.id, profile, ACTIVE).filter(|_| user.two_factor_enabled)
 }
