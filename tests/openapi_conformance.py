@@ -42,6 +42,7 @@ OVER_BUDGET = {
     ("delete", "/v1/orgs/{slug}/api-keys/{key_id}"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
     ("delete", "/v1/orgs/{slug}/security/pin"): (4, "PIN attempt reservation before argon2, which must commit before the check"),
     ("post", "/v1/auth/login"): (5, "three round trips: the e-mail pointer, the address's and the network's login budgets (reserved before argon2) in parallel; the profile; the transaction"),
+    ("post", "/v1/orgs/{slug}/delete"): (4, "the password's attempt is reserved on the address's login budget before argon2, which must commit before the check"),
     ("post", "/v1/orgs/{slug}/usage"): (5, "the day and month counters are two atomic ADDs (sent in parallel); an API key's first use in a minute also writes last_used_at"),
 }
 round_trips = {}  # (method, template) -> {"calls": max calls, "scans": total scans, "exchanges": n}
@@ -249,6 +250,14 @@ call("POST", f"{org}/webhooks/{hook['id']}/deliveries/{logged[0]['id']}/redelive
 call("POST", f"{org}/webhooks/{hook['id']}/deliveries/dlv_01JDQX3Z8E6V4W2N9KQ5M7R1TA/redeliver", token, expect=404, template=H + "/deliveries/{delivery_id}/redeliver")
 call("DELETE", f"{org}/webhooks/{hook['id']}", token, expect=204, template=H)
 call("GET", f"{org}/webhooks/{hook['id']}", token, expect=404, template=H)
+
+# Last: the Danger Zone deletes the org.
+D = T + "/delete"
+call("POST", f"{org}/delete", token, {"confirm_name": "guarded", "password": "correct horse battery"}, expect=422, template=D)
+call("POST", f"{org}/delete", token, {"confirm_name": "Guarded"}, expect=422, template=D)
+call("POST", f"{org}/delete", token, {"confirm_name": "Guarded", "password": "correct horse battery"}, expect=202, template=D)
+call("GET", org, token, expect=404, template=T)
+call("POST", f"{org}/delete", token, {"confirm_name": "Guarded", "password": "correct horse battery"}, expect=404, template=D)
 
 documented = {(m, p) for p, item in spec["paths"].items() for m in item if m in ("get", "post", "put", "patch", "delete")}
 missing = documented - exercised

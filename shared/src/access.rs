@@ -199,6 +199,14 @@ impl OrgAccess {
         let (more, beside) =
             tokio::join!(state.table.get_many(&keys), alongside(&membership.org_id));
         let mut more = more?;
+        let org_item = more.remove(&org_key).ok_or(Error::NotFound)?;
+        let Some(org) = Org::from_item(&org_item)? else {
+            // Being deleted: gone for people (404), and its keys no longer authenticate.
+            return Err(match principal {
+                Principal::ApiKey { .. } => Error::Unauthorized,
+                Principal::User(_) => Error::NotFound,
+            });
+        };
         if let Some(api_key) = api_key {
             // Revoked: the pointer is deleted with the key, but a racing read may see one.
             let Some(key_item) = more.remove(&api_key) else {
@@ -209,8 +217,6 @@ impl OrgAccess {
             };
             touch_api_key(state, &api_key, &key_item).await?;
         }
-        let org_item = more.remove(&org_key).ok_or(Error::NotFound)?;
-        let org = Org::from_item(&org_item)?.ok_or(Error::NotFound)?;
         items.extend(more);
         let access = OrgAccess {
             principal,

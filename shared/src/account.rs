@@ -3,7 +3,6 @@
 //! sessions, profile and invitations, and by the organization's deletion, which asks for
 //! the owner's password and second factor).
 
-
 use crate::audit::{Actor, AuditDraft, Category, Target};
 use crate::auth::{authenticate, Bearer};
 use crate::http::ClientInfo;

@@ -15,6 +15,11 @@ pub struct Config {
     pub domain_checks_queue_url: String,
     /// Where new export jobs wait for the export worker.
     pub exports_queue_url: String,
+    /// Where organizations being deleted wait for the deletion worker.
+    pub org_deletions_queue_url: String,
+    /// `BILLING_RETENTION_DAYS`: how long a deleted org's billing records (and its
+    /// tombstone) are kept.
+    pub billing_retention_days: i64,
     /// The bucket of export files (`EXPORT_BUCKET`).
     pub export_bucket: String,
     /// Key material for secrets stored encrypted (TOTP secrets): from Secrets Manager in
@@ -54,6 +59,19 @@ impl Config {
             domain_checks_queue_url: required("DOMAIN_CHECKS_QUEUE_URL")?,
             exports_queue_url: required("EXPORTS_QUEUE_URL")?,
             export_bucket: required("EXPORT_BUCKET")?,
+            org_deletions_queue_url: required("ORG_DELETIONS_QUEUE_URL")?,
+            billing_retention_days: match lookup("BILLING_RETENTION_DAYS").filter(|v| !v.is_empty()) {
+                None => 2555,
+                Some(days) => days
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|d| (1..=36_500).contains(d))
+                    .ok_or_else(|| {
+                        Error::Internal(format!(
+                            "BILLING_RETENTION_DAYS must be a number of days from 1 to 36500, not {days:?}"
+                        ))
+                    })?,
+            },
             data_key: required("DATA_KEY").and_then(|key| {
                 if key.len() >= 32 {
                     Ok(key)

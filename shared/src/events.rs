@@ -9,6 +9,7 @@
 use crate::aws::LazySqs;
 use crate::exports::ExportMessage;
 use crate::ids::{MessageId, OrgId};
+use crate::org_deletion::OrgDeletion;
 use crate::platform_hostname::HostnameRecord;
 use crate::store::keys::{outbox_shard, Key, OUTBOX_PREFIX};
 use crate::store::{s, Item, StoreError};
@@ -144,14 +145,17 @@ impl Event {
 }
 
 /// What the outbox carries: a webhook event, a platform DNS record to write
-/// (`platform_hostname`), or an export job for the export worker. All travel the same way — written in the transaction of their
-/// change, relayed to the events queue, taken off the outbox by its worker once done.
+/// (`platform_hostname`), an export job for the export worker, or an organization to
+/// delete for the deletion worker. All travel the same way — written in the transaction
+/// of their change, relayed to the events queue, taken off the outbox by its worker once
+/// done. (Untagged: each kind has a field the others lack.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Outboxed {
     Event(Event),
     Hostname(HostnameRecord),
     Export(ExportMessage),
+    Deletion(OrgDeletion),
 }
 
 impl From<Event> for Outboxed {
@@ -172,12 +176,19 @@ impl From<ExportMessage> for Outboxed {
     }
 }
 
+impl From<OrgDeletion> for Outboxed {
+    fn from(message: OrgDeletion) -> Self {
+        Outboxed::Deletion(message)
+    }
+}
+
 impl Outboxed {
     pub fn id(&self) -> &MessageId {
         match self {
             Outboxed::Event(e) => &e.id,
             Outboxed::Hostname(h) => &h.id,
             Outboxed::Export(x) => &x.id,
+            Outboxed::Deletion(d) => &d.id,
         }
     }
 
@@ -186,6 +197,7 @@ impl Outboxed {
             Outboxed::Event(e) => &e.organization_id,
             Outboxed::Hostname(h) => &h.organization_id,
             Outboxed::Export(x) => &x.organization_id,
+            Outboxed::Deletion(d) => &d.organization_id,
         }
     }
 
@@ -194,6 +206,7 @@ impl Outboxed {
             Outboxed::Event(e) => &e.timestamp,
             Outboxed::Hostname(h) => &h.timestamp,
             Outboxed::Export(x) => &x.timestamp,
+            Outboxed::Deletion(d) => &d.timestamp,
         }
     }
 
@@ -312,7 +325,7 @@ mod tests {
         let config = crate::config::Config::from_lookup(|key| match key {
             "DATA_KEY" => Some("k".repeat(32)),
             "PLATFORM_DOMAIN" => Some("plexmcp.test".into()),
-            "DNS_NAMESERVERS" => None,
+            "DNS_NAMESERVERS" | "BILLING_RETENTION_DAYS" => None,
             _ => Some("x".into()),
         })
         .unwrap();
@@ -337,6 +350,7 @@ mod tests {
             Outboxed::from(event),
             Outboxed::from(record),
             Outboxed::from(export),
+            Outboxed::from(OrgDeletion::new(&org, "usr_x", Utc::now())),
         ] {
             let back: Outboxed = serde_json::from_str(&message.body()).unwrap();
             assert_eq!(back, message);

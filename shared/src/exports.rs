@@ -244,8 +244,8 @@ impl ExportJob {
     /// Where the file is: one object per job, so a second run overwrites, never adds.
     pub fn object_key(&self) -> String {
         format!(
-            "exports/{}/{}.{}",
-            self.org_id,
+            "{}{}.{}",
+            object_prefix(&self.org_id),
             self.id,
             self.format.extension()
         )
@@ -324,6 +324,11 @@ impl ExportJob {
             error: item.opt_str("error").map(str::to_owned),
         })
     }
+}
+
+/// Where an org's export files are (all of them: the deletion removes the prefix).
+pub fn object_prefix(org: &OrgId) -> String {
+    format!("exports/{org}/")
 }
 
 /// The message that takes a job to the export worker: written to the outbox with the job

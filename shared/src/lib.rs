@@ -21,8 +21,11 @@ pub mod events;
 pub mod exports;
 pub mod http;
 pub mod ids;
+pub mod org_deletion;
 pub mod pin_gate;
 pub mod platform_hostname;
+#[cfg(feature = "route53")]
+pub mod platform_zone;
 pub mod second_factor;
 pub mod state;
 pub mod store;

@@ -10,6 +10,7 @@ enum Least {
     Viewer,
     Member,
     Admin,
+    Owner,
 }
 
 struct Route {
@@ -80,8 +81,28 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
         .as_str()
         .unwrap()
         .to_owned();
+    // Finished before any snapshot is taken: a job that ends meanwhile is not a change.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while api
+        .get(&org.path(&format!("/exports/{export}")), &org.owner.token)
+        .await
+        .expect(200)
+        .body["status"]
+        != "ready"
+    {
+        assert!(std::time::Instant::now() < deadline, "export not ready");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     use Least::*;
     vec![
+        route(
+            Method::POST,
+            "/delete".into(),
+            Some(
+                json!({ "confirm_name": "Fixture Org", "password": plexmcp_tests::fixtures::PASSWORD }),
+            ),
+            Owner,
+        ),
         route(Method::GET, "/exports".into(), None, Admin),
         route(
             Method::POST,
@@ -366,8 +387,10 @@ async fn lower_roles_get_403_where_the_matrix_says_so() {
     let org = OrgFixture::create(&api).await;
     let routes = routes(&api, &org).await;
     let before = snapshot(&api, &org).await;
-    for r in routes.iter().filter(|r| r.least == Least::Admin) {
-        for (role, who) in [("member", &org.member), ("viewer", &org.viewer)] {
+    for r in routes.iter().filter(|r| r.least >= Least::Admin) {
+        let admin = (r.least == Least::Owner).then_some(("admin", &org.admin));
+        let lower = [("member", &org.member), ("viewer", &org.viewer)];
+        for (role, who) in admin.into_iter().chain(lower) {
             let resp = call(&api, r, &org, Some(&who.token)).await;
             assert_eq!(
                 (resp.status, resp.code()),

@@ -141,7 +141,12 @@ impl Worker {
         match write(state, &job, &org, &mut upload).await {
             Ok(()) => {
                 let size = upload.complete().await?;
-                end(state, &job, attempt, Ok(size)).await
+                let outcome = end(state, &job, attempt, Ok(size)).await?;
+                if outcome == Outcome::Skipped && state.table.get(&job_key).await?.is_none() {
+                    // The org was deleted while this run wrote: its file goes too.
+                    self.remove_object(state, &job).await?;
+                }
+                Ok(outcome)
             }
             Err(ExportError::Died) => Err(ExportError::Died),
             Err(err) if attempt >= MAX_ATTEMPTS => {
@@ -153,6 +158,19 @@ impl Worker {
                 Err(err)
             }
         }
+    }
+}
+
+impl Worker {
+    async fn remove_object(&self, state: &AppState, job: &ExportJob) -> Result<(), ExportError> {
+        self.s3
+            .delete_object()
+            .bucket(&state.config.export_bucket)
+            .key(job.object_key())
+            .send()
+            .await
+            .map_err(|e| ExportError::S3(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
     }
 }
 

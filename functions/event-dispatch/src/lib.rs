@@ -2,7 +2,8 @@
 //! removes it from the outbox. A webhook event is fanned out to the organization's
 //! endpoints that subscribe to it — one delivery job per endpoint on the deliveries
 //! queue; a platform host name is written to the platform zone (`platform_zone`); an
-//! export job is passed on to the exports queue.
+//! export job is passed on to the exports queue, and an organization to delete to the
+//! deletions queue.
 //!
 //! At-least-once: a redelivered event produces the same jobs again (same message id,
 //! same endpoint id), which the delivery worker deduplicates by that pair
@@ -10,23 +11,22 @@
 //! cannot be processed is reported in `batchItemFailures`, so only it is retried (and,
 //! after the queue's `maxReceiveCount`, moved to the DLQ).
 
-mod platform_zone;
-
-pub use platform_zone::PlatformZone;
+pub use shared::platform_zone::PlatformZone;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use shared::events::{Event, Outboxed};
 use shared::ids::WebhookId;
 use shared::store::keys::WEBHOOK_PREFIX;
-use shared::store::{Item, ItemExt, StoreError};
+use shared::store::orgs::ACTIVE;
+use shared::store::{Item, ItemExt, Key, StoreError};
 use shared::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
     #[error("the message is not an outbox message: {0}")]
     Malformed(String),
-    #[error("Route53: {0}")]
-    Route53(String),
+    #[error(transparent)]
+    Route53(#[from] shared::platform_zone::Route53Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -51,17 +51,26 @@ pub async fn dispatch(
     let jobs = match &message {
         Outboxed::Event(event) => fan_out(state, event).await?,
         Outboxed::Hostname(record) => {
-            zone.write(record).await?;
+            // Not for an org deleted meanwhile: its deletion removes the record.
+            let org = state.table.get(&Key::org(&record.organization_id)).await?;
+            if org.is_some_and(|o| o.opt_str("status") == Some(ACTIVE)) {
+                zone.write(&record.hostname).await?;
+            }
             0
         }
         Outboxed::Export(job) => {
+            let queue = &state.config.exports_queue_url;
             state
                 .sqs
-                .send_after(
-                    &state.config.exports_queue_url,
-                    job,
-                    chrono::Duration::zero(),
-                )
+                .send_after(queue, job, chrono::Duration::zero())
+                .await?;
+            0
+        }
+        Outboxed::Deletion(deletion) => {
+            let queue = &state.config.org_deletions_queue_url;
+            state
+                .sqs
+                .send_after(queue, deletion, chrono::Duration::zero())
                 .await?;
             0
         }

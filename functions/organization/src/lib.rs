@@ -4,6 +4,7 @@ mod api_keys;
 mod audit_logs;
 mod billing;
 mod custom_domain;
+mod deletion;
 mod exports;
 mod general;
 mod invitations;
@@ -23,6 +24,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(general::create))
         .routes(routes!(general::get, general::update))
+        .routes(routes!(deletion::delete))
         .routes(routes!(team::list, invitations::invite))
         .routes(routes!(invitations::list))
         .routes(routes!(invitations::get, invitations::revoke))

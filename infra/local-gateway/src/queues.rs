@@ -45,6 +45,11 @@ async fn invoke(
             let worker = WORKER.get_or_init(|| data_export::Worker::new(state));
             Ok(worker.handle(state, event).await)
         }
+        "OrgDeletionFunction" => {
+            static WORKER: std::sync::OnceLock<org_deletion::Worker> = std::sync::OnceLock::new();
+            let worker = WORKER.get_or_init(|| org_deletion::Worker::new(state));
+            Ok(worker.handle(state, event).await)
+        }
         other => Err(format!("no worker handler is wired for {other}")),
     }
 }

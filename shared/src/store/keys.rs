@@ -97,6 +97,11 @@ impl Key {
         Self::new(format!("ORG#{org}"), "ORG")
     }
 
+    /// What is left of a deleted organization, kept as long as its billing records.
+    pub fn tombstone(org: &OrgId) -> Self {
+        Self::new(format!("ORG#{org}"), "TOMBSTONE")
+    }
+
     /// The organization's side of a membership (what the team list shows).
     pub fn member(org: &OrgId, user: &UserId) -> Self {
         Self::new(format!("ORG#{org}"), format!("MEMBER#{user}"))

@@ -25,13 +25,15 @@ pub use mutation::{
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, WriteRequest};
 use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
 
 /// The most keys one `BatchGetItem` may ask for.
 const BATCH_GET_MAX: usize = 100;
+/// The most puts and deletes one `BatchWriteItem` may carry.
+const BATCH_WRITE_MAX: usize = 25;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -130,6 +132,39 @@ impl Table {
             }
         }
         Ok(found)
+    }
+
+    /// Puts and deletes of unrelated items, 25 to a `BatchWriteItem` (the most it takes),
+    /// retrying what DynamoDB left unprocessed under throttling, with backoff. Not atomic:
+    /// for idempotent work only (a deletion that a rerun finishes).
+    pub async fn write_many(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH_WRITE_MAX) {
+            let mut pending = chunk.to_vec();
+            let mut retries = 0u32;
+            while !pending.is_empty() {
+                if retries > 10 {
+                    return Err(StoreError::Aws(
+                        "BatchWriteItem left items unprocessed after 10 retries".into(),
+                    ));
+                }
+                if retries > 0 {
+                    let millis = (10u64 << retries.min(6)).min(1_000);
+                    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.name, pending)
+                    .send()
+                    .await?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.name))
+                    .unwrap_or_default();
+                retries += 1;
+            }
+        }
+        Ok(())
     }
 
     /// One page of a partition, items whose sort key starts with `prefix`.

@@ -8,6 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 pub const ACTIVE: &str = "active";
+/// Being deleted (`POST /v1/orgs/{slug}/delete`): gone for every route and key.
+pub const DELETING: &str = "deleting";
 
 #[derive(Clone, Debug)]
 pub struct Org {

@@ -1,14 +1,17 @@
 //! The platform hosted zone in Route53, where each org's host name is a CNAME to the
-//! gateway (`shared::platform_hostname`). The client is built on first use: most
-//! messages this worker takes are webhook events, which never need it.
+//! gateway (`platform_hostname`): written by the events worker when an org is created,
+//! removed by the deletion worker when it is deleted. The client is built on first use:
+//! most messages the events worker takes are webhook events, which never need it.
 
-use crate::DispatchError;
+use crate::AppState;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
-use shared::platform_hostname::HostnameRecord;
-use shared::AppState;
 use std::sync::OnceLock;
+
+#[derive(Debug, thiserror::Error)]
+#[error("Route53: {0}")]
+pub struct Route53Error(String);
 
 /// What resolvers may cache the record for: it changes only when the org goes.
 const TTL_SECONDS: i64 = 300;
@@ -35,16 +38,30 @@ impl PlatformZone {
             .get_or_init(|| aws_sdk_route53::Client::new(&self.sdk))
     }
 
-    /// Creates or overwrites the record (UPSERT): a redelivered message changes nothing.
-    pub async fn write(&self, record: &HostnameRecord) -> Result<(), DispatchError> {
-        let zone_id = self.zone_id.as_deref().ok_or_else(|| {
-            DispatchError::Route53("PLATFORM_ZONE_ID is not set for this function".into())
-        })?;
-        if shared::test_switch(&format!("route53-fails.{}", record.hostname)) {
-            return Err(DispatchError::Route53("failed by the test switch".into()));
+    /// Creates or overwrites the record of `hostname` (UPSERT): doing it again changes
+    /// nothing.
+    pub async fn write(&self, hostname: &str) -> Result<(), Route53Error> {
+        self.change(ChangeAction::Upsert, hostname).await
+    }
+
+    /// Removes the record of `hostname`; one that is not there (removed already) is done.
+    pub async fn remove(&self, hostname: &str) -> Result<(), Route53Error> {
+        match self.change(ChangeAction::Delete, hostname).await {
+            Err(Route53Error(reason)) if is_not_found(&reason) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn change(&self, action: ChangeAction, hostname: &str) -> Result<(), Route53Error> {
+        let zone_id = self
+            .zone_id
+            .as_deref()
+            .ok_or_else(|| Route53Error("PLATFORM_ZONE_ID is not set for this function".into()))?;
+        if crate::test_switch(&format!("route53-fails.{hostname}")) {
+            return Err(Route53Error("failed by the test switch".into()));
         }
         let set = ResourceRecordSet::builder()
-            .name(format!("{}.", record.hostname))
+            .name(format!("{hostname}."))
             .r#type(RrType::Cname)
             .ttl(TTL_SECONDS)
             .resource_records(
@@ -56,7 +73,7 @@ impl PlatformZone {
             .build()
             .map_err(route53)?;
         let change = Change::builder()
-            .action(ChangeAction::Upsert)
+            .action(action)
             .resource_record_set(set)
             .build()
             .map_err(route53)?;
@@ -76,6 +93,12 @@ impl PlatformZone {
     }
 }
 
-fn route53(err: impl std::error::Error) -> DispatchError {
-    DispatchError::Route53(aws_sdk_route53::error::DisplayErrorContext(err).to_string())
+fn route53(err: impl std::error::Error) -> Route53Error {
+    Route53Error(aws_sdk_route53::error::DisplayErrorContext(err).to_string())
+}
+
+/// Route53 refuses to DELETE a record set that does not exist (`InvalidChangeBatch`:
+/// "… it was not found").
+fn is_not_found(reason: &str) -> bool {
+    reason.contains("InvalidChangeBatch") && reason.contains("not found")
 }

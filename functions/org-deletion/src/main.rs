@@ -1,0 +1,15 @@
+use lambda_runtime::{service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let state = shared::AppState::from_env().await?;
+    let worker = org_deletion::Worker::new(&state);
+    let (state, worker) = (&state, &worker);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+            Ok::<_, lambda_runtime::Error>(worker.handle(state, event.payload).await)
+        },
+    ))
+    .await
+}

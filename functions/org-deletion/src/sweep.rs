@@ -1,0 +1,173 @@
+//! One pass over an organization's partition, page by page. Each item is classified
+//! (`Plan::add`): what points into the org from other partitions is removed before the
+//! item that names it, so a run that dies between the two leaves the item, and the
+//! next run finds the pointer again from it:
+//!
+//! - a member: the user's membership (`USER#u/MEMBERSHIP#slug`, only if it is still this
+//!   org's) and their count of memberships, in one transaction;
+//! - an API key: its pointer `APIKEY#<sha256>`;
+//! - an invitation: the address's side and the id pointer;
+//! - the custom domain: its claim, only if it is still this org's;
+//! - billing records: kept, given the retention TTL;
+//! - the org item and the tombstone: left for the final transaction.
+
+use crate::DeletionError;
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use shared::ids::{OrgId, UserId};
+use shared::store::keys::{API_KEY_PREFIX, BILLING_PREFIX, INVITATION_PREFIX, MEMBER_PREFIX};
+use shared::store::members::left;
+use shared::store::{delete_if, n, s, Cond, Item, ItemExt, Key, StoreError};
+use shared::AppState;
+
+/// Items a page holds at most (a `BatchWriteItem` takes 25, so 20 of them a page).
+const PAGE: i32 = 500;
+
+/// Sweeps the partition once; returns how many items it removed or changed (0: only
+/// what is kept is left).
+pub async fn sweep(
+    state: &AppState,
+    org: &OrgId,
+    slug: &str,
+    ttl: i64,
+) -> Result<usize, DeletionError> {
+    let pk = Key::org(org).pk;
+    let mut start = None;
+    let mut changed = 0;
+    loop {
+        let page = state
+            .table
+            .client()
+            .query()
+            .table_name(state.table.name())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(&pk))
+            .consistent_read(true)
+            .limit(PAGE)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(StoreError::from)?;
+        let mut plan = Plan::default();
+        for item in page.items() {
+            plan.add(item, org, ttl)?;
+        }
+        changed += plan.carry_out(state, org, slug).await?;
+        if shared::test_fault_once(&format!("deletion-dies.{org}")) {
+            return Err(DeletionError::Died);
+        }
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return Ok(changed),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Plan {
+    /// Members whose membership (and count) is released.
+    members: Vec<UserId>,
+    /// Custom domain names whose claim is released.
+    claims: Vec<String>,
+    /// Global items that point into the org.
+    pointers: Vec<Key>,
+    /// Billing records, rewritten with their TTL.
+    kept: Vec<Item>,
+    /// The org's own items.
+    own: Vec<Key>,
+}
+
+impl Plan {
+    fn add(&mut self, item: &Item, org: &OrgId, ttl: i64) -> Result<(), StoreError> {
+        let key = Key::of(item)?;
+        let sk = key.sk.as_str();
+        if sk == Key::org(org).sk || sk == Key::tombstone(org).sk {
+            return Ok(());
+        }
+        if sk.starts_with(BILLING_PREFIX) {
+            if item.opt_num("ttl") != Some(ttl) {
+                let mut kept = item.clone();
+                kept.insert("ttl".into(), n(ttl));
+                self.kept.push(kept);
+            }
+            return Ok(());
+        }
+        if sk.starts_with(MEMBER_PREFIX) {
+            let user = UserId::parse(item.str("user_id")?)
+                .ok_or_else(|| StoreError::Corrupt("member user_id".into()))?;
+            self.members.push(user);
+        } else if sk.starts_with(API_KEY_PREFIX) {
+            self.pointers
+                .push(Key::api_key_pointer(item.str("key_hash")?));
+        } else if let Some(invitation) = sk.strip_prefix(INVITATION_PREFIX) {
+            self.pointers.push(Key::invitee(item.str("email")?, org));
+            self.pointers.push(Key::invitation_pointer(invitation));
+        } else if sk == Key::custom_domain(org).sk {
+            self.claims.push(item.str("domain")?.to_owned());
+        }
+        self.own.push(key);
+        Ok(())
+    }
+
+    /// Returns how many items it removed or changed.
+    async fn carry_out(
+        self,
+        state: &AppState,
+        org: &OrgId,
+        slug: &str,
+    ) -> Result<usize, DeletionError> {
+        let this_org = Cond::new("org_id = :org").value(":org", s(org.as_str()));
+        for user in &self.members {
+            let writes = vec![
+                delete_if(&state.table, &Key::membership(user, slug), &this_org)?,
+                left(&state.table, user)?,
+            ];
+            released(state.table.transact(writes).await)?;
+        }
+        for domain in &self.claims {
+            let write = delete_if(&state.table, &Key::domain_claim(domain), &this_org)?;
+            released(state.table.transact(vec![write]).await)?;
+        }
+        let deletes = |keys: Vec<Key>| -> Result<Vec<WriteRequest>, StoreError> {
+            keys.into_iter()
+                .map(|key| {
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(key.to_item()))
+                        .build()
+                        .map_err(|e| StoreError::Aws(e.to_string()))?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect()
+        };
+        state.table.write_many(deletes(self.pointers)?).await?;
+        let changed = self.kept.len() + self.own.len();
+        let puts = self
+            .kept
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::Aws(e.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        state.table.write_many(puts).await?;
+        state.table.write_many(deletes(self.own)?).await?;
+        Ok(changed)
+    }
+}
+
+/// A release whose condition failed was done already (by an earlier run), or the item is
+/// no longer this org's: either way there is nothing left to release.
+fn released(result: Result<(), StoreError>) -> Result<(), StoreError> {
+    match result {
+        Err(StoreError::Cancelled(reasons))
+            if reasons
+                .first()
+                .is_some_and(|r| r == "ConditionalCheckFailed") =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
