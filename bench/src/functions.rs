@@ -39,7 +39,7 @@ pub fn cold_event(function: &str) -> (Value, &'static str) {
             http_request("GET", "/v1/orgs/bench", None, None),
             "GET /v1/orgs/{slug} unauthenticated → 401",
         ),
-        "event-dispatch" | "webhook-delivery" | "domain-check" | "data-export" => {
+        "event-dispatch" | "webhook-delivery" | "domain-check" | "data-export" | "org-deletion" => {
             (json!({ "Records": [] }), "empty SQS batch")
         }
         "outbox-sweeper" => (
@@ -103,6 +103,13 @@ pub fn warm_event(function: &str, fixture: &Fixture, n: usize) -> Value {
             });
             json!({ "Records": [sqs_record(&format!("m-{n}"), &job.to_string())] })
         }
+        "org-deletion" => {
+            let message = json!({
+                "id": format!("msg_BENCH{n:021}"), "organization_id": fixture.org_id,
+                "timestamp": "2026-11-29T00:00:00Z", "deleted_by": "usr_BENCH"
+            });
+            json!({ "Records": [sqs_record(&format!("m-{n}"), &message.to_string())] })
+        }
         _ => scheduled(),
     }
 }
@@ -116,6 +123,7 @@ pub fn warm_mix(function: &str) -> &'static str {
         "webhook-delivery" => "1-record batch, endpoint gone (one read)",
         "domain-check" => "1-record batch, domain gone (one read)",
         "data-export" => "1-record batch, job gone (one read)",
+        "org-deletion" => "1-record batch, org not being deleted (one read)",
         "outbox-sweeper" => "schedule",
         _ => "any event",
     }
