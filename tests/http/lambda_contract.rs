@@ -122,3 +122,52 @@ fn functions_start_without_reaching_aws() {
     };
     assert_eq!(empty["batchItemFailures"], json!([]));
 }
+
+/// The log lines a function writes in Lambda are Powertools-style JSON: each names the
+/// invocation it belongs to (request id, X-Ray trace id) and whether it was the cold
+/// start, and carries the event's own fields at the top level.
+#[test]
+fn log_lines_are_powertools_json_naming_their_invocation() {
+    let runtime = RuntimeApi::start();
+    let dir = plexmcp_tests::repo_root().join("target/test-logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.log", unique("event-dispatch-")));
+    let log = std::fs::File::create(&path).unwrap();
+    let _worker = FunctionProcess::start_logging_to(
+        &bin_dir().join("event-dispatch"),
+        &runtime,
+        stack().function_env(),
+        Some(&log),
+    );
+    let batch = json!({ "Records": [sqs_record("bad-1", "this is not an event")] });
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let id = runtime.submit(&batch);
+            runtime.wait(&id);
+            id
+        })
+        .collect();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|l: &Value| l["message"] == "outbox message not done")
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for (line, (id, cold)) in lines.iter().zip([(&ids[0], true), (&ids[1], false)]) {
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["service"], "event-dispatch");
+        assert_eq!(line["function_name"], "event-dispatch");
+        assert_eq!(line["function_request_id"], id.as_str());
+        assert_eq!(line["cold_start"], cold);
+        assert!(
+            line["xray_trace_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("Root=1-"),
+            "{line}"
+        );
+        assert_eq!(line["message_id"], "bad-1");
+        assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+}
