@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint unit template-check build package package-tools bench
+.PHONY: run test venv lint unit template-check checkov build package package-tools bench
 
 # The function binaries, as template.yaml names them (`BuildProperties: { Binary: … }`).
 FUNCTIONS := $(shell sed -n 's/.*BuildProperties: { Binary: \([a-z0-9-]*\) }.*/\1/p' template.yaml)
@@ -20,6 +20,15 @@ $(STAMP): infra/requirements.txt
 
 venv: $(STAMP)
 
+# checkov in a venv of its own (its dependency pins clash with the emulator's).
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+$(CHECKOV_STAMP): infra/requirements-checkov.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r infra/requirements-checkov.txt
+	touch $(CHECKOV_STAMP)
+
 run: venv
 	./infra/run-local.sh
 
@@ -29,6 +38,12 @@ lint:
 
 template-check: venv
 	cd infra && ../$(VENV)/bin/python -m unittest -v test_template test_emulator 2>&1
+
+# The transformed template under checkov, with the documented skips of infra/checkov.yaml.
+checkov: venv $(CHECKOV_STAMP)
+	mkdir -p $(TARGET_DIR)
+	$(VENV)/bin/python infra/validate_template.py --out $(TARGET_DIR)/template.transformed.json template.yaml
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --config-file infra/checkov.yaml -f $(TARGET_DIR)/template.transformed.json
 
 build:
 	cargo build --workspace --bins
@@ -58,6 +73,6 @@ bench: package build
 
 # Ends with one line that totals every cargo test binary (the last cargo prints is an
 # empty doc-test summary).
-test: venv lint template-check build
+test: venv lint template-check checkov build
 	set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' target/test-output.log

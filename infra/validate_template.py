@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Validates template.yaml the way CloudFormation would see it: the SAM transform is run
-offline (aws-sam-translator), then the resulting CloudFormation is checked by cfn-lint.
+offline (aws-sam-translator), then the resulting CloudFormation is checked by cfn-lint,
+informational rules included.
 A wrong !GetAtt, runtime or event property fails here, not at deploy time."""
 
 import json
@@ -34,7 +35,14 @@ def packaged(sam):
 
 
 def main():
-    path = sys.argv[1] if len(sys.argv) > 1 else "template.yaml"
+    args = sys.argv[1:]
+    # `--out PATH`: keep the transformed template there (for checkov, `make checkov`).
+    keep = None
+    if "--out" in args:
+        at = args.index("--out")
+        keep = args[at + 1]
+        del args[at : at + 2]
+    path = args[0] if args else "template.yaml"
     sam = cfn.load(path)
     packaged(sam)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -44,10 +52,15 @@ def main():
     kinds = sorted({r["Type"] for r in translated["Resources"].values()})
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
         json.dump(translated, out, indent=1)
-    lint = subprocess.run([os.path.join(os.path.dirname(sys.executable), "cfn-lint"), "--", out.name])
+    # Informational rules too (explicit deletion policies on stateful resources, ...).
+    cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
+    lint = subprocess.run([cfn_lint, "--include-checks", "I", "--", out.name])
     if lint.returncode != 0:
         sys.exit(f"cfn-lint found problems in the transformed template ({out.name})")
-    os.unlink(out.name)
+    if keep:
+        os.replace(out.name, keep)
+    else:
+        os.unlink(out.name)
     print(f"template.yaml: SAM transform ok, cfn-lint clean ({len(translated['Resources'])} resources: {', '.join(kinds)})")
 
 
