@@ -183,7 +183,13 @@ class Stack:
                 elif event["Type"] == "SQS":
                     arn = self.resolve(ep["Queue"])
                     url = next(self.refs[q] for q, a in self.arns.items() if a == arn)
-                    workers.append({"function": name, "queue_url": url, "batch_size": ep.get("BatchSize", 10)})
+                    workers.append({
+                        "function": name,
+                        "queue_url": url,
+                        "batch_size": ep.get("BatchSize", 10),
+                        "batching_window_seconds": ep.get("MaximumBatchingWindowInSeconds", 0),
+                        "report_failures": "ReportBatchItemFailures" in ep.get("FunctionResponseTypes", []),
+                    })
                 elif event["Type"] == "Schedule":
                     schedules.append({"function": name, "every_seconds": rate_seconds(ep["Schedule"])})
         return {"env": env, "routes": routes, "workers": workers, "schedules": schedules}

@@ -132,6 +132,9 @@ class Operating(unittest.TestCase):
                 if event["Type"] == "SQS":
                     concurrency = event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
                     self.assertIsNotNone(concurrency, f"{name}: an SQS trigger without MaximumConcurrency")
+                    # Every worker reports the records it failed; without this setting
+                    # Lambda would delete them with the batch (as the local poller does).
+                    self.assertIn("ReportBatchItemFailures", event["Properties"].get("FunctionResponseTypes", []), name)
         api = self.resources["HttpApi"]["Properties"]
         self.assertIn("ThrottlingRateLimit", api["DefaultRouteSettings"])
         self.assertIn("ANY /v1/auth/{proxy+}", api["RouteSettings"])

@@ -54,9 +54,11 @@ async fn invoke(
     }
 }
 
-/// Receives batches forever, like a Lambda event source mapping with
-/// `ReportBatchItemFailures`: messages not reported as failed are deleted; failed ones
-/// become visible again after the visibility timeout (and reach the DLQ by redrive).
+/// Receives batches forever, like a Lambda event source mapping: up to the batch size,
+/// waiting up to the batching window for a batch to fill; then, with
+/// `ReportBatchItemFailures`, messages not reported as failed are deleted, and without
+/// it the whole batch is (whatever the handler reported). Messages not deleted become
+/// visible again after the visibility timeout and reach the DLQ by redrive.
 pub async fn poll(state: AppState, worker: Worker) {
     loop {
         if let Err(err) = poll_once(&state, &worker).await {
@@ -66,23 +68,40 @@ pub async fn poll(state: AppState, worker: Worker) {
     }
 }
 
-async fn poll_once(state: &AppState, worker: &Worker) -> Result<(), String> {
+async fn receive(
+    state: &AppState,
+    worker: &Worker,
+    max: i32,
+) -> Result<Vec<aws_sdk_sqs::types::Message>, String> {
     let received = state
         .sqs
         .client()
         .receive_message()
         .queue_url(&worker.queue_url)
-        .max_number_of_messages(worker.batch_size.clamp(1, 10))
+        .max_number_of_messages(max.clamp(1, 10))
         // Short polls: the local emulator handles one request at a time (infra/emulator.py).
         .wait_time_seconds(0)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .send()
         .await
         .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
-    let messages = received.messages.unwrap_or_default();
+    Ok(received.messages.unwrap_or_default())
+}
+
+async fn poll_once(state: &AppState, worker: &Worker) -> Result<(), String> {
+    let batch_size = worker.batch_size.max(1) as usize;
+    let mut messages = receive(state, worker, worker.batch_size).await?;
     if messages.is_empty() {
         tokio::time::sleep(IDLE_POLL).await;
         return Ok(());
+    }
+    let window = tokio::time::Instant::now() + Duration::from_secs(worker.batching_window_seconds);
+    while messages.len() < batch_size && tokio::time::Instant::now() < window {
+        let more = receive(state, worker, (batch_size - messages.len()) as i32).await?;
+        if more.is_empty() {
+            tokio::time::sleep(IDLE_POLL).await;
+        }
+        messages.extend(more);
     }
     let mut event = SqsEvent::default();
     for message in &messages {
@@ -122,23 +141,18 @@ async fn finish(
     event: SqsEvent,
 ) -> Result<(), String> {
     let response = invoke(state, &worker.function, event).await?;
-    let failed: HashSet<String> = response
-        .batch_item_failures
-        .into_iter()
-        .map(|f| f.item_identifier)
-        .collect();
-    let done: Vec<DeleteMessageBatchRequestEntry> = messages
-        .iter()
-        .filter(|m| m.message_id.as_ref().is_some_and(|id| !failed.contains(id)))
-        .enumerate()
-        .filter_map(|(i, m)| {
-            DeleteMessageBatchRequestEntry::builder()
-                .id(i.to_string())
-                .set_receipt_handle(m.receipt_handle.clone())
-                .build()
-                .ok()
-        })
-        .collect();
+    let done: Vec<DeleteMessageBatchRequestEntry> =
+        done(messages, response, worker.report_failures)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .build()
+                    .ok()
+            })
+            .collect();
     if !done.is_empty() {
         state
             .sqs
@@ -151,6 +165,28 @@ async fn finish(
             .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
     }
     Ok(())
+}
+
+/// The messages of a handled batch that are deleted: those not reported as failed, or
+/// with `report_failures` off, all of them (Lambda then ignores what the handler said).
+fn done(
+    messages: &[aws_sdk_sqs::types::Message],
+    response: SqsBatchResponse,
+    report_failures: bool,
+) -> Vec<&aws_sdk_sqs::types::Message> {
+    let failed: HashSet<String> = if report_failures {
+        response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    messages
+        .iter()
+        .filter(|m| m.message_id.as_ref().is_some_and(|id| !failed.contains(id)))
+        .collect()
 }
 
 /// An EventBridge schedule, locally.
@@ -176,5 +212,50 @@ pub async fn every(state: AppState, schedule: Schedule) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::sqs::BatchItemFailure;
+    use aws_sdk_sqs::types::Message;
+
+    fn batch() -> Vec<Message> {
+        ["m-1", "m-2", "m-3"]
+            .map(|id| Message::builder().message_id(id).receipt_handle(id).build())
+            .to_vec()
+    }
+
+    fn failing(ids: &[&str]) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for id in ids {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = (*id).to_owned();
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }
+
+    fn ids(done: Vec<&Message>) -> Vec<&str> {
+        done.iter().filter_map(|m| m.message_id()).collect()
+    }
+
+    #[test]
+    fn reported_failures_stay_on_the_queue_only_with_report_batch_item_failures() {
+        let messages = batch();
+        assert_eq!(
+            ids(done(&messages, failing(&["m-2"]), true)),
+            ["m-1", "m-3"]
+        );
+        assert_eq!(
+            ids(done(&messages, failing(&[]), true)),
+            ["m-1", "m-2", "m-3"]
+        );
+        // As in Lambda without the setting: the handler's report is ignored.
+        assert_eq!(
+            ids(done(&messages, failing(&["m-2"]), false)),
+            ["m-1", "m-2", "m-3"]
+        );
     }
 }

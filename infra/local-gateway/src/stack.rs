@@ -11,6 +11,13 @@ pub struct Worker {
     pub function: String,
     pub queue_url: String,
     pub batch_size: i32,
+    /// `MaximumBatchingWindowInSeconds`: how long a batch may wait to fill.
+    #[serde(default)]
+    pub batching_window_seconds: u64,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`: without it, Lambda ignores the
+    /// failures a handler reports and deletes the whole batch when the handler returns.
+    #[serde(default)]
+    pub report_failures: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
