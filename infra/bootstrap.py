@@ -58,7 +58,7 @@ class Stack:
                 raise SystemExit(f"bootstrap: !GetAtt {name}.{attr} has no local value")
             if key == "Fn::Sub":
                 text = re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
-                return re.sub(r"\{\{resolve:secretsmanager:([^:}]+):SecretString:([^:}]+)\}\}", self._secret, text)
+                return re.sub(r"\{\{resolve:secretsmanager:([^:}]+)(?::SecretString(?::([^:}]+))?)?\}\}", self._secret, text)
             if key.startswith("Fn::") or key == "Condition":
                 # Never a string that looks like a value: the stack would run on nonsense.
                 raise SystemExit(f"bootstrap: {key} has no local value (in {value!r}); resolve it in bootstrap.py")
@@ -69,7 +69,9 @@ class Stack:
         return value
 
     def _secret(self, match):
-        return self.secrets[match.group(1)][match.group(2)]
+        # A JSON key of the secret, or (without one) the whole SecretString.
+        secret = self.secrets[match.group(1)]
+        return secret[match.group(2)] if match.group(2) else json.dumps(secret)
 
     def _sub(self, name):
         if name == "AWS::Region":
@@ -104,7 +106,8 @@ class Stack:
             generated = props.get("GenerateSecretString", {})
             key = generated.get("GenerateStringKey", "value")
             self.refs[name] = name
-            self.secrets[name] = {key: secrets.token_urlsafe(48)}
+            template = json.loads(generated.get("SecretStringTemplate", "{}"))
+            self.secrets[name] = {**template, key: secrets.token_urlsafe(48)}
         for name, _ in self.of_type("AWS::Serverless::HttpApi"):
             self.refs[name] = "local"
 

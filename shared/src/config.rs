@@ -22,9 +22,10 @@ pub struct Config {
     pub billing_retention_days: i64,
     /// The bucket of export files (`EXPORT_BUCKET`).
     pub export_bucket: String,
-    /// Key material for secrets stored encrypted (TOTP secrets): from Secrets Manager in
-    /// AWS, generated per stack locally.
-    pub data_key: String,
+    /// The data keys (`DATA_KEY`, a key ring: `crypto::Keyring`) of secrets stored
+    /// encrypted, PIN peppers and cursor signatures: from Secrets Manager in AWS,
+    /// generated per stack locally.
+    pub data_keys: crate::crypto::Keyring,
     /// Add `x-plexmcp-dynamodb-calls` to responses (local stack and tests only).
     pub expose_round_trips: bool,
     /// `WEBHOOK_ALLOW_PRIVATE_TARGETS=1`: webhooks may use http and reach loopback and
@@ -72,14 +73,8 @@ impl Config {
                         ))
                     })?,
             },
-            data_key: required("DATA_KEY").and_then(|key| {
-                if key.len() >= 32 {
-                    Ok(key)
-                } else {
-                    Err(Error::Internal(
-                        "DATA_KEY must be at least 32 characters".into(),
-                    ))
-                }
+            data_keys: required("DATA_KEY").and_then(|text| {
+                crate::crypto::Keyring::parse(&text).map_err(Error::Internal)
             })?,
             expose_round_trips: lookup("EXPOSE_DYNAMODB_CALLS").as_deref() == Some("1"),
             webhook_allow_private_targets: lookup("WEBHOOK_ALLOW_PRIVATE_TARGETS").as_deref()

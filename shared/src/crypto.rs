@@ -53,32 +53,132 @@ pub fn derive_key(key_material: &str, purpose: &str) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// Encrypts secrets that must be read back (TOTP secrets; later webhook signing secrets)
-/// with AES-256-GCM under the data key from configuration. The associated data binds a
-/// ciphertext to its owner, so a sealed value copied to another user does not open.
+/// The data keys, each under an id, one of them current: new values are sealed, PINs
+/// peppered and cursors signed with the current key, and a value made with an older key
+/// names it, so it stays readable after a rotation for as long as the key stays in the
+/// ring. `DATA_KEY` holds the ring as the template's secret does —
+/// `{"current": "k2", "k1": "…", "k2": "…"}` — or a single key on its own (id `k1`).
+/// Rotating: add a key under a new id, make it `current`, redeploy; remove the old key
+/// only once nothing sealed with it is left.
+#[derive(Clone)]
+pub struct Keyring {
+    current: String,
+    keys: std::collections::BTreeMap<String, String>,
+}
+
+/// The ids only: key material never reaches a log.
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("current", &self.current)
+            .field("ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The id of a key given on its own.
+const SOLE_KEY_ID: &str = "k1";
+/// Each key's least length: 32 characters of randomness.
+const MIN_KEY_CHARS: usize = 32;
+
+impl Keyring {
+    pub fn parse(text: &str) -> Result<Keyring, String> {
+        let text = text.trim();
+        if !text.starts_with('{') {
+            return Self::new(
+                SOLE_KEY_ID,
+                [(SOLE_KEY_ID.to_owned(), text.to_owned())].into(),
+            );
+        }
+        let mut fields: std::collections::BTreeMap<String, String> = serde_json::from_str(text)
+            .map_err(|e| format!("DATA_KEY is not a key ring of strings: {e}"))?;
+        let current = fields
+            .remove("current")
+            .ok_or("DATA_KEY's key ring names no `current` key")?;
+        Self::new(&current, fields)
+    }
+
+    fn new(
+        current: &str,
+        keys: std::collections::BTreeMap<String, String>,
+    ) -> Result<Keyring, String> {
+        for (id, key) in &keys {
+            let id_ok = !id.is_empty()
+                && id.len() <= 16
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !id_ok {
+                return Err(format!(
+                    "DATA_KEY: key id {id:?} must be 1 to 16 letters, digits, _ or -"
+                ));
+            }
+            if key.chars().count() < MIN_KEY_CHARS {
+                return Err(format!(
+                    "DATA_KEY: key {id} must be at least {MIN_KEY_CHARS} characters"
+                ));
+            }
+        }
+        if !keys.contains_key(current) {
+            return Err(format!(
+                "DATA_KEY: the current key {current:?} is not in the ring"
+            ));
+        }
+        Ok(Keyring {
+            current: current.to_owned(),
+            keys,
+        })
+    }
+
+    pub fn current_id(&self) -> &str {
+        &self.current
+    }
+
+    /// A key for `purpose` derived from the key `id` (`None`: no such key in the ring).
+    pub fn derive(&self, id: &str, purpose: &str) -> Option<Vec<u8>> {
+        self.keys.get(id).map(|key| derive_key(key, purpose))
+    }
+
+    /// A key for `purpose` derived from the current key.
+    pub fn derive_current(&self, purpose: &str) -> Vec<u8> {
+        derive_key(&self.keys[&self.current], purpose)
+    }
+}
+
+/// Encrypts secrets that must be read back (TOTP secrets, webhook signing secrets) with
+/// AES-256-GCM under the data keys. A sealed value is `<key id>.<base64url(nonce ‖
+/// ciphertext)>`: it opens with the key it names. The associated data binds a ciphertext
+/// to its owner, so a sealed value copied to another user does not open.
 #[derive(Clone)]
 pub struct SecretBox {
-    cipher: aes_gcm::Aes256Gcm,
+    current: String,
+    ciphers: std::collections::BTreeMap<String, aes_gcm::Aes256Gcm>,
 }
 
 impl SecretBox {
-    /// `key_material`: the configured data key (≥ 32 characters of randomness); the AES
-    /// key is its SHA-256.
-    pub fn new(key_material: &str) -> Self {
+    /// The AES key of each data key is its SHA-256.
+    pub fn new(keys: &Keyring) -> Self {
         use aes_gcm::KeyInit;
-        let key = Sha256::digest(key_material.as_bytes());
+        let ciphers = keys
+            .keys
+            .iter()
+            .map(|(id, material)| {
+                let key = Sha256::digest(material.as_bytes());
+                (id.clone(), aes_gcm::Aes256Gcm::new(&key))
+            })
+            .collect();
         SecretBox {
-            cipher: aes_gcm::Aes256Gcm::new(&key),
+            current: keys.current.clone(),
+            ciphers,
         }
     }
 
-    /// base64url(nonce ‖ ciphertext)
+    /// Sealed with the current key: `<key id>.<base64url(nonce ‖ ciphertext)>`.
     pub fn seal(&self, plaintext: &[u8], owner: &str) -> String {
         use aes_gcm::aead::{Aead, Payload};
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
+        let sealed = self.ciphers[&self.current]
             .encrypt(
                 aes_gcm::Nonce::from_slice(&nonce),
                 Payload {
@@ -89,17 +189,21 @@ impl SecretBox {
             .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend(sealed);
-        URL_SAFE_NO_PAD.encode(out)
+        format!("{}.{}", self.current, URL_SAFE_NO_PAD.encode(out))
     }
 
+    /// Opens a sealed value with the key it names; `None` if that key is not in the
+    /// ring, or the value was not sealed for `owner` (or not by us).
     pub fn open(&self, sealed: &str, owner: &str) -> Option<Vec<u8>> {
         use aes_gcm::aead::{Aead, Payload};
-        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        let (id, encoded) = sealed.split_once('.')?;
+        let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
         if bytes.len() < 12 {
             return None;
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        self.cipher
+        self.ciphers
+            .get(id)?
             .decrypt(
                 aes_gcm::Nonce::from_slice(nonce),
                 Payload {
@@ -115,20 +219,71 @@ impl SecretBox {
 mod secret_box_tests {
     use super::*;
 
+    fn ring(text: &str) -> Keyring {
+        Keyring::parse(text).unwrap()
+    }
+
     #[test]
     fn sealed_secrets_open_only_for_their_owner_and_key() {
-        let vault = SecretBox::new("k".repeat(64).as_str());
+        let vault = SecretBox::new(&ring(&"k".repeat(64)));
         let sealed = vault.seal(b"JBSWY3DPEHPK3PXP", "usr_a");
+        assert!(sealed.starts_with("k1."), "{sealed}");
         assert!(!sealed.contains("JBSWY3DPEHPK3PXP"));
         assert_eq!(vault.open(&sealed, "usr_a").unwrap(), b"JBSWY3DPEHPK3PXP");
         assert!(vault.open(&sealed, "usr_b").is_none());
-        assert!(SecretBox::new("other key material that is long enough")
-            .open(&sealed, "usr_a")
-            .is_none());
+        assert!(
+            SecretBox::new(&ring("other key material that is long enough"))
+                .open(&sealed, "usr_a")
+                .is_none()
+        );
         assert_ne!(
             vault.seal(b"x", "usr_a"),
             vault.seal(b"x", "usr_a"),
             "fresh nonce each time"
+        );
+    }
+
+    #[test]
+    fn after_a_rotation_old_values_open_and_new_ones_use_the_new_key() {
+        let (old, new) = ("o".repeat(40), "n".repeat(40));
+        let before = SecretBox::new(&ring(&format!(r#"{{"current":"k1","k1":"{old}"}}"#)));
+        let sealed_before = before.seal(b"secret", "wh_1");
+        let rotated = ring(&format!(r#"{{"current":"k2","k1":"{old}","k2":"{new}"}}"#));
+        let after = SecretBox::new(&rotated);
+        assert_eq!(after.open(&sealed_before, "wh_1").unwrap(), b"secret");
+        let sealed_after = after.seal(b"secret", "wh_1");
+        assert!(sealed_after.starts_with("k2."), "{sealed_after}");
+        assert!(before.open(&sealed_after, "wh_1").is_none());
+        // Once the old key leaves the ring, what it sealed no longer opens.
+        let retired = SecretBox::new(&ring(&format!(r#"{{"current":"k2","k2":"{new}"}}"#)));
+        assert!(retired.open(&sealed_before, "wh_1").is_none());
+        assert_eq!(retired.open(&sealed_after, "wh_1").unwrap(), b"secret");
+        // Derived keys follow the id they are asked for.
+        assert_eq!(
+            rotated.derive("k1", "pepper"),
+            Some(derive_key(&old, "pepper"))
+        );
+        assert_eq!(rotated.derive_current("pepper"), derive_key(&new, "pepper"));
+        assert_eq!(rotated.derive("k9", "pepper"), None);
+    }
+
+    #[test]
+    fn a_key_ring_must_name_its_current_key_and_hold_long_keys() {
+        let long = "x".repeat(32);
+        for bad in [
+            "short".to_owned(),
+            format!(r#"{{"k1":"{long}"}}"#),
+            format!(r#"{{"current":"k2","k1":"{long}"}}"#),
+            r#"{"current":"k1","k1":"too short"}"#.to_owned(),
+            format!(r#"{{"current":"a.b","a.b":"{long}"}}"#),
+            r#"{"current":"k1","k1":7}"#.to_owned(),
+        ] {
+            assert!(Keyring::parse(&bad).is_err(), "{bad}");
+        }
+        assert_eq!(ring(&long).current_id(), "k1");
+        assert!(
+            !format!("{:?}", ring(&long)).contains(&long),
+            "no key in Debug"
         );
     }
 }

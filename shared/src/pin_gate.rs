@@ -30,6 +30,8 @@ use chrono::Utc;
 use std::convert::Infallible;
 
 pub const PIN_HEADER: &str = "x-plexmcp-pin";
+/// The org attribute naming the data key whose pepper the PIN hash was made with.
+pub const PIN_KEY: &str = "pin_key";
 
 /// The PIN the request presents, if any.
 pub struct PinHeader(pub Option<String>);
@@ -153,7 +155,11 @@ pub async fn verify(
         Reservation::Missing => return Err(Error::NotFound),
     };
     let hash = org.str("pin_hash")?.to_owned();
-    let peppered = Pin::peppered(&presented, &state.pin_pepper);
+    // Peppered with the data key that was current when the PIN was set.
+    let pepper = state
+        .pin_pepper(org.opt_str(PIN_KEY))
+        .ok_or_else(|| Error::Internal("the PIN's data key is no longer in DATA_KEY".into()))?;
+    let peppered = Pin::peppered(&presented, &pepper);
     let matches = tokio::task::spawn_blocking(move || verify_secret(&peppered, &hash))
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;

@@ -8,6 +8,8 @@ use crate::events::EventRelay;
 use crate::store::Table;
 use std::sync::Arc;
 
+const PIN_PEPPER: &str = "plexmcp/pin-pepper/v1";
+
 #[derive(Clone)]
 pub struct AppState {
     pub table: Table,
@@ -16,8 +18,6 @@ pub struct AppState {
     /// The SDK configuration, for a client of another service built where it is used.
     pub sdk: aws_config::SdkConfig,
     pub secrets: SecretBox,
-    /// The server-side pepper of organization PINs.
-    pub pin_pepper: std::sync::Arc<Vec<u8>>,
     /// Signs list cursors so a client cannot hand DynamoDB a key of its own.
     pub cursors: Arc<crate::http::page::CursorKey>,
     pub config: Arc<Config>,
@@ -30,14 +30,17 @@ impl AppState {
             events: EventRelay::new(clients.sqs.clone(), config.events_queue_url.clone()),
             sqs: clients.sqs,
             sdk: clients.sdk,
-            secrets: SecretBox::new(&config.data_key),
-            pin_pepper: std::sync::Arc::new(crate::crypto::derive_key(
-                &config.data_key,
-                "plexmcp/pin-pepper/v1",
-            )),
-            cursors: Arc::new(crate::http::page::CursorKey::new(&config.data_key)),
+            secrets: SecretBox::new(&config.data_keys),
+            cursors: Arc::new(crate::http::page::CursorKey::new(&config.data_keys)),
             config: Arc::new(config),
         }
+    }
+
+    /// The server-side pepper of organization PINs, from the data key `key_id` (the one
+    /// current when the PIN was set; `None`: the current key).
+    pub fn pin_pepper(&self, key_id: Option<&str>) -> Option<Vec<u8>> {
+        let keys = &self.config.data_keys;
+        keys.derive(key_id.unwrap_or(keys.current_id()), PIN_PEPPER)
     }
 
     pub async fn from_env() -> Result<Self, Error> {

@@ -171,3 +171,113 @@ fn log_lines_are_powertools_json_naming_their_invocation() {
         assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
     }
 }
+
+/// Rotating the data key: `DATA_KEY` gains a new key under a new id and makes it
+/// current. Functions started with the new ring still open the TOTP secret and check the
+/// PIN made under the old key; once the old key leaves the ring, its PIN no longer checks.
+#[test]
+fn after_a_data_key_rotation_what_the_old_key_made_still_works() {
+    use plexmcp_tests::fixtures::PASSWORD;
+    use plexmcp_tests::{authenticator_code, away_from_step_boundary, OrgFixture};
+    const PIN: &str = "840317";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let api = stack().api();
+    // Made under the stack's key: a PIN, and the owner's TOTP secret.
+    let (org, mcps, uri) = runtime.block_on(async {
+        let org = OrgFixture::create(&api).await;
+        let mcps = [org.mcp(&api).await, org.mcp(&api).await];
+        org.enable_pin(&api, PIN).await;
+        let setup = api
+            .post(
+                "/v1/me/2fa/setup",
+                Some(&org.owner.token),
+                json!({ "password": PASSWORD }),
+            )
+            .await
+            .expect(200);
+        let uri = setup.body["otpauth_uri"].as_str().unwrap().to_owned();
+        away_from_step_boundary().await;
+        let code = authenticator_code(&uri, 0);
+        api.post(
+            "/v1/me/2fa/enable",
+            Some(&org.owner.token),
+            json!({ "code": code }),
+        )
+        .await
+        .expect(200);
+        (org, mcps, uri)
+    });
+    let env = stack().function_env();
+    let ring: serde_json::Map<String, Value> =
+        serde_json::from_str(env.iter().find(|(k, _)| *k == "DATA_KEY").unwrap().1)
+            .expect("the stack's DATA_KEY is a key ring");
+    let old_id = ring["current"].as_str().unwrap().to_owned();
+    let mut rotated = ring.clone();
+    rotated.insert(
+        "k-next".into(),
+        json!(unique("a-new-key-of-enough-length-")),
+    );
+    rotated.insert("current".into(), json!("k-next"));
+    let rotated = Value::Object(rotated).to_string();
+    let mut retired: serde_json::Map<String, Value> = serde_json::from_str(&rotated).unwrap();
+    retired.remove(&old_id);
+    let retired = Value::Object(retired).to_string();
+    let with_ring = |ring: &str| -> Vec<(String, String)> {
+        env.iter()
+            .map(|(k, v)| {
+                let v = if *k == "DATA_KEY" { ring } else { v };
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    };
+    let start_with = |binary: &str, runtime: &RuntimeApi, env: &[(String, String)]| {
+        FunctionProcess::start(
+            &bin_dir().join(binary),
+            runtime,
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+    };
+    let gated_delete = |mcp: &str| {
+        let mut event = http_request(
+            "DELETE",
+            &format!("/v1/orgs/{}/mcps/{mcp}", org.slug),
+            Some(&org.owner.token),
+            None,
+        );
+        event["headers"]["x-plexmcp-pin"] = json!(PIN);
+        event
+    };
+
+    let rotated_env = with_ring(&rotated);
+    let organization = RuntimeApi::start();
+    let _org_fn = start_with("organization", &organization, &rotated_env);
+    let (status, body) = response(organization.invoke(&gated_delete(&mcps[0])));
+    assert_eq!(status, 204, "the PIN set under the old key: {body}");
+
+    let identity = RuntimeApi::start();
+    let _identity_fn = start_with("identity", &identity, &rotated_env);
+    let login = json!({ "email": org.owner.email, "password": PASSWORD });
+    let (status, body) =
+        response(identity.invoke(&http_request("POST", "/v1/auth/login", None, Some(&login))));
+    assert_eq!(status, 200, "{body}");
+    let second = json!({
+        "challenge_token": body["challenge_token"],
+        "code": authenticator_code(&uri, 30),
+    });
+    let (status, body) = response(identity.invoke(&http_request(
+        "POST",
+        "/v1/auth/login/2fa",
+        None,
+        Some(&second),
+    )));
+    assert_eq!(
+        status, 200,
+        "the TOTP secret sealed under the old key: {body}"
+    );
+
+    let retired_env = with_ring(&retired);
+    let organization = RuntimeApi::start();
+    let _org_fn = start_with("organization", &organization, &retired_env);
+    let (status, body) = response(organization.invoke(&gated_delete(&mcps[1])));
+    assert_eq!(status, 500, "the old key left the ring: {body}");
+}

@@ -95,7 +95,9 @@ pub async fn set_pin(
     };
     let changing = access.org.pin_protection_enabled;
     let gate = pin_gate::check(&state, &access, &pin, &client).await?;
-    let peppered = Pin::peppered(new_pin.expose(), &state.pin_pepper);
+    let key_id = state.config.data_keys.current_id().to_owned();
+    let pepper = state.pin_pepper(Some(&key_id)).unwrap_or_default();
+    let peppered = Pin::peppered(new_pin.expose(), &pepper);
     let hash = tokio::task::spawn_blocking(move || hash_secret(&peppered))
         .await
         .map_err(|e| Error::Internal(e.to_string()))?
@@ -115,6 +117,7 @@ pub async fn set_pin(
             &client,
         )
         .set("pin_hash", AttributeValue::S(hash))
+        .set(pin_gate::PIN_KEY, AttributeValue::S(key_id))
         .set("pin_set_at", time(now))
         .set("pin_protection_enabled", AttributeValue::Bool(true));
     gate.commit(&state, mutation).await?;
@@ -157,6 +160,7 @@ pub async fn disable_pin(
         )
         .set("pin_protection_enabled", AttributeValue::Bool(false))
         .remove("pin_hash")
+        .remove(pin_gate::PIN_KEY)
         .remove("pin_set_at");
     gate.commit(&state, mutation).await?;
     Ok(StatusCode::NO_CONTENT)

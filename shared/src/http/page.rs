@@ -31,8 +31,10 @@ pub struct Page<T> {
 pub struct CursorKey(Vec<u8>);
 
 impl CursorKey {
-    pub fn new(data_key: &str) -> Self {
-        CursorKey(crate::crypto::derive_key(data_key, "plexmcp/cursor/v1"))
+    /// Signed with the current data key: after a rotation, older cursors are refused
+    /// (400 `invalid_cursor`) and a client starts its list again.
+    pub fn new(keys: &crate::crypto::Keyring) -> Self {
+        CursorKey(keys.derive_current("plexmcp/cursor/v1"))
     }
 
     fn tag(&self, scope: &str, plain: &[u8]) -> Vec<u8> {
@@ -159,7 +161,9 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_only_in_their_own_scope() {
-        let keys = CursorKey::new("a data key of at least thirty-two characters");
+        let keys = CursorKey::new(
+            &crate::crypto::Keyring::parse("a data key of at least thirty-two characters").unwrap(),
+        );
         let key: Item = [
             ("pk".to_string(), AttributeValue::S("ORG#x".into())),
             ("sk".to_string(), AttributeValue::S("MCP#y".into())),
@@ -173,7 +177,10 @@ mod tests {
             invalid(keys.decode("ORG#x\nAPIKEY#", &cursor)),
             "other list"
         );
-        let other = CursorKey::new("another data key of at least thirty-two chars");
+        let other = CursorKey::new(
+            &crate::crypto::Keyring::parse("another data key of at least thirty-two chars")
+                .unwrap(),
+        );
         assert!(invalid(other.decode("ORG#x\nMCP#", &cursor)), "other key");
         // A crafted key with a tag copied from a real cursor.
         let (_, tag) = cursor.split_once('.').unwrap();
