@@ -38,6 +38,7 @@ class Stack:
         self.sqs = boto3.client("sqs", **kw)
         self.s3 = boto3.client("s3", **kw)
         self.r53 = boto3.client("route53", **kw)
+        self.sm = boto3.client("secretsmanager", **kw)
 
     def of_type(self, kind):
         return [(name, r.get("Properties", {})) for name, r in self.resources.items() if r["Type"] == kind]
@@ -70,7 +71,7 @@ class Stack:
 
     def _secret(self, match):
         # A JSON key of the secret, or (without one) the whole SecretString.
-        secret = self.secrets[match.group(1)]
+        secret = next(s for name, s in self.secrets.items() if match.group(1) in (name, self.refs.get(name)))
         return secret[match.group(2)] if match.group(2) else json.dumps(secret)
 
     def _sub(self, name):
@@ -102,12 +103,15 @@ class Stack:
             zone = self.r53.create_hosted_zone(Name=self.resolve(props["Name"]), CallerReference=name)
             self.refs[name] = zone["HostedZone"]["Id"].split("/")[-1]
         for name, props in self.of_type("AWS::SecretsManager::Secret"):
-            # A generated secret exists only for this local stack; nothing reads it twice.
+            # Generated for this local stack.
             generated = props.get("GenerateSecretString", {})
             key = generated.get("GenerateStringKey", "value")
-            self.refs[name] = name
             template = json.loads(generated.get("SecretStringTemplate", "{}"))
             self.secrets[name] = {**template, key: secrets.token_urlsafe(48)}
+            # In the emulator's Secrets Manager too, where functions read it as in AWS.
+            created = self.sm.create_secret(Name=f"{name}-{secrets.token_hex(4)}", SecretString=json.dumps(self.secrets[name]))
+            self.refs[name] = created["ARN"]
+            self.arns[name] = created["ARN"]
         for name, _ in self.of_type("AWS::Serverless::HttpApi"):
             self.refs[name] = "local"
 

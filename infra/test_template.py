@@ -1,5 +1,6 @@
 """The template check must fail on the mistakes it exists to catch, and pass on ours."""
 
+import json
 import os
 import subprocess
 import sys
@@ -226,6 +227,28 @@ class LeastPrivilege(unittest.TestCase):
                         self.assertTrue(all(a.startswith("xray:") for a in actions), f"{name}: {actions} on *")
                     for action in actions:
                         self.assertNotIn("*", action.split(":", 1)[1], f"{name}: wildcard action {action}")
+
+    def test_no_key_is_in_an_environment_and_only_the_functions_that_use_the_keys_read_them(self):
+        functions = {n: r for n, r in self.resources.items() if r["Type"] == "AWS::Lambda::Function"}
+        readers = set()
+        for name, function in functions.items():
+            env = function["Properties"].get("Environment", {}).get("Variables", {})
+            self.assertNotIn("DATA_KEY", env, name)
+            self.assertNotIn("resolve:secretsmanager", json.dumps(env), name)
+            if "DATA_KEY_SECRET_ARN" in env:
+                self.assertEqual(env["DATA_KEY_SECRET_ARN"], {"Ref": "DataKeySecret"}, name)
+                readers.add(name)
+        # The functions that seal, pepper or sign (shared's `secrets-manager` feature).
+        self.assertEqual(readers, {"IdentityFunction", "OrganizationFunction", "WebhookDeliveryFunction"})
+        for name, function in functions.items():
+            role = self.resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+            reads = [
+                statement["Resource"]
+                for policy in role["Properties"].get("Policies", [])
+                for statement in policy["PolicyDocument"]["Statement"]
+                if "secretsmanager:GetSecretValue" in statement["Action"]
+            ]
+            self.assertEqual(reads, [{"Ref": "DataKeySecret"}] if name in readers else [], name)
 
     def test_every_function_runs_with_a_role_of_its_own(self):
         functions = {n: r for n, r in self.resources.items() if r["Type"] == "AWS::Lambda::Function"}

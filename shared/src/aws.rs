@@ -124,6 +124,40 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
+/// The data-key ring from the Secrets Manager secret `secret` (its whole SecretString).
+pub async fn data_keys(
+    sdk: &aws_config::SdkConfig,
+    secret: &str,
+) -> Result<crate::crypto::Keyring, crate::error::Error> {
+    use crate::error::Error;
+    #[cfg(feature = "secrets-manager")]
+    {
+        let out = aws_sdk_secretsmanager::Client::new(sdk)
+            .get_secret_value()
+            .secret_id(secret)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "reading the data keys from {secret}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let text = out
+            .secret_string()
+            .ok_or_else(|| Error::Internal(format!("{secret} holds no SecretString")))?;
+        crate::crypto::Keyring::parse(text).map_err(Error::Internal)
+    }
+    #[cfg(not(feature = "secrets-manager"))]
+    {
+        let _ = sdk;
+        Err(Error::Internal(format!(
+            "DATA_KEY_SECRET_ARN ({secret}) is set, but this function is built without the \
+             shared crate's `secrets-manager` feature"
+        )))
+    }
+}
+
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: LazySqs,

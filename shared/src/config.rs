@@ -22,10 +22,13 @@ pub struct Config {
     pub billing_retention_days: i64,
     /// The bucket of export files (`EXPORT_BUCKET`).
     pub export_bucket: String,
-    /// The data keys (`DATA_KEY`, a key ring: `crypto::Keyring`) of secrets stored
-    /// encrypted, PIN peppers and cursor signatures: from Secrets Manager in AWS,
-    /// generated per stack locally.
-    pub data_keys: crate::crypto::Keyring,
+    /// The data keys (a key ring: `crypto::Keyring`) of secrets stored encrypted, PIN
+    /// peppers and cursor signatures, when given in `DATA_KEY` itself; else read at init
+    /// from the secret `data_key_secret` names (`AppState::build`).
+    pub data_keys: Option<crate::crypto::Keyring>,
+    /// `DATA_KEY_SECRET_ARN`: the Secrets Manager secret holding the key ring — given only
+    /// to the functions that seal, pepper or sign, so no key is in any environment.
+    pub data_key_secret: Option<String>,
     /// Add `x-plexmcp-dynamodb-calls` to responses (local stack and tests only).
     pub expose_round_trips: bool,
     /// `WEBHOOK_ALLOW_PRIVATE_TARGETS=1`: webhooks may use http and reach loopback and
@@ -43,6 +46,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The data keys, or none for a function that is given none.
+    pub fn keys(&self) -> &crate::crypto::Keyring {
+        static NONE: std::sync::OnceLock<crate::crypto::Keyring> = std::sync::OnceLock::new();
+        self.data_keys
+            .as_ref()
+            .unwrap_or_else(|| NONE.get_or_init(crate::crypto::Keyring::none))
+    }
+
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
@@ -73,9 +84,11 @@ impl Config {
                         ))
                     })?,
             },
-            data_keys: required("DATA_KEY").and_then(|text| {
-                crate::crypto::Keyring::parse(&text).map_err(Error::Internal)
-            })?,
+            data_keys: lookup("DATA_KEY")
+                .filter(|v| !v.is_empty())
+                .map(|text| crate::crypto::Keyring::parse(&text).map_err(Error::Internal))
+                .transpose()?,
+            data_key_secret: lookup("DATA_KEY_SECRET_ARN").filter(|v| !v.is_empty()),
             expose_round_trips: lookup("EXPOSE_DYNAMODB_CALLS").as_deref() == Some("1"),
             webhook_allow_private_targets: lookup("WEBHOOK_ALLOW_PRIVATE_TARGETS").as_deref()
                 == Some("1"),

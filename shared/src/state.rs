@@ -30,8 +30,8 @@ impl AppState {
             events: EventRelay::new(clients.sqs.clone(), config.events_queue_url.clone()),
             sqs: clients.sqs,
             sdk: clients.sdk,
-            secrets: SecretBox::new(&config.data_keys),
-            cursors: Arc::new(crate::http::page::CursorKey::new(&config.data_keys)),
+            secrets: SecretBox::new(config.keys()),
+            cursors: Arc::new(crate::http::page::CursorKey::new(config.keys())),
             config: Arc::new(config),
         }
     }
@@ -39,12 +39,23 @@ impl AppState {
     /// The server-side pepper of organization PINs, from the data key `key_id` (the one
     /// current when the PIN was set; `None`: the current key).
     pub fn pin_pepper(&self, key_id: Option<&str>) -> Option<Vec<u8>> {
-        let keys = &self.config.data_keys;
+        let keys = self.config.keys();
         keys.derive(key_id.unwrap_or(keys.current_id()), PIN_PEPPER)
     }
 
+    /// The state of a function: with `DATA_KEY_SECRET_ARN` (and no `DATA_KEY`), the
+    /// data keys are read from Secrets Manager first — one call, at init, cached for the
+    /// life of the process.
+    pub async fn build(clients: Clients, mut config: Config) -> Result<Self, Error> {
+        if config.data_keys.is_none() {
+            if let Some(secret) = &config.data_key_secret {
+                config.data_keys = Some(crate::aws::data_keys(&clients.sdk, secret).await?);
+            }
+        }
+        Ok(Self::new(clients, config))
+    }
+
     pub async fn from_env() -> Result<Self, Error> {
-        let config = Config::from_env()?;
-        Ok(Self::new(Clients::from_env().await, config))
+        Self::build(Clients::from_env().await, Config::from_env()?).await
     }
 }

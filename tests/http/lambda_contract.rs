@@ -87,9 +87,10 @@ fn the_event_worker_reports_only_the_failed_records() {
     assert_eq!(all_good["batchItemFailures"], json!([]));
 }
 
-/// Init builds clients and reads configuration, and talks to nothing: with every AWS
-/// endpoint unreachable, each function still starts and answers an event that needs no
-/// AWS call. (Cold start then pays no network round trip before the first event.)
+/// Init builds clients and reads configuration, and talks to nothing but Secrets Manager
+/// (the data keys, in the three functions that use them): with the keys given and every
+/// AWS endpoint unreachable, each function still starts and answers an event that needs
+/// no AWS call. (Cold start then pays at most that one round trip before the first event.)
 #[test]
 fn functions_start_without_reaching_aws() {
     let stack = stack();
@@ -97,6 +98,9 @@ fn functions_start_without_reaching_aws() {
     let mut env = stack.function_env();
     env.retain(|(key, _)| *key != "AWS_ENDPOINT_URL");
     env.push(("AWS_ENDPOINT_URL", &unreachable));
+    // The one call init does make, reading the data keys, is left out by giving them.
+    let ring = "a-data-key-of-at-least-thirty-two-characters";
+    env.push(("DATA_KEY", ring));
     let cases = [
         (
             "platform",
@@ -172,9 +176,10 @@ fn log_lines_are_powertools_json_naming_their_invocation() {
     }
 }
 
-/// Rotating the data key: `DATA_KEY` gains a new key under a new id and makes it
-/// current. Functions started with the new ring still open the TOTP secret and check the
-/// PIN made under the old key; once the old key leaves the ring, its PIN no longer checks.
+/// Rotating the data keys as an operator does: the secret gains a new key under a new
+/// id and makes it current. Functions started after the rotation read the new ring at
+/// init and still open the TOTP secret and check the PIN made under the old key; a ring
+/// without the old key (given directly in `DATA_KEY`) no longer checks its PIN.
 #[test]
 fn after_a_data_key_rotation_what_the_old_key_made_still_works() {
     use plexmcp_tests::fixtures::PASSWORD;
@@ -182,8 +187,9 @@ fn after_a_data_key_rotation_what_the_old_key_made_still_works() {
     const PIN: &str = "840317";
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let api = stack().api();
-    // Made under the stack's key: a PIN, and the owner's TOTP secret.
-    let (org, mcps, uri) = runtime.block_on(async {
+    let secret_arn = stack().env("DATA_KEY_SECRET_ARN");
+    // Made under the stack's key: a PIN, and the owner's TOTP secret; then the rotation.
+    let (org, mcps, uri, old_id, rotated) = runtime.block_on(async {
         let org = OrgFixture::create(&api).await;
         let mcps = [org.mcp(&api).await, org.mcp(&api).await];
         org.enable_pin(&api, PIN).await;
@@ -205,37 +211,36 @@ fn after_a_data_key_rotation_what_the_old_key_made_still_works() {
         )
         .await
         .expect(200);
-        (org, mcps, uri)
+        let secrets = stack().secrets_manager().await;
+        let ring = secrets
+            .get_secret_value()
+            .secret_id(&secret_arn)
+            .send()
+            .await
+            .unwrap();
+        let mut ring: serde_json::Map<String, Value> =
+            serde_json::from_str(ring.secret_string().unwrap()).unwrap();
+        let old_id = ring["current"].as_str().unwrap().to_owned();
+        ring.insert(
+            "k-next".into(),
+            json!(unique("a-new-key-of-enough-length-")),
+        );
+        ring.insert("current".into(), json!("k-next"));
+        secrets
+            .put_secret_value()
+            .secret_id(&secret_arn)
+            .secret_string(Value::Object(ring.clone()).to_string())
+            .send()
+            .await
+            .unwrap();
+        (org, mcps, uri, old_id, ring)
     });
-    let env = stack().function_env();
-    let ring: serde_json::Map<String, Value> =
-        serde_json::from_str(env.iter().find(|(k, _)| *k == "DATA_KEY").unwrap().1)
-            .expect("the stack's DATA_KEY is a key ring");
-    let old_id = ring["current"].as_str().unwrap().to_owned();
-    let mut rotated = ring.clone();
-    rotated.insert(
-        "k-next".into(),
-        json!(unique("a-new-key-of-enough-length-")),
-    );
-    rotated.insert("current".into(), json!("k-next"));
-    let rotated = Value::Object(rotated).to_string();
-    let mut retired: serde_json::Map<String, Value> = serde_json::from_str(&rotated).unwrap();
-    retired.remove(&old_id);
-    let retired = Value::Object(retired).to_string();
-    let with_ring = |ring: &str| -> Vec<(String, String)> {
-        env.iter()
-            .map(|(k, v)| {
-                let v = if *k == "DATA_KEY" { ring } else { v };
-                (k.to_string(), v.to_string())
-            })
-            .collect()
-    };
-    let start_with = |binary: &str, runtime: &RuntimeApi, env: &[(String, String)]| {
-        FunctionProcess::start(
-            &bin_dir().join(binary),
-            runtime,
-            env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        )
+    let start_with = |binary: &str, runtime: &RuntimeApi, data_key: Option<&str>| {
+        let mut env = stack().function_env();
+        if let Some(ring) = data_key {
+            env.push(("DATA_KEY", ring));
+        }
+        FunctionProcess::start(&bin_dir().join(binary), runtime, env)
     };
     let gated_delete = |mcp: &str| {
         let mut event = http_request(
@@ -248,14 +253,13 @@ fn after_a_data_key_rotation_what_the_old_key_made_still_works() {
         event
     };
 
-    let rotated_env = with_ring(&rotated);
     let organization = RuntimeApi::start();
-    let _org_fn = start_with("organization", &organization, &rotated_env);
+    let _org_fn = start_with("organization", &organization, None);
     let (status, body) = response(organization.invoke(&gated_delete(&mcps[0])));
     assert_eq!(status, 204, "the PIN set under the old key: {body}");
 
     let identity = RuntimeApi::start();
-    let _identity_fn = start_with("identity", &identity, &rotated_env);
+    let _identity_fn = start_with("identity", &identity, None);
     let login = json!({ "email": org.owner.email, "password": PASSWORD });
     let (status, body) =
         response(identity.invoke(&http_request("POST", "/v1/auth/login", None, Some(&login))));
@@ -275,9 +279,11 @@ fn after_a_data_key_rotation_what_the_old_key_made_still_works() {
         "the TOTP secret sealed under the old key: {body}"
     );
 
-    let retired_env = with_ring(&retired);
+    let mut retired = rotated;
+    retired.remove(&old_id);
+    let retired = Value::Object(retired).to_string();
     let organization = RuntimeApi::start();
-    let _org_fn = start_with("organization", &organization, &retired_env);
+    let _org_fn = start_with("organization", &organization, Some(&retired));
     let (status, body) = response(organization.invoke(&gated_delete(&mcps[1])));
     assert_eq!(status, 500, "the old key left the ring: {body}");
 }

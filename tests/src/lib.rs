@@ -153,6 +153,10 @@ impl Stack {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    pub async fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&sdk(self).await)
+    }
+
     /// The CNAME target of `hostname` in the platform hosted zone, if it has one.
     pub async fn platform_cname(&self, hostname: &str) -> Option<String> {
         let route53 = aws_sdk_route53::Client::new(&sdk(self).await);

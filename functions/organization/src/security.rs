@@ -95,7 +95,7 @@ pub async fn set_pin(
     };
     let changing = access.org.pin_protection_enabled;
     let gate = pin_gate::check(&state, &access, &pin, &client).await?;
-    let key_id = state.config.data_keys.current_id().to_owned();
+    let key_id = state.config.keys().current_id().to_owned();
     let pepper = state.pin_pepper(Some(&key_id)).unwrap_or_default();
     let peppered = Pin::peppered(new_pin.expose(), &pepper);
     let hash = tokio::task::spawn_blocking(move || hash_secret(&peppered))

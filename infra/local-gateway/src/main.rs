@@ -38,7 +38,9 @@ async fn run() -> Result<(), String> {
     let stack = stack::Stack::load()?;
     let config =
         shared::config::Config::from_lookup(|key| stack.var(key)).map_err(|e| e.to_string())?;
-    let state = AppState::new(shared::aws::Clients::from_env().await, config);
+    let state = AppState::build(shared::aws::Clients::from_env().await, config)
+        .await
+        .map_err(|e| e.to_string())?;
     let port: u16 = stack
         .var("PORT")
         .unwrap_or_else(|| "3000".into())
