@@ -192,6 +192,20 @@ class Bootstrap(unittest.TestCase):
                 stack.resolve({"Variables": {"X": unknown}})
             self.assertIn(next(iter(unknown)), str(raised.exception))
 
+    def test_each_function_gets_its_own_environment(self):
+        from bootstrap import Stack
+
+        doc = {
+            "Globals": {"Function": {"Environment": {"Variables": {"TABLE_NAME": "t"}}}},
+            "Resources": {
+                "Reads": {"Type": "AWS::Serverless::Function", "Properties": {"Environment": {"Variables": {"DATA_KEY_SECRET_ARN": "arn:k"}}}},
+                "Plain": {"Type": "AWS::Serverless::Function", "Properties": {}},
+            },
+        }
+        functions = Stack(doc, "http://127.0.0.1:9").stack_file()["functions"]
+        self.assertEqual(functions["Reads"], {"TABLE_NAME": "t", "DATA_KEY_SECRET_ARN": "arn:k"})
+        self.assertEqual(functions["Plain"], {"TABLE_NAME": "t"})
+
 
 class LeastPrivilege(unittest.TestCase):
     """Over the template as CloudFormation gets it (after the SAM transform): every

@@ -158,6 +158,7 @@ pub async fn data_keys(
     }
 }
 
+#[derive(Clone)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: LazySqs,

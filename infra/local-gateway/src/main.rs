@@ -6,7 +6,9 @@
 //! failed), and runs the scheduled functions.
 //!
 //! What to poll and every function's environment come from the stack file that
-//! `infra/bootstrap.py` wrote from `template.yaml`, so the two cannot drift.
+//! `infra/bootstrap.py` wrote from `template.yaml`, so the two cannot drift. Each
+//! function runs with its own configuration (its template environment), as in Lambda: a
+//! variable one function is given is not seen by another.
 
 mod queues;
 mod routes;
@@ -36,11 +38,24 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let stack = stack::Stack::load()?;
-    let config =
-        shared::config::Config::from_lookup(|key| stack.var(key)).map_err(|e| e.to_string())?;
-    let state = AppState::build(shared::aws::Clients::from_env().await, config)
-        .await
-        .map_err(|e| e.to_string())?;
+    // Each function with its own configuration, as in Lambda: a variable the template
+    // gives one function is not seen by another.
+    let clients = shared::aws::Clients::from_env().await;
+    let mut states = std::collections::HashMap::new();
+    for function in stack.functions() {
+        let config = shared::config::Config::from_lookup(|key| stack.function_var(function, key))
+            .map_err(|e| format!("{function}: {e}"))?;
+        let state = AppState::build(clients.clone(), config)
+            .await
+            .map_err(|e| format!("{function}: {e}"))?;
+        states.insert(function.to_owned(), state);
+    }
+    let state_of = |function: &str| {
+        states
+            .get(function)
+            .cloned()
+            .ok_or_else(|| format!("{function} is not a function of the template"))
+    };
     let port: u16 = stack
         .var("PORT")
         .unwrap_or_else(|| "3000".into())
@@ -51,13 +66,16 @@ async fn run() -> Result<(), String> {
         format!("cannot listen on 127.0.0.1:{port} ({e}); is `make run` already running? Set PORT to use another port")
     })?;
     for worker in &stack.workers {
-        tokio::spawn(queues::poll(state.clone(), worker.clone()));
+        tokio::spawn(queues::poll(state_of(&worker.function)?, worker.clone()));
     }
     for schedule in &stack.schedules {
-        tokio::spawn(queues::every(state.clone(), schedule.clone()));
+        tokio::spawn(queues::every(
+            state_of(&schedule.function)?,
+            schedule.clone(),
+        ));
     }
 
-    let app = http_functions(&stack.routes, &state)?.layer(middleware::from_fn(peer_addr));
+    let app = http_functions(&stack.routes, &state_of)?.layer(middleware::from_fn(peer_addr));
     println!("PlexMCP Settings API listening on http://127.0.0.1:{port}/v1 (Ctrl-C stops it)");
     axum::serve(
         listener,
@@ -82,7 +100,10 @@ fn stop_with_parent() -> bool {
 
 /// One router per HTTP function of the template, each behind the same layers as in its
 /// Lambda; a request goes to the function its template route names.
-fn http_functions(routes: &[routes::Route], state: &AppState) -> Result<axum::Router, String> {
+fn http_functions(
+    routes: &[routes::Route],
+    state_of: &dyn Fn(&str) -> Result<AppState, String>,
+) -> Result<axum::Router, String> {
     use axum::response::IntoResponse;
     use tower::ServiceExt;
     let mut routers = std::collections::HashMap::new();
@@ -93,6 +114,7 @@ fn http_functions(routes: &[routes::Route], state: &AppState) -> Result<axum::Ro
     ] {
         let (router, doc) = api.split_for_parts();
         routes::check(routes, function, &doc)?;
+        let state = state_of(function)?;
         let router = shared::http::layers::finish(
             router.with_state(state.clone()),
             state.config.expose_round_trips,

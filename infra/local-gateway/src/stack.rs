@@ -29,6 +29,8 @@ pub struct Schedule {
 #[derive(Debug, Deserialize)]
 pub struct Stack {
     env: HashMap<String, String>,
+    /// Each function's environment (template Globals + its own), by logical id.
+    functions: HashMap<String, HashMap<String, String>>,
     /// Every `HttpApi` event of the template.
     pub routes: Vec<crate::routes::Route>,
     pub workers: Vec<Worker>,
@@ -60,5 +62,19 @@ impl Stack {
         std::env::var(key)
             .ok()
             .or_else(|| self.env.get(key).cloned())
+    }
+
+    /// The logical ids of the template's functions.
+    pub fn functions(&self) -> impl Iterator<Item = &str> {
+        self.functions.keys().map(String::as_str)
+    }
+
+    /// A variable as `function` sees it: the gateway's own environment (the knobs
+    /// `make run` and tests override) first, then that function's template environment
+    /// — not another function's.
+    pub fn function_var(&self, function: &str, key: &str) -> Option<String> {
+        std::env::var(key)
+            .ok()
+            .or_else(|| self.functions.get(function)?.get(key).cloned())
     }
 }
