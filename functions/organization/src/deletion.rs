@@ -11,6 +11,7 @@
 //! the caller still an owner (the access guard), PIN protection as read (the gate), the
 //! caller's 2FA on or off as read, and a TOTP step or backup code spent only once.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -20,13 +21,13 @@ use shared::audit::{Category, Target};
 use shared::domain::Permission;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::org_deletion::OrgDeletion;
-use shared::pin_gate::{self, PinHeader, PinPassed};
+use shared::pin_gate::{self, PinHeader};
 use shared::second_factor::{self, active_secret, blocking, Factor, Holder};
 use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::orgs::DELETING;
 use shared::store::users::User;
-use shared::store::{n, s, update_with, CommitError, Cond, Key, Mutation};
+use shared::store::{n, s, update_with, CommitError, Cond, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -130,7 +131,10 @@ pub async fn delete(
         .set("deleted_by", s(user.id.as_str()))
         .emit(OrgDeletion::new(&access.org.id, user.id.as_str(), now));
 
-    match factor {
+    // With 2FA on: the password and the code, on the second-factor budget; the code is
+    // spent by the commit (write 0), which also forgets earlier failures. Without: the
+    // password, on the address's login budget (as a login).
+    let (mutation, spent_by) = match factor {
         Some(factor) => {
             let secret = active_secret(&state, &user, &profile).ok_or_else(|| {
                 Error::Internal("2FA is on but the account has no readable secret".into())
@@ -140,48 +144,36 @@ pub async fn delete(
                 secret: &secret,
                 backup_codes: None,
             };
-            let wrong = || Error::invalid("code", "the password or the code is not valid");
-            let proof = match second_factor::check(&state, holder, &factor, Some(body.password))
-                .await?
-            {
-                second_factor::Checked::Accepted(proof) => *proof,
-                second_factor::Checked::Rejected { profile, locked } => {
+            let checked = second_factor::check(&state, holder, &factor, Some(body.password)).await;
+            let proof = match checked {
+                Ok(second_factor::Checked::Accepted(proof)) => *proof,
+                Ok(second_factor::Checked::Rejected { profile, locked }) => {
                     gate.release(&state).await;
                     let error =
                         second_factor::rejected(&state, &user, &profile, locked, &client, wrong())
                             .await;
                     return Err(refuse(&state, &access, &client, "password_or_code", error).await);
                 }
+                Err(error) => {
+                    gate.release(&state).await;
+                    return Err(error);
+                }
             };
-            // The factor is spent (write 0) and the failures forgotten, while 2FA is on.
-            let mutation = mutation.write(proof.write).write(update_with(
+            let reset = update_with(
                 &state.table,
                 &Key::user(&user.id),
                 "SET #failures = :zero",
                 &Cond::new("two_factor_enabled = :on")
                     .name("#failures", TWO_FACTOR.counter)
                     .value(":zero", n(0))
-                    .value(":on", aws_sdk_dynamodb::types::AttributeValue::Bool(true)),
-            )?);
-            match gate.commit(&state, mutation).await {
-                Err(CommitError::Write(0)) => {
-                    let error = second_factor::rejected(
-                        &state,
-                        &user,
-                        &proof.profile,
-                        false,
-                        &client,
-                        wrong(),
-                    )
-                    .await;
-                    return Err(refuse(&state, &access, &client, "password_or_code", error).await);
-                }
-                Err(CommitError::Write(_)) => return Err(CommitError::Changed.into()),
-                other => other?,
-            };
+                    .value(":on", AttributeValue::Bool(true)),
+            )?;
+            (
+                mutation.write(proof.write).write(reset),
+                Some(proof.profile),
+            )
         }
         None => {
-            // Checked like a login: a wrong password counts towards the address's lock.
             let throttle = LoginThrottle::new(Some(&user.email), None);
             if let Err(error) = throttle.reserve(&state.table).await {
                 gate.release(&state).await;
@@ -194,13 +186,25 @@ pub async fn delete(
                 let error = Error::invalid("password", "the password is not correct");
                 return Err(refuse(&state, &access, &client, "password", error).await);
             }
-            let mutation = mutation.writes(throttle.passed(&state.table)?).guard(
-                Key::user(&user.id),
-                Cond::new("two_factor_enabled = :off")
-                    .value(":off", aws_sdk_dynamodb::types::AttributeValue::Bool(false)),
-            );
-            commit(&state, gate, mutation).await?;
+            let off =
+                Cond::new("two_factor_enabled = :off").value(":off", AttributeValue::Bool(false));
+            let mutation = mutation
+                .writes(throttle.passed(&state.table)?)
+                .guard(Key::user(&user.id), off);
+            (mutation, None)
         }
+    };
+    match (gate.commit(&state, mutation).await, spent_by) {
+        (Ok(_), _) => {}
+        // Another request spent the same step or backup code first.
+        (Err(CommitError::Write(0)), Some(profile)) => {
+            let error =
+                second_factor::rejected(&state, &user, &profile, false, &client, wrong()).await;
+            return Err(refuse(&state, &access, &client, "password_or_code", error).await);
+        }
+        // The caller's 2FA was turned on or off meanwhile.
+        (Err(CommitError::Write(_)), _) => return Err(CommitError::Changed.into()),
+        (Err(other), _) => return Err(other.into()),
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -208,12 +212,8 @@ pub async fn delete(
     ))
 }
 
-async fn commit(state: &AppState, gate: PinPassed, mutation: Mutation) -> Result<(), Error> {
-    match gate.commit(state, mutation).await {
-        Ok(_) => Ok(()),
-        Err(CommitError::Write(_)) => Err(CommitError::Changed.into()),
-        Err(other) => Err(other.into()),
-    }
+fn wrong() -> Error {
+    Error::invalid("code", "the password or the code is not valid")
 }
 
 /// A code of six digits is read as an authenticator code, anything else as a backup code.
