@@ -172,17 +172,16 @@ pub async fn verify(
     } else {
         "security.pin_failed"
     };
-    access
+    let invalid = Error::PinInvalid {
+        attempts_remaining: remaining,
+    };
+    Err(access
         .mutation(
             action,
             Category::Settings,
             Target::new("organization", &access.org.id),
             client,
         )
-        .failed()
-        .commit(state)
-        .await?;
-    Err(Error::PinInvalid {
-        attempts_remaining: remaining,
-    })
+        .refuse(state, invalid)
+        .await)
 }

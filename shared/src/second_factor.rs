@@ -177,14 +177,9 @@ pub async fn rejected(
     error: Error,
 ) -> Error {
     let action = if locked { "2fa.locked" } else { "2fa.failed" };
-    let recorded = user_mutation(user, profile, action, Target::new("user", &user.id), client)
-        .failed()
-        .commit(state)
-        .await;
-    match recorded {
-        Ok(_) => error,
-        Err(e) => e.into(),
-    }
+    user_mutation(user, profile, action, Target::new("user", &user.id), client)
+        .refuse(state, error)
+        .await
 }
 
 /// Checks a second factor; a wrong one is audited (and counts toward the lock) and

@@ -183,7 +183,7 @@ fn log_lines_are_powertools_json_naming_their_invocation() {
 #[test]
 fn after_a_data_key_rotation_what_the_old_key_made_still_works() {
     use plexmcp_tests::fixtures::PASSWORD;
-    use plexmcp_tests::{authenticator_code, away_from_step_boundary, OrgFixture};
+    use plexmcp_tests::{authenticator_code, OrgFixture};
     const PIN: &str = "840317";
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let api = stack().api();
@@ -193,24 +193,7 @@ fn after_a_data_key_rotation_what_the_old_key_made_still_works() {
         let org = OrgFixture::create(&api).await;
         let mcps = [org.mcp(&api).await, org.mcp(&api).await];
         org.enable_pin(&api, PIN).await;
-        let setup = api
-            .post(
-                "/v1/me/2fa/setup",
-                Some(&org.owner.token),
-                json!({ "password": PASSWORD }),
-            )
-            .await
-            .expect(200);
-        let uri = setup.body["otpauth_uri"].as_str().unwrap().to_owned();
-        away_from_step_boundary().await;
-        let code = authenticator_code(&uri, 0);
-        api.post(
-            "/v1/me/2fa/enable",
-            Some(&org.owner.token),
-            json!({ "code": code }),
-        )
-        .await
-        .expect(200);
+        let uri = org.owner.enable_two_factor(&api).await.otpauth_uri;
         let secrets = stack().secrets_manager().await;
         let ring = secrets
             .get_secret_value()

@@ -53,6 +53,50 @@ impl Account {
     }
 }
 
+/// An account's 2FA, turned on with a code from a real authenticator (pyotp).
+pub struct TwoFactor {
+    pub otpauth_uri: String,
+    /// The code that turned it on: its time step is spent.
+    pub spent_code: String,
+    pub backup_codes: Vec<String>,
+}
+
+impl Account {
+    /// Sets up and turns on 2FA for this account.
+    pub async fn enable_two_factor(&self, api: &Api) -> TwoFactor {
+        let setup = api
+            .post(
+                "/v1/me/2fa/setup",
+                Some(&self.token),
+                json!({ "password": PASSWORD }),
+            )
+            .await
+            .expect(200);
+        let otpauth_uri = setup.body["otpauth_uri"].as_str().unwrap().to_owned();
+        crate::away_from_step_boundary().await;
+        let spent_code = crate::authenticator_code(&otpauth_uri, 0);
+        let enabled = api
+            .post(
+                "/v1/me/2fa/enable",
+                Some(&self.token),
+                json!({ "code": spent_code }),
+            )
+            .await
+            .expect(200);
+        let backup_codes = enabled.body["backup_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        TwoFactor {
+            otpauth_uri,
+            spent_code,
+            backup_codes,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct OrgFixture {
     pub id: String,

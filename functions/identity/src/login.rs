@@ -114,17 +114,15 @@ pub async fn login(
     let user = User::from_item(&profile)?;
     let hash = User::password_hash(&profile)?;
     if !blocking(move || hash.verify(&password)).await? {
-        user_mutation(
+        return Err(user_mutation(
             &user,
             &profile,
             "auth.login_failed",
             Target::new("user", &user.id),
             &client,
         )
-        .failed()
-        .commit(&state)
-        .await?;
-        return Err(Error::InvalidCredentials);
+        .refuse(&state, Error::InvalidCredentials)
+        .await);
     }
     let passed = throttle.passed(&state.table)?;
     let passed = |mutation: Mutation| mutation.writes(passed);

@@ -241,17 +241,16 @@ pub async fn setup(
     let hash = User::password_hash(&profile)?;
     let password = body.password;
     if !blocking(move || hash.verify(&password)).await? {
-        user_mutation(
+        let wrong = Error::invalid("password", "the password is not correct");
+        return Err(user_mutation(
             &user,
             &profile,
             "2fa.setup_failed",
             Target::new("user", &user.id),
             &client,
         )
-        .failed()
-        .commit(&state)
-        .await?;
-        return Err(Error::invalid("password", "the password is not correct"));
+        .refuse(&state, wrong)
+        .await);
     }
     let secret = TotpSecret::generate();
     let otpauth_uri = secret.otpauth_uri(&user.email).map_err(Error::Internal)?;

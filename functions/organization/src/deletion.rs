@@ -234,7 +234,7 @@ async fn refuse(
     reason: &str,
     error: Error,
 ) -> Error {
-    let recorded = access
+    access
         .mutation(
             "organization.deletion_refused",
             Category::Settings,
@@ -242,11 +242,6 @@ async fn refuse(
             client,
         )
         .details(json!({ "reason": reason }))
-        .failed()
-        .commit(state)
-        .await;
-    match recorded {
-        Ok(_) => error,
-        Err(e) => e.into(),
-    }
+        .refuse(state, error)
+        .await
 }

@@ -230,6 +230,15 @@ impl Mutation {
         self
     }
 
+    /// A refused request: records its audit entry as a failed attempt and answers
+    /// `error` — or why even the record could not be written.
+    pub async fn refuse(self, state: &AppState, error: crate::error::Error) -> crate::error::Error {
+        match self.failed().commit(state).await {
+            Ok(_) => error,
+            Err(e) => e.into(),
+        }
+    }
+
     /// `SET attr = value` on the (existing) owner item.
     pub fn set(mut self, attr: &str, value: AttributeValue) -> Self {
         let (name, value) = (self.owner_update.name(attr), self.owner_update.value(value));
