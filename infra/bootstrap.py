@@ -176,12 +176,15 @@ class Stack:
 
     def stack_file(self):
         globals_env = self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-        env, functions, routes, workers, schedules = {}, {}, [], [], []
+        env, functions, binaries, routes, workers, schedules = {}, {}, {}, [], [], []
         for name, props in self.of_type("AWS::Serverless::Function"):
             variables = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
             # Each function's own environment, as Lambda gives it (the gateway runs each
             # function with its own); `env` is their union, for tools that need any value.
             functions[name] = {key: str(self.resolve(value)) for key, value in variables.items()}
+            binary = self.resources[name].get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+            if binary:
+                binaries[binary] = name
             for key, value in functions[name].items():
                 if env.setdefault(key, value) != value:
                     sys.exit(f"bootstrap: {key} differs between functions; `env` cannot hold both")
@@ -201,7 +204,7 @@ class Stack:
                     })
                 elif event["Type"] == "Schedule":
                     schedules.append({"function": name, "every_seconds": rate_seconds(ep["Schedule"])})
-        return {"env": env, "functions": functions, "routes": routes, "workers": workers, "schedules": schedules}
+        return {"env": env, "functions": functions, "binaries": binaries, "routes": routes, "workers": workers, "schedules": schedules}
 
 
 def env_name(parameter):

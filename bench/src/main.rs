@@ -39,18 +39,20 @@ const VCPU_MB: f64 = 1769.0;
 /// Starts function binaries as Lambda would, with the local stack's configuration, their
 /// logs going to one file (as Lambda's go to CloudWatch).
 pub struct Launcher<'a> {
-    env: Vec<(&'a str, &'a str)>,
+    stack: &'a LocalStack,
+    /// Set for every function besides its own template environment.
+    extra: Vec<(&'a str, &'a str)>,
     logs: std::fs::File,
 }
 
 impl Launcher<'_> {
+    /// `binary` with the environment the template gives that function (so only the
+    /// functions given the data-key secret read it at init), plus `extra`.
     pub fn start(&self, binary: &Path, runtime: &RuntimeApi) -> FunctionProcess {
-        FunctionProcess::start_logging_to(
-            binary,
-            runtime,
-            self.env.iter().copied(),
-            Some(&self.logs),
-        )
+        let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let mut env = self.stack.function_env_of(name);
+        env.extend(self.extra.iter().copied());
+        FunctionProcess::start_logging_to(binary, runtime, env, Some(&self.logs))
     }
 }
 
@@ -133,11 +135,10 @@ fn main() {
         &out.join("stack"),
         &[("LOCAL_SCHEDULE_SECONDS", "600")],
     );
-    let mut env = stack.function_env();
-    // The delivery throughput's receiver listens on loopback.
-    env.push(("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1"));
     let launcher = Launcher {
-        env,
+        stack: &stack,
+        // The delivery throughput's receiver listens on loopback.
+        extra: vec![("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")],
         logs: std::fs::File::create(out.join("functions.log")).expect("functions.log"),
     };
 

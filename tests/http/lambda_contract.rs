@@ -8,7 +8,11 @@ use serde_json::{json, Value};
 
 /// Starts `binary` as Lambda would, with the environment the template gives it.
 fn start(binary: &str, runtime: &RuntimeApi) -> FunctionProcess {
-    FunctionProcess::start(&bin_dir().join(binary), runtime, stack().function_env())
+    FunctionProcess::start(
+        &bin_dir().join(binary),
+        runtime,
+        stack().function_env_of(binary),
+    )
 }
 
 fn response(outcome: Outcome) -> (u64, Value) {

@@ -136,6 +136,26 @@ impl LocalStack {
 
     /// A function's environment as Lambda gives it here: its configuration from the
     /// template and the emulator's endpoint.
+    /// The environment the template gives the function built as `binary` (its Globals
+    /// and its own variables, not another function's), with the emulator's endpoint;
+    /// the union of all (`function_env`) for a binary the template does not name.
+    pub fn function_env_of(&self, binary: &str) -> Vec<(&str, &str)> {
+        let Some(function) = self.stack_file["binaries"][binary].as_str() else {
+            return self.function_env();
+        };
+        let mut env: Vec<(&str, &str)> = self.stack_file["functions"][function]
+            .as_object()
+            .map(|vars| {
+                vars.iter()
+                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        env.push(("AWS_ENDPOINT_URL", &self.aws_endpoint));
+        env
+    }
+
+    /// The union of every function's environment, with the emulator's endpoint.
     pub fn function_env(&self) -> Vec<(&str, &str)> {
         let mut env: Vec<(&str, &str)> = self.stack_file["env"]
             .as_object()
