@@ -134,8 +134,6 @@ impl LocalStack {
             .to_owned()
     }
 
-    /// A function's environment as Lambda gives it here: its configuration from the
-    /// template and the emulator's endpoint.
     /// The environment the template gives the function built as `binary` (its Globals
     /// and its own variables, not another function's), with the emulator's endpoint;
     /// the union of all (`function_env`) for a binary the template does not name.
@@ -143,21 +141,17 @@ impl LocalStack {
         let Some(function) = self.stack_file["binaries"][binary].as_str() else {
             return self.function_env();
         };
-        let mut env: Vec<(&str, &str)> = self.stack_file["functions"][function]
-            .as_object()
-            .map(|vars| {
-                vars.iter()
-                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        env.push(("AWS_ENDPOINT_URL", &self.aws_endpoint));
-        env
+        self.with_endpoint(&self.stack_file["functions"][function])
     }
 
     /// The union of every function's environment, with the emulator's endpoint.
     pub fn function_env(&self) -> Vec<(&str, &str)> {
-        let mut env: Vec<(&str, &str)> = self.stack_file["env"]
+        self.with_endpoint(&self.stack_file["env"])
+    }
+
+    /// The variables of a stack-file object, and the emulator's endpoint.
+    fn with_endpoint<'a>(&'a self, vars: &'a Value) -> Vec<(&'a str, &'a str)> {
+        let mut env: Vec<(&str, &str)> = vars
             .as_object()
             .map(|vars| {
                 vars.iter()
