@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue::{self, N, S};
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use plexmcp_tests::fixtures::PASSWORD;
-use plexmcp_tests::{audit_chain, stack, Account, Api, OrgFixture, Pause, Resp};
+use plexmcp_tests::{audit_chain, interleaved, stack, Account, Api, OrgFixture, Resp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -718,31 +718,20 @@ async fn the_worker_never_deletes_an_active_org_and_a_second_message_changes_not
 async fn a_rename_while_the_deletion_is_checked_stops_it() {
     let api = api().await;
     let org = OrgFixture::create(&api).await;
-    let pause = Pause::before_commit(
-        "organization.deletion_requested",
-        &format!("ORG#{}", org.id),
-    )
-    .await;
     let (request_api, request_org) = (api.clone(), org.clone());
-    let paused = tokio::spawn(async move {
-        delete_org(
-            &request_api,
-            &request_org,
-            &request_org.owner.token,
-            confirmed(None),
-        )
+    let request = async move {
+        let token = request_org.owner.token.clone();
+        delete_org(&request_api, &request_org, &token, confirmed(None)).await
+    };
+    let rename = async {
+        let body = json!({ "name": "Renamed Org" });
+        api.patch(&org.path(""), &org.owner.token, body)
+            .await
+            .expect(200);
+    };
+    interleaved("organization.deletion_requested", &org, request, rename)
         .await
-    });
-    pause.reached().await;
-    api.patch(
-        &org.path(""),
-        &org.owner.token,
-        json!({ "name": "Renamed Org" }),
-    )
-    .await
-    .expect(200);
-    pause.resume();
-    paused.await.unwrap().problem(409, "conflict");
+        .problem(409, "conflict");
     let read = api.get(&org.path(""), &org.owner.token).await.expect(200);
     assert_eq!(read.body["name"], "Renamed Org");
     // With the new name it goes through.
@@ -759,24 +748,17 @@ async fn an_owner_demoted_while_the_deletion_is_checked_does_not_delete() {
     let org = OrgFixture::create(&api).await;
     let second_owner = Account::create(&api).await;
     org.add(&api, &second_owner, "owner").await;
-    let pause = Pause::before_commit(
-        "organization.deletion_requested",
-        &format!("ORG#{}", org.id),
-    )
-    .await;
     let (request_api, request_org, token) = (api.clone(), org.clone(), second_owner.token.clone());
-    let paused = tokio::spawn(async move {
-        delete_org(&request_api, &request_org, &token, confirmed(None)).await
-    });
-    pause.reached().await;
-    api.patch(
-        &org.path(&format!("/members/{}", second_owner.id)),
-        &org.owner.token,
-        json!({ "role": "admin" }),
-    )
-    .await
-    .expect(200);
-    pause.resume();
-    paused.await.unwrap().problem(409, "conflict");
+    let request =
+        async move { delete_org(&request_api, &request_org, &token, confirmed(None)).await };
+    let demote = async {
+        let member = org.path(&format!("/members/{}", second_owner.id));
+        api.patch(&member, &org.owner.token, json!({ "role": "admin" }))
+            .await
+            .expect(200);
+    };
+    interleaved("organization.deletion_requested", &org, request, demote)
+        .await
+        .problem(409, "conflict");
     still_there(&api, &org).await;
 }

@@ -5,7 +5,7 @@
 //! advances the org's audit chain, so the paused commit first fails on the chain head and
 //! is retried — the retry must still hold the decision, not act on the stale read.
 
-use plexmcp_tests::{items, stack, Api, OrgFixture, Pause, Resp};
+use plexmcp_tests::{interleaved, items, stack, Api, OrgFixture, Resp};
 use reqwest::Method;
 use serde_json::json;
 
@@ -18,21 +18,6 @@ async fn with_pin(api: &Api, method: Method, path: &str, token: &str, pin: &str)
             .header("X-PlexMCP-PIN", pin),
     )
     .await
-}
-
-/// Runs `request` until it is paused before its commit of `action` in `org`, then
-/// `meanwhile`, then lets it commit; returns its answer.
-async fn interleaved<R, M>(action: &str, org: &OrgFixture, request: R, meanwhile: M) -> Resp
-where
-    R: std::future::Future<Output = Resp> + Send + 'static,
-    M: std::future::Future<Output = ()>,
-{
-    let pause = Pause::before_commit(action, &format!("ORG#{}", org.id)).await;
-    let paused = tokio::spawn(request);
-    pause.reached().await;
-    meanwhile.await;
-    pause.resume();
-    paused.await.expect("the paused request answers")
 }
 
 #[tokio::test]

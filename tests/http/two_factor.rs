@@ -24,35 +24,11 @@ async fn post(api: &Api, path: &str, token: &str, body: Value) -> Resp {
 
 async fn enroll(api: &Api) -> Enrolled {
     let account = Account::create(api).await;
-    let setup = api
-        .call(
-            Method::POST,
-            "/v1/me/2fa/setup",
-            Some(&account.token),
-            Some(json!({ "password": PASSWORD })),
-        )
-        .await
-        .expect(200);
-    let uri = setup.body["otpauth_uri"].as_str().unwrap().to_owned();
-    away_from_step_boundary().await;
-    let enabled = post(
-        api,
-        "/v1/me/2fa/enable",
-        &account.token,
-        json!({ "code": authenticator_code(&uri, 0) }),
-    )
-    .await
-    .expect(200);
-    let backup_codes = enabled.body["backup_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    let two_factor = account.enable_two_factor(api).await;
     Enrolled {
         account,
-        uri,
-        backup_codes,
+        uri: two_factor.otpauth_uri,
+        backup_codes: two_factor.backup_codes,
     }
 }
 

@@ -323,3 +323,18 @@ impl Pause {
         std::fs::write(self.file("resume"), b"").expect("resume");
     }
 }
+
+/// Runs `request` until it is paused before its commit of `action` in `org`, then
+/// `meanwhile`, then lets it commit; returns its answer.
+pub async fn interleaved<R, M>(action: &str, org: &OrgFixture, request: R, meanwhile: M) -> Resp
+where
+    R: std::future::Future<Output = Resp> + Send + 'static,
+    M: std::future::Future<Output = ()>,
+{
+    let pause = Pause::before_commit(action, &format!("ORG#{}", org.id)).await;
+    let paused = tokio::spawn(request);
+    pause.reached().await;
+    meanwhile.await;
+    pause.resume();
+    paused.await.expect("the paused request answers")
+}
