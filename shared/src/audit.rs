@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 /// `prev_hash` of the first entry of a chain.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = AuditCategory)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Authentication,

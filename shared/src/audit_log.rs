@@ -75,6 +75,40 @@ pub struct Filters {
     pub category: Option<Category>,
 }
 
+/// The characters and length `bounded` takes.
+const FILTER_TEXT: &str = "[A-Za-z0-9_.*-]";
+
+fn filter_schema(description: &str, pattern: String) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .description(Some(description))
+        .min_length(Some(1))
+        .max_length(Some(100))
+        .pattern(Some(pattern))
+        .build()
+}
+
+/// The `actor` filter as `Filters::parse` takes it.
+pub fn actor_schema() -> utoipa::openapi::Object {
+    filter_schema("A user id or an API key id.", format!("^{FILTER_TEXT}+$"))
+}
+
+pub fn actor_or_null_schema() -> utoipa::openapi::Object {
+    crate::domain::schema::or_null(actor_schema())
+}
+
+/// The `action` filter as `Filters::parse` takes it.
+pub fn action_schema() -> utoipa::openapi::Object {
+    filter_schema(
+        "An action (`mcp.created`) or, ending in `.*`, a prefix of actions (`mcp.*`).",
+        r"^[A-Za-z0-9_.-]+(?:\.\*)?$".to_string(),
+    )
+}
+
+pub fn action_or_null_schema() -> utoipa::openapi::Object {
+    crate::domain::schema::or_null(action_schema())
+}
+
 fn bounded(text: &str, name: &str) -> Result<String, Error> {
     let ok = !text.is_empty()
         && text.len() <= 100

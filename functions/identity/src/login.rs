@@ -67,8 +67,10 @@ pub enum LoginResponse {
 pub struct SecondStepRequest {
     challenge_token: String,
     /// The 6-digit code from the authenticator…
+    #[schema(schema_with = shared::domain::schema::totp_code_or_null)]
     code: Option<String>,
     /// …or one unused backup code.
+    #[schema(schema_with = shared::domain::schema::backup_code_or_null)]
     backup_code: Option<String>,
 }
 

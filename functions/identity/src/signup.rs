@@ -14,9 +14,11 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
+    #[schema(schema_with = shared::domain::schema::email)]
     email: String,
-    /// 8–128 characters.
+    #[schema(schema_with = shared::domain::schema::new_password)]
     password: String,
+    #[schema(schema_with = shared::domain::schema::name)]
     name: String,
 }
 

@@ -46,15 +46,18 @@ pub struct TwoFactorSetup {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
-    /// The 6-digit code from the authenticator.
+    #[schema(schema_with = shared::domain::schema::totp_code)]
     code: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisableRequest {
+    #[schema(schema_with = shared::domain::schema::password)]
     password: String,
+    #[schema(schema_with = shared::domain::schema::totp_code_or_null)]
     code: Option<String>,
+    #[schema(schema_with = shared::domain::schema::backup_code_or_null)]
     backup_code: Option<String>,
 }
 
@@ -209,6 +212,7 @@ async fn caller_account(state: &AppState, bearer: &Bearer) -> Result<Account, Er
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
     /// The account's password: a stolen session alone cannot enroll an authenticator.
+    #[schema(schema_with = shared::domain::schema::password)]
     password: String,
 }
 

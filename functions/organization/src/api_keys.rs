@@ -29,7 +29,8 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
-    /// 1–100 characters, to recognise the key by.
+    /// To recognise the key by.
+    #[schema(schema_with = shared::domain::schema::name)]
     name: String,
 }
 

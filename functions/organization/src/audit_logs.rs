@@ -5,6 +5,7 @@
 use axum::extract::State;
 use serde::Deserialize;
 use shared::access::{Credential, OrgAccess};
+use shared::audit::Category as AuditCategory;
 use shared::audit_log::{index_query, verify, AuditLogEntry, Filters, Verification};
 use shared::domain::Permission;
 use shared::http::{Page, Path, Problem, Query};
@@ -16,27 +17,33 @@ use utoipa::IntoParams;
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// RFC 3339; entries at or after.
+    /// Entries at or after this time (RFC 3339).
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     from: Option<String>,
-    /// RFC 3339; entries at or before.
+    /// Entries at or before this time (RFC 3339); not before `from`.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     to: Option<String>,
-    /// A user id or an API key id.
+    #[param(schema_with = shared::audit_log::actor_schema)]
     actor: Option<String>,
-    /// An action (`mcp.created`) or a prefix (`mcp.*`).
+    #[param(schema_with = shared::audit_log::action_schema)]
     action: Option<String>,
-    /// `authentication`, `mcp`, `api_key`, `team`, `settings` or `billing`.
+    #[param(value_type = Option<AuditCategory>)]
     category: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
-    /// 1–200 (50).
+    /// Entries per page (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
-    /// RFC 3339; from this time on.
+    /// From this time on (RFC 3339).
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     from: Option<String>,
-    /// RFC 3339; up to this time.
+    /// Up to this time (RFC 3339); not before `from`.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     to: Option<String>,
 }
 

@@ -19,6 +19,14 @@ use shared::{AppState, Error};
 use utoipa::ToSchema;
 
 pub const PLANS: &[&str] = &["free", "pro", "team", "enterprise"];
+
+fn plan_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .description(Some("The plan to move to."))
+        .enum_values(Some(PLANS.iter().copied()))
+        .build()
+}
 const HISTORY_SHOWN: i32 = 100;
 
 /// Requests a month the plan includes; `None` is unlimited.
@@ -34,7 +42,7 @@ pub fn monthly_request_limit(plan: &str) -> Option<u64> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePlan {
-    /// `free`, `pro`, `team` or `enterprise`.
+    #[schema(schema_with = plan_schema)]
     plan: String,
 }
 

@@ -73,9 +73,7 @@ pub struct CustomDomainView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutDomain {
-    /// A host name you own, like `api.example.com` (internationalized names are stored
-    /// in their IDNA ASCII form); not an IP address, no wildcard, at most 253 characters.
-    #[schema(min_length = 1, max_length = 253)]
+    #[schema(schema_with = shared::domain::schema::custom_domain)]
     domain: String,
 }
 

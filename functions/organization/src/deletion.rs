@@ -38,7 +38,7 @@ pub struct DeleteRequest {
     #[schema(min_length = 1, max_length = 100)]
     confirm_name: String,
     /// The caller's password.
-    #[schema(min_length = 1, max_length = 1024)]
+    #[schema(schema_with = shared::domain::schema::password)]
     password: String,
     /// Required when the caller has 2FA on: a current authenticator code (6 digits) or
     /// an unused backup code.

@@ -36,8 +36,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateExport {
     /// `json` (one document) or `csv` (a zip of one CSV file per category).
+    #[schema(value_type = Format)]
     format: String,
-    /// One or more of `mcps`, `api_keys`, `members`, `usage`, `webhooks`, `audit_logs`.
+    /// One or more of the categories (a repeated one counts once).
+    #[schema(value_type = Vec<Category>, min_items = 1)]
     include: Vec<String>,
 }
 
@@ -45,17 +47,19 @@ pub struct CreateExport {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAuditExport {
-    /// `json` or `csv`.
+    #[schema(value_type = Format)]
     format: String,
-    /// RFC 3339; entries at or after.
+    /// Entries at or after (RFC 3339).
+    #[schema(value_type = Option<DateTime<Utc>>)]
     from: Option<String>,
-    /// RFC 3339; entries at or before.
+    /// Entries at or before (RFC 3339); not before `from`.
+    #[schema(value_type = Option<DateTime<Utc>>)]
     to: Option<String>,
-    /// A user id or an API key id.
+    #[schema(schema_with = shared::audit_log::actor_or_null_schema)]
     actor: Option<String>,
-    /// An action (`mcp.created`) or a prefix (`mcp.*`).
+    #[schema(schema_with = shared::audit_log::action_or_null_schema)]
     action: Option<String>,
-    /// `authentication`, `mcp`, `api_key`, `team`, `settings` or `billing`.
+    #[schema(value_type = Option<AuditCategory>)]
     category: Option<String>,
 }
 

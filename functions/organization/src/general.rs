@@ -26,11 +26,11 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrg {
-    /// 1–100 characters.
+    #[schema(schema_with = shared::domain::schema::name)]
     name: String,
-    /// 3–48 characters, `^[a-z0-9]+(-[a-z0-9]+)*$`, not reserved. Cannot be changed later.
+    #[schema(schema_with = shared::domain::schema::slug)]
     slug: String,
-    /// Up to 500 characters.
+    #[schema(schema_with = shared::domain::schema::description_or_null)]
     description: Option<String>,
 }
 
@@ -38,16 +38,21 @@ pub struct CreateOrg {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
+    #[schema(schema_with = shared::domain::schema::name_or_null)]
     name: Option<String>,
-    /// `null` or `""` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = shared::domain::schema::description_or_null)]
     description: Option<Option<String>>,
     /// Accepted only if equal to the current slug: slugs are immutable (422 `slug_immutable`).
     #[schema(value_type = Option<String>)]
     slug: Option<serde_json::Value>,
     /// Enterprise plan, owners only: days audit entries are kept, 30–3,650. Applies to
     /// entries written from now on.
+    #[serde(
+        default,
+        deserialize_with = "shared::http::extract::optional_whole_number"
+    )]
+    #[schema(minimum = 30, maximum = 3650)]
     audit_retention_days: Option<i64>,
 }
 

@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct InviteMember {
     /// The address to invite; it need not belong to an account yet.
+    #[schema(schema_with = shared::domain::schema::email)]
     email: String,
     #[schema(value_type = Role)]
     role: String,

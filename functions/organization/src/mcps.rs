@@ -57,11 +57,11 @@ impl McpView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMcp {
-    /// 1–100 characters.
+    #[schema(schema_with = shared::domain::schema::name)]
     name: String,
-    /// http(s), no credentials, at most 2,048 characters.
+    #[schema(schema_with = shared::domain::schema::mcp_url)]
     url: String,
-    /// `streamable_http` (default) or `sse`.
+    #[schema(schema_with = shared::domain::schema::transport_or_null)]
     transport: Option<String>,
     /// A JSON object of at most 16 KiB.
     #[schema(value_type = Option<Object>)]
@@ -71,8 +71,11 @@ pub struct CreateMcp {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMcp {
+    #[schema(schema_with = shared::domain::schema::name_or_null)]
     name: Option<String>,
+    #[schema(schema_with = shared::domain::schema::mcp_url_or_null)]
     url: Option<String>,
+    #[schema(schema_with = shared::domain::schema::transport_or_null)]
     transport: Option<String>,
     #[schema(value_type = Option<Object>)]
     config: Option<Value>,
@@ -81,7 +84,7 @@ pub struct UpdateMcp {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthReport {
-    /// `healthy`, `degraded` or `down`.
+    #[schema(schema_with = shared::domain::schema::health)]
     status: String,
 }
 

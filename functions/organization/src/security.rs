@@ -29,8 +29,10 @@ pub struct SecurityView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPin {
-    /// Exactly 6 digits, not a trivial one (000000, 123456, …).
+    #[schema(schema_with = shared::domain::schema::pin)]
     pin: String,
+    /// The same PIN again.
+    #[schema(schema_with = shared::domain::schema::pin)]
     pin_confirmation: String,
 }
 

@@ -29,10 +29,14 @@ const MAX_DAYS: i64 = 366;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordUsage {
+    /// One of the org's MCPs (422 when it is not).
+    #[schema(value_type = McpId)]
     mcp_id: String,
-    /// 1 to 1,000,000.
+    #[serde(deserialize_with = "shared::http::extract::whole_number")]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     requests: u64,
-    /// 0 to 1,000,000,000.
+    #[serde(deserialize_with = "shared::http::extract::whole_number")]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     tokens: u64,
 }
 
@@ -51,9 +55,12 @@ pub struct UsageRecorded {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UsageRange {
-    /// First day, `YYYY-MM-DD` (default: 29 days before `to`).
+    /// First day (default: 29 days before `to`).
+    #[param(value_type = Option<chrono::NaiveDate>, pattern = "^(?:20[0-9]{2}|2100)-")]
     from: Option<String>,
-    /// Last day, `YYYY-MM-DD` (default: today, UTC). At most 366 days in all.
+    /// Last day (default: today, UTC); not before `from`, at most 366 days in all. Days
+    /// from 2000-01-01 to 2100-12-31.
+    #[param(value_type = Option<chrono::NaiveDate>, pattern = "^(?:20[0-9]{2}|2100)-")]
     to: Option<String>,
 }
 

@@ -89,22 +89,25 @@ pub struct SecretRotated {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
-    /// https, at most 2,048 characters, no user name, password or fragment; its host
-    /// must resolve only to public addresses.
+    #[schema(schema_with = shared::webhooks::target::url_schema)]
     url: String,
-    /// A non-empty subset of the nine event types.
+    /// One or more of the nine event types (a repeated one counts once).
+    #[schema(value_type = Vec<EventType>, min_items = 1)]
     events: Vec<String>,
-    /// At most 500 characters.
+    #[schema(schema_with = shared::domain::schema::description_or_null)]
     description: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
+    #[schema(schema_with = shared::webhooks::target::url_or_null_schema)]
     url: Option<String>,
+    #[schema(value_type = Option<Vec<EventType>>, min_items = 1)]
     events: Option<Vec<String>>,
     /// `false` stops deliveries; events of the time it is off are not sent later.
     enabled: Option<bool>,
+    #[schema(schema_with = shared::domain::schema::description_or_null)]
     description: Option<String>,
 }
 

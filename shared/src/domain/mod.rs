@@ -10,6 +10,7 @@ pub mod name;
 pub mod password;
 pub mod pin;
 pub mod role;
+pub mod schema;
 pub mod slug;
 pub mod totp;
 

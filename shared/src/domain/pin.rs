@@ -13,16 +13,18 @@ impl std::fmt::Debug for Pin {
     }
 }
 
+/// Common PINs that are neither runs nor repeats.
+pub(crate) const COMMON: &[&str] = &[
+    "112233", "696969", "159753", "147258", "123321", "102030", "000123", "121314", "789456",
+    "111222",
+];
+
 /// PINs anyone would try first: repeated digits, runs, repeated pairs and triples.
 fn trivial(pin: &str) -> bool {
     let digits: Vec<i32> = pin.bytes().map(|b| i32::from(b - b'0')).collect();
     let steps: Vec<i32> = digits.windows(2).map(|w| w[1] - w[0]).collect();
     let run = steps.iter().all(|s| *s == steps[0]) && steps[0].abs() <= 1;
     let repeats = |n: usize| pin.as_bytes().chunks(n).all(|c| c == &pin.as_bytes()[..n]);
-    const COMMON: &[&str] = &[
-        "112233", "696969", "159753", "147258", "123321", "102030", "000123", "121314", "789456",
-        "111222",
-    ];
     run || repeats(2) || repeats(3) || COMMON.contains(&pin)
 }
 

@@ -4,7 +4,7 @@
 pub struct OrgSlug(String);
 
 /// Names that collide with platform hostnames (`<slug>.<PLATFORM_DOMAIN>`) or routes.
-const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "api",
     "www",
     "admin",

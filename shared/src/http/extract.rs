@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, StatusCode};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 /// The largest request body any route accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -65,6 +66,46 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 }
 
 /// Query string parameters.
+/// A whole number as JSON Schema's `integer` has it: `40739` or `40739.0` (a number with
+/// no fractional part), for `#[serde(deserialize_with = "whole_number")]` on an integer
+/// field. A fraction or a number out of the field's range is a 422 like any wrong type.
+pub fn whole_number<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64> + TryFrom<u64>,
+{
+    use serde::de::Error as _;
+    let n = serde_json::Number::deserialize(d)?;
+    let wrong = || {
+        D::Error::custom(format!(
+            "invalid value: {n}, expected a whole number in range"
+        ))
+    };
+    if let Some(u) = n.as_u64() {
+        return T::try_from(u).map_err(|_| wrong());
+    }
+    if let Some(i) = n.as_i64() {
+        return T::try_from(i).map_err(|_| wrong());
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            T::try_from(f as i64).map_err(|_| wrong())
+        }
+        _ => Err(wrong()),
+    }
+}
+
+/// [`whole_number`] for an optional field (absent or `null` is `None`).
+pub fn optional_whole_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64> + TryFrom<u64>,
+{
+    #[derive(serde::Deserialize)]
+    struct Whole<T: TryFrom<i64> + TryFrom<u64>>(#[serde(deserialize_with = "whole_number")] T);
+    Ok(Option::<Whole<T>>::deserialize(d)?.map(|w| w.0))
+}
+
 pub struct Query<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
@@ -97,5 +138,48 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
             .await
             .map(|p| Path(p.0))
             .map_err(|_| Error::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Counts {
+        #[serde(deserialize_with = "whole_number")]
+        requests: u64,
+        #[serde(default, deserialize_with = "optional_whole_number")]
+        days: Option<i64>,
+    }
+
+    fn parse(json: &str) -> Result<Counts, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn a_whole_number_may_be_written_with_a_zero_fraction() {
+        let counts = parse(r#"{"requests": 40739.0, "days": -3.0}"#).unwrap();
+        assert_eq!((counts.requests, counts.days), (40739, Some(-3)));
+        assert_eq!(parse(r#"{"requests": 7}"#).unwrap().days, None);
+        assert_eq!(
+            parse(r#"{"requests": 7, "days": null}"#).unwrap().days,
+            None
+        );
+        for refused in [
+            r#"{"requests": 1.5}"#,
+            r#"{"requests": -1}"#,
+            r#"{"requests": -1.0}"#,
+            r#"{"requests": "1"}"#,
+            r#"{"requests": 1e300}"#,
+            r#"{"requests": 1, "days": 0.5}"#,
+        ] {
+            let err = parse(refused).unwrap_err();
+            assert_eq!(
+                err.classify(),
+                serde_json::error::Category::Data,
+                "{refused}"
+            );
+        }
     }
 }

@@ -31,6 +31,22 @@ fn refused(message: impl Into<String>) -> TargetRefused {
     TargetRefused(message.into())
 }
 
+/// The URL rules of [`WebhookUrl::parse`] in JSON Schema. That the host resolves only to
+/// public addresses is a fact of DNS at the time of the request, not of the document.
+pub fn url_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .description(Some("An https URL (http only where the deployment allows private targets, as local stacks do), at most 2,048 characters, with no user name, password or fragment; its host must resolve only to public addresses."))
+        .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
+        .max_length(Some(MAX_URL_CHARS))
+        .pattern(Some("^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+(?:[/?][^#]*)?$"))
+        .build()
+}
+
+pub fn url_or_null_schema() -> utoipa::openapi::Object {
+    crate::domain::schema::or_null(url_schema())
+}
+
 impl WebhookUrl {
     pub fn parse(raw: &str, allow_private: bool) -> Result<Self, TargetRefused> {
         let raw = raw.trim();
