@@ -4,6 +4,7 @@
 use plexmcp_tests::{stack, Api, OrgFixture, Resp, TwoOrgs};
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 #[derive(Clone, Copy, PartialEq, PartialOrd, Debug)]
 enum Least {
@@ -29,7 +30,8 @@ fn route(method: Method, path: String, body: Option<Value>, least: Least) -> Rou
     }
 }
 
-/// Every org-scoped route, aimed at real objects of `org` (a member to act on, an MCP, an API key).
+/// Every org-scoped route of the OpenAPI document, aimed at real objects of `org` (a
+/// member to act on, an MCP, an API key, …), with its entry of the matrix.
 async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
     let target = &org.admin.id;
     let mcp = org.mcp(api).await;
@@ -93,166 +95,163 @@ async fn routes(api: &Api, org: &OrgFixture) -> Vec<Route> {
         assert!(std::time::Instant::now() < deadline, "export not ready");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    let probe_domain = domain("probe-");
+    let objects = [
+        ("{user_id}", target.as_str()),
+        ("{mcp_id}", mcp.as_str()),
+        ("{key_id}", key.as_str()),
+        ("{invitation_id}", invitation.as_str()),
+        ("{webhook_id}", webhook.as_str()),
+        ("{delivery_id}", delivery.as_str()),
+        ("{export_id}", export.as_str()),
+    ];
+    let mut matrix = matrix(&probe_domain, &mcp);
+    let document = api
+        .call(Method::GET, "/v1/openapi.json", None, None)
+        .await
+        .expect(200)
+        .body;
+    let mut routes = Vec::new();
+    let mut missing = Vec::new();
+    for (template, operations) in document["paths"].as_object().unwrap() {
+        let Some(rest) = template.strip_prefix("/v1/orgs/{slug}") else {
+            continue;
+        };
+        for (method, operation) in operations.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            let Some((least, body)) = matrix.remove(id) else {
+                missing.push(id.to_owned());
+                continue;
+            };
+            let path = objects
+                .iter()
+                .fold(rest.to_owned(), |path, (name, id)| path.replace(name, id));
+            assert!(!path.contains('{'), "{id}: no object for {path}");
+            routes.push(route(
+                method.to_uppercase().parse().unwrap(),
+                path,
+                body,
+                least,
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "org routes of the OpenAPI document without a matrix entry: {missing:?}"
+    );
+    assert!(
+        matrix.is_empty(),
+        "matrix entries the document does not have: {:?}",
+        matrix.keys()
+    );
+    routes
+}
+
+/// Who may call each org-scoped operation (design.md's matrix), and what a caller sends,
+/// by the OpenAPI document's operationId: `routes` takes every org route from the
+/// document, so an operation without an entry here fails every test of this file.
+fn matrix(probe_domain: &str, mcp: &str) -> HashMap<&'static str, (Least, Option<Value>)> {
     use Least::*;
-    vec![
-        route(
-            Method::POST,
-            "/delete".into(),
-            Some(
-                json!({ "confirm_name": "Fixture Org", "password": plexmcp_tests::fixtures::PASSWORD }),
+    HashMap::from([
+        (
+            "delete_organization",
+            (
+                Owner,
+                Some(
+                    json!({ "confirm_name": "Fixture Org", "password": plexmcp_tests::fixtures::PASSWORD }),
+                ),
             ),
-            Owner,
         ),
-        route(Method::GET, "/exports".into(), None, Admin),
-        route(
-            Method::POST,
-            "/exports".into(),
-            Some(json!({ "format": "csv", "include": ["mcps"] })),
-            Admin,
+        ("list_exports", (Admin, None)),
+        (
+            "create_export",
+            (Admin, Some(json!({ "format": "csv", "include": ["mcps"] }))),
         ),
-        route(Method::GET, format!("/exports/{export}"), None, Admin),
-        route(
-            Method::POST,
-            "/audit-logs/export".into(),
-            Some(json!({ "format": "csv", "category": "mcp" })),
-            Admin,
+        ("get_export", (Admin, None)),
+        (
+            "export_audit_logs",
+            (Admin, Some(json!({ "format": "csv", "category": "mcp" }))),
         ),
-        route(Method::GET, "/custom-domain".into(), None, Viewer),
-        route(
-            Method::PUT,
-            "/custom-domain".into(),
-            Some(json!({ "domain": domain("probe-") })),
-            Admin,
+        ("get_custom_domain", (Viewer, None)),
+        (
+            "put_custom_domain",
+            (Admin, Some(json!({ "domain": probe_domain }))),
         ),
-        route(Method::POST, "/custom-domain/verify".into(), None, Admin),
-        route(Method::DELETE, "/custom-domain".into(), None, Admin),
-        route(Method::GET, "/audit-logs".into(), None, Admin),
-        route(Method::GET, "/audit-logs/verify".into(), None, Admin),
-        route(Method::GET, "/webhooks".into(), None, Viewer),
-        route(
-            Method::POST,
-            "/webhooks".into(),
-            Some(json!({ "url": "http://127.0.0.1:9/probe", "events": ["mcp.created"] })),
-            Admin,
+        ("verify_custom_domain", (Admin, None)),
+        ("delete_custom_domain", (Admin, None)),
+        ("list_audit_logs", (Admin, None)),
+        ("verify_audit_logs", (Admin, None)),
+        ("list_webhooks", (Viewer, None)),
+        (
+            "create_webhook",
+            (
+                Admin,
+                Some(json!({ "url": "http://127.0.0.1:9/probe", "events": ["mcp.created"] })),
+            ),
         ),
-        route(Method::GET, format!("/webhooks/{webhook}"), None, Viewer),
-        route(
-            Method::PATCH,
-            format!("/webhooks/{webhook}"),
-            Some(json!({ "enabled": false })),
-            Admin,
+        ("get_webhook", (Viewer, None)),
+        ("update_webhook", (Admin, Some(json!({ "enabled": false })))),
+        ("rotate_webhook_secret", (Admin, None)),
+        ("test_webhook", (Admin, None)),
+        ("list_webhook_deliveries", (Viewer, None)),
+        ("redeliver_webhook", (Admin, None)),
+        ("delete_webhook", (Admin, None)),
+        ("list_invitations", (Admin, None)),
+        ("get_invitation", (Admin, None)),
+        ("revoke_invitation", (Admin, None)),
+        ("get_org", (Viewer, None)),
+        ("update_org", (Admin, Some(json!({ "name": "Hijacked" })))),
+        ("list_members", (Viewer, None)),
+        (
+            "invite_member",
+            (
+                Admin,
+                Some(json!({ "email": "x@example.com", "role": "viewer" })),
+            ),
         ),
-        route(
-            Method::POST,
-            format!("/webhooks/{webhook}/rotate-secret"),
-            None,
-            Admin,
+        (
+            "change_member_role",
+            (Admin, Some(json!({ "role": "viewer" }))),
         ),
-        route(
-            Method::POST,
-            format!("/webhooks/{webhook}/test"),
-            None,
-            Admin,
+        ("remove_member", (Admin, None)),
+        ("get_security", (Viewer, None)),
+        (
+            "set_pin",
+            (
+                Admin,
+                Some(json!({ "pin": "840317", "pin_confirmation": "840317" })),
+            ),
         ),
-        route(
-            Method::GET,
-            format!("/webhooks/{webhook}/deliveries"),
-            None,
-            Viewer,
+        ("disable_pin", (Admin, None)),
+        ("list_mcps", (Viewer, None)),
+        (
+            "create_mcp",
+            (
+                Member,
+                Some(json!({ "name": "Probe", "url": "https://probe.example.com" })),
+            ),
         ),
-        route(
-            Method::POST,
-            format!("/webhooks/{webhook}/deliveries/{delivery}/redeliver"),
-            None,
-            Admin,
+        ("get_mcp", (Viewer, None)),
+        ("update_mcp", (Member, Some(json!({ "name": "Probe" })))),
+        (
+            "report_mcp_health",
+            (Member, Some(json!({ "status": "degraded" }))),
         ),
-        route(Method::DELETE, format!("/webhooks/{webhook}"), None, Admin),
-        route(Method::GET, "/invitations".into(), None, Admin),
-        route(
-            Method::GET,
-            format!("/invitations/{invitation}"),
-            None,
-            Admin,
+        ("delete_mcp", (Admin, None)),
+        ("list_api_keys", (Viewer, None)),
+        ("create_api_key", (Member, Some(json!({ "name": "Probe" })))),
+        ("revoke_api_key", (Admin, None)),
+        ("get_billing", (Viewer, None)),
+        ("change_plan", (Admin, Some(json!({ "plan": "team" })))),
+        ("get_usage", (Viewer, None)),
+        (
+            "record_usage",
+            (
+                Member,
+                Some(json!({ "mcp_id": mcp, "requests": 1, "tokens": 1 })),
+            ),
         ),
-        route(
-            Method::DELETE,
-            format!("/invitations/{invitation}"),
-            None,
-            Admin,
-        ),
-        route(Method::GET, String::new(), None, Viewer),
-        route(
-            Method::PATCH,
-            String::new(),
-            Some(json!({ "name": "Hijacked" })),
-            Admin,
-        ),
-        route(Method::GET, "/members".into(), None, Viewer),
-        route(
-            Method::POST,
-            "/members".into(),
-            Some(json!({ "email": "x@example.com", "role": "viewer" })),
-            Admin,
-        ),
-        route(
-            Method::PATCH,
-            format!("/members/{target}"),
-            Some(json!({ "role": "viewer" })),
-            Admin,
-        ),
-        route(Method::DELETE, format!("/members/{target}"), None, Admin),
-        route(Method::GET, "/security".into(), None, Viewer),
-        route(
-            Method::PUT,
-            "/security/pin".into(),
-            Some(json!({ "pin": "840317", "pin_confirmation": "840317" })),
-            Admin,
-        ),
-        route(Method::DELETE, "/security/pin".into(), None, Admin),
-        route(Method::GET, "/mcps".into(), None, Viewer),
-        route(
-            Method::POST,
-            "/mcps".into(),
-            Some(json!({ "name": "Probe", "url": "https://probe.example.com" })),
-            Member,
-        ),
-        route(Method::GET, format!("/mcps/{mcp}"), None, Viewer),
-        route(
-            Method::PATCH,
-            format!("/mcps/{mcp}"),
-            Some(json!({ "name": "Probe" })),
-            Member,
-        ),
-        route(
-            Method::PUT,
-            format!("/mcps/{mcp}/health"),
-            Some(json!({ "status": "degraded" })),
-            Member,
-        ),
-        route(Method::DELETE, format!("/mcps/{mcp}"), None, Admin),
-        route(Method::GET, "/api-keys".into(), None, Viewer),
-        route(
-            Method::POST,
-            "/api-keys".into(),
-            Some(json!({ "name": "Probe" })),
-            Member,
-        ),
-        route(Method::DELETE, format!("/api-keys/{key}"), None, Admin),
-        route(Method::GET, "/billing".into(), None, Viewer),
-        route(
-            Method::PUT,
-            "/billing".into(),
-            Some(json!({ "plan": "team" })),
-            Admin,
-        ),
-        route(Method::GET, "/usage".into(), None, Viewer),
-        route(
-            Method::POST,
-            "/usage".into(),
-            Some(json!({ "mcp_id": mcp, "requests": 1, "tokens": 1 })),
-            Member,
-        ),
-    ]
+    ])
 }
 
 /// Sends a test message to `webhook` and waits for its attempt to be logged.
