@@ -35,6 +35,11 @@ pub mod test_hooks;
 pub mod webhooks;
 
 pub use error::{Error, FieldError};
+// For the route macros of `http::routes`.
+#[doc(hidden)]
+pub use axum as __axum;
+#[doc(hidden)]
+pub use utoipa_axum as __utoipa_axum;
 
 /// A pause between a worker's reads and its commit, for the tests that change an item
 /// meanwhile (see `test_hooks`); nothing without the `test-hooks` feature.

@@ -10,32 +10,42 @@ mod signup;
 mod two_factor;
 
 use axum::Router;
-use shared::AppState;
+use shared::{documented, served, AppState};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
+
+/// Every route of this function, listed once: `router` serves them and `api` describes
+/// them for the platform's OpenAPI document (`shared::http::routes`).
+macro_rules! each_route {
+    ($with:ident) => {
+        $with! {
+            signup::signup;
+            login::login;
+            login::login_second_factor;
+            login::logout;
+            me::me;
+            sessions::list;
+            sessions::revoke;
+            sessions::revoke_all;
+            two_factor::setup;
+            two_factor::enable;
+            two_factor::disable;
+            two_factor::regenerate_backup_codes;
+            invitations::list;
+            invitations::accept;
+            invitations::decline;
+            audit_logs::list;
+        }
+    };
+}
 
 /// This function's routes with their OpenAPI description.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(signup::signup))
-        .routes(routes!(login::login))
-        .routes(routes!(login::login_second_factor))
-        .routes(routes!(login::logout))
-        .routes(routes!(me::me))
-        .routes(routes!(sessions::list))
-        .routes(routes!(sessions::revoke))
-        .routes(routes!(sessions::revoke_all))
-        .routes(routes!(two_factor::setup))
-        .routes(routes!(two_factor::enable))
-        .routes(routes!(two_factor::disable))
-        .routes(routes!(two_factor::regenerate_backup_codes))
-        .routes(routes!(invitations::list))
-        .routes(routes!(invitations::accept))
-        .routes(routes!(invitations::decline))
-        .routes(routes!(audit_logs::list))
+    each_route!(documented)
 }
 
+/// The routes as this function serves them: without their OpenAPI description, which
+/// only the platform function builds.
 pub fn router(state: AppState) -> Router {
     let expose = state.config.expose_round_trips;
-    shared::http::layers::finish(api().split_for_parts().0.with_state(state), expose)
+    shared::http::layers::finish(each_route!(served).with_state(state), expose)
 }

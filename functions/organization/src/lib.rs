@@ -16,49 +16,56 @@ mod webhook_deliveries;
 mod webhooks;
 
 use axum::Router;
-use shared::AppState;
+use shared::{documented, served, AppState};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(general::create))
-        .routes(routes!(general::get, general::update))
-        .routes(routes!(deletion::delete))
-        .routes(routes!(team::list, invitations::invite))
-        .routes(routes!(invitations::list))
-        .routes(routes!(invitations::get, invitations::revoke))
-        .routes(routes!(team::change_role, team::remove))
-        .routes(routes!(security::get))
-        .routes(routes!(security::set_pin, security::disable_pin))
-        .routes(routes!(mcps::create, mcps::list))
-        .routes(routes!(mcps::get, mcps::update, mcps::remove))
-        .routes(routes!(mcps::report_health))
-        .routes(routes!(api_keys::create, api_keys::list))
-        .routes(routes!(api_keys::revoke))
-        .routes(routes!(billing::get, billing::change_plan))
-        .routes(routes!(usage::record, usage::report))
-        .routes(routes!(webhooks::event_types))
-        .routes(routes!(webhooks::create, webhooks::list))
-        .routes(routes!(webhooks::get, webhooks::update, webhooks::remove))
-        .routes(routes!(webhooks::rotate_secret))
-        .routes(routes!(webhook_deliveries::test))
-        .routes(routes!(webhook_deliveries::list))
-        .routes(routes!(webhook_deliveries::redeliver))
-        .routes(routes!(audit_logs::list))
-        .routes(routes!(audit_logs::verify_chain))
-        .routes(routes!(
-            custom_domain::get,
-            custom_domain::put,
-            custom_domain::remove
-        ))
-        .routes(routes!(custom_domain::verify))
-        .routes(routes!(exports::create, exports::list))
-        .routes(routes!(exports::get))
-        .routes(routes!(exports::create_audit))
+/// Every route of this function, listed once: `router` serves them and `api` describes
+/// them for the platform's OpenAPI document (`shared::http::routes`).
+macro_rules! each_route {
+    ($with:ident) => {
+        $with! {
+            general::create;
+            general::get, general::update;
+            deletion::delete;
+            team::list, invitations::invite;
+            invitations::list;
+            invitations::get, invitations::revoke;
+            team::change_role, team::remove;
+            security::get;
+            security::set_pin, security::disable_pin;
+            mcps::create, mcps::list;
+            mcps::get, mcps::update, mcps::remove;
+            mcps::report_health;
+            api_keys::create, api_keys::list;
+            api_keys::revoke;
+            billing::get, billing::change_plan;
+            usage::record, usage::report;
+            webhooks::event_types;
+            webhooks::create, webhooks::list;
+            webhooks::get, webhooks::update, webhooks::remove;
+            webhooks::rotate_secret;
+            webhook_deliveries::test;
+            webhook_deliveries::list;
+            webhook_deliveries::redeliver;
+            audit_logs::list;
+            audit_logs::verify_chain;
+            custom_domain::get, custom_domain::put, custom_domain::remove;
+            custom_domain::verify;
+            exports::create, exports::list;
+            exports::get;
+            exports::create_audit;
+        }
+    };
 }
 
+/// This function's routes with their OpenAPI description.
+pub fn api() -> OpenApiRouter<AppState> {
+    each_route!(documented)
+}
+
+/// The routes as this function serves them: without their OpenAPI description, which
+/// only the platform function builds.
 pub fn router(state: AppState) -> Router {
     let expose = state.config.expose_round_trips;
-    shared::http::layers::finish(api().split_for_parts().0.with_state(state), expose)
+    shared::http::layers::finish(each_route!(served).with_state(state), expose)
 }

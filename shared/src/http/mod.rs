@@ -1,11 +1,13 @@
 //! HTTP plumbing shared by every HTTP function: problem responses, the JSON and query
-//! extractors, client information, pagination and the common router layers.
+//! extractors, client information, pagination, the common router layers and the one
+//! list of routes a function serves and documents.
 
 pub mod client;
 pub mod extract;
 pub mod layers;
 pub mod page;
 pub mod problem;
+pub mod routes;
 
 pub use client::ClientInfo;
 pub use extract::{Json, Path, Query};
