@@ -23,8 +23,9 @@ pub struct Config {
     /// The bucket of export files (`EXPORT_BUCKET`).
     pub export_bucket: String,
     /// The data keys (a key ring: `crypto::Keyring`) of secrets stored encrypted, PIN
-    /// peppers and cursor signatures, when given in `DATA_KEY` itself; else read at init
-    /// from the secret `data_key_secret` names (`AppState::build`).
+    /// peppers and cursor signatures, when given in `DATA_KEY` itself; else read from the
+    /// secret `data_key_secret` names by the first request that needs them
+    /// (`AppState::keys`).
     pub data_keys: Option<crate::crypto::Keyring>,
     /// `DATA_KEY_SECRET_ARN`: the Secrets Manager secret holding the key ring — given only
     /// to the functions that seal, pepper or sign, so no key is in any environment.

@@ -157,6 +157,8 @@ pub async fn verify(
     let hash = org.str("pin_hash")?.to_owned();
     // Peppered with the data key that was current when the PIN was set.
     let pepper = state
+        .keys()
+        .await?
         .pin_pepper(org.opt_str(PIN_KEY))
         .ok_or_else(|| Error::Internal("the PIN's data key is no longer in DATA_KEY".into()))?;
     let peppered = Pin::peppered(&presented, &pepper);

@@ -8,6 +8,7 @@
 
 use crate::account::user_mutation;
 use crate::audit::Target;
+use crate::crypto::SecretBox;
 use crate::domain::backup_code;
 use crate::domain::password::verify_secret;
 use crate::domain::TotpSecret;
@@ -230,19 +231,23 @@ pub async fn blocking<T: Send + 'static>(
 
 /// The TOTP secret stored (sealed) in `attr` of the profile.
 pub fn sealed_secret(
-    state: &AppState,
+    secrets: &SecretBox,
     user: &UserId,
     profile: &Item,
     attr: &str,
 ) -> Option<TotpSecret> {
     let sealed = profile.opt_str(attr)?;
-    state
-        .secrets
+    secrets
         .open(sealed, user.as_str())
         .map(TotpSecret::from_bytes)
 }
 
 /// The secret codes are checked against: only while 2FA is on.
-pub fn active_secret(state: &AppState, user: &User, profile: &Item) -> Option<TotpSecret> {
-    sealed_secret(state, &user.id, profile, ACTIVE).filter(|_| user.two_factor_enabled)
+pub async fn active_secret(
+    state: &AppState,
+    user: &User,
+    profile: &Item,
+) -> Result<Option<TotpSecret>, Error> {
+    let secrets = &state.keys().await?.secrets;
+    Ok(sealed_secret(secrets, &user.id, profile, ACTIVE).filter(|_| user.two_factor_enabled))
 }

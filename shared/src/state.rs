@@ -2,13 +2,41 @@
 
 use crate::aws::Clients;
 use crate::config::Config;
-use crate::crypto::SecretBox;
+use crate::crypto::{Keyring, SecretBox};
 use crate::error::Error;
 use crate::events::EventRelay;
+use crate::http::page::CursorKey;
 use crate::store::Table;
 use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 const PIN_PEPPER: &str = "plexmcp/pin-pepper/v1";
+
+/// The data keys and what is made of them.
+pub struct DataKeys {
+    pub ring: Keyring,
+    /// Seals secrets kept in the table (TOTP secrets, webhook signing secrets).
+    pub secrets: SecretBox,
+    /// Signs list cursors so a client cannot hand DynamoDB a key of its own.
+    pub cursors: CursorKey,
+}
+
+impl DataKeys {
+    fn of(ring: Keyring) -> Self {
+        DataKeys {
+            secrets: SecretBox::new(&ring),
+            cursors: CursorKey::new(&ring),
+            ring,
+        }
+    }
+
+    /// The server-side pepper of organization PINs, from the data key `key_id` (the one
+    /// current when the PIN was set; `None`: the current key).
+    pub fn pin_pepper(&self, key_id: Option<&str>) -> Option<Vec<u8>> {
+        self.ring
+            .derive(key_id.unwrap_or(self.ring.current_id()), PIN_PEPPER)
+    }
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,45 +45,40 @@ pub struct AppState {
     pub sqs: crate::aws::LazySqs,
     /// The SDK configuration, for a client of another service built where it is used.
     pub sdk: aws_config::SdkConfig,
-    pub secrets: SecretBox,
-    /// Signs list cursors so a client cannot hand DynamoDB a key of its own.
-    pub cursors: Arc<crate::http::page::CursorKey>,
+    keys: Arc<OnceCell<DataKeys>>,
     pub config: Arc<Config>,
 }
 
 impl AppState {
     pub fn new(clients: Clients, config: Config) -> Self {
+        let given = (config.data_keys.is_some() || config.data_key_secret.is_none())
+            .then(|| DataKeys::of(config.keys().clone()));
         AppState {
             table: Table::new(clients.dynamodb, config.table_name.clone()),
             events: EventRelay::new(clients.sqs.clone(), config.events_queue_url.clone()),
             sqs: clients.sqs,
             sdk: clients.sdk,
-            secrets: SecretBox::new(config.keys()),
-            cursors: Arc::new(crate::http::page::CursorKey::new(config.keys())),
+            keys: Arc::new(OnceCell::new_with(given)),
             config: Arc::new(config),
         }
     }
 
-    /// The server-side pepper of organization PINs, from the data key `key_id` (the one
-    /// current when the PIN was set; `None`: the current key).
-    pub fn pin_pepper(&self, key_id: Option<&str>) -> Option<Vec<u8>> {
-        let keys = self.config.keys();
-        keys.derive(key_id.unwrap_or(keys.current_id()), PIN_PEPPER)
-    }
-
-    /// The state of a function: with `DATA_KEY_SECRET_ARN` (and no `DATA_KEY`), the
-    /// data keys are read from Secrets Manager first — one call, at init, cached for the
-    /// life of the process.
-    pub async fn build(clients: Clients, mut config: Config) -> Result<Self, Error> {
-        if config.data_keys.is_none() {
-            if let Some(secret) = &config.data_key_secret {
-                config.data_keys = Some(crate::aws::data_keys(&clients.sdk, secret).await?);
-            }
-        }
-        Ok(Self::new(clients, config))
+    /// The data keys: those of `DATA_KEY`, or the ring of the Secrets Manager secret
+    /// `DATA_KEY_SECRET_ARN`, read by the first request that seals, opens, peppers or
+    /// signs with it (one call, kept for the life of the process). The cold start and
+    /// every request that needs no key never wait for it.
+    pub async fn keys(&self) -> Result<&DataKeys, Error> {
+        self.keys
+            .get_or_try_init(|| async {
+                let secret = self.config.data_key_secret.as_deref().unwrap_or_default();
+                Ok(DataKeys::of(
+                    crate::aws::data_keys(&self.sdk, secret).await?,
+                ))
+            })
+            .await
     }
 
     pub async fn from_env() -> Result<Self, Error> {
-        Self::build(Clients::from_env().await, Config::from_env()?).await
+        Ok(Self::new(Clients::from_env().await, Config::from_env()?))
     }
 }

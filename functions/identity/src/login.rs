@@ -278,7 +278,9 @@ pub async fn login_second_factor(
         .filter(|_| live)
         .ok_or(Error::Unauthorized)?;
     let user = User::from_item(profile)?;
-    let secret = active_secret(&state, &user, profile).ok_or(Error::Unauthorized)?;
+    let secret = active_secret(&state, &user, profile)
+        .await?
+        .ok_or(Error::Unauthorized)?;
     let holder = Holder {
         user: &user,
         secret: &secret,

@@ -268,7 +268,11 @@ pub async fn setup(
     )
     .set(
         PENDING,
-        s(state.secrets.seal(secret.as_bytes(), user.id.as_str())),
+        s(state
+            .keys()
+            .await?
+            .secrets
+            .seal(secret.as_bytes(), user.id.as_str())),
     )
     .writes(throttle.passed(&state.table)?)
     .commit(&state)
@@ -298,8 +302,13 @@ pub async fn enable(
     let account = caller_account(&state, &bearer).await?;
     let user = &account.user;
     ensure_off(user)?;
-    let pending = sealed_secret(&state, &user.id, &account.profile, PENDING)
-        .ok_or_else(|| Error::conflict("two_factor_not_set_up", "call /v1/me/2fa/setup first"))?;
+    let pending = sealed_secret(
+        &state.keys().await?.secrets,
+        &user.id,
+        &account.profile,
+        PENDING,
+    )
+    .ok_or_else(|| Error::conflict("two_factor_not_set_up", "call /v1/me/2fa/setup first"))?;
     let proof = second_factor::accept(
         &state,
         account.holder(&pending),
@@ -321,7 +330,11 @@ pub async fn enable(
     .set("two_factor_enabled", AttributeValue::Bool(true))
     .set(
         ACTIVE,
-        s(state.secrets.seal(pending.as_bytes(), user.id.as_str())),
+        s(state
+            .keys()
+            .await?
+            .secrets
+            .seal(pending.as_bytes(), user.id.as_str())),
     )
     .remove(PENDING)
     .set(TWO_FACTOR.counter, n(0))
@@ -360,7 +373,9 @@ pub async fn disable(
     let factor = Factor::from_fields(body.code, body.backup_code)?;
     let account = caller_account(&state, &bearer).await?;
     let user = &account.user;
-    let secret = active_secret(&state, user, &account.profile).ok_or_else(not_enabled)?;
+    let secret = active_secret(&state, user, &account.profile)
+        .await?
+        .ok_or_else(not_enabled)?;
     let wrong = || Error::invalid("code", "the password or the code is not valid");
     let proof = second_factor::accept(
         &state,
@@ -421,7 +436,9 @@ pub async fn regenerate_backup_codes(
 ) -> Result<axum::Json<BackupCodes>, Error> {
     let account = caller_account(&state, &bearer).await?;
     let user = &account.user;
-    let secret = active_secret(&state, user, &account.profile).ok_or_else(not_enabled)?;
+    let secret = active_secret(&state, user, &account.profile)
+        .await?
+        .ok_or_else(not_enabled)?;
     let proof = second_factor::accept(
         &state,
         account.holder(&secret),

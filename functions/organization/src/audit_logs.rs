@@ -98,6 +98,7 @@ pub async fn list(
     let limit = page_query.limit()?;
     // The page is read beside the org item (two round trips in all) and dropped unless the
     // caller may see it.
+    let cursors = &state.keys().await?.cursors;
     let (access, page) = OrgAccess::load_alongside(&state, &credential, &slug, |org_id| {
         let owner = Key::org(org_id).pk;
         let scope = format!("{owner}\naudit-logs\n{}", filters.fingerprint());
@@ -105,7 +106,7 @@ pub async fn list(
         let start = query
             .cursor
             .as_deref()
-            .map(|raw| state.cursors.decode(&scope, raw));
+            .map(|raw| cursors.decode(&scope, raw));
         let table = &state.table;
         async move {
             let out = plan
@@ -132,7 +133,7 @@ pub async fn list(
         next_cursor: out
             .last_evaluated_key
             .as_ref()
-            .map(|key| state.cursors.encode(&scope, key)),
+            .map(|key| cursors.encode(&scope, key)),
     }))
 }
 

@@ -136,9 +136,11 @@ pub async fn delete(
     // password, on the address's login budget (as a login).
     let (mutation, spent_by) = match factor {
         Some(factor) => {
-            let secret = active_secret(&state, &user, &profile).ok_or_else(|| {
-                Error::Internal("2FA is on but the account has no readable secret".into())
-            })?;
+            let secret = active_secret(&state, &user, &profile)
+                .await?
+                .ok_or_else(|| {
+                    Error::Internal("2FA is on but the account has no readable secret".into())
+                })?;
             let holder = Holder {
                 user: &user,
                 secret: &secret,

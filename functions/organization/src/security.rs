@@ -97,8 +97,9 @@ pub async fn set_pin(
     };
     let changing = access.org.pin_protection_enabled;
     let gate = pin_gate::check(&state, &access, &pin, &client).await?;
-    let key_id = state.config.keys().current_id().to_owned();
-    let pepper = state.pin_pepper(Some(&key_id)).unwrap_or_default();
+    let keys = state.keys().await?;
+    let key_id = keys.ring.current_id().to_owned();
+    let pepper = keys.pin_pepper(Some(&key_id)).unwrap_or_default();
     let peppered = Pin::peppered(new_pin.expose(), &pepper);
     let hash = tokio::task::spawn_blocking(move || hash_secret(&peppered))
         .await

@@ -227,7 +227,7 @@ pub async fn create(
     let secret = WebhookSecret::generate();
     let now = Utc::now();
     let webhook = Webhook {
-        secret: Webhook::seal(&state.secrets, &id, &secret),
+        secret: Webhook::seal(&state.keys().await?.secrets, &id, &secret),
         id,
         url: url.as_str().to_owned(),
         events,
@@ -445,7 +445,7 @@ pub async fn rotate_secret(
     let overlap_until = now + ROTATION_OVERLAP;
     let mut after = before.clone();
     after.previous_secret = Some((before.secret.clone(), overlap_until));
-    after.secret = Webhook::seal(&state.secrets, &after.id, &secret);
+    after.secret = Webhook::seal(&state.keys().await?.secrets, &after.id, &secret);
     after.updated_at = now;
     let details = json!({ "webhook_id": after.id, "previous_secret_expires_at": overlap_until });
     commit_change(

@@ -260,8 +260,9 @@ impl Worker {
         // The URL's rules hold at every delivery, not only when it was saved.
         let url = WebhookUrl::parse(&endpoint.url, self.allow_private)
             .map_err(|refused| format!("target refused: {refused}"))?;
+        let keys = state.keys().await.map_err(|e| e.to_string())?;
         let secrets = endpoint
-            .signing_secrets(&state.secrets, Utc::now())
+            .signing_secrets(&keys.secrets, Utc::now())
             .map_err(|e| e.to_string())?;
         let timestamp = Utc::now().timestamp();
         let signature = signature_header(

@@ -45,9 +45,7 @@ async fn run() -> Result<(), String> {
     for function in stack.functions() {
         let config = shared::config::Config::from_lookup(|key| stack.function_var(function, key))
             .map_err(|e| format!("{function}: {e}"))?;
-        let state = AppState::build(clients.clone(), config)
-            .await
-            .map_err(|e| format!("{function}: {e}"))?;
+        let state = AppState::new(clients.clone(), config);
         states.insert(function.to_owned(), state);
     }
     let state_of = |function: &str| {

@@ -127,10 +127,11 @@ pub async fn query_page_ordered<T>(
 ) -> Result<Page<T>, Error> {
     let limit = query.limit()?;
     let scope = format!("{pk}\n{prefix}");
+    let cursors = &state.keys().await?.cursors;
     let start = query
         .cursor
         .as_deref()
-        .map(|raw| state.cursors.decode(&scope, raw))
+        .map(|raw| cursors.decode(&scope, raw))
         .transpose()?;
     let (items, last) = state
         .table
@@ -139,7 +140,7 @@ pub async fn query_page_ordered<T>(
     let items = items.iter().map(view).collect::<Result<_, _>>()?;
     Ok(Page {
         items,
-        next_cursor: last.as_ref().map(|k| state.cursors.encode(&scope, k)),
+        next_cursor: last.as_ref().map(|k| cursors.encode(&scope, k)),
     })
 }
 
