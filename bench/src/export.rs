@@ -26,7 +26,7 @@ pub struct ExportRun {
     pub bare_query_rows_per_s: f64,
 }
 
-async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
+pub(crate) async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(&stack.aws_endpoint)
         .region(aws_config::Region::new("us-east-1"))

@@ -12,7 +12,10 @@
 //!    next to a bare reqwest loop (`BENCH_DELIVERIES`, default 1,000),
 //! 7. the audit-log chain check's time and DynamoDB calls per 1,000 entries,
 //! 8. data exports of 10k and 100k usage rows: peak RSS and rows per second, next to a
-//!    bare paged Query of the same rows (`BENCH_EXPORT_ROWS`, default `10000,100000`).
+//!    bare paged Query of the same rows (`BENCH_EXPORT_ROWS`, default `10000,100000`),
+//! 9. concurrent usage records through the local stack, next to bare concurrent
+//!    `UpdateItem ADD`s on one item, and whether the totals are exact
+//!    (`BENCH_USAGE_RECORDS`, default 200).
 //!
 //! Prints Markdown tables and writes them with the raw figures under `target/bench/`.
 
@@ -26,6 +29,7 @@ mod memory;
 mod report;
 mod round_trips;
 mod setup;
+mod usage;
 
 use cold_start::median_ms;
 use functions::BASELINE;
@@ -194,6 +198,10 @@ fn main() {
     eprintln!("bench: data export ({export_sizes:?} usage rows)");
     let exports = export::measure(&launcher, &bin, &stack, &fixture, &export_sizes);
 
+    let records = count("BENCH_USAGE_RECORDS", 200);
+    eprintln!("bench: {records} concurrent usage records");
+    let usage = usage::measure(&stack, &fixture, records);
+
     eprintln!("bench: DynamoDB round trips per route");
     let round_trips = round_trips::measure(&root, &stack.base_url, &out.join("round-trips.json"));
 
@@ -261,6 +269,13 @@ fn main() {
             "ratio": e.rows as f64 / e.seconds / e.bare_query_rows_per_s,
             "peak_rss_kib": e.peak_rss_kib,
         })).collect::<Vec<_>>(),
+        "usage_records": {
+            "records": usage.records,
+            "per_s": usage.records as f64 / usage.seconds,
+            "bare_update_item_per_s": usage.records as f64 / usage.bare_seconds,
+            "ratio": usage.bare_seconds / usage.seconds,
+            "exact": usage.exact,
+        },
         "webhook_delivery": throughput.iter().map(|t| json!({
             "receiver_ms": t.receiver_ms,
             "deliveries": t.deliveries,

@@ -137,6 +137,17 @@ pub fn markdown(report: &Value) -> String {
         );
     }
 
+    let u = &report["usage_records"];
+    let _ = writeln!(
+        out,
+        "\n| concurrent usage records | bare UpdateItem ADD /s (baseline) | POST /usage /s | × baseline | totals exact |\n|---|---|---|---|---|\n| {} | {} | {} | {} | {} |",
+        u["records"],
+        f1(&u["bare_update_item_per_s"]),
+        f1(&u["per_s"]),
+        f2(&u["ratio"]),
+        verdict(u["exact"].as_bool() == Some(true)),
+    );
+
     let _ = writeln!(
         out,
         "\n| data export (usage rows) | format | s | rows/s | bare Query rows/s (baseline) | × baseline | file MB | peak RSS MiB |\n|---|---|---|---|---|---|---|---|"

@@ -256,6 +256,23 @@ pub async fn audit_chain(pk: &str) -> Vec<serde_json::Value> {
     entries
 }
 
+/// Runs a Python check of the other side's libraries (`tests/<script>`) against this
+/// binary's stack; it must succeed. Its output is printed.
+pub fn python_check(script: &str) {
+    let root = repo_root();
+    let out = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests").join(script))
+        .arg(&stack().base_url)
+        .output()
+        .expect("the venv python runs (make venv)");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    println!("{stdout}");
+}
+
 /// A TOTP code computed by a real authenticator library (Python's pyotp) from an
 /// `otpauth://` URI, for the time `offset_seconds` away from now.
 pub fn authenticator_code(otpauth_uri: &str, offset_seconds: i64) -> String {
