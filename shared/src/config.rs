@@ -47,14 +47,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// The data keys, or none for a function that is given none.
-    pub fn keys(&self) -> &crate::crypto::Keyring {
-        static NONE: std::sync::OnceLock<crate::crypto::Keyring> = std::sync::OnceLock::new();
-        self.data_keys
-            .as_ref()
-            .unwrap_or_else(|| NONE.get_or_init(crate::crypto::Keyring::none))
-    }
-
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|key| std::env::var(key).ok())
     }

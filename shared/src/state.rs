@@ -51,14 +51,19 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(clients: Clients, config: Config) -> Self {
-        let given = (config.data_keys.is_some() || config.data_key_secret.is_none())
-            .then(|| DataKeys::of(config.keys().clone()));
+        // Known now unless they are the secret's, which `keys` reads on first use; a
+        // function given neither has none.
+        let known = match (&config.data_keys, &config.data_key_secret) {
+            (Some(ring), _) => Some(ring.clone()),
+            (None, Some(_)) => None,
+            (None, None) => Some(Keyring::none()),
+        };
         AppState {
             table: Table::new(clients.dynamodb, config.table_name.clone()),
             events: EventRelay::new(clients.sqs.clone(), config.events_queue_url.clone()),
             sqs: clients.sqs,
             sdk: clients.sdk,
-            keys: Arc::new(OnceCell::new_with(given)),
+            keys: Arc::new(OnceCell::new_with(known.map(DataKeys::of))),
             config: Arc::new(config),
         }
     }
@@ -70,7 +75,10 @@ impl AppState {
     pub async fn keys(&self) -> Result<&DataKeys, Error> {
         self.keys
             .get_or_try_init(|| async {
-                let secret = self.config.data_key_secret.as_deref().unwrap_or_default();
+                // Only a function given the secret gets here (`new` fills the cell otherwise).
+                let secret = self.config.data_key_secret.as_deref().ok_or_else(|| {
+                    Error::Internal("no data keys and no secret to read them from".into())
+                })?;
                 Ok(DataKeys::of(
                     crate::aws::data_keys(&self.sdk, secret).await?,
                 ))
