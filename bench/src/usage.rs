@@ -20,7 +20,20 @@ pub struct UsageRun {
 const REQUESTS: u64 = 3;
 const TOKENS: u64 = 7;
 
-async fn json_of(response: reqwest::Response, expect: u16) -> Value {
+/// One request through the local stack; it must answer `expect`.
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<&Value>,
+    expect: u16,
+) -> Value {
+    let mut request = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.expect("an answer");
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(status, expect, "{body}");
@@ -28,61 +41,47 @@ async fn json_of(response: reqwest::Response, expect: u16) -> Value {
 }
 
 pub fn measure(stack: &LocalStack, fixture: &Fixture, records: usize) -> UsageRun {
+    use reqwest::Method;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     runtime.block_on(async {
         let http = reqwest::Client::new();
-        let base = &stack.base_url;
         let slug = format!("{}-usage", fixture.slug);
-        let post = |path: String, token: &str, body: Value| {
-            http.post(format!("{base}{path}"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-        };
-        // An org of its own on an unlimited plan: no threshold event in the figures.
+        let org = format!("{}/v1/orgs/{slug}", stack.base_url);
         let owner = fixture.token.as_str();
-        json_of(
-            post(
-                "/v1/orgs".into(),
-                owner,
-                json!({ "name": "Bench Usage", "slug": slug }),
-            )
-            .await
-            .unwrap(),
+        // An org of its own on an unlimited plan: no threshold event in the figures.
+        let new_org = json!({ "name": "Bench Usage", "slug": slug });
+        let orgs = format!("{}/v1/orgs", stack.base_url);
+        call(&http, Method::POST, orgs, owner, Some(&new_org), 201).await;
+        let plan = json!({ "plan": "enterprise" });
+        call(
+            &http,
+            Method::PUT,
+            format!("{org}/billing"),
+            owner,
+            Some(&plan),
+            200,
+        )
+        .await;
+        let mcp = json!({ "name": "Bench", "url": "https://bench.example.com" });
+        let mcp = call(
+            &http,
+            Method::POST,
+            format!("{org}/mcps"),
+            owner,
+            Some(&mcp),
             201,
         )
         .await;
-        let org = format!("/v1/orgs/{slug}");
-        let plan = http
-            .put(format!("{base}{org}/billing"))
-            .bearer_auth(owner)
-            .json(&json!({ "plan": "enterprise" }))
-            .send()
-            .await
-            .unwrap();
-        json_of(plan, 200).await;
-        let mcp = json_of(
-            post(
-                format!("{org}/mcps"),
-                owner,
-                json!({ "name": "Bench", "url": "https://bench.example.com" }),
-            )
-            .await
-            .unwrap(),
-            201,
-        )
-        .await;
-        let key = json_of(
-            post(
-                format!("{org}/api-keys"),
-                owner,
-                json!({ "name": "gateway" }),
-            )
-            .await
-            .unwrap(),
+        let key = json!({ "name": "gateway" });
+        let key = call(
+            &http,
+            Method::POST,
+            format!("{org}/api-keys"),
+            owner,
+            Some(&key),
             201,
         )
         .await;
@@ -90,29 +89,27 @@ pub fn measure(stack: &LocalStack, fixture: &Fixture, records: usize) -> UsageRu
 
         let record = json!({ "mcp_id": mcp, "requests": REQUESTS, "tokens": TOKENS });
         let started = Instant::now();
-        let answers = futures::future::join_all(
-            (0..records).map(|_| post(format!("{org}/usage"), key, record.clone())),
-        )
+        let answers = futures::future::join_all((0..records).map(|_| {
+            call(
+                &http,
+                Method::POST,
+                format!("{org}/usage"),
+                key,
+                Some(&record),
+                200,
+            )
+        }))
         .await;
         let seconds = started.elapsed().as_secs_f64();
-        let mut month_requests = Vec::new();
-        for answer in answers {
-            month_requests.push(
-                json_of(answer.expect("an answer"), 200).await["month_requests"]
-                    .as_u64()
-                    .unwrap(),
-            );
-        }
+        let mut month_requests: Vec<u64> = answers
+            .iter()
+            .map(|answer| answer["month_requests"].as_u64().unwrap())
+            .collect();
         month_requests.sort_unstable();
         let sent = records as u64 * REQUESTS;
         let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
-        let report = http
-            .get(format!("{base}{org}/usage?from={day}&to={day}"))
-            .bearer_auth(owner)
-            .send()
-            .await
-            .unwrap();
-        let report = json_of(report, 200).await;
+        let report = format!("{org}/usage?from={day}&to={day}");
+        let report = call(&http, Method::GET, report, owner, None, 200).await;
         let today = &report["items"][0];
         // Each record saw the month's counter at a different value: ADD is atomic.
         let every_count_once = month_requests
@@ -127,24 +124,29 @@ pub fn measure(stack: &LocalStack, fixture: &Fixture, records: usize) -> UsageRu
         let table = stack.stack_file["env"]["TABLE_NAME"]
             .as_str()
             .expect("TABLE_NAME");
-        let counter = || {
+        let counter = [
+            (
+                "pk".to_owned(),
+                AttributeValue::S(format!("BENCH#USAGE#{slug}")),
+            ),
+            ("sk".to_owned(), AttributeValue::S("COUNTER".into())),
+        ];
+        let add = || {
             db.update_item()
                 .table_name(table)
-                .key("pk", AttributeValue::S(format!("BENCH#USAGE#{slug}")))
-                .key("sk", AttributeValue::S("COUNTER".into()))
+                .set_key(Some(counter.clone().into()))
                 .update_expression("ADD requests :r")
                 .expression_attribute_values(":r", AttributeValue::N(REQUESTS.to_string()))
                 .send()
         };
         let started = Instant::now();
-        let bare = futures::future::join_all((0..records).map(|_| counter())).await;
+        let bare = futures::future::join_all((0..records).map(|_| add())).await;
         let bare_seconds = started.elapsed().as_secs_f64();
         assert!(bare.iter().all(Result::is_ok), "bare UpdateItems answered");
         let total = db
             .get_item()
             .table_name(table)
-            .key("pk", AttributeValue::S(format!("BENCH#USAGE#{slug}")))
-            .key("sk", AttributeValue::S("COUNTER".into()))
+            .set_key(Some(counter.clone().into()))
             .consistent_read(true)
             .send()
             .await
