@@ -5,8 +5,9 @@
 //!
 //! Round trips: (1) the credential (session, or API-key pointer) with the caller's
 //! membership by slug (+ `first`), (2) the org item (+ the API key item, + keys derived
-//! from the first read; + a query of the org run beside it, `load_alongside`). The
-//! change, if any, is the third.
+//! from the first read; + a query of the org run beside it, `load_alongside`; the org
+//! item may instead come back from a write to it, the PIN gate's attempt reservation,
+//! `load_writing_org`). The change, if any, is the third.
 
 use crate::api_keys::{ApiKeySecret, API_KEY_TOUCH_INTERVAL};
 use crate::audit::{Actor, AuditDraft, Category, Target};
@@ -25,6 +26,8 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 use chrono::Utc;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 
 /// What an org-scoped request authenticates with: a user's session or an org API key
 /// (with the client, for the audit entry of a key that fails).
@@ -77,7 +80,14 @@ pub struct OrgAccess {
     pub org_item: Item,
     /// The extra items asked for, by key.
     pub items: HashMap<Key, Item>,
+    /// A PIN attempt was reserved on the org item as it was read (`pin_gate`).
+    pub pin_reserved: bool,
 }
+
+/// A write to the org item that returns it (`None`: there is no org item) and whether it
+/// reserved a PIN attempt; sent in the second round trip instead of reading the org.
+pub type OrgWrite<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<(Item, bool)>, Error>> + Send + 'a>>;
 
 impl OrgAccess {
     pub async fn load(
@@ -114,9 +124,40 @@ impl OrgAccess {
         first: &[Key],
         second: impl FnOnce(&Membership, &HashMap<Key, Item>) -> Vec<Key>,
     ) -> Result<Self, Error> {
-        let (access, ()) =
-            Self::load_inner(state, credential, slug, first, second, |_| async {}).await?;
+        let (access, ()) = Self::load_inner(
+            state,
+            credential,
+            slug,
+            first,
+            second,
+            |_| None,
+            |_| async {},
+        )
+        .await?;
         Ok(access)
+    }
+
+    /// As `load_target`, with the org item coming back from `write` when it gives one for
+    /// the caller's membership.
+    pub async fn load_writing_org<'w>(
+        state: &AppState,
+        credential: &Credential,
+        slug: &str,
+        target: impl Fn(&OrgId) -> Option<Key>,
+        write: impl FnOnce(&Membership) -> Option<OrgWrite<'w>>,
+    ) -> Result<(Self, Option<Item>), Error> {
+        let (access, ()) = Self::load_inner(
+            state,
+            credential,
+            slug,
+            &[],
+            |m, _| target(&m.org_id).into_iter().collect(),
+            write,
+            |_| async {},
+        )
+        .await?;
+        let item = target(&access.org.id).and_then(|key| access.items.get(&key).cloned());
+        Ok((access, item))
     }
 
     /// As `load`, with `alongside(org id)` (a read the route makes whatever the caller may
@@ -128,15 +169,25 @@ impl OrgAccess {
         slug: &str,
         alongside: impl FnOnce(&OrgId) -> F,
     ) -> Result<(Self, F::Output), Error> {
-        Self::load_inner(state, credential, slug, &[], |_, _| Vec::new(), alongside).await
+        Self::load_inner(
+            state,
+            credential,
+            slug,
+            &[],
+            |_, _| Vec::new(),
+            |_| None,
+            alongside,
+        )
+        .await
     }
 
-    async fn load_inner<F: std::future::Future>(
+    async fn load_inner<'w, F: Future>(
         state: &AppState,
         credential: &Credential,
         slug: &str,
         first: &[Key],
         second: impl FnOnce(&Membership, &HashMap<Key, Item>) -> Vec<Key>,
+        write: impl FnOnce(&Membership) -> Option<OrgWrite<'w>>,
         alongside: impl FnOnce(&OrgId) -> F,
     ) -> Result<(Self, F::Output), Error> {
         // An invalid slug names no org; still authenticate first so a bad token is a 401.
@@ -193,13 +244,31 @@ impl OrgAccess {
             Principal::ApiKey { key_id } => Some(Key::api_key(&membership.org_id, key_id)),
             Principal::User(_) => None,
         };
-        let mut keys = vec![org_key.clone()];
+        let write = write(&membership);
+        let mut keys: Vec<Key> = write
+            .is_none()
+            .then(|| org_key.clone())
+            .into_iter()
+            .collect();
         keys.extend(api_key.iter().cloned());
         keys.extend(second(&membership, &items));
-        let (more, beside) =
-            tokio::join!(state.table.get_many(&keys), alongside(&membership.org_id));
+        let written = async {
+            match write {
+                Some(write) => write.await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (more, written, beside) = tokio::join!(
+            state.table.get_many(&keys),
+            written,
+            alongside(&membership.org_id)
+        );
         let mut more = more?;
-        let org_item = more.remove(&org_key).ok_or(Error::NotFound)?;
+        let (org_item, pin_reserved) = match written? {
+            Some(Some(written)) => written,
+            Some(None) => return Err(Error::NotFound),
+            None => (more.remove(&org_key).ok_or(Error::NotFound)?, false),
+        };
         let Some(org) = Org::from_item(&org_item)? else {
             // Being deleted: gone for people (404), and its keys no longer authenticate.
             return Err(match principal {
@@ -224,6 +293,7 @@ impl OrgAccess {
             org,
             org_item,
             items,
+            pin_reserved,
         };
         Ok((access, beside))
     }

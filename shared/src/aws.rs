@@ -8,11 +8,16 @@
 //! start, measured by `make bench`, for trust in CAs that no AWS endpoint uses.
 //!
 //! Every DynamoDB client carries `RoundTripCounter`: inside a request scope
-//! (`count_round_trips`) it counts each call sent to DynamoDB and each `Scan`, so the
-//! design's budget (≤ 3 round trips per API call, no Scan) is measured, not assumed.
+//! (`count_round_trips`) it counts each call sent to DynamoDB, each `Scan`, and the round
+//! trips — the times the request waited on DynamoDB: a call sent while none of the
+//! request's others is in flight starts one, calls sent side by side share it. So the
+//! design's budget (≤ 3 round trips per API call, no Scan) is measured, not assumed, and
+//! the calls (what a request costs) are measured beside it.
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -25,9 +30,18 @@ use std::sync::{Arc, OnceLock};
 pub struct RoundTrips {
     calls: AtomicU32,
     scans: AtomicU32,
+    trips: AtomicU32,
+    /// Attempts sent and not yet answered. A call dropped in flight (its request failed
+    /// on another branch) is never answered: later calls of that request then count no
+    /// trip, which can only hide trips of a request that has already failed.
+    in_flight: AtomicU32,
 }
 
 impl RoundTrips {
+    pub fn trips(&self) -> u32 {
+        self.trips.load(Ordering::Relaxed)
+    }
+
     pub fn calls(&self) -> u32 {
         self.calls.load(Ordering::Relaxed)
     }
@@ -72,6 +86,34 @@ impl Intercept for RoundTripCounter {
             if is_scan {
                 counter.scans.fetch_add(1, Ordering::Relaxed);
             }
+        });
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let _ = ROUND_TRIPS.try_with(|counter| {
+            if counter.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+                counter.trips.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let _ = ROUND_TRIPS.try_with(|counter| {
+            let _ = counter
+                .in_flight
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         });
         Ok(())
     }

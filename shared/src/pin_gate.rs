@@ -12,16 +12,25 @@
 //! What the gate decided on is a condition of the action's commit: PIN protection off
 //! as read (it cannot be turned on in between), or the very PIN that was checked
 //! (`pin_set_at` as read: it cannot be changed in between).
+//!
+//! `load` reserves the attempt with the read of the org: when the caller may take the
+//! action and presents a PIN, the org item comes back from the reservation's
+//! `UpdateItem` (conditioned on PIN protection being on, so it reserves nothing when it is
+//! off; the org comes back either way), sent beside the read of the action's target. A
+//! gated action is then three round trips: credential, org + target, commit.
 
-use crate::access::OrgAccess;
+use crate::access::{Credential, OrgAccess, OrgWrite};
 use crate::audit::AuditEntry;
 use crate::audit::{Category, Target};
 use crate::domain::password::verify_secret;
+use crate::domain::Permission;
 use crate::domain::Pin;
 use crate::error::Error;
 use crate::http::ClientInfo;
-use crate::store::attempts::{Reservation, PIN};
-use crate::store::{n, CommitError, ItemExt, Key, Mutation};
+use crate::ids::OrgId;
+use crate::store::attempts::{Precondition, Required, Reservation, PIN};
+use crate::store::orgs::ACTIVE;
+use crate::store::{n, CommitError, Item, ItemExt, Key, Mutation};
 use crate::AppState;
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::FromRequestParts;
@@ -96,6 +105,13 @@ impl PinPassed {
         result
     }
 
+    /// The gate was passed but the action is refused: a checked PIN still resets the
+    /// failure counter (`release`); `error` is the answer.
+    pub async fn refuse(&self, state: &AppState, error: Error) -> Error {
+        self.release(state).await;
+        error
+    }
+
     /// The gate was passed but the action does nothing (a no-op): a checked PIN resets
     /// the failure counter on its own.
     pub async fn release(&self, state: &AppState) {
@@ -125,6 +141,49 @@ impl PinPassed {
     }
 }
 
+/// Attempts are reserved only on an active org with PIN protection on.
+const PROTECTED: Precondition = &[
+    ("pin_protection_enabled", Required::True),
+    ("status", Required::Is(ACTIVE)),
+];
+
+/// A PIN-gated action's access, target (`target(org id)`, read beside the org) and gate,
+/// in that order: the caller may take it (`permission`, as a person), then the PIN. From
+/// here on, every refusal of the action goes through `PinPassed::refuse`.
+pub async fn load(
+    state: &AppState,
+    credential: &Credential,
+    slug: &str,
+    permission: Permission,
+    presented: &PinHeader,
+    client: &ClientInfo,
+    target: impl Fn(&OrgId) -> Option<Key>,
+) -> Result<(OrgAccess, Option<Item>, PinPassed), Error> {
+    let reserve = |membership: &crate::store::members::Membership| {
+        let may = presented.0.is_some() && membership.role.allows(permission);
+        may.then(|| Box::pin(reserve(state, Key::org(&membership.org_id))) as OrgWrite<'_>)
+    };
+    let (access, item) =
+        OrgAccess::load_writing_org(state, credential, slug, target, reserve).await?;
+    access.require(permission)?;
+    access.require_person()?;
+    let gate = check(state, &access, presented, client).await?;
+    Ok((access, item, gate))
+}
+
+/// The org item with a PIN attempt reserved on it when PIN protection is on.
+async fn reserve(state: &AppState, org: Key) -> Result<Option<(Item, bool)>, Error> {
+    match PIN
+        .reserve_if(&state.table, &org, PROTECTED, Utc::now())
+        .await?
+    {
+        Reservation::Granted(item) => Ok(Some((item, true))),
+        Reservation::Declined(item) => Ok(Some((item, false))),
+        Reservation::Missing => Ok(None),
+        Reservation::Locked { retry_after } => Err(Error::PinLocked { retry_after }),
+    }
+}
+
 /// The gate of a PIN-gated action: open when PIN protection is off.
 pub async fn check(
     state: &AppState,
@@ -135,24 +194,19 @@ pub async fn check(
     if !access.org.pin_protection_enabled {
         return Ok(PinPassed::new(access, false));
     }
-    verify(state, access, presented, client).await
-}
-
-/// Checks the presented PIN against the org's current one.
-pub async fn verify(
-    state: &AppState,
-    access: &OrgAccess,
-    presented: &PinHeader,
-    client: &ClientInfo,
-) -> Result<PinPassed, Error> {
     let presented = presented.0.clone().ok_or(Error::PinRequired)?;
-    let org = match PIN
-        .reserve(&state.table, &access.org_key(), Utc::now())
-        .await?
-    {
-        Reservation::Granted(org) => org,
-        Reservation::Locked { retry_after } => return Err(Error::PinLocked { retry_after }),
-        Reservation::Missing => return Err(Error::NotFound),
+    // Reserved with the org read (`load`), or now.
+    let org = if access.pin_reserved {
+        access.org_item.clone()
+    } else {
+        match PIN
+            .reserve(&state.table, &access.org_key(), Utc::now())
+            .await?
+        {
+            Reservation::Granted(org) => org,
+            Reservation::Locked { retry_after } => return Err(Error::PinLocked { retry_after }),
+            Reservation::Missing | Reservation::Declined(_) => return Err(Error::NotFound),
+        }
     };
     let hash = org.str("pin_hash")?.to_owned();
     // Peppered with the data key that was current when the PIN was set.

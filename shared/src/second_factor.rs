@@ -96,7 +96,7 @@ pub async fn check(
     {
         Reservation::Granted(profile) => profile,
         Reservation::Locked { retry_after } => return Err(Error::RateLimited { retry_after }),
-        Reservation::Missing => return Err(Error::Unauthorized),
+        Reservation::Missing | Reservation::Declined(_) => return Err(Error::Unauthorized),
     };
     let rejected = |profile: Item| {
         let locked = profile.opt_num(TWO_FACTOR.counter).unwrap_or(0) >= TWO_FACTOR.max;

@@ -188,9 +188,10 @@ async fn login_gives_a_session_and_the_same_answer_for_unknown_email_and_wrong_p
     // Three round trips: the e-mail pointer and both login budgets in parallel, the
     // profile, the transaction.
     let (calls, scans) = login.dynamodb_calls();
+    let trips = login.dynamodb_round_trips();
     assert!(
-        calls <= 5 && scans == 0,
-        "login made {calls} DynamoDB calls"
+        trips <= 3 && calls <= 5 && scans == 0,
+        "login made {calls} DynamoDB calls in {trips} round trips"
     );
 
     let wrong = api

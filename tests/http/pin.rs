@@ -199,17 +199,14 @@ async fn every_gated_action_needs_the_right_pin_and_nothing_changes_without_it()
             "{action:?}: {}",
             done.body
         );
-        // Access (2), the PIN attempt reservation (1), the transaction (1); changing the
-        // plan also reads the history it answers with (1).
-        let budget = if matches!(action, Gated::ChangePlan) {
-            5
-        } else {
-            4
-        };
+        // Three round trips: the credential; the org, read by the write that reserves the
+        // PIN attempt, beside the target; the transaction (beside it, changing the plan
+        // reads the history it answers with). Four calls.
         let (calls, scans) = done.dynamodb_calls();
+        let trips = done.dynamodb_round_trips();
         assert!(
-            calls <= budget && scans == 0,
-            "{action:?} with a PIN made {calls} DynamoDB calls"
+            trips <= 3 && calls <= 4 && scans == 0,
+            "{action:?} with a PIN made {calls} DynamoDB calls in {trips} round trips"
         );
         assert!(
             !action.unchanged(&api, &org, &path, &body).await,
@@ -528,4 +525,104 @@ async fn correct_pins_never_add_up_to_a_lock_even_when_the_action_is_a_no_op() {
     .await
     .problem(403, "pin_invalid");
     assert_eq!(wrong.body["attempts_remaining"], 4);
+}
+
+/// The PIN attempt is reserved with the read of the org, before the request knows whether
+/// the action can go ahead: a PIN presented to an action that is then refused for
+/// another reason, or that needs no PIN, spends no attempt.
+#[tokio::test]
+async fn a_pin_spends_no_attempt_on_an_action_refused_for_another_reason() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let wrong_pin_left =
+        |resp: Resp| resp.problem(403, "pin_invalid").body["attempts_remaining"].clone();
+    // PIN protection off: a wrong PIN is ignored, and nothing is counted.
+    for _ in 0..6 {
+        let path = org.path(&format!("/mcps/{}", org.mcp(&api).await));
+        with_pin(
+            &api,
+            Method::DELETE,
+            &path,
+            &org.admin.token,
+            Some(WRONG),
+            None,
+        )
+        .await
+        .expect(204);
+    }
+    org.enable_pin(&api, PIN).await;
+    let gone = org.path(&format!("/mcps/{}", org.mcp(&api).await));
+    with_pin(
+        &api,
+        Method::DELETE,
+        &gone,
+        &org.admin.token,
+        Some(PIN),
+        None,
+    )
+    .await
+    .expect(204);
+    // The right PIN on an MCP that is gone: 404, and the attempt is given back.
+    for _ in 0..6 {
+        with_pin(
+            &api,
+            Method::DELETE,
+            &gone,
+            &org.admin.token,
+            Some(PIN),
+            None,
+        )
+        .await
+        .problem(404, "not_found");
+    }
+    // A body the server refuses is refused before any attempt is reserved.
+    for _ in 0..6 {
+        with_pin(
+            &api,
+            Method::PUT,
+            &org.path("/security/pin"),
+            &org.owner.token,
+            Some(WRONG),
+            Some(json!({ "pin": "12", "pin_confirmation": "12" })),
+        )
+        .await
+        .problem(422, "validation_failed");
+    }
+    // Leaving needs no PIN: one sent along spends nothing.
+    let leaver = Account::create(&api).await;
+    org.add(&api, &leaver, "viewer").await;
+    let leave = org.path(&format!("/members/{}", leaver.id));
+    with_pin(
+        &api,
+        Method::DELETE,
+        &leave,
+        &leaver.token,
+        Some(WRONG),
+        None,
+    )
+    .await
+    .expect(200);
+    // A member, who may not delete MCPs, spends nothing either.
+    for _ in 0..6 {
+        with_pin(
+            &api,
+            Method::DELETE,
+            &gone,
+            &org.member.token,
+            Some(WRONG),
+            None,
+        )
+        .await
+        .problem(403, "forbidden");
+    }
+    let first_wrong = with_pin(
+        &api,
+        Method::DELETE,
+        &gone,
+        &org.admin.token,
+        Some(WRONG),
+        None,
+    )
+    .await;
+    assert_eq!(wrong_pin_left(first_wrong), 4);
 }

@@ -557,7 +557,7 @@ async fn a_full_two_factor_login_stays_within_its_round_trip_budget() {
         .await
         .expect(200);
     // Three round trips, two of them with parallel calls (see the identity tests).
-    assert!(login.dynamodb_calls().0 <= 5);
+    assert!(login.dynamodb_calls().0 <= 5 && login.dynamodb_round_trips() <= 3);
     away_from_step_boundary().await;
     let step = second_step(
         &api,

@@ -29,15 +29,27 @@ impl Resp {
             .unwrap_or("")
     }
 
-    /// DynamoDB calls the request made, as counted by the SDK interceptor.
+    /// DynamoDB calls and Scans the request made, as counted by the SDK interceptor.
     pub fn dynamodb_calls(&self) -> (u32, u32) {
+        let [calls, scans, _] = self.dynamodb_counts();
+        (calls, scans)
+    }
+
+    /// The times the request waited on DynamoDB (calls sent side by side count once).
+    pub fn dynamodb_round_trips(&self) -> u32 {
+        self.dynamodb_counts()[2]
+    }
+
+    /// `x-plexmcp-dynamodb-calls: <calls>;scans=<n>;trips=<n>`.
+    fn dynamodb_counts(&self) -> [u32; 3] {
         let raw = self
             .headers
             .get("x-plexmcp-dynamodb-calls")
             .and_then(|v| v.to_str().ok())
             .expect("round-trip header");
-        let (calls, scans) = raw.split_once(";scans=").expect("calls;scans=n");
-        (calls.parse().expect("calls"), scans.parse().expect("scans"))
+        let (calls, rest) = raw.split_once(";scans=").expect("calls;scans=n");
+        let (scans, trips) = rest.split_once(";trips=").expect("scans=n;trips=n");
+        [calls, scans, trips].map(|n| n.parse().expect("a count"))
     }
 
     /// Asserts the status, showing the body when it differs.

@@ -188,14 +188,19 @@ pub async fn revoke(
     Path((slug, key_id)): Path<(String, String)>,
 ) -> Result<StatusCode, Error> {
     let id = ApiKeyId::parse(&key_id);
-    let (access, item) = OrgAccess::load_target(&state, &credential, &slug, |org| {
-        id.as_ref().map(|id| Key::api_key(org, id.as_str()))
-    })
+    let (access, item, gate) = pin_gate::load(
+        &state,
+        &credential,
+        &slug,
+        Permission::Administer,
+        &pin,
+        &client,
+        |org| id.as_ref().map(|id| Key::api_key(org, id.as_str())),
+    )
     .await?;
-    let item = item.ok_or(Error::NotFound)?;
-    access.require(Permission::Administer)?;
-    access.require_person()?;
-    let gate = pin_gate::check(&state, &access, &pin, &client).await?;
+    let Some(item) = item else {
+        return Err(gate.refuse(&state, Error::NotFound).await);
+    };
     let view = ApiKeyView::from_item(&item)?;
     let hash = item.str("key_hash")?;
     let data = json!({ "key_id": view.id, "name": view.name, "prefix": view.prefix });

@@ -75,6 +75,18 @@ pub struct BillingView {
 }
 
 async fn view(state: &AppState, access: &OrgAccess, plan: &str) -> Result<BillingView, Error> {
+    Ok(BillingView {
+        plan: plan.to_owned(),
+        monthly_request_limit: monthly_request_limit(plan),
+        history: history(state, access).await?,
+    })
+}
+
+/// The last `HISTORY_SHOWN` plan changes, newest first, as `(sort key, change)`.
+async fn history_items(
+    state: &AppState,
+    access: &OrgAccess,
+) -> Result<Vec<(String, PlanChange)>, Error> {
     let (items, _) = state
         .table
         .query_prefix(
@@ -85,15 +97,18 @@ async fn view(state: &AppState, access: &OrgAccess, plan: &str) -> Result<Billin
             true,
         )
         .await?;
-    let history = items
+    items
         .iter()
-        .map(PlanChange::from_item)
-        .collect::<Result<_, _>>()?;
-    Ok(BillingView {
-        plan: plan.to_owned(),
-        monthly_request_limit: monthly_request_limit(plan),
-        history,
-    })
+        .map(|item| Ok((item.str("sk")?.to_owned(), PlanChange::from_item(item)?)))
+        .collect()
+}
+
+async fn history(state: &AppState, access: &OrgAccess) -> Result<Vec<PlanChange>, Error> {
+    Ok(history_items(state, access)
+        .await?
+        .into_iter()
+        .map(|(_, change)| change)
+        .collect())
 }
 
 /// The plan and its history (any member).
@@ -134,9 +149,16 @@ pub async fn change_plan(
             "must be one of free, pro, team, enterprise",
         ));
     }
-    let access = OrgAccess::load(&state, &credential, &slug).await?;
-    access.require(Permission::Administer)?;
-    let gate = pin_gate::check(&state, &access, &pin, &client).await?;
+    let (access, _, gate) = pin_gate::load(
+        &state,
+        &credential,
+        &slug,
+        Permission::Administer,
+        &pin,
+        &client,
+        |_| None,
+    )
+    .await?;
     let from = access.org.plan.clone();
     if from == body.plan {
         gate.release(&state).await;
@@ -144,15 +166,15 @@ pub async fn change_plan(
     }
     let now = Utc::now();
     let actor = access.actor().id;
-    let mut change = Key {
+    let change_key = Key {
         pk: access.org_key().pk,
         sk: format!(
             "{BILLING_PREFIX}{}#{}",
             now.timestamp_micros(),
             shared::crypto::random_secret()[..6].to_owned()
         ),
-    }
-    .to_item();
+    };
+    let mut change = change_key.to_item();
     for (attr, value) in [
         ("from", from.as_str()),
         ("to", body.plan.as_str()),
@@ -161,6 +183,7 @@ pub async fn change_plan(
         change.insert(attr.into(), s(value));
     }
     change.insert("changed_at".into(), time(now));
+    let committed = PlanChange::from_item(&change)?;
     let mutation = access
         .mutation(
             "billing.plan_changed",
@@ -171,6 +194,24 @@ pub async fn change_plan(
         .details(json!({ "from": from, "to": body.plan }))
         .set("plan", s(&body.plan))
         .write(put(&state.table, change, "attribute_not_exists(pk)")?);
-    gate.commit(&state, mutation).await?;
-    Ok(axum::Json(view(&state, &access, &body.plan).await?))
+    // The history the answer shows is read beside the commit (one round trip for both):
+    // the new change goes first, whether or not the read already saw it.
+    let (outcome, earlier) = tokio::join!(
+        gate.commit(&state, mutation),
+        history_items(&state, &access)
+    );
+    outcome?;
+    let mut history = vec![committed];
+    history.extend(
+        earlier?
+            .into_iter()
+            .filter(|(sk, _)| *sk != change_key.sk)
+            .map(|(_, change)| change),
+    );
+    history.truncate(HISTORY_SHOWN as usize);
+    Ok(axum::Json(BillingView {
+        monthly_request_limit: monthly_request_limit(&body.plan),
+        plan: body.plan,
+        history,
+    }))
 }

@@ -308,9 +308,20 @@ pub async fn remove(
     pin: PinHeader,
     Path((slug, mcp_id)): Path<(String, String)>,
 ) -> Result<StatusCode, Error> {
-    let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
-    access.require(Permission::Administer)?;
-    let gate = pin_gate::check(&state, &access, &pin, &client).await?;
+    let id = McpId::parse(&mcp_id);
+    let (access, item, gate) = pin_gate::load(
+        &state,
+        &credential,
+        &slug,
+        Permission::Administer,
+        &pin,
+        &client,
+        |org| id.as_ref().map(|id| Key::mcp(org, id.as_str())),
+    )
+    .await?;
+    let Some(item) = item else {
+        return Err(gate.refuse(&state, Error::NotFound).await);
+    };
     let view = McpView::from_item(&item)?;
     let data = json!({ "mcp_id": view.id, "name": view.name });
     let mutation = access

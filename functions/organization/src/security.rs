@@ -79,9 +79,6 @@ pub async fn set_pin(
     Path(slug): Path<String>,
     Json(body): Json<SetPin>,
 ) -> Result<axum::Json<SecurityView>, Error> {
-    let access = OrgAccess::load(&state, &credential, &slug).await?;
-    access.require(Permission::Administer)?;
-    access.require_person()?;
     let mut v = Validator::default();
     let new_pin = v.field("pin", Pin::parse(&body.pin));
     let confirmed = v.field(
@@ -95,8 +92,17 @@ pub async fn set_pin(
     let (Some(new_pin), Some(())) = (new_pin, confirmed) else {
         return Err(v.error());
     };
+    let (access, _, gate) = pin_gate::load(
+        &state,
+        &credential,
+        &slug,
+        Permission::Administer,
+        &pin,
+        &client,
+        |_| None,
+    )
+    .await?;
     let changing = access.org.pin_protection_enabled;
-    let gate = pin_gate::check(&state, &access, &pin, &client).await?;
     let keys = state.keys().await?;
     let key_id = keys.ring.current_id().to_owned();
     let pepper = keys.pin_pepper(Some(&key_id)).unwrap_or_default();
@@ -147,13 +153,20 @@ pub async fn disable_pin(
     pin: PinHeader,
     Path(slug): Path<String>,
 ) -> Result<StatusCode, Error> {
-    let access = OrgAccess::load(&state, &credential, &slug).await?;
-    access.require(Permission::Administer)?;
-    access.require_person()?;
+    // With PIN protection off the gate is open, and nothing was reserved.
+    let (access, _, gate) = pin_gate::load(
+        &state,
+        &credential,
+        &slug,
+        Permission::Administer,
+        &pin,
+        &client,
+        |_| None,
+    )
+    .await?;
     if !access.org.pin_protection_enabled {
         return Err(Error::conflict("pin_not_enabled", "PIN protection is off"));
     }
-    let gate = pin_gate::verify(&state, &access, &pin, &client).await?;
     let mutation = access
         .mutation(
             "security.pin_disabled",

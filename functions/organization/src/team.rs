@@ -195,17 +195,37 @@ pub async fn remove(
     pin: PinHeader,
     Path((slug, user_id)): Path<(String, String)>,
 ) -> Result<axum::Json<MemberRemoved>, Error> {
-    let (access, member) = target(&state, &credential, &slug, &user_id).await?;
-    access.require_person()?;
-    let leaving = access.user_id() == Some(&member.user_id);
     // Leaving needs no PIN: members need not know it.
-    let gate = if leaving {
-        None
-    } else {
-        access.require(Permission::Administer)?;
-        guard_owners(&access, member.role, None)?;
-        Some(pin_gate::check(&state, &access, &pin, &client).await?)
+    let leaving = match &credential {
+        Credential::Session(bearer) => bearer.0.user_id.as_str() == user_id,
+        Credential::ApiKey(..) => false,
     };
+    let (access, member, gate) = if leaving {
+        let (access, member) = target(&state, &credential, &slug, &user_id).await?;
+        (access, member, None)
+    } else {
+        let id = UserId::parse(&user_id);
+        let (access, item, gate) = pin_gate::load(
+            &state,
+            &credential,
+            &slug,
+            Permission::Administer,
+            &pin,
+            &client,
+            |org| id.as_ref().map(|id| Key::member(org, id)),
+        )
+        .await?;
+        let member = match item.map(|item| Member::from_item(&item)) {
+            Some(Ok(member)) => member,
+            Some(Err(corrupt)) => return Err(gate.refuse(&state, corrupt.into()).await),
+            None => return Err(gate.refuse(&state, Error::NotFound).await),
+        };
+        if let Err(error) = guard_owners(&access, member.role, None) {
+            return Err(gate.refuse(&state, error).await);
+        }
+        (access, member, Some(gate))
+    };
+    access.require_person()?;
     let org = &access.org;
     let revoked = member.api_keys.len();
     let data = json!({

@@ -33,10 +33,16 @@ async fn measure(expose: bool, request: Request, next: Next) -> Response {
     let (mut response, trips) = count_round_trips(next.run(request)).await;
     tracing::info!(
         %method, %path, status = response.status().as_u16(),
-        dynamodb_calls = trips.calls(), dynamodb_scans = trips.scans(), "request"
+        dynamodb_calls = trips.calls(), dynamodb_scans = trips.scans(),
+        dynamodb_round_trips = trips.trips(), "request"
     );
     if expose {
-        let value = format!("{};scans={}", trips.calls(), trips.scans());
+        let value = format!(
+            "{};scans={};trips={}",
+            trips.calls(),
+            trips.scans(),
+            trips.trips()
+        );
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(ROUND_TRIPS_HEADER, value);
         }

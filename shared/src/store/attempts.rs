@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Duration, Utc};
 
@@ -81,6 +81,28 @@ pub enum Reservation {
     },
     /// The item does not exist (never for a counter with an item of its own).
     Missing,
+    /// The item does not meet the reservation's precondition (`reserve_if`): nothing was
+    /// reserved; the item as it is.
+    Declined(Item),
+}
+
+/// Attribute values an item must have for an attempt to be reserved on it.
+pub type Precondition = &'static [(&'static str, Required)];
+
+/// An attribute's required value: `true`, or a string.
+#[derive(Clone, Copy, Debug)]
+pub enum Required {
+    True,
+    Is(&'static str),
+}
+
+impl Required {
+    fn value(self) -> AttributeValue {
+        match self {
+            Required::True => AttributeValue::Bool(true),
+            Required::Is(value) => s(value),
+        }
+    }
 }
 
 impl AttemptLimit {
@@ -95,10 +117,28 @@ impl AttemptLimit {
         key: &Key,
         now: DateTime<Utc>,
     ) -> Result<Reservation, Error> {
+        self.reserve_if(table, key, &[], now).await
+    }
+
+    /// Reserves one attempt on `key`'s item if it meets `only_if` (a condition of the
+    /// write, not a read before it); whatever the outcome, the item comes back with it.
+    pub async fn reserve_if(
+        &self,
+        table: &Table,
+        key: &Key,
+        only_if: Precondition,
+        now: DateTime<Utc>,
+    ) -> Result<Reservation, Error> {
+        let met = |item: &Item| {
+            only_if
+                .iter()
+                .all(|(attr, value)| item.get(*attr) == Some(&value.value()))
+        };
         for _ in 0..3 {
-            match self.increment(table, key, now).await? {
+            match self.increment(table, key, only_if, now).await? {
                 Ok(item) => return Ok(Reservation::Granted(item)),
                 Err(None) => return Ok(Reservation::Missing),
+                Err(Some(old)) if !met(&old) => return Ok(Reservation::Declined(old)),
                 Err(Some(old)) => {
                     let last = old
                         .opt_str(&self.at_attr())
@@ -114,7 +154,7 @@ impl AttemptLimit {
                         return Ok(Reservation::Locked { retry_after });
                     }
                     // The lock has expired: start counting again (one racer wins the reset).
-                    if let Some(item) = self.restart(table, key, &last, now).await? {
+                    if let Some(item) = self.restart(table, key, only_if, &last, now).await? {
                         return Ok(Reservation::Granted(item));
                     }
                 }
@@ -129,6 +169,7 @@ impl AttemptLimit {
         &self,
         table: &Table,
         key: &Key,
+        only_if: Precondition,
         now: DateTime<Utc>,
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
         let exists = if self.own_item {
@@ -137,13 +178,14 @@ impl AttemptLimit {
             "attribute_exists(pk) AND "
         };
         let result = self
-            .update(table, key, now)
+            .update(table, key, only_if, now)
             .update_expression(format!(
                 "SET #c = if_not_exists(#c, :zero) + :one, #at = :now{}",
                 self.ttl_clause()
             ))
             .condition_expression(format!(
-                "{exists}(attribute_not_exists(#c) OR (#c < :max AND #at > :since))"
+                "{exists}{}(attribute_not_exists(#c) OR (#c < :max AND #at > :since))",
+                preconditions(only_if)
             ))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":max", n(self.max))
@@ -165,8 +207,14 @@ impl AttemptLimit {
     }
 
     /// An update of the counter on `key` with the placeholders every statement uses.
-    fn update(&self, table: &Table, key: &Key, now: DateTime<Utc>) -> UpdateItemFluentBuilder {
-        let builder = table
+    fn update(
+        &self,
+        table: &Table,
+        key: &Key,
+        only_if: Precondition,
+        now: DateTime<Utc>,
+    ) -> UpdateItemFluentBuilder {
+        let mut builder = table
             .client()
             .update_item()
             .table_name(table.name())
@@ -175,6 +223,11 @@ impl AttemptLimit {
             .expression_attribute_names("#at", self.at_attr())
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", s(now.to_rfc3339()));
+        for (i, (attr, value)) in only_if.iter().enumerate() {
+            builder = builder
+                .expression_attribute_names(format!("#if{i}"), *attr)
+                .expression_attribute_values(format!(":if{i}"), value.value());
+        }
         if self.own_item {
             builder
                 .expression_attribute_names("#ttl", "ttl")
@@ -228,13 +281,14 @@ impl AttemptLimit {
         &self,
         table: &Table,
         key: &Key,
+        only_if: Precondition,
         last: &DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Option<Item>, StoreError> {
         let result = self
-            .update(table, key, now)
+            .update(table, key, only_if, now)
             .update_expression(format!("SET #c = :one, #at = :now{}", self.ttl_clause()))
-            .condition_expression("#at = :last")
+            .condition_expression(format!("{}#at = :last", preconditions(only_if)))
             .expression_attribute_values(":last", s(last.to_rfc3339()))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -252,6 +306,13 @@ impl AttemptLimit {
             Err(other) => Err(other.into()),
         }
     }
+}
+
+/// `#if0 = :if0 AND #if1 = :if1 AND ` for `update`'s placeholders.
+fn preconditions(only_if: Precondition) -> String {
+    (0..only_if.len())
+        .map(|i| format!("#if{i} = :if{i} AND "))
+        .collect()
 }
 
 /// The budgets a password check spends: the e-mail address's (`LOGIN`) and, at login, the
@@ -292,7 +353,7 @@ impl LoginThrottle {
         let Some(key) = key else { return Ok(()) };
         match limit.reserve(table, key, now).await? {
             Reservation::Locked { retry_after } => Err(Error::RateLimited { retry_after }),
-            Reservation::Granted(_) | Reservation::Missing => Ok(()),
+            Reservation::Granted(_) | Reservation::Missing | Reservation::Declined(_) => Ok(()),
         }
     }
 
