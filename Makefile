@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint unit template-check checkov build package package-tools bench
+.PHONY: run test venv lint unit template-check checkov build package package-tools bench openapi
 
 # The function binaries, as template.yaml names them (`BuildProperties: { Binary: … }`).
 FUNCTIONS := $(shell sed -n 's/.*BuildProperties: { Binary: \([a-z0-9-]*\) }.*/\1/p' template.yaml)
@@ -47,6 +47,11 @@ checkov: venv $(CHECKOV_STAMP)
 
 build:
 	cargo build --workspace --bins
+
+# The OpenAPI document the platform function serves, generated from the handlers (a unit
+# test fails while the committed one is stale).
+openapi:
+	cargo run --quiet -p openapi-document
 
 # cargo-lambda and the Zig it links with come from PyPI; the arm64 target from rustup.
 $(PACKAGE_STAMP): $(STAMP) infra/requirements-package.txt
