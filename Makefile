@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint unit template-check checkov build package package-tools bench openapi
+.PHONY: run test venv lint unit template-check checkov build package package-tools bench openapi browser
 
 # The function binaries, as template.yaml names them (`BuildProperties: { Binary: … }`).
 FUNCTIONS := $(shell sed -n 's/.*BuildProperties: { Binary: \([a-z0-9-]*\) }.*/\1/p' template.yaml)
@@ -19,6 +19,19 @@ $(STAMP): infra/requirements.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# The settings pages' browser tests: Debian's Chromium and ChromeDriver, and axe-core
+# from npm (tests/browser/package-lock.json).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+BROWSER_STAMP := tests/browser/node_modules/.installed
+$(BROWSER_STAMP): tests/browser/package-lock.json
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+	cd tests/browser && npm ci --no-audit --no-fund --quiet
+	touch $@
+
+browser: $(BROWSER_STAMP)
 
 # checkov in a venv of its own (its dependency pins clash with the emulator's).
 CHECKOV_VENV := .venv-checkov
@@ -78,6 +91,6 @@ bench: package build
 
 # Ends with one line that totals every cargo test binary (the last cargo prints is an
 # empty doc-test summary).
-test: venv lint template-check checkov build
+test: venv browser lint template-check checkov build
 	set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' target/test-output.log

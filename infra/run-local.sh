@@ -57,7 +57,10 @@ echo "AWS emulator at $AWS_ENDPOINT_URL"
 (cd infra && ../.venv/bin/python bootstrap.py --template ../template.yaml --endpoint "$AWS_ENDPOINT_URL" --out "$STACK_DIR/stack.json")
 
 gateway="${LOCAL_GATEWAY_BIN:-target/debug/local-gateway}"
+# LOCAL_HTTP_COOKIES: the settings pages' session cookie may go without Secure to a
+# loopback host, as the local stack serves plain http there.
 PORT="$PORT" LOCAL_STACK_FILE="$STACK_DIR/stack.json" EXPOSE_DYNAMODB_CALLS="${EXPOSE_DYNAMODB_CALLS:-1}" \
+  LOCAL_HTTP_COOKIES="${LOCAL_HTTP_COOKIES:-1}" \
   WEBHOOK_ALLOW_PRIVATE_TARGETS="${WEBHOOK_ALLOW_PRIVATE_TARGETS:-}" "$gateway" &
 pids+=($!)
 wait "${pids[-1]}"

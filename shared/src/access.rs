@@ -14,6 +14,7 @@ use crate::audit::{Actor, AuditDraft, Category, Target};
 use crate::auth::{authenticate, Bearer, Caller, SessionToken};
 use crate::domain::{OrgSlug, Permission, Role};
 use crate::error::Error;
+use crate::http::browser::presented_token;
 use crate::http::ClientInfo;
 use crate::ids::{OrgId, UserId};
 use crate::store::attempts::{Reservation, API_KEY_FAILURES};
@@ -23,7 +24,7 @@ use crate::store::orgs::{Org, ACTIVE};
 use crate::store::{s, ChainOwner, Cond, Item, ItemExt, Key, Mutation, StoreError};
 use crate::AppState;
 use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
+use axum::http::request::Parts;
 use chrono::Utc;
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,24 +41,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Credential {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or(Error::Unauthorized)?;
-        if let Some(key) = ApiKeySecret::parse(token) {
+        let token = presented_token(parts)?.to_owned();
+        if let Some(key) = ApiKeySecret::parse(&token) {
             let client = match ClientInfo::from_request_parts(parts, state).await {
                 Ok(client) => client,
                 Err(never) => match never {},
             };
             return Ok(Credential::ApiKey(key, client));
         }
-        SessionToken::parse(token)
+        SessionToken::parse(&token)
             .map(|t| Credential::Session(Bearer(t)))
             .ok_or(Error::Unauthorized)
     }

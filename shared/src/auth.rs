@@ -6,12 +6,13 @@
 
 use crate::crypto::{random_secret, sha256_hex};
 use crate::error::Error;
+use crate::http::browser::presented_token;
 use crate::ids::{ChallengeId, SessionId, UserId};
 use crate::store::sessions::{touch_if_stale, Session};
 use crate::store::{Item, Key};
 use crate::AppState;
 use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
+use axum::http::request::Parts;
 use chrono::Utc;
 use std::collections::HashMap;
 
@@ -118,22 +119,15 @@ impl std::fmt::Display for ChallengeToken {
     }
 }
 
-/// The bearer token of the request; a missing or malformed one is a 401 before any I/O.
+/// The session token of the request (`Authorization: Bearer`, or the browser session
+/// cookie: `http::browser`); a missing or malformed one is a 401 before any I/O.
 pub struct Bearer(pub SessionToken);
 
 impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Error> {
-        parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .and_then(|token| SessionToken::parse(token.trim()))
+        SessionToken::parse(presented_token(parts)?)
             .map(Bearer)
             .ok_or(Error::Unauthorized)
     }

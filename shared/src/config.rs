@@ -32,6 +32,9 @@ pub struct Config {
     pub data_key_secret: Option<String>,
     /// Add `x-plexmcp-dynamodb-calls` to responses (local stack and tests only).
     pub expose_round_trips: bool,
+    /// `LOCAL_HTTP_COOKIES=1`: the browser session cookie goes without `Secure` to a
+    /// loopback host, where the local stack serves plain http (never set in AWS).
+    pub local_http_cookies: bool,
     /// `WEBHOOK_ALLOW_PRIVATE_TARGETS=1`: webhooks may use http and reach loopback and
     /// private addresses (local testing only; never set in AWS).
     pub webhook_allow_private_targets: bool,
@@ -83,6 +86,7 @@ impl Config {
                 .transpose()?,
             data_key_secret: lookup("DATA_KEY_SECRET_ARN").filter(|v| !v.is_empty()),
             expose_round_trips: lookup("EXPOSE_DYNAMODB_CALLS").as_deref() == Some("1"),
+            local_http_cookies: lookup("LOCAL_HTTP_COOKIES").as_deref() == Some("1"),
             webhook_allow_private_targets: lookup("WEBHOOK_ALLOW_PRIVATE_TARGETS").as_deref()
                 == Some("1"),
             platform_domain: lookup("PLATFORM_DOMAIN")

@@ -4,10 +4,12 @@
 //! reservation (which returns the profile), and one transaction that creates the session
 //! (or, with 2FA on, the challenge), resets the failure counter and appends the audit
 //! entry. The second step (`/v1/auth/login/2fa`) trades the challenge and a second
-//! factor for a session.
+//! factor for a session. A browser sign-in gets its session as a cookie
+//! (`shared::http::browser`).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,6 +18,7 @@ use shared::audit::{AuditDraft, Category, Target};
 use shared::auth::{Bearer, ChallengeToken, SessionToken};
 use shared::crypto::constant_time_eq;
 use shared::domain::{Email, PasswordHash};
+use shared::http::browser::SessionDelivery;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::SessionId;
 use shared::second_factor::{self, active_secret, blocking, rejected, Factor, Holder};
@@ -40,8 +43,12 @@ pub struct LoginRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionCreated {
-    /// Send as `Authorization: Bearer <token>`. Shown once.
-    token: String,
+    /// Send as `Authorization: Bearer <token>`. Shown once. Absent when the sign-in asked
+    /// for a browser session (`X-PlexMCP-Session: cookie`): the token is then only in the
+    /// `HttpOnly` cookie `plexmcp_session`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    token: Option<String>,
     session_id: SessionId,
     expires_at: DateTime<Utc>,
 }
@@ -83,6 +90,7 @@ pub struct SecondStepRequest {
 /// from it is (429 `rate_limited`). A right password clears the address's count and is
 /// not counted for the network.
 #[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "identity", request_body = LoginRequest,
+    params(("X-PlexMCP-Session" = Option<String>, Header, description = "`cookie`: a browser session, set as the HttpOnly cookie `plexmcp_session` and left out of the body; changes it signs then need `X-PlexMCP-CSRF: 1`")),
     responses(
         (status = 200, body = LoginResponse),
         (status = 401, description = "`invalid_credentials`", body = Problem),
@@ -91,8 +99,9 @@ pub struct SecondStepRequest {
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
+    delivery: SessionDelivery,
     Json(body): Json<LoginRequest>,
-) -> Result<axum::Json<LoginResponse>, Error> {
+) -> Result<Response, Error> {
     let password = body.password;
     let email = Email::parse(&body.email).ok();
     let network = client.network();
@@ -133,7 +142,27 @@ pub async fn login(
     } else {
         LoginResponse::Session(start_session(&state, &user, &profile, &client, passed).await?)
     };
-    Ok(axum::Json(response))
+    Ok(match response {
+        LoginResponse::Session(session) => session.deliver(&delivery),
+        challenge => axum::Json(challenge).into_response(),
+    })
+}
+
+impl SessionCreated {
+    /// The answer: the token in the body, or — for a browser session — only in the
+    /// session cookie, which lasts as long as the session may.
+    fn deliver(mut self, delivery: &SessionDelivery) -> Response {
+        match self.token.take() {
+            Some(token) if delivery.cookie => {
+                let cookie = delivery.set(&token, ABSOLUTE_TIMEOUT.num_seconds());
+                ([(header::SET_COOKIE, cookie)], axum::Json(self)).into_response()
+            }
+            token => {
+                self.token = token;
+                axum::Json(self).into_response()
+            }
+        }
+    }
 }
 
 /// Spends the time of a verification, so an unknown account answers like a wrong password.
@@ -206,7 +235,7 @@ async fn start_session(
         .commit(state)
         .await?;
     Ok(SessionCreated {
-        token: token.to_string(),
+        token: Some(token.to_string()),
         session_id: token.session_id,
         expires_at: now + ABSOLUTE_TIMEOUT,
     })
@@ -250,6 +279,7 @@ async fn challenge_and_profile(
 /// accepted once, even when two requests race; 5 wrong codes lock this step for 15
 /// minutes.
 #[utoipa::path(post, path = "/v1/auth/login/2fa", operation_id = "login_second_factor", tag = "identity", request_body = SecondStepRequest,
+    params(("X-PlexMCP-Session" = Option<String>, Header, description = "`cookie`: a browser session, as at `/v1/auth/login`")),
     responses(
         (status = 200, body = SessionCreated),
         (status = 401, description = "`unauthorized` (challenge invalid, expired or used) or `invalid_code`", body = Problem),
@@ -258,8 +288,9 @@ async fn challenge_and_profile(
 pub async fn login_second_factor(
     State(state): State<AppState>,
     client: ClientInfo,
+    delivery: SessionDelivery,
     Json(body): Json<SecondStepRequest>,
-) -> Result<axum::Json<SessionCreated>, Error> {
+) -> Result<Response, Error> {
     let factor = Factor::from_fields(body.code, body.backup_code)?;
     let token = ChallengeToken::parse(&body.challenge_token).ok_or(Error::Unauthorized)?;
     let user_key = Key::user(&token.user_id);
@@ -317,7 +348,7 @@ pub async fn login_second_factor(
     })
     .await;
     match created {
-        Ok(session) => Ok(axum::Json(session)),
+        Ok(session) => Ok(session.deliver(&delivery)),
         // The step was already accepted, or the backup code spent, by another request.
         Err(CommitError::Write(0)) => Err(rejected(
             &state,
@@ -341,7 +372,8 @@ pub async fn logout(
     State(state): State<AppState>,
     bearer: Bearer,
     client: ClientInfo,
-) -> Result<StatusCode, Error> {
+    delivery: SessionDelivery,
+) -> Result<impl IntoResponse, Error> {
     let (user, profile) = caller_profile(&state, &bearer).await?;
     user_mutation(
         &user,
@@ -353,5 +385,9 @@ pub async fn logout(
     .write(delete(&state.table, &bearer.0.session_key(), None))
     .commit(&state)
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    // A browser's session cookie goes with it.
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, delivery.clear())],
+    ))
 }

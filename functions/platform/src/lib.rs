@@ -1,5 +1,6 @@
-//! Platform: the health check and the OpenAPI document of every HTTP function (generated
-//! by `infra/openapi` from the handlers and committed, so it is served as it is).
+//! Platform: the health check, the OpenAPI document of every HTTP function (generated
+//! by `infra/openapi` from the handlers and committed, so it is served as it is), and
+//! the settings pages (`settings`).
 
 use axum::extract::State;
 use axum::http::header;
@@ -12,6 +13,8 @@ use shared::{AppState, Error};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+pub mod settings;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -49,7 +52,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
 }
 
+/// The API routes and the settings pages.
+pub fn routes() -> Router<AppState> {
+    api().split_for_parts().0.merge(settings::routes())
+}
+
 pub fn router(state: AppState) -> Router {
     let expose = state.config.expose_round_trips;
-    shared::http::layers::finish(api().split_for_parts().0.with_state(state), expose)
+    shared::http::layers::finish(routes().with_state(state), expose)
 }

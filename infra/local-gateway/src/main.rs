@@ -105,13 +105,21 @@ fn http_functions(
     use axum::response::IntoResponse;
     use tower::ServiceExt;
     let mut routers = std::collections::HashMap::new();
-    for (function, api) in [
-        ("PlatformFunction", platform::api()),
-        ("IdentityFunction", identity::api()),
-        ("OrganizationFunction", organization::api()),
+    for (function, api, pages) in [
+        (
+            "PlatformFunction",
+            platform::api(),
+            Some(platform::settings::routes()),
+        ),
+        ("IdentityFunction", identity::api(), None),
+        ("OrganizationFunction", organization::api(), None),
     ] {
         let (router, doc) = api.split_for_parts();
         routes::check(routes, function, &doc)?;
+        let router = match pages {
+            Some(pages) => router.merge(pages),
+            None => router,
+        };
         let state = state_of(function)?;
         let router = shared::http::layers::finish(
             router.with_state(state.clone()),

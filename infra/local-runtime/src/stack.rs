@@ -90,6 +90,7 @@ impl LocalStack {
                 .env("LOCAL_GATEWAY_BIN", gateway)
                 .env("LOCAL_SCHEDULE_SECONDS", "2")
                 .env("EXPOSE_DYNAMODB_CALLS", "1")
+                .env("LOCAL_HTTP_COOKIES", "1")
                 .env("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")
                 // Retries a second apart: a test sees a whole schedule in seconds.
                 .env("WEBHOOK_RETRY_SCHEDULE", "1,1,1")

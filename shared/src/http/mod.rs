@@ -1,7 +1,8 @@
 //! HTTP plumbing shared by every HTTP function: problem responses, the JSON and query
-//! extractors, client information, pagination, the common router layers and the one
+//! extractors, client information, browser sessions, pagination, the common router layers and the one
 //! list of routes a function serves and documents.
 
+pub mod browser;
 pub mod client;
 pub mod extract;
 pub mod layers;
