@@ -338,6 +338,19 @@ try:
     heading("Organizations")
     said("is being deleted")
     assert "Engines of Ada" not in driver.find_element(By.TAG_NAME, "main").text
+
+    # Signing in now takes the second step: a spent backup code is refused, a fresh one works.
+    driver.find_element(By.XPATH, "//button[text()='Sign out']").click()
+    heading("Sign in")
+    submit(fill("Sign in", {"email": email, "password": PASSWORD}))
+    heading("Two-factor authentication")
+    form = fill("Second factor", {"code": codes[0]})
+    submit(form)
+    wait.until(lambda _: form.find_element(By.CSS_SELECTOR, ".form-error").text)
+    screen("sign-in-second-step")
+    submit(fill("Second factor", {"code": codes[1]}))
+    heading("Organizations")
+    said(f"Signed in as {email}")
 except Exception:
     # What the page showed when the journey stopped, for whoever reads the failure.
     driver.save_screenshot(str(SHOTS / "failure.png"))

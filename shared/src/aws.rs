@@ -119,6 +119,20 @@ impl Intercept for RoundTripCounter {
     }
 }
 
+/// The DynamoDB client, built on first use from its configuration: building an SDK
+/// client costs about a millisecond of CPU (`make bench`), which a request that needs no
+/// table — the settings pages, the OpenAPI document, a 401 or a 404, an empty batch —
+/// should not pay at a cold start.
+#[derive(Clone)]
+pub struct LazyDynamoDb(Arc<(aws_sdk_dynamodb::Config, OnceLock<aws_sdk_dynamodb::Client>)>);
+
+impl LazyDynamoDb {
+    pub fn client(&self) -> &aws_sdk_dynamodb::Client {
+        let (config, client) = &*self.0;
+        client.get_or_init(|| aws_sdk_dynamodb::Client::from_conf(config.clone()))
+    }
+}
+
 /// The SQS client, built on first use: building an SDK client costs ~2 ms of CPU
 /// (`make bench`), and most invocations send no message.
 #[derive(Clone)]
@@ -202,7 +216,7 @@ pub async fn data_keys(
 
 #[derive(Clone)]
 pub struct Clients {
-    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub dynamodb: LazyDynamoDb,
     pub sqs: LazySqs,
     /// For a client of another service that one function builds itself (Route53).
     pub sdk: aws_config::SdkConfig,
@@ -245,7 +259,7 @@ impl Clients {
             .interceptor(RoundTripCounter)
             .build();
         Clients {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb_config),
+            dynamodb: LazyDynamoDb(Arc::new((dynamodb_config, OnceLock::new()))),
             sqs: LazySqs(Arc::new((sdk.clone(), OnceLock::new()))),
             sdk,
         }

@@ -57,17 +57,18 @@ impl<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug> From<SdkE
 
 #[derive(Clone)]
 pub struct Table {
-    client: aws_sdk_dynamodb::Client,
+    client: crate::aws::LazyDynamoDb,
     name: String,
 }
 
 impl Table {
-    pub fn new(client: aws_sdk_dynamodb::Client, name: String) -> Self {
+    pub fn new(client: crate::aws::LazyDynamoDb, name: String) -> Self {
         Table { client, name }
     }
 
+    /// The client, built by the first call that needs it.
     pub fn client(&self) -> &aws_sdk_dynamodb::Client {
-        &self.client
+        self.client.client()
     }
 
     pub fn name(&self) -> &str {
@@ -77,7 +78,7 @@ impl Table {
     /// Strongly consistent point read.
     pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let out = self
-            .client
+            .client()
             .get_item()
             .table_name(&self.name)
             .set_key(Some(key.to_item()))
@@ -111,7 +112,7 @@ impl Table {
                     .build()
                     .map_err(|e| StoreError::Aws(e.to_string()))?;
                 let out = self
-                    .client
+                    .client()
                     .batch_get_item()
                     .request_items(&self.name, request)
                     .send()
@@ -152,7 +153,7 @@ impl Table {
                     tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
                 }
                 let out = self
-                    .client
+                    .client()
                     .batch_write_item()
                     .request_items(&self.name, pending)
                     .send()
@@ -177,7 +178,7 @@ impl Table {
         newest_first: bool,
     ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let out = self
-            .client
+            .client()
             .query()
             .table_name(&self.name)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
@@ -218,7 +219,7 @@ impl Table {
         let mut start = None;
         loop {
             let out = self
-                .client
+                .client()
                 .query()
                 .table_name(&self.name)
                 .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
@@ -246,7 +247,7 @@ impl Table {
         values: &[(&str, AttributeValue)],
     ) -> Result<Option<Item>, StoreError> {
         let mut update = self
-            .client
+            .client()
             .update_item()
             .table_name(&self.name)
             .set_key(Some(key.to_item()))
@@ -270,7 +271,7 @@ impl Table {
     /// All or nothing; a cancellation reports its per-item reasons.
     pub async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self
-            .client
+            .client()
             .transact_write_items()
             .set_transact_items(Some(writes))
             .send()
