@@ -116,7 +116,8 @@ async fn unknown_routes_and_methods_are_problem_responses() {
     api.get("/v1/nothing-here", &org.owner.token)
         .await
         .problem(404, "not_found");
-    api.call(Method::GET, "/", None, None)
+    // Outside /v1 and the settings pages (`/` itself redirects to them: see `browser`).
+    api.call(Method::GET, "/nowhere", None, None)
         .await
         .problem(404, "not_found");
     api.call(Method::DELETE, "/v1/auth/signup", None, None)
