@@ -99,12 +99,7 @@ impl OrgAccess {
         slug: &str,
         target: impl Fn(&OrgId) -> Option<Key>,
     ) -> Result<(Self, Option<Item>), Error> {
-        let access = Self::load_with(state, credential, slug, &[], |m, _| {
-            target(&m.org_id).into_iter().collect()
-        })
-        .await?;
-        let item = target(&access.org.id).and_then(|key| access.items.get(&key).cloned());
-        Ok((access, item))
+        Self::load_writing_org(state, credential, slug, target, |_| None).await
     }
 
     /// `first`: keys known from the request, read with the credential. `second`: keys that
