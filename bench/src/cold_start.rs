@@ -1,12 +1,18 @@
 //! Cold start: a fresh process per sample, its first event already waiting at the Runtime
-//! API; timed from spawning the process to its first answer arriving. The functions and
-//! the baseline take turns, so that a noisy moment hits them alike.
+//! API; timed from spawning the process to its first answer arriving. The same process
+//! then answers the same event `WARM_ANSWERS` times more, each timed from its submission
+//! to its answer, which shows how much of the first answer is the event's own work (for
+//! the sweeper, whose every run queries the emulator, nearly all of it). The functions
+//! and the baseline take turns, so that a noisy moment hits them alike.
 
 use crate::Launcher;
 use local_runtime::{Outcome, RuntimeApi};
 use serde_json::Value;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Warm answers timed per sample; their median is the sample's warm time.
+const WARM_ANSWERS: usize = 3;
 
 #[derive(Default)]
 pub struct Samples {
@@ -14,20 +20,34 @@ pub struct Samples {
     pub init: Vec<Duration>,
     /// Process start → first answer.
     pub first_response: Vec<Duration>,
+    /// The same event, warm: submission → answer (median of the sample's warm answers).
+    pub warm_response: Vec<Duration>,
 }
 
-fn once(launcher: &Launcher, binary: &Path, event: &Value) -> (Duration, Duration) {
-    let runtime = RuntimeApi::start();
+fn answered(binary: &Path, runtime: &RuntimeApi, event: &Value) -> Instant {
     let id = runtime.submit(event);
-    let process = launcher.start(binary, &runtime);
     let answer = runtime.wait(&id);
     if let Outcome::Error(error) = &answer.outcome {
-        panic!("{}: the first invocation failed: {error}", binary.display());
+        panic!("{}: an invocation failed: {error}", binary.display());
     }
+    answer.at
+}
+
+fn once(launcher: &Launcher, binary: &Path, event: &Value) -> (Duration, Duration, Duration) {
+    let runtime = RuntimeApi::start();
+    let process = launcher.start(binary, &runtime);
+    let first = answered(binary, &runtime, event) - process.started;
     let polled = runtime
         .first_poll()
         .expect("the function polled before answering");
-    (polled - process.started, answer.at - process.started)
+    let mut warm: Vec<Duration> = (0..WARM_ANSWERS)
+        .map(|_| {
+            let submitted = Instant::now();
+            answered(binary, &runtime, event) - submitted
+        })
+        .collect();
+    warm.sort();
+    (polled - process.started, first, warm[WARM_ANSWERS / 2])
 }
 
 /// `starts` samples of each `(binary, first event)`, after one unrecorded start each
@@ -39,9 +59,10 @@ pub fn measure(launcher: &Launcher, binaries: &[(&Path, &Value)], starts: usize)
     }
     for _ in 0..starts {
         for ((binary, event), samples) in binaries.iter().zip(&mut samples) {
-            let (init, first) = once(launcher, binary, event);
+            let (init, first, warm) = once(launcher, binary, event);
             samples.init.push(init);
             samples.first_response.push(first);
+            samples.warm_response.push(warm);
         }
     }
     samples

@@ -159,6 +159,33 @@ fn main() {
         .map(|(p, (e, _))| (p.as_path(), e))
         .collect();
     let cold = cold_start::measure(&launcher, &pairs, starts);
+    let cold_json = |i: usize| {
+        let ms = |samples: &[Duration]| {
+            samples
+                .iter()
+                .map(|d| d.as_secs_f64() * 1e3)
+                .collect::<Vec<_>>()
+        };
+        let (first, init) = (median_ms(&cold[i].first_response), median_ms(&cold[i].init));
+        json!({
+            "first_event": events[i].1,
+            "init_ms": init,
+            "init_ratio": init / median_ms(&cold[0].init),
+            "first_response_ms": first,
+            "ratio": first / median_ms(&cold[0].first_response),
+            "warm_response_ms": median_ms(&cold[i].warm_response),
+            "samples_ms": ms(&cold[i].first_response),
+        })
+    };
+    // `BENCH_ONLY=cold-start`: that phase alone, for trying a change to init quickly.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("cold-start") {
+        let rows: Vec<Value> = (0..names.len())
+            .map(|i| json!({ "name": names[i], "cold_start": cold_json(i) }))
+            .collect();
+        let report = json!({ "starts": starts, "baseline": rows[0], "functions": rows[1..] });
+        print!("{}", report::cold_starts(&report));
+        return;
+    }
 
     eprintln!("bench: warm memory ({invocations} invocations each)");
     let fixture = setup::fixture(&launcher, &bin);
@@ -215,17 +242,9 @@ fn main() {
 
     let row = |i: usize| {
         let name = names[i];
-        let first = median_ms(&cold[i].first_response);
-        let baseline_first = median_ms(&cold[0].first_response);
         json!({
             "name": name,
-            "cold_start": {
-                "first_event": events[i].1,
-                "init_ms": median_ms(&cold[i].init),
-                "first_response_ms": first,
-                "ratio": first / baseline_first,
-                "samples_ms": cold[i].first_response.iter().map(|d| d.as_secs_f64() * 1e3).collect::<Vec<_>>(),
-            },
+            "cold_start": cold_json(i),
             "zip_bytes": zip_bytes(&target, name),
             "zip_ratio": zip_bytes(&target, name) as f64 / zip_bytes(&target, BASELINE) as f64,
             "memory": {
