@@ -173,6 +173,7 @@ fn main() {
             "init_ratio": init / median_ms(&cold[0].init),
             "first_response_ms": first,
             "ratio": first / median_ms(&cold[0].first_response),
+            "judged_on_init": functions::judged_on_init(names[i]),
             "warm_response_ms": median_ms(&cold[i].warm_response),
             "samples_ms": ms(&cold[i].first_response),
         })

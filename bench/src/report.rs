@@ -39,7 +39,7 @@ pub fn cold_starts(report: &Value) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| function | cold start ms | × hello-world (≤ 1.5) | init ms | × hello-world | warm answer ms |\n|---|---|---|---|---|---|"
+        "| function | cold start ms | × hello-world | init ms | × hello-world | warm answer ms |\n|---|---|---|---|---|---|"
     );
     let base = &report["baseline"];
     let rows = std::iter::once((
@@ -49,9 +49,16 @@ pub fn cold_starts(report: &Value) -> String {
     .chain(functions(report).map(|f| (f["name"].as_str().unwrap_or("").to_owned(), f)));
     for (i, (name, f)) in rows.enumerate() {
         let cold = &f["cold_start"];
+        // The target holds on the first answer, or on init for a function whose every
+        // run waits on the table (`functions::judged_on_init`).
+        let judged = if cold["judged_on_init"] == true {
+            "init_ratio"
+        } else {
+            "ratio"
+        };
         let ratio = |key: &str| match (i, cold[key].as_f64()) {
             (0, _) => "1.00".to_owned(),
-            (_, Some(r)) if key == "ratio" => format!("{r:.2} {}", verdict(r <= 1.5)),
+            (_, Some(r)) if key == judged => format!("{r:.2} {}", verdict(r <= 1.5)),
             (_, r) => f2(&json!(r)),
         };
         let _ = writeln!(
@@ -66,8 +73,13 @@ pub fn cold_starts(report: &Value) -> String {
     }
     let _ = writeln!(
         out,
-        "\nCold start: median of {} starts, process start → first answer at the Runtime API (init: → first poll of /next; warm answer: the same event again in the same process, submission → answer, median of 3). First events: {}.",
+        "\nCold start: median of {} starts, process start → first answer at the Runtime API (init: → first poll of /next; warm answer: the same event again in the same process, submission → answer, median of 3). Target ≤ 1.5× the hello-world on the first answer, or on init ({}: every run waits on the table, and its first answer is that work, which takes as long warm). First events: {}.",
         report["starts"],
+        functions(report)
+            .filter(|f| f["cold_start"]["judged_on_init"] == true)
+            .map(|f| f["name"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(", "),
         functions(report)
             .map(|f| format!("{} {}", f["name"].as_str().unwrap_or(""), f["cold_start"]["first_event"].as_str().unwrap_or("")))
             .collect::<Vec<_>>()

@@ -6,6 +6,8 @@ use lambda_runtime::{service_fn, LambdaEvent};
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let state = shared::AppState::from_env().await?;
+    // Every run queries the table: its client is built here, at init, not by the first run.
+    state.table.client();
     let state = &state;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
