@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Warm answers timed per sample; their median is the sample's warm time.
-const WARM_ANSWERS: usize = 3;
+pub const WARM_ANSWERS: usize = 3;
 
 #[derive(Default)]
 pub struct Samples {

@@ -160,12 +160,6 @@ fn main() {
         .collect();
     let cold = cold_start::measure(&launcher, &pairs, starts);
     let cold_json = |i: usize| {
-        let ms = |samples: &[Duration]| {
-            samples
-                .iter()
-                .map(|d| d.as_secs_f64() * 1e3)
-                .collect::<Vec<_>>()
-        };
         let (first, init) = (median_ms(&cold[i].first_response), median_ms(&cold[i].init));
         json!({
             "first_event": events[i].1,
@@ -175,7 +169,7 @@ fn main() {
             "ratio": first / median_ms(&cold[0].first_response),
             "judged_on_init": functions::judged_on_init(names[i]),
             "warm_response_ms": median_ms(&cold[i].warm_response),
-            "samples_ms": ms(&cold[i].first_response),
+            "samples_ms": cold[i].first_response.iter().map(|d| d.as_secs_f64() * 1e3).collect::<Vec<_>>(),
         })
     };
     // `BENCH_ONLY=cold-start`: that phase alone, for trying a change to init quickly.

@@ -73,8 +73,9 @@ pub fn cold_starts(report: &Value) -> String {
     }
     let _ = writeln!(
         out,
-        "\nCold start: median of {} starts, process start → first answer at the Runtime API (init: → first poll of /next; warm answer: the same event again in the same process, submission → answer, median of 3). Target ≤ 1.5× the hello-world on the first answer, or on init ({}: every run waits on the table, and its first answer is that work, which takes as long warm). First events: {}.",
+        "\nCold start: median of {} starts, process start → first answer at the Runtime API (init: → first poll of /next; warm answer: the same event again in the same process, submission → answer, median of {}). Target ≤ 1.5× the hello-world on the first answer, or on init ({}: every run waits on the table, and its first answer is that work, which takes as long warm). First events: {}.",
         report["starts"],
+        crate::cold_start::WARM_ANSWERS,
         functions(report)
             .filter(|f| f["cold_start"]["judged_on_init"] == true)
             .map(|f| f["name"].as_str().unwrap_or(""))
