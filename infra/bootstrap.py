@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Creates in the AWS emulator what template.yaml declares — the table (with its GSIs and
 TTL), every queue (with its redrive to a DLQ), the bucket (encryption, public access
-block, lifecycle) and the hosted zone — and writes the stack file the local gateway
+block, lifecycle), the hosted zone and the verified SES identity of `MailIdentity` — and writes the stack file the local gateway
 reads: every function's environment resolved against those resources, which queue
 feeds which worker, and which function runs on a schedule.
 
@@ -39,6 +39,7 @@ class Stack:
         self.s3 = boto3.client("s3", **kw)
         self.r53 = boto3.client("route53", **kw)
         self.sm = boto3.client("secretsmanager", **kw)
+        self.ses = boto3.client("sesv2", **kw)
 
     def of_type(self, kind):
         return [(name, r.get("Properties", {})) for name, r in self.resources.items() if r["Type"] == kind]
@@ -114,6 +115,10 @@ class Stack:
             self.arns[name] = created["ARN"]
         for name, _ in self.of_type("AWS::Serverless::HttpApi"):
             self.refs[name] = "local"
+        # The SES identity mail is sent as is verified outside the stack in AWS; here the
+        # emulator's SES is told it is, so it accepts what the mail worker sends.
+        if self.params.get("MailIdentity"):
+            self.ses.create_email_identity(EmailIdentity=self.params["MailIdentity"])
 
     def create_table(self, name, props):
         table = props.get("TableName", name)

@@ -17,25 +17,65 @@ moto also answers each page of a `Query` of the table by sorting every item of t
 and walking from the first one to the page's start key; `lean_queries` hands it only the
 query's partition, already past the start key, and an index query the table unsorted
 (moto sorts what matches) — the same answers, without sorting the whole table per page.
+
+E-mail sent through SES v2 is kept whole and served at `/_emulator/ses/sent`
+(`record_sent_mail`), where the local gateway's mailbox reads it.
 """
 
 import argparse
 import bisect
 import copy
+import datetime
+import json
 import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
 
-def serialised(app):
+SENT_MAIL_PATH = "/_emulator/ses/sent"
+
+
+def serialised(app, sent_mail):
     lock = threading.Lock()
 
     def handle(environ, start_response):
         with lock:
+            if environ.get("PATH_INFO") == SENT_MAIL_PATH:
+                body = json.dumps(sent_mail).encode()
+                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+                return [body]
             return list(app(environ, start_response))
 
     return handle
+
+
+def record_sent_mail():
+    """moto keeps only one part (HTML, if any) of an SES v2 message in its backend: this
+    keeps every message SES accepted whole (to, subject, text, HTML, time), oldest first,
+    for the local gateway's mailbox (`GET /_local/mailbox`). Nothing is sent anywhere."""
+    from moto.sesv2.responses import SESV2Response
+
+    sent = []
+    original = SESV2Response.send_email
+
+    def send_email(self):
+        answer = original(self)  # raises, recording nothing, when SES would refuse it
+        params = json.loads(self.body)
+        simple = params.get("Content", {}).get("Simple", {})
+        body = simple.get("Body", {})
+        sent.append({
+            "to": params.get("Destination", {}).get("ToAddresses", []),
+            "from": params.get("FromEmailAddress"),
+            "subject": simple.get("Subject", {}).get("Data", ""),
+            "text": body.get("Text", {}).get("Data", ""),
+            "html": body.get("Html", {}).get("Data", ""),
+            "sent_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        })
+        return answer
+
+    SESV2Response.send_email = send_email
+    return sent
 
 
 def lean_transactions():
@@ -151,9 +191,10 @@ def main():
     args = parser.parse_args()
     lean_transactions()
     lean_queries()
+    sent_mail = record_sent_mail()
     app = DomainDispatcherApplication(create_backend_app)
     try:
-        run_simple(args.host, args.port, serialised(app), threaded=True, request_handler=MotoRequestHandler)
+        run_simple(args.host, args.port, serialised(app, sent_mail), threaded=True, request_handler=MotoRequestHandler)
     except KeyboardInterrupt:
         pass  # Ctrl-C on `make run` reaches the whole process group
 

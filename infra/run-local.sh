@@ -53,6 +53,8 @@ if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
   done
 fi
 echo "AWS emulator at $AWS_ENDPOINT_URL"
+# Links in e-mails open the settings pages of this stack (template parameter AppUrl).
+export APP_URL="${APP_URL:-http://127.0.0.1:$PORT}"
 
 (cd infra && ../.venv/bin/python bootstrap.py --template ../template.yaml --endpoint "$AWS_ENDPOINT_URL" --out "$STACK_DIR/stack.json")
 

@@ -18,10 +18,12 @@ Usage: openapi_conformance.py BASE_URL [--round-trips FILE]
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
 
+import boto3
 import pyotp
 
 import requests
@@ -87,15 +89,27 @@ def call(method, path, token=None, body=None, expect=None, template=None, raw=No
 
 def user():
     email = f"oa-{uuid.uuid4().hex[:12]}@example.com"
-    call("POST", "/v1/auth/signup", body={"email": email, "password": "correct horse battery", "name": "Spec"}, expect=201)
+    call("POST", "/v1/auth/signup", body={"email": email, "password": "correct horse battery", "name": "Spec"}, expect=202)
     login = call("POST", "/v1/auth/login", body={"email": email, "password": "correct horse battery"}, expect=200)
     return email, login["token"], login["session_id"]
+
+
+def verification_token(email, mails=1):
+    """The token of the newest verification mail to `email`, from the local mailbox, once
+    `mails` of them arrived."""
+    for _ in range(150):
+        items = session.get(f"{BASE}/_local/mailbox", params={"to": email}).json()["items"]
+        found = [m["token"] for m in items if m["subject"].startswith("Verify your e-mail")]
+        if len(found) >= mails:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no verification mail to {email}")
 
 
 call("GET", "/v1/health", expect=200)
 call("GET", "/v1/openapi.json", expect=200)
 email, token, session_id = user()
-call("POST", "/v1/auth/signup", body={"email": email, "password": "correct horse battery", "name": "Again"}, expect=409)
+call("POST", "/v1/auth/signup", body={"email": email, "password": "correct horse battery", "name": "Again"}, expect=202)
 call("POST", "/v1/auth/signup", body={"email": "nope", "password": "x", "name": ""}, expect=422)
 call("POST", "/v1/auth/login", body={"email": email, "password": "wrong password"}, expect=401)
 me = call("GET", "/v1/me", token, expect=200)
@@ -122,6 +136,19 @@ call("GET", f"{invitations}/{invitation['id']}", token, expect=200, template="/v
 call("GET", "/v1/me/invitations", other_token, expect=200)
 mine = "/v1/me/invitations/{invitation_id}"
 call("POST", f"/v1/me/invitations/{invitation['id']}/accept", token, expect=404, template=mine + "/accept")
+call("POST", f"/v1/me/invitations/{invitation['id']}/accept", other_token, expect=403, template=mine + "/accept")
+call("POST", "/v1/me/verify-email", other_token, expect=429)
+# A minute later (time moves for this one profile), a new link goes out.
+boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local").update_item(
+    TableName=os.environ["TABLE_NAME"],
+    Key={"pk": {"S": f"USER#{other_id}"}, "sk": {"S": "PROFILE"}},
+    UpdateExpression="SET verification_sent_at = :past",
+    ExpressionAttributeValues={":past": {"S": "2020-01-01T00:00:00.000Z"}},
+)
+call("POST", "/v1/me/verify-email", other_token, expect=202)
+call("POST", "/v1/auth/verify-email", body={"token": "pmv.usr_nope.x"}, expect=400)
+call("POST", "/v1/auth/verify-email", body={"token": verification_token(other_email, mails=2)}, expect=200)
+call("POST", "/v1/me/verify-email", other_token, expect=409)
 call("POST", f"/v1/me/invitations/{invitation['id']}/accept", other_token, expect=200, template=mine + "/accept")
 declined = call("POST", members, token, {"email": f"oa-{uuid.uuid4().hex[:12]}@example.com", "role": "viewer"}, expect=201, template="/v1/orgs/{slug}/members")
 call("DELETE", f"{invitations}/{declined['id']}", token, expect=204, template="/v1/orgs/{slug}/invitations/{invitation_id}")

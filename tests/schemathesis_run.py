@@ -31,8 +31,17 @@ def call(method, path, token=None, body=None, expect=200):
 
 
 def person():
+    """A new account whose address is verified (with the link of its mail, read from the
+    local mailbox), so it may accept invitations."""
     email = f"st-{uuid.uuid4().hex[:12]}@example.com"
-    call("POST", "/v1/auth/signup", body={"email": email, "password": PASSWORD, "name": "Schemathesis"}, expect=201)
+    call("POST", "/v1/auth/signup", body={"email": email, "password": PASSWORD, "name": "Schemathesis"}, expect=202)
+    for _ in range(150):
+        mail = http.get(f"{BASE}/_local/mailbox", params={"to": email}).json()["items"]
+        if mail:
+            break
+        time.sleep(0.1)
+    assert mail, f"no verification mail to {email}"
+    call("POST", "/v1/auth/verify-email", body={"token": mail[0]["token"]})
     return email, sign_in(email)
 
 

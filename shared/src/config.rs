@@ -17,6 +17,14 @@ pub struct Config {
     pub exports_queue_url: String,
     /// Where organizations being deleted wait for the deletion worker.
     pub org_deletions_queue_url: String,
+    /// Where e-mails wait for the mail worker (`MAIL_QUEUE_URL`).
+    pub mail_queue_url: String,
+    /// `APP_URL`: the settings pages, which links in e-mails open.
+    pub app_url: String,
+    /// `MAIL_FROM_ADDRESS`: the SES identity e-mails are sent from (the mail worker only).
+    pub mail_from_address: Option<String>,
+    /// `MAIL_CONFIGURATION_SET`: the SES configuration set of every e-mail, if any.
+    pub mail_configuration_set: Option<String>,
     /// `BILLING_RETENTION_DAYS`: how long a deleted org's billing records (and its
     /// tombstone) are kept.
     pub billing_retention_days: i64,
@@ -68,6 +76,12 @@ impl Config {
             exports_queue_url: required("EXPORTS_QUEUE_URL")?,
             export_bucket: required("EXPORT_BUCKET")?,
             org_deletions_queue_url: required("ORG_DELETIONS_QUEUE_URL")?,
+            mail_queue_url: required("MAIL_QUEUE_URL")?,
+            app_url: lookup("APP_URL")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "https://app.plexmcp.com".into()),
+            mail_from_address: lookup("MAIL_FROM_ADDRESS").filter(|v| !v.is_empty()),
+            mail_configuration_set: lookup("MAIL_CONFIGURATION_SET").filter(|v| !v.is_empty()),
             billing_retention_days: match lookup("BILLING_RETENTION_DAYS").filter(|v| !v.is_empty()) {
                 None => 2555,
                 Some(days) => days

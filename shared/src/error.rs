@@ -61,8 +61,16 @@ pub enum Error {
     Conflict { code: &'static str, detail: String },
     #[error("the slug of an organization cannot be changed")]
     SlugImmutable,
-    #[error("too many failed attempts; try again in {retry_after} seconds")]
+    #[error("too many requests of this kind; try again in {retry_after} seconds")]
     RateLimited { retry_after: u64 },
+    /// The action needs an e-mail address the account has proven (`/v1/auth/verify-email`).
+    #[error("verify your e-mail address first: follow the link we sent, or ask for a new one with POST /v1/me/verify-email")]
+    EmailUnverified,
+    /// A verification token that is unknown, used, replaced by a newer one or expired.
+    #[error(
+        "the verification link is not valid: it was used, replaced by a newer one or has expired"
+    )]
+    InvalidToken,
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

@@ -9,6 +9,7 @@
 use crate::aws::LazySqs;
 use crate::exports::ExportMessage;
 use crate::ids::{MessageId, OrgId};
+use crate::mail::Mail;
 use crate::org_deletion::OrgDeletion;
 use crate::platform_hostname::HostnameRecord;
 use crate::store::keys::{outbox_shard, Key, OUTBOX_PREFIX};
@@ -145,8 +146,8 @@ impl Event {
 }
 
 /// What the outbox carries: a webhook event, a platform DNS record to write
-/// (`platform_hostname`), an export job for the export worker, or an organization to
-/// delete for the deletion worker. All travel the same way — written in the transaction
+/// (`platform_hostname`), an export job for the export worker, an organization to
+/// delete for the deletion worker, or an e-mail for the mail worker. All travel the same way — written in the transaction
 /// of their change, relayed to the events queue, taken off the outbox by its worker once
 /// done. (Untagged: each kind has a field the others lack.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -156,6 +157,8 @@ pub enum Outboxed {
     Hostname(HostnameRecord),
     Export(ExportMessage),
     Deletion(OrgDeletion),
+    /// Last: the only kind without `organization_id`, so no other kind parses as it.
+    Mail(Mail),
 }
 
 impl From<Event> for Outboxed {
@@ -182,6 +185,12 @@ impl From<OrgDeletion> for Outboxed {
     }
 }
 
+impl From<Mail> for Outboxed {
+    fn from(mail: Mail) -> Self {
+        Outboxed::Mail(mail)
+    }
+}
+
 impl Outboxed {
     pub fn id(&self) -> &MessageId {
         match self {
@@ -189,16 +198,20 @@ impl Outboxed {
             Outboxed::Hostname(h) => &h.id,
             Outboxed::Export(x) => &x.id,
             Outboxed::Deletion(d) => &d.id,
+            Outboxed::Mail(m) => &m.id,
         }
     }
 
-    pub fn organization_id(&self) -> &OrgId {
-        match self {
+    /// The partition of the outbox entry: the organization's, or for an e-mail its owner's.
+    pub fn partition(&self) -> String {
+        let org = match self {
             Outboxed::Event(e) => &e.organization_id,
             Outboxed::Hostname(h) => &h.organization_id,
             Outboxed::Export(x) => &x.organization_id,
             Outboxed::Deletion(d) => &d.organization_id,
-        }
+            Outboxed::Mail(m) => return m.owner.clone(),
+        };
+        format!("ORG#{org}")
     }
 
     fn timestamp(&self) -> &str {
@@ -207,6 +220,7 @@ impl Outboxed {
             Outboxed::Hostname(h) => &h.timestamp,
             Outboxed::Export(x) => &x.timestamp,
             Outboxed::Deletion(d) => &d.timestamp,
+            Outboxed::Mail(m) => &m.timestamp,
         }
     }
 
@@ -216,7 +230,7 @@ impl Outboxed {
 
     pub fn outbox_key(&self) -> Key {
         Key {
-            pk: format!("ORG#{}", self.organization_id()),
+            pk: self.partition(),
             sk: format!("{OUTBOX_PREFIX}{}", self.id()),
         }
     }
@@ -259,7 +273,7 @@ impl EventRelay {
     /// sweep relays it, so the request that made the change still succeeds.
     pub async fn relay_committed(&self, message: &Outboxed) {
         #[cfg(feature = "test-hooks")]
-        if crate::test_hooks::relay_fails(message.organization_id().as_str()) {
+        if crate::test_hooks::relay_fails(&message.partition()) {
             tracing::warn!(message_id = %message.id(), "relay after commit failed (test switch)");
             return;
         }

@@ -44,8 +44,10 @@ pub fn fault_once(name: &str) -> bool {
         .is_some_and(|dir| std::fs::remove_file(dir.join(name)).is_ok())
 }
 
-/// The test switch that makes the relay right after commit fail for one org's events
-/// (the file `relay-fails.<org id>`), so that a test sees the sweep deliver them.
-pub fn relay_fails(org_id: &str) -> bool {
-    switched_on(&format!("relay-fails.{org_id}"))
+/// The test switch that makes the relay right after commit fail for one org's or user's
+/// outbox messages (the file `relay-fails.<org or user id>`), so that a test sees the
+/// sweep deliver them. `partition` is the outbox entry's (`ORG#org_…`, `USER#usr_…`).
+pub fn relay_fails(partition: &str) -> bool {
+    let id = partition.split_once('#').map_or(partition, |(_, id)| id);
+    switched_on(&format!("relay-fails.{id}"))
 }

@@ -66,7 +66,7 @@ async fn accepting_joins_the_team_with_the_event_and_audit_entry_in_one_go() {
     let org = OrgFixture::create(&api).await;
     outbox_drains(&org.id).await;
     let endpoint = subscribe(&api, &org, &["team.member_added"]).await;
-    let newcomer = Account::create(&api).await;
+    let newcomer = Account::create_verified(&api).await;
     let invitation = invite(
         &api,
         &org,
@@ -159,9 +159,10 @@ async fn an_invitation_made_before_the_account_existed_is_found_at_signup() {
         json!({ "email": email, "password": plexmcp_tests::fixtures::PASSWORD, "name": "Late" }),
     )
     .await
-    .expect(201);
+    .expect(202);
     let person = Account::login(&api, &email).await;
     assert_eq!(my_invitations(&api, &person).await[0]["id"], id.as_str());
+    person.verify_email(&api).await;
     api.post(&answer(&id, "accept"), Some(&person.token), json!({}))
         .await
         .expect(200);
@@ -174,7 +175,7 @@ async fn an_invitation_made_before_the_account_existed_is_found_at_signup() {
 async fn reinviting_replaces_the_pending_invitation() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
-    let person = Account::create(&api).await;
+    let person = Account::create_verified(&api).await;
     let first = invite(&api, &org, &org.owner.token, &person.email, "viewer").await;
     let second = invite(&api, &org, &org.admin.token, &person.email, "member").await;
     assert_ne!(first["id"], second["id"]);
@@ -208,7 +209,7 @@ async fn reinviting_replaces_the_pending_invitation() {
 async fn revoked_declined_expired_and_other_peoples_invitations_cannot_be_accepted() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
-    let person = Account::create(&api).await;
+    let person = Account::create_verified(&api).await;
     let stranger = Account::create(&api).await;
 
     // Revoked by an admin.
@@ -318,4 +319,83 @@ async fn only_owners_and_admins_invite_and_only_owners_invite_owners() {
             .await
             .problem(422, "validation_failed");
     }
+}
+
+#[tokio::test]
+async fn an_admin_cannot_replace_an_owners_invitation_by_inviting_again() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let person = Account::create_verified(&api).await;
+    let owner_invite = invite(&api, &org, &org.owner.token, &person.email, "owner").await;
+    // Revoking it is the owners' right; re-inviting with a lower role would revoke it too.
+    let refused = api
+        .post(
+            &org.path("/members"),
+            Some(&org.admin.token),
+            json!({ "email": person.email, "role": "viewer" }),
+        )
+        .await
+        .problem(403, "forbidden");
+    assert!(refused.body["detail"].as_str().unwrap().contains("owner"));
+    let mine = my_invitations(&api, &person).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["id"], owner_invite["id"]);
+    assert_eq!(mine[0]["role"], "owner");
+    // An owner may replace it.
+    invite(&api, &org, &org.owner.token, &person.email, "viewer").await;
+}
+
+#[tokio::test]
+async fn an_invitation_lapses_when_its_maker_loses_the_right_to_grant_it() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let (demoted_admin, removed_admin) = (
+        Account::create_verified(&api).await,
+        Account::create_verified(&api).await,
+    );
+    org.add(&api, &demoted_admin, "admin").await;
+    org.add(&api, &removed_admin, "admin").await;
+    let (first, second, kept) = (
+        Account::create_verified(&api).await,
+        Account::create_verified(&api).await,
+        Account::create_verified(&api).await,
+    );
+    let by_demoted = invite(&api, &org, &demoted_admin.token, &first.email, "admin").await;
+    let by_removed = invite(&api, &org, &removed_admin.token, &second.email, "admin").await;
+    let by_admin = invite(&api, &org, &org.admin.token, &kept.email, "member").await;
+
+    api.patch(
+        &org.path(&format!("/members/{}", demoted_admin.id)),
+        &org.owner.token,
+        json!({ "role": "viewer" }),
+    )
+    .await
+    .expect(200);
+    api.delete(
+        &org.path(&format!("/members/{}", removed_admin.id)),
+        &org.owner.token,
+    )
+    .await
+    .expect(200);
+
+    for (who, invitation) in [(&first, &by_demoted), (&second, &by_removed)] {
+        api.post(
+            &answer(invitation["id"].as_str().unwrap(), "accept"),
+            Some(&who.token),
+            json!({}),
+        )
+        .await
+        .problem(404, "not_found");
+        api.get(&org.path(""), &who.token)
+            .await
+            .problem(404, "not_found");
+    }
+    // The invitation of an admin who still is one stands.
+    api.post(
+        &answer(by_admin["id"].as_str().unwrap(), "accept"),
+        Some(&kept.token),
+        json!({}),
+    )
+    .await
+    .expect(200);
 }

@@ -349,7 +349,7 @@ async fn a_person_in_more_than_a_hundred_orgs_still_sees_them_all() {
 #[tokio::test]
 async fn a_person_belongs_to_at_most_a_thousand_orgs() {
     let api = stack().api();
-    let owner = Account::create(&api).await;
+    let owner = Account::create_verified(&api).await;
     let org = OrgFixture::create(&api).await;
     let invitation = api
         .post(

@@ -15,7 +15,8 @@ pub struct Account {
 }
 
 impl Account {
-    /// Signs up a new account and logs it in.
+    /// Signs up a new account and logs it in (its address is not verified yet:
+    /// `verify_email`).
     pub async fn create(api: &Api) -> Account {
         let email = format!("{}@example.com", unique("user-"));
         let signup = api
@@ -25,11 +26,28 @@ impl Account {
                 json!({ "email": email, "password": PASSWORD, "name": "Test User" }),
             )
             .await
-            .expect(201);
-        let mut account = Account::login(api, &email).await;
-        assert_eq!(account.id, signup.body["id"].as_str().unwrap());
-        account.email = email;
+            .expect(202);
+        assert_eq!(signup.body, json!({ "status": "verification_sent" }));
+        Account::login(api, &email).await
+    }
+
+    /// Signs up a new account, verifies its address with the link of its mail, and logs
+    /// it in.
+    pub async fn create_verified(api: &Api) -> Account {
+        let account = Account::create(api).await;
+        account.verify_email(api).await;
         account
+    }
+
+    /// Follows the newest verification link the local mailbox holds for this address.
+    pub async fn verify_email(&self, api: &Api) {
+        let token = crate::mailbox::wait_for(api, &self.email, "Verify your e-mail").await["token"]
+            .as_str()
+            .expect("a verification token")
+            .to_owned();
+        api.post("/v1/auth/verify-email", None, json!({ "token": token }))
+            .await
+            .expect(200);
     }
 
     /// A new session of an existing account.
@@ -164,8 +182,13 @@ impl TwoOrgs {
     }
 }
 
-/// `account` joins the org `slug` with `role`: invited by `inviter`, then accepting.
+/// `account` joins the org `slug` with `role`: invited by `inviter`, then accepting (with
+/// its address verified first, as accepting needs).
 pub async fn join(api: &Api, slug: &str, inviter: &str, account: &Account, role: &str) {
+    let me = api.get("/v1/me", &account.token).await.expect(200);
+    if me.body["email_verified"] != true {
+        account.verify_email(api).await;
+    }
     let invitation = api
         .post(
             &format!("/v1/orgs/{slug}/members"),

@@ -2,8 +2,8 @@
 //! removes it from the outbox. A webhook event is fanned out to the organization's
 //! endpoints that subscribe to it — one delivery job per endpoint on the deliveries
 //! queue; a platform host name is written to the platform zone (`platform_zone`); an
-//! export job is passed on to the exports queue, and an organization to delete to the
-//! deletions queue.
+//! export job is passed on to the exports queue, an organization to delete to the
+//! deletions queue, and an e-mail to the mail queue.
 //!
 //! At-least-once: a redelivered event produces the same jobs again (same message id,
 //! same endpoint id), which the delivery worker deduplicates by that pair
@@ -71,6 +71,14 @@ pub async fn dispatch(
             state
                 .sqs
                 .send_after(queue, deletion, chrono::Duration::zero())
+                .await?;
+            0
+        }
+        Outboxed::Mail(mail) => {
+            let queue = &state.config.mail_queue_url;
+            state
+                .sqs
+                .send_after(queue, mail, chrono::Duration::zero())
                 .await?;
             0
         }

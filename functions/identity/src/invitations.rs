@@ -19,12 +19,12 @@ use shared::events::{Event, EventType};
 use shared::http::page::query_page;
 use shared::http::{ClientInfo, Page, PageQuery, Path, Problem, Query};
 use shared::ids::{InvitationId, OrgId};
-use shared::store::invitations::{pointer_target, Invitation};
+use shared::store::invitations::{inviter_of_pointer, pointer_target, Invitation};
 use shared::store::keys::invitee_partition;
 use shared::store::members::{self, Member, Membership};
 use shared::store::orgs::{Org, ACTIVE};
 use shared::store::users::User;
-use shared::store::{put, s, ChainOwner, CommitError, Item, Key, Mutation};
+use shared::store::{put, s, ChainOwner, CommitError, Cond, Item, Key, Mutation};
 use shared::{AppState, Error};
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -93,6 +93,8 @@ struct Answering {
     invitation: Invitation,
     org: Org,
     org_item: Item,
+    /// The inviter's membership item's key (invitations made before it was recorded: none).
+    inviter: Option<Key>,
     items: HashMap<Key, Item>,
 }
 
@@ -114,10 +116,10 @@ async fn answering(state: &AppState, bearer: &Bearer, id: &str) -> Result<Answer
     }
     let (org_key, invitee_key) = (Key::org(&org_id), Key::invitee(&email, &org_id));
     let member_key = Key::member(&org_id, &user.id);
-    let mut items = state
-        .table
-        .get_many(&[org_key.clone(), invitee_key.clone(), member_key.clone()])
-        .await?;
+    let inviter = inviter_of_pointer(&pointer).map(|id| Key::member(&org_id, &id));
+    let mut keys = vec![org_key.clone(), invitee_key.clone(), member_key.clone()];
+    keys.extend(inviter.clone());
+    let mut items = state.table.get_many(&keys).await?;
     let org_item = items.remove(&org_key).ok_or(Error::NotFound)?;
     let org = Org::from_item(&org_item)?.ok_or(Error::NotFound)?;
     let invitation = items
@@ -131,6 +133,7 @@ async fn answering(state: &AppState, bearer: &Bearer, id: &str) -> Result<Answer
         invitation,
         org,
         org_item,
+        inviter,
         items,
     })
 }
@@ -166,6 +169,7 @@ pub struct InvitationAccepted {
     responses(
         (status = 200, body = InvitationAccepted),
         (status = 401, body = Problem),
+        (status = 403, description = "`email_unverified`: the caller's address is not verified yet", body = Problem),
         (status = 404, description = "No such pending invitation for the caller (expired, revoked, replaced)", body = Problem),
         (status = 409, description = "`conflict` (already a member) or `membership_limit`", body = Problem),
     ))]
@@ -177,6 +181,37 @@ pub async fn accept(
 ) -> Result<axum::Json<InvitationAccepted>, Error> {
     let answering = answering(&state, &bearer, &id).await?;
     let (user, invitation, org) = (&answering.user, &answering.invitation, &answering.org);
+    // Whoever signs up with an address first must not take its invitations: only an
+    // account that proved it receives the address's mail joins.
+    if !user.email_verified {
+        return Err(Error::EmailUnverified);
+    }
+    // An invitation lapses with its maker's right to grant the role (removed, demoted):
+    // checked on what was read, and held as a condition of the commit.
+    let grantors: &[Role] = match invitation.role {
+        Role::Owner => &[Role::Owner],
+        _ => &[Role::Owner, Role::Admin],
+    };
+    let inviter_guard = match &answering.inviter {
+        None => None,
+        Some(key) => {
+            let role = answering.items.get(key).map(members::role_of).transpose()?;
+            if !role.is_some_and(|r| grantors.contains(&r)) {
+                return Err(Error::NotFound);
+            }
+            let mut cond = Cond::new(
+                (0..grantors.len())
+                    .map(|i| format!("#role = :g{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" OR "),
+            )
+            .name("#role", "role");
+            for (i, grantor) in grantors.iter().enumerate() {
+                cond = cond.value(&format!(":g{i}"), s(grantor.as_str()));
+            }
+            Some((key.clone(), cond))
+        }
+    };
     if answering
         .items
         .contains_key(&Key::member(&org.id, &user.id))
@@ -216,6 +251,9 @@ pub async fn accept(
         .emit(Event::new(EventType::TeamMemberAdded, &org.id, data, now));
     if invitation.role == Role::Owner {
         mutation = mutation.add("owner_count", 1);
+    }
+    if let Some((key, cond)) = inviter_guard {
+        mutation = mutation.guard(key, cond);
     }
     mutation.commit(&state).await.map_err(|e| match e {
         CommitError::Write(0..=2) | CommitError::Owner => Error::NotFound,

@@ -8,6 +8,7 @@ mod me;
 mod sessions;
 mod signup;
 mod two_factor;
+mod verify_email;
 
 use axum::Router;
 use shared::{documented, served, AppState};
@@ -19,6 +20,8 @@ macro_rules! each_route {
     ($with:ident) => {
         $with! {
             signup::signup;
+            verify_email::verify;
+            verify_email::resend;
             login::login;
             login::login_second_factor;
             login::logout;

@@ -18,9 +18,11 @@ use shared::audit::{AuditDraft, Category, Target};
 use shared::auth::{Bearer, ChallengeToken, SessionToken};
 use shared::crypto::constant_time_eq;
 use shared::domain::{Email, PasswordHash};
+use shared::email_verification::{device_of, known_devices, remember};
 use shared::http::browser::SessionDelivery;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::SessionId;
+use shared::mail::{Links, Mail};
 use shared::second_factor::{self, active_secret, blocking, rejected, Factor, Holder};
 use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
@@ -223,13 +225,33 @@ async fn start_session(
         client,
         now,
     );
-    let mutation = user_mutation(
+    let mut mutation = user_mutation(
         user,
         profile,
         "auth.login",
         Target::new("session", &token.session_id),
         client,
     );
+    // A device the account has not signed in from: remember it, and tell the owner.
+    let device = device_of(client.user_agent.as_deref());
+    let known = known_devices(profile);
+    if !known.contains(&device) {
+        let shown = |v: &Option<String>| {
+            v.as_deref()
+                .map(|v| v.chars().take(200).collect::<String>())
+                .unwrap_or_else(|| "unknown".into())
+        };
+        mutation = mutation
+            .set("known_devices", remember(known, device))
+            .emit(Mail::new_sign_in(
+                Key::user(&user.id).pk,
+                &user.email,
+                &shown(&client.user_agent),
+                &shown(&client.ip),
+                &Links(&state.config.app_url),
+                now,
+            ));
+    }
     extend(mutation)
         .write(put(&state.table, session, "attribute_not_exists(pk)")?)
         .commit(state)

@@ -26,6 +26,8 @@ pub struct MeView {
     email: String,
     name: String,
     two_factor_enabled: bool,
+    /// The address was proven by its verification link (needed to accept invitations).
+    email_verified: bool,
     organizations: Vec<OrgMembershipView>,
 }
 
@@ -71,6 +73,7 @@ pub async fn me(
         email: user.email,
         name: user.name,
         two_factor_enabled: user.two_factor_enabled,
+        email_verified: user.email_verified,
         organizations,
     }))
 }

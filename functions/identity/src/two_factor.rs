@@ -19,6 +19,7 @@ use shared::domain::password::hash_secret;
 use shared::domain::TotpSecret;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::UserId;
+use shared::mail::{Links, Mail};
 use shared::second_factor::{
     self, active_secret, blocking, sealed_secret, Factor, Holder, ACTIVE, PENDING,
 };
@@ -399,7 +400,13 @@ pub async fn disable(
     .remove(ACTIVE)
     .remove(PENDING)
     .set(TWO_FACTOR.counter, n(0))
-    .write(proof.write);
+    .write(proof.write)
+    .emit(Mail::two_factor_disabled(
+        Key::user(&user.id).pk,
+        &user.email,
+        &Links(&state.config.app_url),
+        chrono::Utc::now(),
+    ));
     second_factor::commit_spending(
         &state,
         with_writes(mutation, others),

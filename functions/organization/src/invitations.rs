@@ -16,10 +16,11 @@ use shared::error::Validator;
 use shared::http::page::query_page;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Path, Problem, Query};
 use shared::ids::InvitationId;
+use shared::mail::{Links, Mail};
 use shared::store::invitations::{Invitation, INVITATION_LIFETIME};
 use shared::store::keys::INVITATION_PREFIX;
 use shared::store::users::user_id_of_pointer;
-use shared::store::{check, delete, put, put_if, s, CommitError, Cond, Key};
+use shared::store::{check, delete, put, put_if, s, CommitError, Cond, ItemExt, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -86,22 +87,24 @@ pub async fn invite(
         return Err(v.error());
     };
     let email_key = Key::email(email.as_str());
-    let access = OrgAccess::load_with(
-        &state,
-        &credential,
-        &slug,
-        std::slice::from_ref(&email_key),
-        |m, items| {
-            let mut keys = vec![Key::invitee(email.as_str(), &m.org_id)];
-            if let Some(user) = items
-                .get(&email_key)
-                .and_then(|p| user_id_of_pointer(p).ok())
-            {
-                keys.push(Key::member(&m.org_id, &user));
-            }
-            keys
-        },
-    )
+    // The inviter's profile: their name goes in the invitation mail.
+    let inviter_key = match &credential {
+        Credential::Session(bearer) => Some(Key::user(&bearer.0.user_id)),
+        Credential::ApiKey(..) => None,
+    };
+    let first: Vec<Key> = std::iter::once(email_key.clone())
+        .chain(inviter_key.clone())
+        .collect();
+    let access = OrgAccess::load_with(&state, &credential, &slug, &first, |m, items| {
+        let mut keys = vec![Key::invitee(email.as_str(), &m.org_id)];
+        if let Some(user) = items
+            .get(&email_key)
+            .and_then(|p| user_id_of_pointer(p).ok())
+        {
+            keys.push(Key::member(&m.org_id, &user));
+        }
+        keys
+    })
     .await?;
     access.require(Permission::Administer)?;
     access.require_person()?;
@@ -125,6 +128,12 @@ pub async fn invite(
         .get(&Key::invitee(email.as_str(), &org.id))
         .map(Invitation::from_item)
         .transpose()?;
+    // Replacing an invitation takes it back: the same right as revoking it (an admin
+    // cannot downgrade an owner's invitation by re-inviting). The replaced one is a
+    // condition of the write below.
+    if let Some(old) = &replaced {
+        guard_owners(&access, old.role, None)?;
+    }
 
     let now = Utc::now();
     let invitation = Invitation {
@@ -185,6 +194,12 @@ pub async fn invite(
             .write(delete(&state.table, &old.key(), None))
             .write(delete(&state.table, &old.pointer_key(), None));
     }
+    let inviter = inviter_key
+        .and_then(|key| access.items.get(&key))
+        .and_then(|profile| profile.opt_str("name"))
+        .unwrap_or("A member of the organization");
+    let links = Links(&state.config.app_url);
+    mutation = mutation.emit(Mail::invitation(&invitation, inviter, &links, now));
     mutation.commit(&state).await.map_err(|e| match e {
         CommitError::Write(3) => Error::conflict("conflict", "this person is already a member"),
         CommitError::Write(_) => Error::conflict(

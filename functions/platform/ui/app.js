@@ -194,6 +194,21 @@ async function signedIn() {
   go("#/orgs");
 }
 
+// The link of the verification mail: no session needed, the token is the proof.
+async function verifyEmailView(token) {
+  try {
+    const answer = await api("POST", "/v1/auth/verify-email", { token: token || "" });
+    show("E-mail verified", h("section", { class: "card" },
+      h("p", { role: "status" }, `${answer.email} is verified: you can accept invitations to organizations.`),
+      h("a", { href: "#/" }, "Continue")));
+  } catch (error) {
+    if (!(error instanceof Problem)) throw error;
+    show("E-mail not verified", h("section", { class: "card" },
+      h("p", { class: "form-error", role: "alert" }, error.message),
+      h("a", { href: "#/account" }, "Ask for a new link")));
+  }
+}
+
 function signupView() {
   show(
     "Create your account",
@@ -809,6 +824,9 @@ async function route() {
   try {
     if (!known) await loadMe();
     if (parts[0] === "signup") return signupView();
+    if (parts[0] && parts[0].startsWith("verify-email")) {
+      return await verifyEmailView(new URLSearchParams(parts[0].split("?")[1] || "").get("token"));
+    }
     if (me === null || parts[0] === "login") return loginView();
     if (parts[0] === "account") return await accountView();
     const section = parts[0] === "orgs" && parts[1] && SECTIONS.find(([key]) => key === parts[2]);

@@ -10,6 +10,7 @@
 //! function runs with its own configuration (its template environment), as in Lambda: a
 //! variable one function is given is not seen by another.
 
+mod mailbox;
 mod queues;
 mod routes;
 mod stack;
@@ -137,15 +138,17 @@ fn http_functions(
         std::sync::Arc::new(routes.to_vec()),
         std::sync::Arc::new(routers),
     );
-    Ok(axum::Router::new().fallback(move |request: Request| {
-        let (routes, routers) = (routes.clone(), routers.clone());
-        async move {
-            match routes::function_of(&routes, &request).and_then(|f| routers.get(f)) {
-                Some(router) => router.clone().oneshot(request).await.into_response(),
-                None => routes::not_found(),
+    Ok(axum::Router::new()
+        .route("/_local/mailbox", axum::routing::get(mailbox::mailbox))
+        .fallback(move |request: Request| {
+            let (routes, routers) = (routes.clone(), routers.clone());
+            async move {
+                match routes::function_of(&routes, &request).and_then(|f| routers.get(f)) {
+                    Some(router) => router.clone().oneshot(request).await.into_response(),
+                    None => routes::not_found(),
+                }
             }
-        }
-    }))
+        }))
 }
 
 /// What API Gateway puts in the request context: the caller's address.

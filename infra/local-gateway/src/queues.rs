@@ -50,6 +50,15 @@ async fn invoke(
             let worker = WORKER.get_or_init(|| org_deletion::Worker::new(state));
             Ok(worker.handle(state, event).await)
         }
+        "MailFunction" => {
+            static MAILER: std::sync::OnceLock<Result<mail::Mailer, String>> =
+                std::sync::OnceLock::new();
+            let mailer = MAILER
+                .get_or_init(|| mail::Mailer::new(state))
+                .as_ref()
+                .map_err(Clone::clone)?;
+            Ok(mailer.handle(state, event).await)
+        }
         other => Err(format!("no worker handler is wired for {other}")),
     }
 }

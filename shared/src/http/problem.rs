@@ -51,6 +51,8 @@ impl Error {
             Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Error::SlugImmutable => (StatusCode::UNPROCESSABLE_ENTITY, "slug_immutable"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Error::EmailUnverified => (StatusCode::FORBIDDEN, "email_unverified"),
+            Error::InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
             Error::Store(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }

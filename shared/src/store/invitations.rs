@@ -113,12 +113,20 @@ impl Invitation {
         let mut item = self.pointer_key().to_item();
         item.insert("org_id".into(), s(self.org_id.as_str()));
         item.insert("email".into(), s(&self.email));
+        // Who invited: accepting checks that they still may grant the role.
+        item.insert("invited_by".into(), s(&self.invited_by));
         item.insert(
             "ttl".into(),
             n((self.expires_at + KEPT_AFTER_EXPIRY).timestamp()),
         );
         item
     }
+}
+
+/// The user who made the invitation a pointer leads to (pointers written before this was
+/// recorded have none).
+pub fn inviter_of_pointer(item: &Item) -> Option<crate::ids::UserId> {
+    crate::ids::UserId::parse(item.opt_str("invited_by")?)
 }
 
 impl Invitation {

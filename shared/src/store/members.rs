@@ -31,7 +31,7 @@ pub struct Membership {
     pub role: Role,
 }
 
-fn role_of(item: &Item) -> Result<Role, StoreError> {
+pub fn role_of(item: &Item) -> Result<Role, StoreError> {
     Role::parse(item.str("role")?).map_err(StoreError::Corrupt)
 }
 

@@ -196,7 +196,8 @@ pub struct Mutation {
     writes: Vec<TransactWriteItem>,
     /// The change's audit entry first, then any it implies, appended in this order.
     audit: Vec<AuditDraft>,
-    outboxed: Option<Outboxed>,
+    /// Outbox messages written with the change (an event, e-mails), relayed after commit.
+    outboxed: Vec<Outboxed>,
 }
 
 impl Mutation {
@@ -208,7 +209,7 @@ impl Mutation {
             guards: Vec::new(),
             writes: Vec::new(),
             audit: vec![audit],
-            outboxed: None,
+            outboxed: Vec::new(),
         }
     }
 
@@ -306,9 +307,10 @@ impl Mutation {
         writes.into_iter().fold(self, Mutation::write)
     }
 
-    /// An outbox message written with the change: a webhook event, or a platform record.
+    /// An outbox message written with the change: a webhook event, a platform record, a
+    /// job for a worker or an e-mail (several may go with one change).
     pub fn emit(mut self, message: impl Into<Outboxed>) -> Self {
-        self.outboxed = Some(message.into());
+        self.outboxed.push(message.into());
         self
     }
 
@@ -328,7 +330,7 @@ impl Mutation {
             for entry in &entries {
                 items.push(self.audit_write(table, entry)?);
             }
-            if let Some(message) = &self.outboxed {
+            for message in &self.outboxed {
                 items.push(put(
                     &state.table,
                     message.outbox_item(),
@@ -348,7 +350,7 @@ impl Mutation {
             crate::test_hooks::before_commit(self.audit[0].action, &self.owner.pk()?).await;
             match state.table.transact(items).await {
                 Ok(()) => {
-                    if let Some(message) = &self.outboxed {
+                    for message in &self.outboxed {
                         state.events.relay_committed(message).await;
                     }
                     return Ok(entries.swap_remove(0));

@@ -14,6 +14,8 @@ pub struct User {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub two_factor_enabled: bool,
+    /// The account proved it receives mail at `email` (`email_verification`).
+    pub email_verified: bool,
 }
 
 impl User {
@@ -25,6 +27,7 @@ impl User {
             name: item.str("name")?.to_owned(),
             created_at: item.time("created_at")?,
             two_factor_enabled: item.flag("two_factor_enabled"),
+            email_verified: item.flag("email_verified"),
         })
     }
 
@@ -47,6 +50,7 @@ pub fn profile_item(
     item.insert("password_hash".into(), s(&hash.0));
     item.insert("created_at".into(), time(now));
     item.insert("two_factor_enabled".into(), AttributeValue::Bool(false));
+    item.insert("email_verified".into(), AttributeValue::Bool(false));
     item
 }
 

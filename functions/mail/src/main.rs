@@ -1,0 +1,17 @@
+use lambda_runtime::{service_fn, LambdaEvent};
+
+// Lambda hands a sandbox one invocation at a time: one thread, and no worker threads
+// to start at init.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::telemetry::init();
+    let state = shared::AppState::from_env().await?;
+    let mailer = mail::Mailer::new(&state)?;
+    let (state, mailer) = (&state, &mailer);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+            Ok::<_, lambda_runtime::Error>(mailer.handle(state, event.payload).await)
+        },
+    ))
+    .await
+}
