@@ -39,9 +39,8 @@ pub fn cold_event(function: &str) -> (Value, &'static str) {
             http_request("GET", "/v1/orgs/bench", None, None),
             "GET /v1/orgs/{slug} unauthenticated → 401",
         ),
-        "event-dispatch" | "webhook-delivery" | "domain-check" | "data-export" | "org-deletion" => {
-            (json!({ "Records": [] }), "empty SQS batch")
-        }
+        "event-dispatch" | "webhook-delivery" | "domain-check" | "data-export" | "org-deletion"
+        | "mail" => (json!({ "Records": [] }), "empty SQS batch"),
         "outbox-sweeper" => (
             scheduled(),
             "schedule → 16 concurrent Queries, one a shard (emulator)",
@@ -117,6 +116,15 @@ pub fn warm_event(function: &str, fixture: &Fixture, n: usize) -> Value {
             });
             json!({ "Records": [sqs_record(&format!("m-{n}"), &message.to_string())] })
         }
+        "mail" => {
+            // One message, sent by the first invocation: the rest find it sent (one read).
+            let mail = json!({
+                "id": "msg_BENCH000000000000000000000", "owner": format!("ORG#{}", fixture.org_id),
+                "to": "bench@example.com", "subject": "Bench", "text": "Bench", "html": "<p>Bench</p>",
+                "timestamp": "2026-11-29T00:00:00Z"
+            });
+            json!({ "Records": [sqs_record(&format!("m-{n}"), &mail.to_string())] })
+        }
         _ => scheduled(),
     }
 }
@@ -131,6 +139,7 @@ pub fn warm_mix(function: &str) -> &'static str {
         "domain-check" => "1-record batch, domain gone (one read)",
         "data-export" => "1-record batch, job gone (one read)",
         "org-deletion" => "1-record batch, org not being deleted (one read)",
+        "mail" => "1-record batch, message sent already (one read)",
         "outbox-sweeper" => "schedule",
         _ => "any event",
     }
