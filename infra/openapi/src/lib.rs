@@ -125,11 +125,11 @@ mod tests {
         let doc = serde_json::to_value(document()).unwrap();
         let signup = &doc["paths"]["/v1/auth/signup"]["post"]["responses"];
         assert!(
-            signup["409"]["content"]["application/problem+json"].is_object(),
+            signup["422"]["content"]["application/problem+json"].is_object(),
             "{signup}"
         );
-        assert!(signup["409"]["content"].get("application/json").is_none());
-        assert!(signup["201"]["content"]["application/json"].is_object());
+        assert!(signup["422"]["content"].get("application/json").is_none());
+        assert!(signup["202"]["content"]["application/json"].is_object());
         assert!(signup["default"]["content"]["application/problem+json"].is_object());
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
         assert!(doc["paths"]["/v1/openapi.json"]["get"].is_object());
