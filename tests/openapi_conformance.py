@@ -146,7 +146,7 @@ boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_nam
     ExpressionAttributeValues={":past": {"S": "2020-01-01T00:00:00.000Z"}},
 )
 call("POST", "/v1/me/verify-email", other_token, expect=202)
-call("POST", "/v1/auth/verify-email", body={"token": "pmv.usr_nope.x"}, expect=400)
+call("POST", "/v1/auth/verify-email", body={"token": "pmv.usr_nope.x"}, expect=404)
 call("POST", "/v1/auth/verify-email", body={"token": verification_token(other_email, mails=2)}, expect=200)
 call("POST", "/v1/me/verify-email", other_token, expect=409)
 call("POST", f"/v1/me/invitations/{invitation['id']}/accept", other_token, expect=200, template=mine + "/accept")

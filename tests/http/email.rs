@@ -67,12 +67,12 @@ async fn signup_mails_a_single_use_link_that_verifies_the_address() {
     // Once only; and a forged or malformed token is refused without changing anything.
     api.post("/v1/auth/verify-email", None, json!({ "token": token }))
         .await
-        .problem(400, "invalid_token");
+        .problem(404, "invalid_token");
     let forged = format!("{}x", &token[..token.len() - 1]);
     for bad in [forged.as_str(), "pmv.usr_nope.x", "", "pms.a.b.c"] {
         api.post("/v1/auth/verify-email", None, json!({ "token": bad }))
             .await
-            .problem(400, "invalid_token");
+            .problem(404, "invalid_token");
     }
     api.post("/v1/auth/verify-email", None, json!({ "token": 7 }))
         .await
@@ -193,7 +193,7 @@ async fn a_new_link_replaces_the_old_one_and_is_throttled() {
     assert_ne!(newest, first);
     api.post("/v1/auth/verify-email", None, json!({ "token": first }))
         .await
-        .problem(400, "invalid_token");
+        .problem(404, "invalid_token");
     api.post("/v1/auth/verify-email", None, json!({ "token": newest }))
         .await
         .expect(200);

@@ -40,7 +40,7 @@ pub struct EmailVerified {
 #[utoipa::path(post, path = "/v1/auth/verify-email", operation_id = "verify_email", tag = "identity", request_body = VerifyEmailRequest,
     responses(
         (status = 200, body = EmailVerified),
-        (status = 400, description = "`invalid_token`: unknown, used, replaced or expired", body = Problem),
+        (status = 404, description = "`invalid_token`: unknown, used, replaced or expired", body = Problem),
         (status = 422, body = Problem),
     ))]
 pub async fn verify(

@@ -52,7 +52,7 @@ impl Error {
             Error::SlugImmutable => (StatusCode::UNPROCESSABLE_ENTITY, "slug_immutable"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Error::EmailUnverified => (StatusCode::FORBIDDEN, "email_unverified"),
-            Error::InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
+            Error::InvalidToken => (StatusCode::NOT_FOUND, "invalid_token"),
             Error::Store(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }
