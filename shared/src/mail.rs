@@ -223,55 +223,6 @@ impl Mail {
             now,
         )
     }
-
-    /// To the owners of an org whose PIN checks just locked after repeated wrong PINs.
-    pub fn pin_locked(
-        owner: String,
-        to: &str,
-        org_name: &str,
-        minutes: i64,
-        links: &Links,
-        now: DateTime<Utc>,
-    ) -> Mail {
-        let body = Body {
-            paragraphs: vec![
-                format!("Too many wrong PINs were entered for the organization {org_name}. PIN-protected actions are locked for {minutes} minutes."),
-                "If this was not someone of your team, review the audit log and the organization's members.".into(),
-            ],
-            action: Some(("Open the audit log", links.settings("audit-logs"))),
-        };
-        Mail::new(
-            owner,
-            to,
-            &format!("PIN checks of {org_name} are locked"),
-            body,
-            now,
-        )
-    }
-
-    /// To every member of an org whose deletion has started.
-    pub fn org_deletion_started(
-        owner: String,
-        to: &str,
-        org_name: &str,
-        links: &Links,
-        now: DateTime<Utc>,
-    ) -> Mail {
-        let body = Body {
-            paragraphs: vec![
-                format!("The organization {org_name} is being deleted by one of its owners. Its MCP servers, API keys and team data are being removed permanently."),
-                "You no longer have access to it. Billing records are kept for the retention period only.".into(),
-            ],
-            action: Some(("Your organizations", links.settings(""))),
-        };
-        Mail::new(
-            owner,
-            to,
-            &format!("{org_name} is being deleted"),
-            body,
-            now,
-        )
-    }
 }
 
 #[cfg(test)]
@@ -311,14 +262,19 @@ mod tests {
 
     #[test]
     fn a_subject_is_one_line() {
-        let mail = Mail::pin_locked(
-            "ORG#o".into(),
-            "a@example.com",
-            "Evil\r\nBcc: x@example.com",
-            15,
-            &Links("https://app"),
-            Utc::now(),
-        );
+        let now = Utc::now();
+        let invitation = Invitation {
+            id: crate::ids::InvitationId::generate(),
+            org_id: crate::ids::OrgId::generate(),
+            org_slug: "evil".into(),
+            org_name: "Evil\r\nBcc: x@example.com".into(),
+            email: "a@example.com".into(),
+            role: crate::domain::Role::Viewer,
+            invited_by: "usr_x".into(),
+            created_at: now,
+            expires_at: now,
+        };
+        let mail = Mail::invitation(&invitation, "Eve", &Links("https://app"), now);
         assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
     }
 }

@@ -254,18 +254,7 @@ async fn an_ses_outage_fails_no_request_and_loses_no_mail() {
     let stack = stack();
     let api = stack.api();
     // Failed sends come back after a second (the template's visibility timeout is 180 s).
-    stack
-        .sqs()
-        .await
-        .set_queue_attributes()
-        .queue_url(stack.env("MAIL_QUEUE_URL"))
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            "1",
-        )
-        .send()
-        .await
-        .unwrap();
+    stack.set_visibility_timeout("MAIL_QUEUE_URL", 1).await;
     let address = email();
     let switch = stack.hooks_dir.join(format!("mail-fails.{address}"));
     std::fs::write(&switch, b"").unwrap();

@@ -79,18 +79,7 @@ pub fn stack_checking_domains_every_second() -> &'static Stack {
 pub async fn stack_retrying_exports_quickly() -> &'static Stack {
     static QUICK: OnceLock<Stack> = OnceLock::new();
     let stack = QUICK.get_or_init(|| start_stack("-exports", &[]));
-    stack
-        .sqs()
-        .await
-        .set_queue_attributes()
-        .queue_url(stack.env("EXPORTS_QUEUE_URL"))
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            "3",
-        )
-        .send()
-        .await
-        .expect("shorten the exports queue's visibility timeout");
+    stack.set_visibility_timeout("EXPORTS_QUEUE_URL", 3).await;
     stack
 }
 
@@ -145,6 +134,22 @@ impl Stack {
 
     pub async fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&sdk(self).await)
+    }
+
+    /// Sets the visibility timeout of the queue whose URL the stack's `queue_env` names,
+    /// so that a message a worker failed (or a run that died) comes back within seconds.
+    pub async fn set_visibility_timeout(&self, queue_env: &str, seconds: u32) {
+        self.sqs()
+            .await
+            .set_queue_attributes()
+            .queue_url(self.env(queue_env))
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                seconds.to_string(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("set the visibility timeout of {queue_env}: {e}"));
     }
 
     pub async fn s3(&self) -> aws_sdk_s3::Client {
