@@ -214,3 +214,51 @@ async fn paths_that_do_not_decode_are_problem_responses() {
         }
     }
 }
+
+#[tokio::test]
+async fn no_answer_that_carries_a_token_or_a_callers_data_may_be_stored_by_a_cache() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let (_, key) = org.api_key(&api).await;
+    let login = api
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({ "email": org.owner.email, "password": plexmcp_tests::fixtures::PASSWORD }),
+        )
+        .await
+        .expect(200);
+    let answers = [
+        login,
+        api.get("/v1/me", &org.owner.token).await.expect(200),
+        api.get(&org.path("/members"), &org.member.token)
+            .await
+            .expect(200),
+        api.get(&org.path("/mcps"), &key).await.expect(200),
+        api.post(
+            &org.path("/api-keys"),
+            Some(&org.owner.token),
+            json!({ "name": "k" }),
+        )
+        .await
+        .expect(201),
+        api.get(&org.path("/nowhere"), &org.owner.token)
+            .await
+            .problem(404, "not_found"),
+        api.get("/v1/me", "pms.garbage")
+            .await
+            .problem(401, "unauthorized"),
+    ];
+    for answer in answers {
+        assert_eq!(
+            answer
+                .headers
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{} {}",
+            answer.status,
+            answer.body
+        );
+    }
+}

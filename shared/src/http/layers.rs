@@ -1,9 +1,10 @@
 //! What every HTTP router gets: problem responses for unknown routes and methods, the
 //! 1 MB body limit, a per-request count of DynamoDB round trips (logged, and sent as
-//! `x-plexmcp-dynamodb-calls` when the config asks for it, as the local stack does), and
-//! two safety nets: a panic in a handler is a 500 problem (the release profile unwinds,
-//! so the sandbox lives on), and any error answer that is not already a problem — a
-//! rejection from an extractor we did not wrap, say — is turned into one.
+//! `x-plexmcp-dynamodb-calls` when the config asks for it, as the local stack does),
+//! `Cache-Control: no-store` unless an answer sets its own, and two safety nets: a panic
+//! in a handler is a 500 problem (the release profile unwinds, so the sandbox lives on),
+//! and any error answer that is not already a problem — a rejection from an extractor
+//! we did not wrap, say — is turned into one.
 
 use crate::aws::count_round_trips;
 use crate::error::Error;
@@ -105,6 +106,18 @@ async fn problems_only(request: Request, next: Next) -> Response {
     problem
 }
 
+/// `Cache-Control: no-store` on every answer that does not say otherwise: API answers
+/// carry tokens, secrets shown once and per-caller data, which no browser or proxy may
+/// keep. (The settings pages set their own: `no-cache`, and a year for hashed assets.)
+async fn no_store(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
 /// Finishes a function's router (or the local gateway's merged one).
 pub fn finish(router: Router, expose_round_trips: bool) -> Router {
     router
@@ -113,6 +126,7 @@ pub fn finish(router: Router, expose_round_trips: bool) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(contain_panics))
         .layer(middleware::from_fn(problems_only))
+        .layer(middleware::from_fn(no_store))
         .layer(middleware::from_fn(move |req, next| {
             measure(expose_round_trips, req, next)
         }))
