@@ -58,9 +58,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Credential {
 /// Who acts.
 pub enum Principal {
     User(Caller),
-    /// An API key acts with `member` rights in its own org only.
+    /// An API key acts in its own org only, with `member` rights or its creator's
+    /// current role, whichever is less.
     ApiKey {
         key_id: String,
+        /// The creator's member item and the role it had when read: a condition of every
+        /// change the key makes (keys made before the creator was recorded: none).
+        creator: Option<(Key, Role)>,
     },
 }
 
@@ -217,19 +221,26 @@ impl OrgAccess {
                     return Err(Error::NotFound);
                 };
                 let key_id = pointer.str("key_id")?.to_owned();
+                let creator = pointer
+                    .opt_str("created_by")
+                    .and_then(UserId::parse)
+                    .map(|user| (Key::member(&org_id, &user), Role::Member));
                 let membership = Membership {
                     org_id,
                     slug: slug.as_str().to_owned(),
                     role: Role::Member,
                 };
-                (Principal::ApiKey { key_id }, membership, items)
+                (Principal::ApiKey { key_id, creator }, membership, items)
             }
         };
 
         let org_key = Key::org(&membership.org_id);
-        let api_key = match &principal {
-            Principal::ApiKey { key_id } => Some(Key::api_key(&membership.org_id, key_id)),
-            Principal::User(_) => None,
+        let (api_key, creator_key) = match &principal {
+            Principal::ApiKey { key_id, creator } => (
+                Some(Key::api_key(&membership.org_id, key_id)),
+                creator.as_ref().map(|(key, _)| key.clone()),
+            ),
+            Principal::User(_) => (None, None),
         };
         let write = write(&membership);
         let mut keys: Vec<Key> = write
@@ -238,6 +249,7 @@ impl OrgAccess {
             .into_iter()
             .collect();
         keys.extend(api_key.iter().cloned());
+        keys.extend(creator_key.iter().cloned());
         keys.extend(second(&membership, &items));
         let written = async {
             match write {
@@ -273,10 +285,25 @@ impl OrgAccess {
             };
             touch_api_key(state, &api_key, &key_item).await?;
         }
+        let mut principal = principal;
+        let mut role = membership.role;
+        if let Principal::ApiKey {
+            creator: Some((key, creator_role)),
+            ..
+        } = &mut principal
+        {
+            // The key dies with its creator's membership (that removal deletes it too,
+            // but a racing read may still see the key).
+            let member = more.get(key).ok_or(Error::Unauthorized)?;
+            *creator_role = crate::store::members::role_of(member)?;
+            if *creator_role == Role::Viewer {
+                role = Role::Viewer;
+            }
+        }
         items.extend(more);
         let access = OrgAccess {
             principal,
-            role: membership.role,
+            role,
             org,
             org_item,
             items,
@@ -318,7 +345,7 @@ impl OrgAccess {
     pub fn actor(&self) -> Actor {
         match &self.principal {
             Principal::User(caller) => Actor::user(caller.user_id(), None),
-            Principal::ApiKey { key_id } => Actor {
+            Principal::ApiKey { key_id, .. } => Actor {
                 kind: "api_key".into(),
                 id: key_id.clone(),
                 email: None,
@@ -351,10 +378,22 @@ impl OrgAccess {
                     .name("#role", "role")
                     .value(":role", s(self.role.as_str())),
             ),
-            Principal::ApiKey { key_id } => mutation.guard(
-                Key::api_key(&self.org.id, key_id),
-                Cond::new("attribute_exists(pk)"),
-            ),
+            Principal::ApiKey { key_id, creator } => {
+                let mutation = mutation.guard(
+                    Key::api_key(&self.org.id, key_id),
+                    Cond::new("attribute_exists(pk)"),
+                );
+                match creator {
+                    // The creator's role as read decided what the key may do.
+                    Some((key, role)) => mutation.guard(
+                        key.clone(),
+                        Cond::new("#role = :role")
+                            .name("#role", "role")
+                            .value(":role", s(role.as_str())),
+                    ),
+                    None => mutation,
+                }
+            }
         }
     }
 }

@@ -324,3 +324,46 @@ async fn a_member_holds_at_most_forty_keys() {
         .await
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_key_has_no_more_rights_than_its_creator_has_now() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let created = api
+        .post(
+            &org.path("/api-keys"),
+            Some(&org.member.token),
+            json!({ "name": "member's key" }),
+        )
+        .await
+        .expect(201);
+    let key = created.body["key"].as_str().unwrap().to_owned();
+    let mcp = json!({ "name": "Via key", "url": "https://mcp.example.com/a" });
+    api.post(&org.path("/mcps"), Some(&key), mcp.clone())
+        .await
+        .expect(201);
+
+    // The creator is demoted to viewer: the key reads, and changes nothing, at once.
+    let member_path = org.path(&format!("/members/{}", org.member.id));
+    let role = |role: &str| api.patch(&member_path, &org.owner.token, json!({ "role": role }));
+    role("viewer").await.expect(200);
+    api.get(&org.path("/mcps"), &key).await.expect(200);
+    api.post(&org.path("/mcps"), Some(&key), mcp.clone())
+        .await
+        .problem(403, "forbidden");
+    api.post(
+        &org.path("/usage"),
+        Some(&key),
+        json!({ "mcp_id": "mcp_01JDQX3Z8E6V4W2N9KQ5M7R1TA", "requests": 1, "tokens": 1 }),
+    )
+    .await
+    .problem(403, "forbidden");
+    // Made an admin: the key is still a member's, no more.
+    role("admin").await.expect(200);
+    api.post(&org.path("/mcps"), Some(&key), mcp.clone())
+        .await
+        .expect(201);
+    api.patch(&org.path(""), &key, json!({ "name": "By a key" }))
+        .await
+        .problem(403, "forbidden");
+}

@@ -156,6 +156,50 @@ async fn an_api_key_revoked_meanwhile_cannot_commit() {
     assert!(items(&format!("ORG#{}", org.id), "MCP#").await.is_empty());
 }
 
+#[tokio::test]
+async fn an_api_key_whose_creator_is_demoted_meanwhile_cannot_commit() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let key = api
+        .post(
+            &org.path("/api-keys"),
+            Some(&org.member.token),
+            json!({ "name": "member's key" }),
+        )
+        .await
+        .expect(201)
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (request_api, request_path) = (api.clone(), org.path("/mcps"));
+    let answer = interleaved(
+        "mcp.created",
+        &org,
+        async move {
+            request_api
+                .post(
+                    &request_path,
+                    Some(&key),
+                    json!({ "name": "Late", "url": "https://late.example.com" }),
+                )
+                .await
+        },
+        async {
+            api.patch(
+                &org.path(&format!("/members/{}", org.member.id)),
+                &org.owner.token,
+                json!({ "role": "viewer" }),
+            )
+            .await
+            .expect(200);
+        },
+    )
+    .await;
+    answer.problem(409, "conflict");
+    assert!(items(&format!("ORG#{}", org.id), "MCP#").await.is_empty());
+}
+
 fn webhook_body() -> serde_json::Value {
     json!({ "url": "http://127.0.0.1:9/hook", "events": ["mcp.created"] })
 }

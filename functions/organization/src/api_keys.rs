@@ -103,6 +103,8 @@ pub async fn create(
     let mut pointer = Key::api_key_pointer(&secret.hash()).to_item();
     pointer.insert("org_id".into(), s(access.org.id.as_str()));
     pointer.insert("key_id".into(), s(id.as_str()));
+    // Whose rights the key borrows: read with the key on every request it makes.
+    pointer.insert("created_by".into(), s(access.actor().id));
     let data = json!({ "key_id": id, "name": name.as_str(), "prefix": secret.display_prefix() });
     access
         .mutation(
