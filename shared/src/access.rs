@@ -422,18 +422,27 @@ async fn log_key_failure(
         if org_item.opt_str("status") != Some(ACTIVE) {
             return Ok(());
         }
+        // Nobody is authenticated here: every word of the request is the sender's. The
+        // entry is the source network's, never a key's (a made-up key may share a real
+        // key's prefix), names the key only by a fingerprint of it, and keeps a short,
+        // printable-ASCII user agent.
         let actor = Actor {
-            kind: "api_key".into(),
-            id: key.display_prefix(),
+            kind: "network".into(),
+            id: client.network().unwrap_or_else(|| "unknown".into()),
             email: None,
+        };
+        let client = ClientInfo {
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.as_deref().map(sanitised_user_agent),
         };
         let draft = AuditDraft::new(
             actor,
             "api_key.authentication_failed",
             Category::Authentication,
             Target::new("organization", org_id),
-            client,
+            &client,
         )
+        .details(serde_json::json!({ "key_fingerprint": &key.hash()[..12] }))
         .failed();
         Mutation::new(ChainOwner::existing(org_key, &org_item), draft)
             .commit(state)
@@ -444,6 +453,22 @@ async fn log_key_failure(
     if let Err(err) = logged.await {
         tracing::warn!(error = ?err, "the failed API-key authentication was not logged");
     }
+}
+
+/// A user agent an unauthenticated sender chose, as an audit entry keeps it: at most 64
+/// characters, each printable ASCII (anything else becomes `?`).
+fn sanitised_user_agent(agent: &str) -> String {
+    agent
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 fn org_id_of(item: &Item) -> Result<OrgId, StoreError> {

@@ -4,6 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::{items, stack, Api, OrgFixture, TwoOrgs};
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -492,18 +493,32 @@ async fn failed_api_key_authentications_are_logged_ten_an_hour_at_most() {
     api.delete(&org.path(&format!("/api-keys/{key_id}")), &org.owner.token)
         .await
         .expect(204);
-    api.get(&org.path("/mcps"), &key)
-        .await
-        .problem(401, "unauthorized");
+    // What the sender chose (the key, the user agent) is theirs: the entry is the source
+    // network's, the agent short and printable, the key not even by its prefix (a
+    // made-up key can share a real key's prefix).
+    let agent = format!("<script>alert(1)</script>\t\t{}", "x".repeat(200));
+    api.send(
+        api.raw(Method::GET, &org.path("/mcps"))
+            .bearer_auth(&key)
+            .header("user-agent", agent),
+    )
+    .await
+    .problem(401, "unauthorized");
     let entries = log(&api, &org, "&category=authentication").await;
     assert_eq!(actions(&entries), ["api_key.authentication_failed"]);
     let entry = &entries[0];
     assert_eq!(entry["outcome"], "failure");
-    assert_eq!(entry["actor"]["type"], "api_key");
-    // The prefix lists show, never the key.
-    assert_eq!(entry["actor"]["id"], &key[..11]);
+    assert_eq!(entry["actor"]["type"], "network");
+    assert_eq!(entry["actor"]["id"], "127.0.0.1");
     assert_eq!(entry["target"]["id"], org.id.as_str());
-    assert!(entry["user_agent"].is_string() || entry["ip"].is_string());
+    let kept = entry["user_agent"].as_str().unwrap();
+    assert!(kept.len() <= 64, "{kept}");
+    assert!(
+        kept.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+        "{kept}"
+    );
+    assert!(kept.starts_with("<script>alert(1)</script>??"), "{kept}");
+    assert!(!entry.to_string().contains(&key[5..11]), "{entry}");
 
     // Anyone can send made-up keys: the flood costs the log ten entries an hour.
     let flood: Vec<String> = (0..12).map(|_| made_up_key()).collect();
