@@ -328,7 +328,18 @@ async fn a_person_in_more_than_a_hundred_orgs_still_sees_them_all() {
     let api = stack().api();
     let owner = Account::create(&api).await;
     let slugs: Vec<String> = (0..105).map(|_| unique("many-")).collect();
-    for chunk in slugs.chunks(15) {
+    for chunk in slugs.chunks(10) {
+        // Founding is capped at ten a day, a hundred in all: this test is about listing,
+        // so each chunk starts on a fresh count.
+        for counter in [today_counter(), "orgs_created".to_owned()] {
+            set_attribute(
+                &format!("USER#{}", owner.id),
+                "PROFILE",
+                &counter,
+                AttributeValue::N("0".into()),
+            )
+            .await;
+        }
         futures::future::join_all(chunk.iter().map(|slug| {
             api.post(
                 "/v1/orgs",
@@ -464,4 +475,56 @@ async fn a_route53_failure_does_not_fail_the_org_and_the_record_is_written_later
     let cname = platform_cname_within(&hostname, std::time::Duration::from_secs(150)).await;
     assert_eq!(cname, Some(stack().env("GATEWAY_CNAME_TARGET")));
     plexmcp_tests::events::outbox_drains(org_id).await;
+}
+
+#[tokio::test]
+async fn a_person_creates_at_most_ten_orgs_a_day_and_a_hundred_in_all() {
+    let api = stack().api();
+    let founder = Account::create(&api).await;
+    let create = |slug: String| {
+        api.post(
+            "/v1/orgs",
+            Some(&founder.token),
+            json!({ "name": "Many", "slug": slug }),
+        )
+    };
+    for _ in 0..10 {
+        create(unique("day-")).await.expect(201);
+    }
+    let refused = create(unique("day-")).await.problem(429, "rate_limited");
+    let retry: u64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    let me = api.get("/v1/me", &founder.token).await.expect(200);
+    assert_eq!(me.body["organizations"].as_array().unwrap().len(), 10);
+
+    // Those ten were yesterday's (time moves for this profile): ten more may come, and
+    // the past day's counter goes.
+    let profile = format!("USER#{}", founder.id);
+    let set = |attr: String, value: &'static str| {
+        let profile = profile.clone();
+        async move { set_attribute(&profile, "PROFILE", &attr, AttributeValue::N(value.into())).await }
+    };
+    set(today_counter(), "0").await;
+    set("orgs_created_on_2020-01-01".into(), "10").await;
+    create(unique("day-")).await.expect(201);
+    let stored = &items(&profile, "PROFILE").await[0];
+    assert!(stored.get("orgs_created_on_2020-01-01").is_none());
+    assert_eq!(stored[&today_counter()], AttributeValue::N("1".into()));
+    // Concurrent first creations of a day do not trip each other.
+    set(today_counter(), "0").await;
+    let burst = futures::future::join_all((0..5).map(|_| create(unique("day-")))).await;
+    let statuses: Vec<u16> = burst.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [201; 5]);
+    // A hundred in all, whatever the day.
+    set("orgs_created".into(), "100").await;
+    create(unique("day-")).await.problem(409, "org_limit");
+}
+
+/// The profile attribute counting today's founded orgs.
+fn today_counter() -> String {
+    format!("orgs_created_on_{}", chrono::Utc::now().format("%Y-%m-%d"))
 }

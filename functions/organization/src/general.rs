@@ -16,7 +16,8 @@ use shared::http::Path;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::OrgId;
 use shared::platform_hostname::{api_hostname, HostnameRecord};
-use shared::store::members::{self, Member, Membership};
+use shared::store::founding::founding;
+use shared::store::members::{Member, Membership};
 use shared::store::orgs::{self, Org};
 use shared::store::users::User;
 use shared::store::{put, s, ChainOwner, CommitError, Key, Mutation};
@@ -102,8 +103,9 @@ impl OrgView {
     responses(
         (status = 201, body = OrgView),
         (status = 401, body = Problem),
-        (status = 409, description = "The slug is taken", body = Problem),
+        (status = 409, description = "`conflict` (the slug is taken), `membership_limit` or `org_limit` (100 created in all)", body = Problem),
         (status = 422, body = Problem),
+        (status = 429, description = "`rate_limited`: 10 organizations created today; `retry_after` is the time to the next UTC day", body = Problem),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -113,7 +115,8 @@ pub async fn create(
 ) -> Result<(StatusCode, axum::Json<OrgView>), Error> {
     let user_key = Key::user(&bearer.0.user_id);
     let (_, mut items) = authenticate(&state, &bearer, std::slice::from_ref(&user_key)).await?;
-    let user = User::from_item(&items.remove(&user_key).ok_or(Error::Unauthorized)?)?;
+    let profile = items.remove(&user_key).ok_or(Error::Unauthorized)?;
+    let user = User::from_item(&profile)?;
 
     let mut v = Validator::default();
     let name = v.field("name", Name::parse(&body.name));
@@ -127,6 +130,8 @@ pub async fn create(
     };
 
     let now = Utc::now();
+    // The caps on founding (a day, in all, memberships), decided on the profile as read.
+    let founding = founding(&state.table, &user.id, &profile, now)?;
     let id = OrgId::generate();
     let org_item = orgs::new_item(&id, &name, &slug, &description, now);
     let owner = Member::joining(&user, Role::Owner, now);
@@ -159,7 +164,7 @@ pub async fn create(
             membership.item(&user.id),
             "attribute_not_exists(pk)",
         )?)
-        .write(members::joined(&state.table, &user.id)?)
+        .write(founding)
         .emit(HostnameRecord::new(&id, slug.as_str(), &state.config, now))
         .commit(&state)
         .await
@@ -167,7 +172,11 @@ pub async fn create(
             CommitError::Write(0) => {
                 Error::conflict("conflict", format!("the slug `{}` is taken", slug.as_str()))
             }
-            CommitError::Write(3) => members::too_many_memberships(),
+            // The profile changed since it was read (another org founded meanwhile).
+            CommitError::Write(3) => Error::conflict(
+                "conflict",
+                "your account changed while this request ran; retry",
+            ),
             other => other.into(),
         })?;
     let org = Org::from_item(&org_item)?
