@@ -360,6 +360,12 @@ pub struct Verification {
     pub checked: usize,
     /// The first entry that does not hold, and why.
     pub first_bad: Option<BadEntry>,
+    /// The newest entries are gone: the newest entry found is behind the chain head the
+    /// organization keeps (checked when the range reaches the present).
+    pub truncated: bool,
+    /// The entries checked start at this sequence number and the one before it is gone
+    /// (past the plan's retention, or deleted): the first link could not be checked.
+    pub starts_after_gap: Option<u64>,
 }
 
 #[derive(Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -368,16 +374,32 @@ pub struct BadEntry {
     pub reason: String,
 }
 
+/// The head of a chain as its owner item keeps it: the newest entry's sequence number
+/// and hash.
+pub struct ChainHead<'a> {
+    pub seq: u64,
+    pub hash: &'a str,
+}
+
 /// Checks `items` (one chain's entries, in any order) and, when given, the entry just
 /// before the first (`previous`): each entry's hash is the hash of its content and its
-/// predecessor's hash, and no position in the sequence is missing.
-pub fn verify(mut items: Vec<Item>, previous: Option<&Item>) -> Verification {
+/// predecessor's hash, and no position in the sequence is missing. With `head` the
+/// newest entry must be the chain head (nothing was cut off the end).
+pub fn verify(
+    mut items: Vec<Item>,
+    previous: Option<&Item>,
+    head: Option<ChainHead>,
+) -> Verification {
     let seq_of = |item: &Item| {
         item.opt_str("sk")
             .and_then(|sk| sk.rsplit('#').next()?.parse::<u64>().ok())
             .unwrap_or(0)
     };
     items.sort_by_key(seq_of);
+    let starts_after_gap = items
+        .first()
+        .map(seq_of)
+        .filter(|first| *first > 1 && previous.is_none());
     let bad = |item: &Item, reason: String| Verification {
         valid: false,
         checked: 0,
@@ -385,6 +407,8 @@ pub fn verify(mut items: Vec<Item>, previous: Option<&Item>) -> Verification {
             id: item.opt_str("id").unwrap_or("").to_owned(),
             reason,
         }),
+        truncated: false,
+        starts_after_gap,
     };
     let mut last: Option<(u64, String)> =
         previous.map(|p| (seq_of(p), p.opt_str("hash").unwrap_or("").to_owned()));
@@ -434,10 +458,31 @@ pub fn verify(mut items: Vec<Item>, previous: Option<&Item>) -> Verification {
         }
         last = Some((seq, stored.to_owned()));
     }
+    if let Some(head) = head {
+        let (newest, newest_hash) = last.unwrap_or((0, String::new()));
+        if newest < head.seq || (newest == head.seq && newest_hash != head.hash) {
+            let id = items.last().and_then(|i| i.opt_str("id")).unwrap_or("");
+            return Verification {
+                valid: false,
+                checked: items.len(),
+                first_bad: Some(BadEntry {
+                    id: id.to_owned(),
+                    reason: format!(
+                        "the chain was truncated: its head is entry {}, the newest entry found is {newest}",
+                        head.seq
+                    ),
+                }),
+                truncated: true,
+                starts_after_gap,
+            };
+        }
+    }
     Verification {
         valid: true,
         checked: items.len(),
         first_bad: None,
+        truncated: false,
+        starts_after_gap,
     }
 }
 

@@ -474,6 +474,92 @@ async fn an_enterprise_owner_sets_how_long_entries_are_kept() {
     assert!((3649..=3650).contains(&days), "{days} days");
 }
 
+#[tokio::test]
+async fn the_chain_check_finds_the_newest_entries_cut_off_and_says_where_the_kept_window_starts() {
+    let api = stack().api();
+    let org = pro_org(&api).await;
+    describe_times(&api, &org, 3).await;
+    let verify = |query: String| {
+        let (api, org) = (api.clone(), org.clone());
+        async move {
+            api.get(
+                &org.path(&format!("/audit-logs/verify{query}")),
+                &org.admin.token,
+            )
+            .await
+            .expect(200)
+            .body
+        }
+    };
+    let clean = verify(String::new()).await;
+    assert_eq!(clean["valid"], true);
+    assert_eq!(clean["truncated"], false);
+    assert_eq!(clean["starts_after_gap"], Value::Null);
+    let pk = format!("ORG#{}", org.id);
+    let stored = items(&pk, "AUDIT#").await;
+    let delete = |sk: AttributeValue| {
+        let pk = pk.clone();
+        async move {
+            let stack = stack();
+            stack
+                .dynamodb()
+                .await
+                .delete_item()
+                .table_name(stack.table_name())
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", sk)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+
+    // The two newest entries go: what is left still links up, but the head says more.
+    let cut_from = chrono::Utc::now();
+    for entry in &stored[stored.len() - 2..] {
+        delete(entry["sk"].clone()).await;
+    }
+    let found = verify(String::new()).await;
+    assert_eq!(found["valid"], false, "{found}");
+    assert_eq!(found["truncated"], true);
+    assert!(found["first_bad"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("truncated"));
+    // A range that ends in the past is not about the end of the chain.
+    let past = verify(format!(
+        "?to={}",
+        (cut_from - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
+    .await;
+    assert_eq!(past["truncated"], false, "{past}");
+
+    // The oldest entry gone (as retention would take it): the window is said to start
+    // after a gap, and is not called invalid for it.
+    let org = pro_org(&api).await;
+    describe_times(&api, &org, 2).await;
+    let pk = format!("ORG#{}", org.id);
+    let stored = items(&pk, "AUDIT#").await;
+    let stack = stack();
+    stack
+        .dynamodb()
+        .await
+        .delete_item()
+        .table_name(stack.table_name())
+        .key("pk", AttributeValue::S(pk.clone()))
+        .key("sk", stored[0]["sk"].clone())
+        .send()
+        .await
+        .unwrap();
+    let windowed = api
+        .get(&org.path("/audit-logs/verify"), &org.admin.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(windowed["valid"], true, "{windowed}");
+    assert_eq!(windowed["starts_after_gap"], 2);
+}
+
 /// A well-formed API key nobody holds now, unlike any other test's.
 fn made_up_key() -> String {
     use rand::Rng;

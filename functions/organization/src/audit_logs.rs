@@ -6,11 +6,13 @@ use axum::extract::State;
 use serde::Deserialize;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::Category as AuditCategory;
-use shared::audit_log::{index_query, verify, AuditLogEntry, Filters, Verification};
+use shared::audit_log::{
+    index_query, retention_days, verify, AuditLogEntry, ChainHead, Filters, Verification,
+};
 use shared::domain::Permission;
 use shared::http::{Page, Path, Problem, Query};
 use shared::store::keys::AUDIT_PREFIX;
-use shared::store::{ItemExt, Key, StoreError};
+use shared::store::{Item, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
 use utoipa::IntoParams;
 
@@ -172,16 +174,44 @@ pub async fn verify_chain(
             break;
         }
     }
+    // Up to the present, the newest entry must be the head the org item keeps — unless
+    // the head is past the plan's retention, when the newest entries may be gone by TTL.
+    let now = chrono::Utc::now();
+    let org = &access.org_item;
+    let head_seq = org.opt_num("audit_seq").unwrap_or(0) as u64;
+    let head_kept = org
+        .opt_str("audit_head_at")
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .is_none_or(|at| {
+            let days = retention_days(
+                org.opt_str("plan").unwrap_or("free"),
+                org.opt_num("audit_retention_days"),
+            );
+            at + chrono::Duration::days(days) > now
+        });
+    let head =
+        (filters.to.is_none_or(|to| to >= now) && head_kept && head_seq > 0).then(|| ChainHead {
+            seq: head_seq,
+            hash: org.opt_str("audit_hash").unwrap_or(""),
+        });
+    if let Some(head) = &head {
+        // The audit index is eventually consistent: the newest entries it does not show
+        // yet are read from the table itself before anything is called missing.
+        let newest = items.iter().filter_map(seq_of_item).max().unwrap_or(0);
+        let missing: Vec<Key> = (newest + 1..=head.seq)
+            .rev()
+            .take(100)
+            .map(|seq| Key {
+                pk: owner.clone(),
+                sk: format!("{AUDIT_PREFIX}{seq:012}"),
+            })
+            .collect();
+        if !missing.is_empty() {
+            items.extend(state.table.get_many(&missing).await?.into_values());
+        }
+    }
     // The entry before the range anchors its first link.
-    let first_seq = items
-        .iter()
-        .filter_map(|i| {
-            i.opt_str("sk")?
-                .strip_prefix(AUDIT_PREFIX)?
-                .parse::<u64>()
-                .ok()
-        })
-        .min();
+    let first_seq = items.iter().filter_map(seq_of_item).min();
     let previous = match first_seq {
         Some(seq) if seq > 1 => {
             let key = Key {
@@ -192,5 +222,12 @@ pub async fn verify_chain(
         }
         _ => None,
     };
-    Ok(axum::Json(verify(items, previous.as_ref())))
+    Ok(axum::Json(verify(items, previous.as_ref(), head)))
+}
+
+fn seq_of_item(item: &Item) -> Option<u64> {
+    item.opt_str("sk")?
+        .strip_prefix(AUDIT_PREFIX)?
+        .parse::<u64>()
+        .ok()
 }

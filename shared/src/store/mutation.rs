@@ -432,6 +432,7 @@ impl Mutation {
                 let mut item = item.clone();
                 item.insert("audit_seq".into(), n(entry.seq as i64));
                 item.insert("audit_hash".into(), s(hash));
+                item.insert("audit_head_at".into(), s(&entry.occurred_at));
                 put_item(table, item).map(|w| with_condition(w, "attribute_not_exists(pk)"))
             }
             ChainOwner::Existing { key, seq, .. } => {
@@ -447,6 +448,13 @@ impl Mutation {
                 let hash_value = update.value(s(hash));
                 update.sets.push(format!("{seq_name} = {next}"));
                 update.sets.push(format!("{hash_name} = {hash_value}"));
+                // When the head entry was written: a check of the chain knows whether
+                // the newest entries may be gone by retention rather than by deletion.
+                let (at_name, at_value) = (
+                    update.name("audit_head_at"),
+                    update.value(s(&entry.occurred_at)),
+                );
+                update.sets.push(format!("{at_name} = {at_value}"));
                 let head_condition = if *seq == 0 {
                     format!("attribute_not_exists({seq_name})")
                 } else {
