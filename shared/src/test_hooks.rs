@@ -51,3 +51,12 @@ pub fn relay_fails(partition: &str) -> bool {
     let id = partition.split_once('#').map_or(partition, |(_, id)| id);
     switched_on(&format!("relay-fails.{id}"))
 }
+
+/// A name's addresses as a test says (the file `resolve.<host>` in the hooks directory,
+/// one IP address a line), standing in for DNS, which tests never ask: how a test makes a
+/// webhook's host name resolve to a private address.
+pub fn resolved(host: &str) -> Option<Vec<std::net::IpAddr>> {
+    let dir = std::path::PathBuf::from(std::env::var_os("PLEXMCP_TEST_HOOKS")?);
+    let text = std::fs::read_to_string(dir.join(format!("resolve.{host}"))).ok()?;
+    Some(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}

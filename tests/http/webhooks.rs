@@ -509,3 +509,41 @@ async fn a_change_keeps_what_the_delivery_worker_tracks() {
     );
     assert_eq!(stored["description"].as_s().unwrap(), "edited");
 }
+
+#[tokio::test]
+async fn as_in_aws_a_name_that_resolves_inside_is_refused_without_saying_where() {
+    let stack = stack_as_in_aws();
+    let api = stack.api();
+    let org = OrgFixture::create(&api).await;
+    let host = format!("{}.example.com", plexmcp_tests::unique("inside-"));
+    // The name resolves to one public and one private address (test DNS).
+    std::fs::write(
+        stack.hooks_dir.join(format!("resolve.{host}")),
+        "93.184.215.14\n10.20.30.40\n",
+    )
+    .unwrap();
+    let refused = api
+        .post(
+            &org.path("/webhooks"),
+            Some(&org.owner.token),
+            json!({ "url": format!("https://{host}/hook"), "events": ["mcp.created"] }),
+        )
+        .await
+        .problem(422, "validation_failed");
+    let said = refused.body.to_string();
+    assert!(said.contains("private"), "{said}");
+    assert!(!said.contains("10.20.30.40"), "{said}");
+    // A name that resolves to public addresses only is taken.
+    std::fs::write(
+        stack.hooks_dir.join(format!("resolve.{host}")),
+        "93.184.215.14\n",
+    )
+    .unwrap();
+    api.post(
+        &org.path("/webhooks"),
+        Some(&org.owner.token),
+        json!({ "url": format!("https://{host}/hook"), "events": ["mcp.created"] }),
+    )
+    .await
+    .expect(201);
+}

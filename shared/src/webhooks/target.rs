@@ -135,8 +135,15 @@ impl WebhookUrl {
 
 /// Refuses the lot when any address is not public: a name that resolves to one public and
 /// one private address could be steered to the private one.
+/// The refusal names the kind of address, not the address: what a name resolves to
+/// inside someone's network is not for the caller to learn.
 pub fn all_public(addresses: &[SocketAddr]) -> Result<(), TargetRefused> {
-    addresses.iter().try_for_each(|address| check(address.ip()))
+    match addresses.iter().find_map(|address| blocked(address.ip())) {
+        Some(kind) => Err(refused(format!(
+            "resolves to a {kind} address, which webhooks may not reach"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn check(ip: IpAddr) -> Result<(), TargetRefused> {
@@ -217,6 +224,13 @@ pub struct SystemResolver;
 
 impl Resolve for SystemResolver {
     async fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        #[cfg(feature = "test-hooks")]
+        if let Some(ips) = crate::test_hooks::resolved(host) {
+            return Ok(ips
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect());
+        }
         Ok(tokio::net::lookup_host((host, port)).await?.collect())
     }
 }
@@ -322,7 +336,9 @@ mod tests {
         ] {
             let answer = Answer(vec!["93.184.215.14", private]);
             let err = url.vet(&answer, false).await.unwrap_err();
-            assert!(err.0.contains(private), "{err}");
+            // Refused, without telling what the name resolves to.
+            assert!(err.0.contains("resolves to a"), "{err}");
+            assert!(!err.0.contains(private), "{err}");
         }
         assert!(url.vet(&Answer(vec![]), false).await.is_err());
         // Allowed locally.
