@@ -547,3 +547,88 @@ async fn as_in_aws_a_name_that_resolves_inside_is_refused_without_saying_where()
     .await
     .expect(201);
 }
+
+#[tokio::test]
+async fn send_test_and_redeliver_are_limited_per_endpoint() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let created = api
+        .post(
+            &org.path("/webhooks"),
+            Some(&org.owner.token),
+            json!({ "url": "http://127.0.0.1:9/hook", "events": ["mcp.created"] }),
+        )
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let test = org.path(&format!("/webhooks/{id}/test"));
+    for _ in 0..10 {
+        api.post(&test, Some(&org.admin.token), json!({}))
+            .await
+            .expect(202);
+    }
+    let refused = api
+        .post(&test, Some(&org.owner.token), json!({}))
+        .await
+        .problem(429, "rate_limited");
+    let retry: u64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Redelivering draws on the same budget.
+    let deliveries = org.path(&format!("/webhooks/{id}/deliveries"));
+    let mut logged = Vec::new();
+    for _ in 0..100 {
+        logged = api
+            .get(&deliveries, &org.owner.token)
+            .await
+            .expect(200)
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if !logged.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let redeliver = format!(
+        "{deliveries}/{}/redeliver",
+        logged[0]["id"].as_str().unwrap()
+    );
+    api.post(&redeliver, Some(&org.owner.token), json!({}))
+        .await
+        .problem(429, "rate_limited");
+    // Another endpoint has its own budget; and a minute later (time moves for this
+    // endpoint) this one sends again.
+    let other = api
+        .post(
+            &org.path("/webhooks"),
+            Some(&org.owner.token),
+            json!({ "url": "http://127.0.0.1:9/other", "events": ["mcp.created"] }),
+        )
+        .await
+        .expect(201);
+    api.post(
+        &org.path(&format!(
+            "/webhooks/{}/test",
+            other.body["id"].as_str().unwrap()
+        )),
+        Some(&org.owner.token),
+        json!({}),
+    )
+    .await
+    .expect(202);
+    plexmcp_tests::set_attribute(
+        &format!("ORG#{}", org.id),
+        &format!("WEBHOOK#{id}"),
+        "manual_sends_since",
+        aws_sdk_dynamodb::types::AttributeValue::S("2020-01-01T00:00:00.000Z".into()),
+    )
+    .await;
+    api.post(&redeliver, Some(&org.owner.token), json!({}))
+        .await
+        .expect(202);
+}

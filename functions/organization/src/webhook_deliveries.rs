@@ -12,9 +12,10 @@ use shared::domain::Permission;
 use shared::http::page::query_page_ordered;
 use shared::http::{ClientInfo, Page, PageQuery, Path, Problem, Query};
 use shared::ids::{DeliveryId, MessageId, WebhookId};
+use shared::store::item::time;
 use shared::store::keys::delivery_prefix;
 use shared::store::webhooks::Webhook;
-use shared::store::{Item, ItemExt, Key, StoreError};
+use shared::store::{n, s, update_with, CommitError, Cond, Item, ItemExt, Key, StoreError};
 use shared::webhooks::DeliveryJob;
 use shared::{AppState, Error};
 use utoipa::ToSchema;
@@ -101,6 +102,57 @@ async fn load(
     Ok((access, endpoint, logged))
 }
 
+/// Send test and redeliver, together: at most this many a minute per endpoint, so
+/// nobody turns an endpoint's owner's server into a target of our requests.
+const MANUAL_SENDS: i64 = 10;
+const MANUAL_WINDOW: chrono::Duration = chrono::Duration::minutes(1);
+
+/// One manual send taken from the endpoint's budget, decided on the endpoint item as read
+/// and written in the send's own transaction (no round trip of its own) under a condition
+/// that it is still as read — or 429 with the time the window has left.
+fn manual_send(
+    state: &AppState,
+    key: &Key,
+    endpoint: &Item,
+    now: DateTime<Utc>,
+) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, Error> {
+    let count = endpoint.opt_num("manual_sends").unwrap_or(0);
+    let since = endpoint.opt_str("manual_sends_since");
+    let window_end = since
+        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+        .map(|at| at.with_timezone(&Utc) + MANUAL_WINDOW)
+        .filter(|end| *end > now);
+    let (expression, cond) = match window_end {
+        Some(end) if count >= MANUAL_SENDS => {
+            return Err(Error::RateLimited {
+                retry_after: (end - now).num_seconds().max(1) as u64,
+            })
+        }
+        Some(_) => (
+            "SET manual_sends = manual_sends + :one",
+            Cond::new("manual_sends = :count AND manual_sends_since = :since")
+                .value(":count", n(count))
+                .value(":since", s(since.unwrap_or_default())),
+        ),
+        None => (
+            "SET manual_sends = :one, manual_sends_since = :now",
+            match since {
+                Some(since) => Cond::new("manual_sends_since = :since").value(":since", s(since)),
+                None => {
+                    Cond::new("attribute_exists(pk) AND attribute_not_exists(manual_sends_since)")
+                }
+            }
+            .value(":now", time(now)),
+        ),
+    };
+    Ok(update_with(
+        &state.table,
+        key,
+        expression,
+        &cond.value(":one", n(1)),
+    )?)
+}
+
 /// Queues `job` and records who asked, in the org's audit log.
 async fn send(
     state: &AppState,
@@ -116,6 +168,9 @@ async fn send(
             "the endpoint is disabled; enable it first",
         ));
     }
+    let key = Key::webhook(&access.org.id, endpoint.id.as_str());
+    let item = access.items.get(&key).ok_or(Error::NotFound)?;
+    let budget = manual_send(state, &key, item, Utc::now())?;
     access
         .mutation(
             action,
@@ -126,8 +181,14 @@ async fn send(
         .details(
             json!({ "webhook_id": endpoint.id, "message_id": job.message_id, "event": job.event }),
         )
+        .write(budget)
         .commit(state)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // Another send took from the budget meanwhile: this one may come back soon.
+            CommitError::Write(0) => Error::RateLimited { retry_after: 1 },
+            other => other.into(),
+        })?;
     job.enqueue(state, chrono::Duration::zero()).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -146,6 +207,7 @@ async fn send(
         (status = 403, body = Problem),
         (status = 404, body = Problem),
         (status = 409, description = "`webhook_disabled`", body = Problem),
+        (status = 429, description = "`rate_limited`: 10 test sends and redeliveries a minute per endpoint", body = Problem),
     ))]
 pub async fn test(
     State(state): State<AppState>,
@@ -216,6 +278,7 @@ pub async fn list(
         (status = 403, body = Problem),
         (status = 404, body = Problem),
         (status = 409, description = "`webhook_disabled`", body = Problem),
+        (status = 429, description = "`rate_limited`: 10 test sends and redeliveries a minute per endpoint", body = Problem),
     ))]
 pub async fn redeliver(
     State(state): State<AppState>,
