@@ -1,7 +1,7 @@
 //! MCP servers: registration, updates, health and deletion, with their events.
 
 use plexmcp_tests::events::{outbox_drains, subscribe};
-use plexmcp_tests::{audit_chain, stack, OrgFixture, TwoOrgs};
+use plexmcp_tests::{audit_chain, items, stack, OrgFixture, TwoOrgs};
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -220,4 +220,75 @@ async fn another_orgs_mcp_is_not_found() {
         .body["name"],
         "Weather API"
     );
+}
+
+#[tokio::test]
+async fn mcp_credentials_are_write_only_for_everyone() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let (_, key) = org.api_key(&api).await;
+    let secret = "Bearer sk_live_9f8e7d6c5b4a3210";
+    let created = api
+        .post(
+            &org.path("/mcps"),
+            Some(&org.member.token),
+            json!({
+                "name": "Secretive",
+                "url": "https://mcp.example.com/x",
+                "config": {
+                    "headers": { "Authorization": secret, "Accept": "application/json" },
+                    "upstream": "https://u.example.com/feed?access_token=tok_abcdef123456"
+                }
+            }),
+        )
+        .await
+        .expect(201);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let path = org.path(&format!("/mcps/{id}"));
+    for token in [&org.owner.token, &org.viewer.token, &key] {
+        let read = api.get(&path, token).await.expect(200).body;
+        assert_eq!(read["config"]["headers"]["Authorization"], "••••3210");
+        assert_eq!(read["config"]["headers"]["Accept"], "application/json");
+        assert_eq!(read["config"]["upstream"], "••••");
+        let listed = api.get(&org.path("/mcps"), token).await.expect(200).body;
+        assert!(!listed.to_string().contains("sk_live"), "{listed}");
+    }
+    // At rest: sealed, never in the clear; and no audit entry holds it.
+    let stored = items(&format!("ORG#{}", org.id), &format!("MCP#{id}")).await;
+    let stored = format!("{:?}", stored[0]);
+    assert!(
+        !stored.contains("sk_live") && !stored.contains("tok_abcdef"),
+        "{stored}"
+    );
+    assert!(stored.contains("config_secrets"));
+
+    // Sending back what was read keeps the secrets: nothing changes.
+    let read = api.get(&path, &org.owner.token).await.expect(200).body;
+    let same = api
+        .patch(&path, &org.owner.token, json!({ "config": read["config"] }))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(same["updated_at"], read["updated_at"]);
+    // A new value replaces the secret.
+    let mut config = read["config"].clone();
+    config["headers"]["Authorization"] = "Bearer sk_live_rotated_00009999".into();
+    let changed = api
+        .patch(&path, &org.owner.token, json!({ "config": config }))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(changed["config"]["headers"]["Authorization"], "••••9999");
+    assert_eq!(changed["config"]["upstream"], "••••");
+    let audit = audit_chain(&format!("ORG#{}", org.id)).await;
+    assert!(!audit.iter().any(|e| e.to_string().contains("sk_live")));
+
+    // Credentials in the MCP's own URL are refused: they belong in the config.
+    api.post(
+        &org.path("/mcps"),
+        Some(&org.owner.token),
+        json!({ "name": "Leaky", "url": "https://mcp.example.com/x?api_key=abc" }),
+    )
+    .await
+    .problem(422, "validation_failed");
 }

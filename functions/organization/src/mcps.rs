@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
-use shared::domain::mcp::{parse_config, parse_health, parse_transport, McpUrl};
+use shared::domain::mcp::{parse_config, parse_health, parse_transport, split_secrets, McpUrl};
 use shared::domain::{Name, Permission};
 use shared::error::Validator;
 use shared::events::{Event, EventType};
@@ -22,6 +22,7 @@ use shared::store::item::time;
 use shared::store::keys::MCP_PREFIX;
 use shared::store::{delete, put, s, update_if, CommitError, Item, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
@@ -103,6 +104,42 @@ async fn load(
     Ok((access, item.ok_or(Error::NotFound)?))
 }
 
+/// A config (valid JSON text) as kept in the clear — every secret replaced by its mask,
+/// so no reader, event, export or audit entry ever sees one — and its secrets.
+fn split(config: &str, previous: &BTreeMap<String, String>) -> (String, BTreeMap<String, String>) {
+    let value: Value = serde_json::from_str(config).unwrap_or_default();
+    let (shown, secrets) = split_secrets(&value, previous);
+    (shown.to_string(), secrets)
+}
+
+/// The secrets sealed with the data keys, bound to the MCP.
+async fn seal(
+    state: &AppState,
+    id: &McpId,
+    secrets: &BTreeMap<String, String>,
+) -> Result<String, Error> {
+    let bytes = serde_json::to_vec(secrets).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(state.keys().await?.secrets.seal(&bytes, id.as_str()))
+}
+
+/// The MCP's secrets as stored (none: empty).
+async fn stored_secrets(
+    state: &AppState,
+    item: &Item,
+    id: &McpId,
+) -> Result<BTreeMap<String, String>, Error> {
+    let Some(sealed) = item.opt_str("config_secrets") else {
+        return Ok(BTreeMap::new());
+    };
+    let bytes = state
+        .keys()
+        .await?
+        .secrets
+        .open(sealed, id.as_str())
+        .ok_or_else(|| Error::Internal("an MCP's secrets do not open with the data keys".into()))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Internal(e.to_string()))
+}
+
 /// Register an MCP server (members and up). Emits `mcp.created`.
 #[utoipa::path(post, path = "/v1/orgs/{slug}/mcps", operation_id = "create_mcp", tag = "mcps", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = CreateMcp,
@@ -133,7 +170,14 @@ pub async fn create(
     access.require(Permission::Contribute)?;
     let id = McpId::generate();
     let now = Utc::now();
+    let (config, secrets) = split(&config, &BTreeMap::new());
     let mut item = Key::mcp(&access.org.id, id.as_str()).to_item();
+    if !secrets.is_empty() {
+        item.insert(
+            "config_secrets".into(),
+            s(seal(&state, &id, &secrets).await?),
+        );
+    }
     for (attr, value) in [
         ("mcp_id", id.as_str()),
         ("name", name.as_str()),
@@ -231,26 +275,43 @@ pub async fn update(
                 .map(|t| ("transport", t)),
         );
     }
-    if let Some(raw) = &body.config {
-        changes.extend(v.field("config", parse_config(raw)).map(|c| ("config", c)));
-    }
+    let config = body
+        .config
+        .as_ref()
+        .and_then(|raw| v.field("config", parse_config(raw)));
     if v.has_errors() {
         return Err(v.error());
     }
     let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
     access.require(Permission::Contribute)?;
+    if let Some(config) = config {
+        // The secrets as stored: a value sent back masked keeps its secret.
+        let id = McpId::parse(item.str("mcp_id")?)
+            .ok_or_else(|| StoreError::Corrupt("mcp_id".into()))?;
+        let previous = stored_secrets(&state, &item, &id).await?;
+        let (shown, secrets) = split(&config, &previous);
+        if item.opt_str("config") != Some(shown.as_str()) || secrets != previous {
+            changes.push(("config", shown));
+            changes.push(("config_secrets", seal(&state, &id, &secrets).await?));
+        }
+    }
     changes.retain(|(attr, value)| item.opt_str(attr) != Some(value));
     if changes.is_empty() {
         return Ok(axum::Json(McpView::from_item(&item)?));
     }
     let mut diff = Map::new();
-    for (attr, value) in &changes {
+    // The config's change is told as a change, never as values; its sealed secrets
+    // are not told at all.
+    for (attr, value) in changes.iter().filter(|(attr, _)| *attr != "config_secrets") {
         let change = if *attr == "config" {
             json!({ "changed": true })
         } else {
             json!({ "from": item.opt_str(attr), "to": value })
         };
         diff.insert((*attr).to_owned(), change);
+    }
+    if changes.iter().any(|(attr, _)| *attr == "config_secrets") {
+        diff.insert("config".to_owned(), json!({ "changed": true }));
     }
     let view = McpView::from_item(&item)?;
     let now = Utc::now();
