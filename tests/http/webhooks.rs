@@ -632,3 +632,41 @@ async fn send_test_and_redeliver_are_limited_per_endpoint() {
         .await
         .expect(202);
 }
+
+#[tokio::test]
+async fn below_admin_a_webhook_url_shows_no_credential() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let (_, key) = org.api_key(&api).await;
+    let url = "http://127.0.0.1:9/services/T0001/B0002/XyZ123abcDEF456ghi?token=s3cr3t";
+    let id = api
+        .post(
+            &org.path("/webhooks"),
+            Some(&org.admin.token),
+            json!({ "url": url, "events": ["mcp.created"] }),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one = org.path(&format!("/webhooks/{id}"));
+    for token in [&org.owner.token, &org.admin.token] {
+        assert_eq!(api.get(&one, token).await.expect(200).body["url"], url);
+    }
+    for token in [&org.member.token, &org.viewer.token, &key] {
+        let shown = api.get(&one, token).await.expect(200).body["url"].clone();
+        assert_eq!(
+            shown,
+            "http://127.0.0.1:9/services/T0001/B0002/••••?token=••••"
+        );
+        let listed = api
+            .get(&org.path("/webhooks"), token)
+            .await
+            .expect(200)
+            .body;
+        assert!(!listed.to_string().contains("s3cr3t"), "{listed}");
+        assert!(!listed.to_string().contains("XyZ123"), "{listed}");
+    }
+}

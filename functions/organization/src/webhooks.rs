@@ -54,6 +54,18 @@ pub struct WebhookView {
     updated_at: DateTime<Utc>,
 }
 
+impl WebhookView {
+    /// The endpoint as `access` may see it: its URL whole for owners and admins, and
+    /// redacted for the rest (`target::redacted`).
+    fn for_reader(w: &Webhook, access: &OrgAccess) -> Self {
+        let mut view = WebhookView::from(w);
+        if !access.role.allows(Permission::Administer) {
+            view.url = shared::webhooks::target::redacted(&view.url);
+        }
+        view
+    }
+}
+
 impl From<&Webhook> for WebhookView {
     fn from(w: &Webhook) -> Self {
         WebhookView {
@@ -278,7 +290,7 @@ pub async fn list(
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
     let page = query_page(&state, &access.org_key().pk, WEBHOOK_PREFIX, &query, |i| {
-        Webhook::from_item(i).map(|w| WebhookView::from(&w))
+        Webhook::from_item(i).map(|w| WebhookView::for_reader(&w, &access))
     })
     .await?;
     Ok(axum::Json(page))
@@ -295,7 +307,7 @@ pub async fn get(
 ) -> Result<axum::Json<WebhookView>, Error> {
     let (access, webhook) = load(&state, &credential, &slug, &webhook_id).await?;
     access.require(Permission::Read)?;
-    Ok(axum::Json(WebhookView::from(&webhook)))
+    Ok(axum::Json(WebhookView::for_reader(&webhook, &access)))
 }
 
 /// Change an endpoint's URL, events, description, or turn it off and on (owners and

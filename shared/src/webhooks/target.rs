@@ -133,6 +133,48 @@ impl WebhookUrl {
     }
 }
 
+/// A webhook URL as people below admin see it: every query value, and every path
+/// segment that looks like a token (16+ characters of letters and digits), is `••••` —
+/// endpoints often carry their credential in the URL itself.
+pub fn redacted(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "••••".into();
+    };
+    let looks_like_token = |segment: &str| {
+        segment.len() >= 16
+            && segment.chars().any(|c| c.is_ascii_digit())
+            && segment.chars().any(|c| c.is_ascii_alphabetic())
+    };
+    let path: Vec<String> = parsed
+        .path_segments()
+        .map(|segments| {
+            segments
+                .map(|s| {
+                    if looks_like_token(s) {
+                        "••••".to_owned()
+                    } else {
+                        s.to_owned()
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    parsed.set_path(&path.join("/"));
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(name, _)| (name.into_owned(), "••••".to_owned()))
+        .collect();
+    if pairs.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    // `••••` stays readable rather than percent-encoded.
+    parsed
+        .as_str()
+        .replace("%E2%80%A2%E2%80%A2%E2%80%A2%E2%80%A2", "••••")
+}
+
 /// Refuses the lot when any address is not public: a name that resolves to one public and
 /// one private address could be steered to the private one.
 /// The refusal names the kind of address, not the address: what a name resolves to
@@ -316,6 +358,18 @@ mod tests {
                 .map(|ip| SocketAddr::new(ip.parse().unwrap(), port))
                 .collect())
         }
+    }
+
+    #[test]
+    fn below_admin_the_credential_in_a_url_is_not_shown() {
+        assert_eq!(
+            redacted("https://hooks.example.com/services/T0001/B0002/XyZ123abcDEF456ghi?token=s3cr3t&v=2"),
+            "https://hooks.example.com/services/T0001/B0002/••••?token=••••&v=••••"
+        );
+        assert_eq!(
+            redacted("https://hooks.example.com/plexmcp"),
+            "https://hooks.example.com/plexmcp"
+        );
     }
 
     #[tokio::test]
