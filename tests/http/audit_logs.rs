@@ -3,7 +3,7 @@
 //! edited and a deleted entry, roles, and the personal trail.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use plexmcp_tests::{items, stack, Api, OrgFixture, TwoOrgs};
+use plexmcp_tests::{delete_item, items, stack, Api, OrgFixture, TwoOrgs};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -178,6 +178,17 @@ async fn no_secret_token_or_pin_is_in_any_entry() {
 }
 
 /// `times` changes of the org's description by its owner: as many audit entries.
+/// `GET …/audit-logs/verify<query>` as an admin: the verification.
+async fn verify_chain(api: &Api, org: &OrgFixture, query: &str) -> Value {
+    api.get(
+        &org.path(&format!("/audit-logs/verify{query}")),
+        &org.admin.token,
+    )
+    .await
+    .expect(200)
+    .body
+}
+
 async fn describe_times(api: &Api, org: &OrgFixture, times: usize) {
     for i in 0..times {
         api.patch(
@@ -268,19 +279,7 @@ async fn the_chain_check_finds_an_edited_and_a_deleted_entry() {
     let api = stack().api();
     let org = pro_org(&api).await;
     describe_times(&api, &org, 4).await;
-    let verify = |query: &'static str| {
-        let (api, org) = (api.clone(), org.clone());
-        async move {
-            api.get(
-                &org.path(&format!("/audit-logs/verify{query}")),
-                &org.admin.token,
-            )
-            .await
-            .expect(200)
-            .body
-        }
-    };
-    let clean = verify("").await;
+    let clean = verify_chain(&api, &org, "").await;
     assert_eq!(clean["valid"], true);
     assert_eq!(clean["first_bad"], Value::Null);
     let pk = format!("ORG#{}", org.id);
@@ -300,7 +299,7 @@ async fn the_chain_check_finds_an_edited_and_a_deleted_entry() {
         AttributeValue::S(edited),
     )
     .await;
-    let found = verify("").await;
+    let found = verify_chain(&api, &org, "").await;
     assert_eq!(found["valid"], false);
     assert_eq!(
         found["first_bad"]["id"],
@@ -319,20 +318,10 @@ async fn the_chain_check_finds_an_edited_and_a_deleted_entry() {
         victim["entry"].clone(),
     )
     .await;
-    assert_eq!(verify("").await["valid"], true);
+    assert_eq!(verify_chain(&api, &org, "").await["valid"], true);
     let gone = &stored[stored.len() - 3];
-    let stack = stack();
-    stack
-        .dynamodb()
-        .await
-        .delete_item()
-        .table_name(stack.table_name())
-        .key("pk", AttributeValue::S(pk.clone()))
-        .key("sk", gone["sk"].clone())
-        .send()
-        .await
-        .unwrap();
-    let found = verify("").await;
+    delete_item(&pk, gone["sk"].as_s().unwrap()).await;
+    let found = verify_chain(&api, &org, "").await;
     assert_eq!(found["valid"], false);
     assert!(
         found["first_bad"]["reason"]
@@ -479,47 +468,19 @@ async fn the_chain_check_finds_the_newest_entries_cut_off_and_says_where_the_kep
     let api = stack().api();
     let org = pro_org(&api).await;
     describe_times(&api, &org, 3).await;
-    let verify = |query: String| {
-        let (api, org) = (api.clone(), org.clone());
-        async move {
-            api.get(
-                &org.path(&format!("/audit-logs/verify{query}")),
-                &org.admin.token,
-            )
-            .await
-            .expect(200)
-            .body
-        }
-    };
-    let clean = verify(String::new()).await;
+    let clean = verify_chain(&api, &org, "").await;
     assert_eq!(clean["valid"], true);
     assert_eq!(clean["truncated"], false);
     assert_eq!(clean["starts_after_gap"], Value::Null);
     let pk = format!("ORG#{}", org.id);
     let stored = items(&pk, "AUDIT#").await;
-    let delete = |sk: AttributeValue| {
-        let pk = pk.clone();
-        async move {
-            let stack = stack();
-            stack
-                .dynamodb()
-                .await
-                .delete_item()
-                .table_name(stack.table_name())
-                .key("pk", AttributeValue::S(pk))
-                .key("sk", sk)
-                .send()
-                .await
-                .unwrap();
-        }
-    };
 
     // The two newest entries go: what is left still links up, but the head says more.
     let cut_from = chrono::Utc::now();
     for entry in &stored[stored.len() - 2..] {
-        delete(entry["sk"].clone()).await;
+        delete_item(&pk, entry["sk"].as_s().unwrap()).await;
     }
-    let found = verify(String::new()).await;
+    let found = verify_chain(&api, &org, "").await;
     assert_eq!(found["valid"], false, "{found}");
     assert_eq!(found["truncated"], true);
     assert!(found["first_bad"]["reason"]
@@ -527,11 +488,9 @@ async fn the_chain_check_finds_the_newest_entries_cut_off_and_says_where_the_kep
         .unwrap()
         .contains("truncated"));
     // A range that ends in the past is not about the end of the chain.
-    let past = verify(format!(
-        "?to={}",
-        (cut_from - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    ))
-    .await;
+    let to =
+        (cut_from - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let past = verify_chain(&api, &org, &format!("?to={to}")).await;
     assert_eq!(past["truncated"], false, "{past}");
 
     // The oldest entry gone (as retention would take it): the window is said to start
@@ -540,22 +499,8 @@ async fn the_chain_check_finds_the_newest_entries_cut_off_and_says_where_the_kep
     describe_times(&api, &org, 2).await;
     let pk = format!("ORG#{}", org.id);
     let stored = items(&pk, "AUDIT#").await;
-    let stack = stack();
-    stack
-        .dynamodb()
-        .await
-        .delete_item()
-        .table_name(stack.table_name())
-        .key("pk", AttributeValue::S(pk.clone()))
-        .key("sk", stored[0]["sk"].clone())
-        .send()
-        .await
-        .unwrap();
-    let windowed = api
-        .get(&org.path("/audit-logs/verify"), &org.admin.token)
-        .await
-        .expect(200)
-        .body;
+    delete_item(&pk, stored[0]["sk"].as_s().unwrap()).await;
+    let windowed = verify_chain(&api, &org, "").await;
     assert_eq!(windowed["valid"], true, "{windowed}");
     assert_eq!(windowed["starts_after_gap"], 2);
 }

@@ -215,6 +215,22 @@ pub async fn set_attribute(
         .expect("item exists");
 }
 
+/// Deletes one item behind the API's back (an attacker with table access, or a TTL).
+pub async fn delete_item(pk: &str, sk: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let stack = stack();
+    stack
+        .dynamodb()
+        .await
+        .delete_item()
+        .table_name(stack.table_name())
+        .key("pk", S(pk.into()))
+        .key("sk", S(sk.into()))
+        .send()
+        .await
+        .expect("delete the item");
+}
+
 /// Every item of a partition whose sort key starts with `prefix`, in key order.
 pub async fn items(
     pk: &str,
