@@ -6,9 +6,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::dns::dns;
-use plexmcp_tests::{
-    set_attribute, stack, stack_checking_domains_every_second, unique, Api, OrgFixture,
-};
+use plexmcp_tests::{stack, stack_checking_domains_every_second, unique, Api, OrgFixture, Stack};
 use serde_json::{json, Value};
 
 /// An org on the Pro plan (custom domains need it).
@@ -44,17 +42,9 @@ async fn verify(api: &Api, org: &OrgFixture) -> Value {
     .body
 }
 
-/// Publishes what the PUT answer asks for: the CNAME and the TXT token.
+/// Publishes what the answer asks for: the CNAME and the TXT token.
 fn publish(answer: &Value) {
-    let domain = answer["domain"].as_str().unwrap();
-    dns().set(
-        domain,
-        &[("CNAME", answer["cname_target"].as_str().unwrap())],
-    );
-    dns().set(
-        answer["txt_record"]["name"].as_str().unwrap(),
-        &[("TXT", answer["txt_record"]["value"].as_str().unwrap())],
-    );
+    dns().publish(answer, &[]);
 }
 
 fn unpublish(answer: &Value) {
@@ -140,66 +130,89 @@ async fn a_domain_is_verified_only_with_both_records_and_fails_when_they_go() {
 }
 
 #[tokio::test]
-async fn one_org_per_domain_until_it_is_released() {
+async fn only_proof_claims_a_name_and_a_claim_without_it_blocks_nobody() {
     let api = stack().api();
-    let (a, b) = (pro_org(&api).await, pro_org(&api).await);
+    let (squatter, owner, late) = (
+        pro_org(&api).await,
+        pro_org(&api).await,
+        pro_org(&api).await,
+    );
     let domain = new_domain();
-    let first = put_domain(&api, &a, &domain).await;
+    // Setting a name claims nothing: the real owner sets it after a squatter did, with a
+    // token of its own, and verifies it with the records only it could publish.
+    let squatted = put_domain(&api, &squatter, &domain).await;
+    let first = put_domain(&api, &owner, &domain).await;
+    assert_eq!(first["status"], "pending");
+    assert_ne!(
+        first["txt_record"]["value"],
+        squatted["txt_record"]["value"]
+    );
+    assert_eq!(verify(&api, &squatter).await["reason"], "no CNAME record");
+    publish(&first);
+    assert_eq!(verify(&api, &owner).await["status"], "verified");
+    assert_eq!(verify(&api, &squatter).await["reason"], "TXT token missing");
+    // Even with its token published too, the name is the org's that proved it first; the
+    // loser's domain stays pending with the reason, and expires as any unproven one.
+    dns().publish(&first, &[&squatted]);
+    api.post(
+        &squatter.path("/custom-domain/verify"),
+        Some(&squatter.admin.token),
+        json!({}),
+    )
+    .await
+    .problem(409, "domain_taken");
+    let lost = api
+        .get(&squatter.path("/custom-domain"), &squatter.viewer.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(lost["status"], "pending");
+    assert_eq!(
+        lost["reason"],
+        "another organization verified this domain first"
+    );
+    // Only a verified name is taken.
     api.put(
-        &b.path("/custom-domain"),
-        &b.admin.token,
+        &late.path("/custom-domain"),
+        &late.admin.token,
         json!({ "domain": domain }),
     )
     .await
     .problem(409, "domain_taken");
 
-    // Replacing a pending domain releases the old name.
-    put_domain(&api, &a, &new_domain()).await;
-    let second = put_domain(&api, &b, &domain).await;
-    assert_ne!(second["txt_record"]["value"], first["txt_record"]["value"]);
     // The same domain again answers as it is (same token).
-    let again = put_domain(&api, &b, &domain).await;
-    assert_eq!(again["txt_record"], second["txt_record"]);
-
-    // Removing it releases it too.
-    api.delete(&b.path("/custom-domain"), &b.admin.token)
-        .await
-        .expect(204);
-    api.get(&b.path("/custom-domain"), &b.admin.token)
-        .await
-        .problem(404, "not_found");
-    put_domain(&api, &a, &domain).await;
-
+    let again = put_domain(&api, &squatter, &domain).await;
+    assert_eq!(again["txt_record"], squatted["txt_record"]);
     // A verified domain is not replaced by accident.
-    let answer = put_domain(&api, &b, &new_domain()).await;
-    publish(&answer);
-    let checked = verify(&api, &b).await;
-    assert_eq!(checked["status"], "verified", "{checked}");
     api.put(
-        &b.path("/custom-domain"),
-        &b.admin.token,
+        &owner.path("/custom-domain"),
+        &owner.admin.token,
         json!({ "domain": new_domain() }),
     )
     .await
     .problem(409, "domain_verified");
+
+    // Removing it releases the name: the next org to prove it has it.
+    api.delete(&owner.path("/custom-domain"), &owner.admin.token)
+        .await
+        .expect(204);
+    api.get(&owner.path("/custom-domain"), &owner.admin.token)
+        .await
+        .problem(404, "not_found");
+    let next = put_domain(&api, &late, &domain).await;
+    publish(&next);
+    assert_eq!(verify(&api, &late).await["status"], "verified");
 }
 
 #[tokio::test]
-async fn a_pending_domain_expires_after_48_hours_and_another_org_may_claim_it() {
+async fn a_pending_domain_expires_after_48_hours_and_keeps_its_token_when_set_again() {
     let api = stack().api();
     let (a, b) = (pro_org(&api).await, pro_org(&api).await);
     let domain = new_domain();
-    put_domain(&api, &a, &domain).await;
+    let first = put_domain(&api, &a, &domain).await;
     verify(&api, &a).await;
     // 48 hours pass without a successful check (the test moves the record's clock).
-    let past = AttributeValue::S((chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339());
-    set_attribute(
-        &format!("ORG#{}", a.id),
-        "CUSTOMDOMAIN",
-        "expires_at",
-        past.clone(),
-    )
-    .await;
+    expire(stack(), &a).await;
     let expired = verify(&api, &a).await;
     assert_eq!(expired["status"], "expired");
     api.post(
@@ -209,29 +222,30 @@ async fn a_pending_domain_expires_after_48_hours_and_another_org_may_claim_it() 
     )
     .await
     .problem(409, "domain_expired");
-    let claimed = put_domain(&api, &b, &domain).await;
-    assert_eq!(claimed["status"], "pending");
+    // Set again, it keeps its token: a TXT record published meanwhile still proves it.
+    let again = put_domain(&api, &a, &domain).await;
+    assert_eq!(again["status"], "pending");
+    assert_eq!(again["txt_record"], first["txt_record"]);
 
-    // A claim whose time ran out is free even before its org checks again.
+    // A claim written for a pending domain before only proof claimed names blocks nobody.
     let other = new_domain();
-    put_domain(&api, &a, &other).await;
-    set_attribute(&format!("DOMAIN#{other}"), "CLAIM", "expires_at", past).await;
-    let taken = put_domain(&api, &b, &other).await;
-    assert_eq!(taken["domain"], other.as_str());
-    // a's late verification cannot take it back.
-    let a_record = api
-        .get(&a.path("/custom-domain"), &a.admin.token)
+    let future = (chrono::Utc::now() + chrono::Duration::hours(40)).to_rfc3339();
+    stack()
+        .dynamodb()
         .await
-        .expect(200)
-        .body;
-    publish(&a_record);
-    api.post(
-        &a.path("/custom-domain/verify"),
-        Some(&a.admin.token),
-        json!({}),
-    )
-    .await
-    .problem(409, "domain_taken");
+        .put_item()
+        .table_name(stack().table_name())
+        .item("pk", AttributeValue::S(format!("DOMAIN#{other}")))
+        .item("sk", AttributeValue::S("CLAIM".into()))
+        .item("org_id", AttributeValue::S(a.id.clone()))
+        .item("domain", AttributeValue::S(other.clone()))
+        .item("expires_at", AttributeValue::S(future))
+        .send()
+        .await
+        .expect("an old pending claim");
+    let answer = put_domain(&api, &b, &other).await;
+    publish(&answer);
+    assert_eq!(verify(&api, &b).await["status"], "verified");
 }
 
 #[tokio::test]
@@ -360,6 +374,15 @@ async fn the_free_plan_and_roles() {
         .expect(204);
 }
 
+/// Moves the org's pending domain 48 hours on: its expiry is a minute ago.
+async fn expire(stack: &Stack, org: &OrgFixture) {
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let pk = format!("ORG#{}", org.id);
+    stack
+        .set_attribute(&pk, "CUSTOMDOMAIN", "expires_at", AttributeValue::S(past))
+        .await;
+}
+
 /// Reads the domain until `done` holds of it (the worker checks every second here).
 async fn until(api: &Api, org: &OrgFixture, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -436,33 +459,51 @@ async fn a_verified_domain_is_rechecked_daily_fails_comes_back_and_is_released_a
         .unwrap();
     let released = until(&api, &org, |d| d["status"] == "expired").await;
     assert_eq!(released["reason"], "no CNAME record");
-    put_domain(&api, &other, answer["domain"].as_str().unwrap()).await;
+    // The name is free: another org proves it.
+    let theirs = put_domain(&api, &other, answer["domain"].as_str().unwrap()).await;
+    publish(&theirs);
+    until(&api, &other, |d| d["status"] == "verified").await;
 }
 
 #[tokio::test]
 async fn the_worker_expires_a_domain_nobody_verified_in_48_hours() {
     let stack = stack_checking_domains_every_second();
     let api = stack.api();
-    let (a, b) = (pro_org(&api).await, pro_org(&api).await);
-    let domain = new_domain();
-    put_domain(&api, &a, &domain).await;
+    let a = pro_org(&api).await;
+    put_domain(&api, &a, &new_domain()).await;
     // 48 hours pass (the test moves the record's clock); the next scheduled check expires it.
-    let past = AttributeValue::S((chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339());
-    let table = stack.table_name();
-    stack
-        .dynamodb()
-        .await
-        .update_item()
-        .table_name(table)
-        .key("pk", AttributeValue::S(format!("ORG#{}", a.id)))
-        .key("sk", AttributeValue::S("CUSTOMDOMAIN".into()))
-        .update_expression("SET expires_at = :past")
-        .expression_attribute_values(":past", past)
-        .send()
-        .await
-        .unwrap();
+    expire(stack, &a).await;
     let expired = until(&api, &a, |d| d["status"] == "expired").await;
     assert_eq!(expired["reason"], "no CNAME record");
-    // The name was released: another org claims it.
-    put_domain(&api, &b, &domain).await;
+}
+
+#[tokio::test]
+async fn the_worker_leaves_a_name_another_org_proved_first_pending_until_it_expires() {
+    let stack = stack_checking_domains_every_second();
+    let api = stack.api();
+    let (owner, loser) = (pro_org(&api).await, pro_org(&api).await);
+    let domain = new_domain();
+    let lost = put_domain(&api, &loser, &domain).await;
+    let won = put_domain(&api, &owner, &domain).await;
+    publish(&won);
+    assert_eq!(verify(&api, &owner).await["status"], "verified");
+    // Both tokens are published; the worker's checks of the loser find the name taken.
+    dns().publish(&won, &[&lost]);
+    let pending = until(&api, &loser, |d| !d["reason"].is_null()).await;
+    assert_eq!(pending["status"], "pending");
+    assert_eq!(
+        pending["reason"],
+        "another organization verified this domain first"
+    );
+    expire(stack, &loser).await;
+    until(&api, &loser, |d| d["status"] == "expired").await;
+    let kept = api
+        .get(&owner.path("/custom-domain"), &owner.viewer.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        kept["status"], "verified",
+        "the release was the loser's only"
+    );
 }

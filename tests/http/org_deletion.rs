@@ -244,14 +244,28 @@ async fn big_org(api: &Api) -> BigOrg {
         .as_str()
         .unwrap()
         .to_owned();
+    // A verified domain: its name is claimed (a global item) until the org goes.
     let domain = format!("{}.example.com", plexmcp_tests::unique("api-"));
-    api.put(
-        &org.path("/custom-domain"),
-        &org.owner.token,
-        json!({ "domain": domain }),
-    )
-    .await
-    .expect(200);
+    let answer = api
+        .put(
+            &org.path("/custom-domain"),
+            &org.owner.token,
+            json!({ "domain": domain }),
+        )
+        .await
+        .expect(200)
+        .body;
+    plexmcp_tests::dns::dns().publish(&answer, &[]);
+    let checked = api
+        .post(
+            &org.path("/custom-domain/verify"),
+            Some(&org.owner.token),
+            json!({}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(checked["status"], "verified", "{checked}");
     let export = api
         .post(
             &org.path("/exports"),

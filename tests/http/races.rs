@@ -7,7 +7,7 @@
 
 use plexmcp_tests::{interleaved, items, stack, Api, OrgFixture, Resp};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const PIN: &str = "840317";
 
@@ -286,17 +286,104 @@ async fn a_webhook_change_does_not_undo_a_rotation_made_meanwhile() {
     );
 }
 
-/// The records of `domain` as the PUT answer asks for them, on the binary's DNS server.
-fn publish(answer: &serde_json::Value) {
-    let dns = plexmcp_tests::dns::dns();
-    dns.set(
-        answer["domain"].as_str().unwrap(),
-        &[("CNAME", answer["cname_target"].as_str().unwrap())],
+/// The records the answer asks for, on the binary's DNS server (with `others`' tokens).
+fn publish(answer: &Value, others: &[&Value]) {
+    plexmcp_tests::dns::dns().publish(answer, others);
+}
+
+/// Two orgs on Pro, each with `domain` set; their PUT answers.
+async fn both_set(api: &Api, domain: &str) -> [(OrgFixture, Value); 2] {
+    [set_on_pro(api, domain).await, set_on_pro(api, domain).await]
+}
+
+async fn set_on_pro(api: &Api, domain: &str) -> (OrgFixture, Value) {
+    let org = OrgFixture::create(api).await;
+    org.set_plan(api, "pro").await;
+    let answer = api
+        .put(
+            &org.path("/custom-domain"),
+            &org.admin.token,
+            json!({ "domain": domain }),
+        )
+        .await
+        .expect(200)
+        .body;
+    (org, answer)
+}
+
+fn verify_later(api: &Api, org: &OrgFixture) -> impl std::future::Future<Output = Resp> {
+    let (api, path, token) = (
+        api.clone(),
+        org.path("/custom-domain/verify"),
+        org.admin.token.clone(),
     );
-    dns.set(
-        answer["txt_record"]["name"].as_str().unwrap(),
-        &[("TXT", answer["txt_record"]["value"].as_str().unwrap())],
+    async move { api.post(&path, Some(&token), json!({})).await }
+}
+
+async fn verified(api: &Api, org: &OrgFixture) {
+    let answer = verify_later(api, org).await.expect(200).body;
+    assert_eq!(answer["status"], "verified", "{answer}");
+}
+
+#[tokio::test]
+async fn two_orgs_proving_a_name_at_once_only_the_first_gets_it() {
+    let api = stack().api();
+    let domain = format!("{}.example.com", plexmcp_tests::unique("race-"));
+    let [(owner, won), (loser, lost)] = both_set(&api, &domain).await;
+    publish(&won, &[&lost]);
+    let answer = interleaved(
+        "custom_domain.verified",
+        &loser,
+        verify_later(&api, &loser),
+        verified(&api, &owner),
+    )
+    .await;
+    answer.problem(409, "domain_taken");
+    let read = api
+        .get(&loser.path("/custom-domain"), &loser.admin.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(read["status"], "pending");
+    assert_eq!(
+        read["reason"],
+        "another organization verified this domain first"
     );
+    let read = api
+        .get(&owner.path("/custom-domain"), &owner.admin.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(read["status"], "verified");
+}
+
+#[tokio::test]
+async fn a_name_verified_by_another_org_meanwhile_is_not_set() {
+    let api = stack().api();
+    let domain = format!("{}.example.com", plexmcp_tests::unique("race-"));
+    let late = OrgFixture::create(&api).await;
+    late.set_plan(&api, "pro").await;
+    let (request_api, path, token) = (
+        api.clone(),
+        late.path("/custom-domain"),
+        late.admin.token.clone(),
+    );
+    let body = json!({ "domain": domain });
+    let answer = interleaved(
+        "custom_domain.added",
+        &late,
+        async move { request_api.put(&path, &token, body).await },
+        async {
+            let (owner, answer) = set_on_pro(&api, &domain).await;
+            publish(&answer, &[]);
+            verified(&api, &owner).await;
+        },
+    )
+    .await;
+    answer.problem(409, "domain_taken");
+    api.get(&late.path("/custom-domain"), &late.admin.token)
+        .await
+        .problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -315,7 +402,7 @@ async fn a_domain_replaced_meanwhile_is_not_verified_by_the_old_check() {
         .await
         .expect(200)
         .body;
-    publish(&answer);
+    publish(&answer, &[]);
     let second = format!("{}.example.com", plexmcp_tests::unique("race-"));
     let (request_api, verify_path, token) = (
         api.clone(),
@@ -341,12 +428,16 @@ async fn a_domain_replaced_meanwhile_is_not_verified_by_the_old_check() {
     let now = api.get(&path, &org.admin.token).await.expect(200).body;
     assert_eq!(now["domain"], second.as_str());
     assert_eq!(now["status"], "pending");
-    // The first name was released by the replacement, not claimed again by the check.
-    api.put(
-        &other.path("/custom-domain"),
-        &other.admin.token,
-        json!({ "domain": first }),
-    )
-    .await
-    .expect(200);
+    // The first name is not the org's: another org proves it.
+    let theirs = api
+        .put(
+            &other.path("/custom-domain"),
+            &other.admin.token,
+            json!({ "domain": first }),
+        )
+        .await
+        .expect(200)
+        .body;
+    publish(&theirs, &[]);
+    verified(&api, &other).await;
 }

@@ -76,4 +76,18 @@ impl DnsServer {
         std::fs::write(&tmp, Value::Object(zone.clone()).to_string()).expect("zone file");
         std::fs::rename(&tmp, &self.zone_file).expect("zone file");
     }
+
+    /// Publishes what a custom domain's answer (`GET`/`PUT .../custom-domain`) asks for:
+    /// the CNAME, and its TXT token (beside `more_tokens`, other orgs' tokens for the name).
+    pub fn publish(&self, answer: &Value, more_tokens: &[&Value]) {
+        self.set(
+            answer["domain"].as_str().expect("domain"),
+            &[("CNAME", answer["cname_target"].as_str().expect("cname"))],
+        );
+        let txt: Vec<(&str, &str)> = std::iter::once(answer)
+            .chain(more_tokens.iter().copied())
+            .map(|a| ("TXT", a["txt_record"]["value"].as_str().expect("token")))
+            .collect();
+        self.set(answer["txt_record"]["name"].as_str().expect("txt"), &txt);
+    }
 }

@@ -190,29 +190,41 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{n:016x}")
 }
 
-/// Sets `attr` of the item `(pk, sk)` behind the API: how a test moves time for one item.
+/// Sets `attr` of the item `(pk, sk)` behind the API of `stack()`: how a test moves time
+/// for one item.
 pub async fn set_attribute(
     pk: &str,
     sk: &str,
     attr: &str,
     value: aws_sdk_dynamodb::types::AttributeValue,
 ) {
-    use aws_sdk_dynamodb::types::AttributeValue::S;
-    let stack = stack();
-    stack
-        .dynamodb()
-        .await
-        .update_item()
-        .table_name(stack.table_name())
-        .key("pk", S(pk.into()))
-        .key("sk", S(sk.into()))
-        .update_expression("SET #a = :v")
-        .condition_expression("attribute_exists(pk)")
-        .expression_attribute_names("#a", attr)
-        .expression_attribute_values(":v", value)
-        .send()
-        .await
-        .expect("item exists");
+    stack().set_attribute(pk, sk, attr, value).await;
+}
+
+impl Stack {
+    /// Sets `attr` of the existing item `(pk, sk)` behind this stack's API.
+    pub async fn set_attribute(
+        &self,
+        pk: &str,
+        sk: &str,
+        attr: &str,
+        value: aws_sdk_dynamodb::types::AttributeValue,
+    ) {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        self.dynamodb()
+            .await
+            .update_item()
+            .table_name(self.table_name())
+            .key("pk", S(pk.into()))
+            .key("sk", S(sk.into()))
+            .update_expression("SET #a = :v")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .expect("item exists");
+    }
 }
 
 /// Deletes one item behind the API's back (an attacker with table access, or a TTL).

@@ -132,13 +132,13 @@ async fn check_once(
         _ => {}
     }
     let next = check_now(state, &record).await?;
-    let recorded = record_check(state, &job.org_id, &record, &next, |action| {
+    let recorded = record_check(state, &job.org_id, &record, next, |action| {
         let actor = Actor {
             kind: "system".into(),
             id: "domain-check".into(),
             email: None,
         };
-        let target = Target::new("custom_domain", &next.domain);
+        let target = Target::new("custom_domain", &record.domain);
         let draft = AuditDraft::new(
             actor,
             action,
@@ -149,11 +149,11 @@ async fn check_once(
         Mutation::new(ChainOwner::existing(org_key.clone(), org), draft)
     })
     .await?;
-    match recorded {
-        Recorded::Done => {}
+    // A name another org proved first is checked on as one not verified: it expires.
+    let next = match recorded {
+        Recorded::Done(next) | Recorded::Taken(next) => next,
         Recorded::ChangedMeanwhile => return Ok(None),
-        Recorded::Taken => return dropped("another organization holds the name"),
-    }
+    };
     start_daily_checks(state, schedule, &job.org_id, &record, &next).await?;
     let checked_at = next.last_checked_at.unwrap_or(now);
     let due = match next.status.as_str() {

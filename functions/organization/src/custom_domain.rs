@@ -3,7 +3,9 @@
 //!
 //! Ownership is proven in DNS: a CNAME to `GATEWAY_CNAME_TARGET` and the token shown here
 //! in a TXT record at `_plexmcp-challenge.<domain>` (a CNAME alone could be a dangling
-//! record left by someone else). One org per name: the claim is a conditional write.
+//! record left by someone else). Only that proof claims a name: setting a domain claims
+//! nothing, each org that sets a name gets its own token, and a name is taken (409
+//! `domain_taken`) only once another org has verified it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,10 +18,10 @@ use shared::domain::hostname::Reserved;
 use shared::domain::{CustomDomain, Permission};
 use shared::domains::{
     as_read, check_now, claimable_by, held_by, record_check, start_daily_checks, CheckSchedule,
-    DomainCheck, DomainRecord, Recorded, EXPIRED, FAILED, VERIFIED,
+    DomainCheck, DomainRecord, Recorded, EXPIRED, FAILED, TAKEN, VERIFIED,
 };
 use shared::http::{ClientInfo, Json, Path, Problem};
-use shared::store::{delete_if, put_if, CommitError, Key};
+use shared::store::{check, delete_if, put_if, CommitError, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -133,21 +135,20 @@ fn changed_meanwhile() -> Error {
 }
 
 fn taken() -> Error {
-    Error::conflict(
-        "domain_taken",
-        "another organization has claimed this domain",
-    )
+    Error::conflict("domain_taken", TAKEN)
 }
 
 /// Set the org's custom domain (owners and admins). A new domain replaces a pending,
-/// failed or expired one and releases its name; the same domain again answers as it is.
+/// failed or expired one and releases its name; the same domain again answers as it is,
+/// and an expired one set again keeps its token. Setting claims nothing: a name another
+/// org has not verified may be set by any number of orgs, each with its own token.
 #[utoipa::path(put, path = "/v1/orgs/{slug}/custom-domain", operation_id = "put_custom_domain", tag = "custom-domain", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = PutDomain,
     responses(
         (status = 200, body = CustomDomainView),
         (status = 403, description = "`forbidden`, or `plan_required` on the Free plan", body = Problem),
         (status = 404, body = Problem),
-        (status = 409, description = "`domain_taken` by another org, `domain_verified`: remove the verified one first, or `conflict`", body = Problem),
+        (status = 409, description = "`domain_taken`: another org verified it, `domain_verified`: remove the verified one first, or `conflict`", body = Problem),
         (status = 422, body = Problem),
     ))]
 pub async fn put(
@@ -177,8 +178,11 @@ pub async fn put(
         }
     }
     let org = &access.org.id;
-    let now = Utc::now();
-    let record = DomainRecord::pending(&domain, now);
+    let earlier_token = current
+        .as_ref()
+        .filter(|c| c.domain == domain.as_str())
+        .map(|c| c.token.as_str());
+    let record = DomainRecord::pending(&domain, earlier_token, Utc::now());
     let mut mutation = access
         .mutation(
             "custom_domain.added",
@@ -192,10 +196,10 @@ pub async fn put(
             record.item(org),
             &as_read(current.as_ref()),
         )?)
-        .write(put_if(
+        .write(check(
             &state.table,
-            record.claim_item(org),
-            &claimable_by(org, now),
+            &Key::domain_claim(domain.as_str()),
+            &claimable_by(org),
         )?);
     if let Some(old) = current.filter(|c| c.domain != domain.as_str() && c.holds_claim()) {
         let claim = Key::domain_claim(&old.domain);
@@ -269,17 +273,13 @@ pub async fn verify(
         ));
     }
     let next = check_now(&state, &record).await?;
-    let recorded = record_check(&state, &access.org.id, &record, &next, |action| {
-        access.mutation(
-            action,
-            Category::Settings,
-            Target::new("custom_domain", &next.domain),
-            &client,
-        )
+    let target = Target::new("custom_domain", &next.domain);
+    let recorded = record_check(&state, &access.org.id, &record, next, |action| {
+        access.mutation(action, Category::Settings, target.clone(), &client)
     })
     .await?;
     match recorded {
-        Recorded::Done => {
+        Recorded::Done(next) => {
             let daily = match CheckSchedule::from_env() {
                 Ok(schedule) => {
                     start_daily_checks(&state, &schedule, &access.org.id, &record, &next)
@@ -294,7 +294,7 @@ pub async fn verify(
             Ok(axum::Json(view(&state, &next)))
         }
         Recorded::ChangedMeanwhile => Err(changed_meanwhile()),
-        Recorded::Taken => Err(taken()),
+        Recorded::Taken(_) => Err(taken()),
     }
 }
 

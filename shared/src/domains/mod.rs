@@ -1,7 +1,10 @@
 //! Custom domains: an org's own host name for its gateway, proven by DNS. The org keeps
-//! one record (`ORG#o / CUSTOMDOMAIN`); the name itself is claimed by one org at a time
-//! (`DOMAIN#<name> / CLAIM`), conditionally, so a second org gets 409 until the first
-//! releases it or its pending claim expires (48 h without a successful check).
+//! one record (`ORG#o / CUSTOMDOMAIN`) with a token of its own; only proof claims the
+//! name: the check that finds the org's CNAME and TXT token writes the claim
+//! (`DOMAIN#<name> / CLAIM`), under the condition that no other org holds it. A pending
+//! record claims nothing, so any number of orgs may wait on a name side by side and none
+//! of them blocks or learns of another; a verified (or failed) name is the org's until it
+//! is released (removed, replaced, expired after 7 days failed, or the org deleted).
 
 pub mod check;
 pub mod dns;
@@ -49,15 +52,19 @@ pub struct DomainRecord {
 }
 
 impl DomainRecord {
-    /// A new pending domain with a fresh token.
-    pub fn pending(domain: &CustomDomain, now: DateTime<Utc>) -> Self {
-        let mut bytes = [0u8; 24];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    /// A new pending domain with a fresh token, or with the org's earlier token for the
+    /// same name (`token`), so that a TXT record already published still proves it.
+    pub fn pending(domain: &CustomDomain, token: Option<&str>, now: DateTime<Utc>) -> Self {
+        let token = token.map(str::to_owned).unwrap_or_else(|| {
+            let mut bytes = [0u8; 24];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("plexmcp-verify={hex}")
+        });
         DomainRecord {
             domain: domain.as_str().to_owned(),
             status: PENDING.into(),
-            token: format!("plexmcp-verify={token}"),
+            token,
             created_at: now,
             expires_at: now + PENDING_FOR,
             last_checked_at: None,
@@ -142,29 +149,27 @@ impl DomainRecord {
         next
     }
 
-    /// Whether the record still holds its claim on the name.
+    /// Whether the record holds the claim on the name: once proven (verified, or failed
+    /// and not yet released).
     pub fn holds_claim(&self) -> bool {
-        self.status != EXPIRED
+        self.status == VERIFIED || self.status == FAILED
     }
 
-    /// The claim item of the name: whose it is and, while pending, until when.
+    /// The claim item of the name: whose it is.
     pub fn claim_item(&self, org: &OrgId) -> Item {
         let mut item = Key::domain_claim(&self.domain).to_item();
         item.insert("org_id".into(), s(org.as_str()));
         item.insert("domain".into(), s(&self.domain));
-        if self.status != VERIFIED && self.status != FAILED {
-            item.insert("expires_at".into(), time(self.expires_at));
-        }
         item
     }
 }
 
-/// The condition under which `org` may write the claim of a name: nobody holds it, `org`
-/// does, or another org's pending claim has expired.
-pub fn claimable_by(org: &OrgId, now: DateTime<Utc>) -> Cond {
-    Cond::new("attribute_not_exists(pk) OR org_id = :org OR expires_at < :now")
+/// The condition under which `org` may hold the claim of a name: nobody holds it, or
+/// `org` does. (A claim with `expires_at` is one written for a pending domain before only
+/// proof claimed a name: it blocks nobody.)
+pub fn claimable_by(org: &OrgId) -> Cond {
+    Cond::new("attribute_not_exists(pk) OR org_id = :org OR attribute_exists(expires_at)")
         .value(":org", s(org.as_str()))
-        .value(":now", time(now))
 }
 
 /// The condition under which `org` may release a claim: it is `org`'s (or gone).
@@ -213,40 +218,81 @@ pub async fn start_daily_checks(
     Ok(())
 }
 
+/// Why a check that found the records in place leaves a domain unverified.
+pub const TAKEN: &str = "another organization verified this domain first";
+
 /// How writing a check's result went.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Recorded {
-    Done,
+    /// Written: the record as it is now.
+    Done(DomainRecord),
+    /// The records were in place, but another org had proven the name first: written as
+    /// a check that did not verify it (reason `TAKEN`), so a pending domain still expires.
+    Taken(DomainRecord),
     /// The record changed after it was read (another check, a replacement, a removal).
     ChangedMeanwhile,
-    /// Another org holds the name now (this org's pending claim had lapsed).
-    Taken,
 }
 
 /// Writes a check's result (`after`) while the record is as read (`before`). A change of
 /// status is an audit entry (`mutation(action)` makes it, with its actor); a verified or
-/// failed domain must still hold its claim, and an expired one releases it.
+/// failed domain takes or keeps the claim, unless another org holds it, and an expired
+/// one releases it.
 pub async fn record_check(
     state: &AppState,
     org: &OrgId,
     before: &DomainRecord,
-    after: &DomainRecord,
-    mutation: impl FnOnce(&'static str) -> Mutation,
+    after: DomainRecord,
+    mutation: impl Fn(&'static str) -> Mutation,
 ) -> Result<Recorded, Error> {
+    match write_check(state, org, before, &after, &mutation).await? {
+        Written::Done => return Ok(Recorded::Done(after)),
+        Written::ChangedMeanwhile => return Ok(Recorded::ChangedMeanwhile),
+        Written::Taken => {}
+    }
+    let now = after.last_checked_at.unwrap_or_else(Utc::now);
+    let lost = before.checked(&Finding::NotVerified(TAKEN.into()), now);
+    Ok(
+        match write_check(state, org, before, &lost, &mutation).await? {
+            Written::Done => Recorded::Taken(lost),
+            Written::ChangedMeanwhile | Written::Taken => Recorded::ChangedMeanwhile,
+        },
+    )
+}
+
+enum Written {
+    Done,
+    ChangedMeanwhile,
+    /// The claim is another org's.
+    Taken,
+}
+
+async fn write_check(
+    state: &AppState,
+    org: &OrgId,
+    before: &DomainRecord,
+    after: &DomainRecord,
+    mutation: &impl Fn(&'static str) -> Mutation,
+) -> Result<Written, Error> {
     let record = put_if(&state.table, after.item(org), &as_read(Some(before)))?;
     if after.status == before.status {
         return match state.table.transact(vec![record]).await {
-            Ok(()) => Ok(Recorded::Done),
-            Err(StoreError::Cancelled(_)) => Ok(Recorded::ChangedMeanwhile),
+            Ok(()) => Ok(Written::Done),
+            Err(StoreError::Cancelled(_)) => Ok(Written::ChangedMeanwhile),
             Err(other) => Err(other.into()),
         };
     }
-    let claim = Key::domain_claim(&after.domain);
-    let claim_write = if after.status == EXPIRED {
-        delete_if(&state.table, &claim, &held_by(org))?
+    // A proven name takes or keeps its claim; one that stops being proven releases it.
+    let claim_write = if after.holds_claim() {
+        Some(put_if(
+            &state.table,
+            after.claim_item(org),
+            &claimable_by(org),
+        )?)
+    } else if before.holds_claim() {
+        let claim = Key::domain_claim(&after.domain);
+        Some(delete_if(&state.table, &claim, &held_by(org))?)
     } else {
-        let ours = Cond::new("org_id = :org").value(":org", s(org.as_str()));
-        put_if(&state.table, after.claim_item(org), &ours)?
+        None
     };
     let action = match after.status.as_str() {
         VERIFIED => "custom_domain.verified",
@@ -257,13 +303,13 @@ pub async fn record_check(
     let committed = mutation(action)
         .details(serde_json::json!({ "domain": after.domain, "reason": after.reason }))
         .write(record)
-        .write(claim_write)
+        .writes(claim_write)
         .commit(state)
         .await;
     match committed {
-        Ok(_) => Ok(Recorded::Done),
-        Err(CommitError::Write(0)) => Ok(Recorded::ChangedMeanwhile),
-        Err(CommitError::Write(_)) => Ok(Recorded::Taken),
+        Ok(_) => Ok(Written::Done),
+        Err(CommitError::Write(0)) => Ok(Written::ChangedMeanwhile),
+        Err(CommitError::Write(_)) => Ok(Written::Taken),
         Err(other) => Err(other.into()),
     }
 }
@@ -279,7 +325,7 @@ mod tests {
             cname_target: "gateway.plexmcp.com",
         };
         let domain = CustomDomain::parse("api.example.com", &reserved).unwrap();
-        DomainRecord::pending(&domain, now)
+        DomainRecord::pending(&domain, None, now)
     }
 
     #[test]
