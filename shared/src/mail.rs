@@ -223,6 +223,58 @@ impl Mail {
             now,
         )
     }
+
+    /// To an owner: the org's PIN was entered wrong 5 times and PIN-gated actions are
+    /// locked for 15 minutes.
+    pub fn pin_locked(
+        owner: String,
+        to: &str,
+        org_name: &str,
+        org_slug: &str,
+        links: &Links,
+        now: DateTime<Utc>,
+    ) -> Mail {
+        let body = Body {
+            paragraphs: vec![
+                format!("The PIN of the organization {org_name} was entered wrong 5 times in a row at {}. Actions protected by the PIN are locked for 15 minutes.", now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                "If this was not one of your members, review the audit log (security.pin_failed entries show who tried, from where) and change the PIN.".into(),
+            ],
+            action: Some(("Review the audit log", links.settings(&format!("orgs/{org_slug}/audit")))),
+        };
+        Mail::new(
+            owner,
+            to,
+            &format!("The PIN of {org_name} is locked after 5 wrong attempts"),
+            body,
+            now,
+        )
+    }
+
+    /// To every member of an org that is being deleted.
+    pub fn org_deletion_started(
+        owner: String,
+        to: &str,
+        org_name: &str,
+        deleted_at: DateTime<Utc>,
+        links: &Links,
+        now: DateTime<Utc>,
+    ) -> Mail {
+        let body = Body {
+            paragraphs: vec![
+                format!("The organization {org_name} is being deleted, as one of its owners asked at {}. You are no longer a member.", deleted_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                "Its MCPs, API keys, webhooks, custom domain, audit logs and exports are removed and cannot be restored. Its billing records are kept.".into(),
+                "If you did not expect this, talk to the organization's owners.".into(),
+            ],
+            action: Some(("Your organizations", links.settings("orgs"))),
+        };
+        Mail::new(
+            owner,
+            to,
+            &format!("{org_name} is being deleted"),
+            body,
+            now,
+        )
+    }
 }
 
 #[cfg(test)]

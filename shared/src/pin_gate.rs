@@ -3,7 +3,8 @@
 //!
 //! With PIN protection on: no `X-PlexMCP-PIN` → 403 `pin_required`; a wrong one → 403
 //! `pin_invalid` with `attempts_remaining`; after 5 consecutive wrong PINs for the org,
-//! 423 `pin_locked` with `retry_after` for 15 minutes. Each attempt is reserved with a
+//! 423 `pin_locked` with `retry_after` for 15 minutes, and the owners are told by mail
+//! (in the transaction that records the lock). Each attempt is reserved with a
 //! conditional update on the org item *before* the PIN is checked, so 20 parallel guesses
 //! get at most 5 checked. A correct PIN resets the counter in the same transaction as
 //! the action it allows — or, when the action then does not commit (a no-op, a refusal),
@@ -23,12 +24,15 @@ use crate::access::{Credential, OrgAccess, OrgWrite};
 use crate::audit::AuditEntry;
 use crate::audit::{Category, Target};
 use crate::domain::password::verify_secret;
-use crate::domain::Permission;
 use crate::domain::Pin;
+use crate::domain::{Permission, Role};
 use crate::error::Error;
 use crate::http::ClientInfo;
 use crate::ids::OrgId;
+use crate::mail::{Links, Mail};
 use crate::store::attempts::{Precondition, Required, Reservation, PIN};
+use crate::store::keys::MEMBER_PREFIX;
+use crate::store::members::Member;
 use crate::store::orgs::ACTIVE;
 use crate::store::{n, CommitError, Item, ItemExt, Key, Mutation};
 use crate::AppState;
@@ -231,13 +235,43 @@ pub async fn check(
     let invalid = Error::PinInvalid {
         attempts_remaining: remaining,
     };
-    Err(access
-        .mutation(
-            action,
-            Category::Settings,
-            Target::new("organization", &access.org.id),
-            client,
-        )
-        .refuse(state, invalid)
-        .await)
+    let mut refusal = access.mutation(
+        action,
+        Category::Settings,
+        Target::new("organization", &access.org.id),
+        client,
+    );
+    if remaining == 0 {
+        for mail in lock_notices(state, access).await? {
+            refusal = refusal.emit(mail);
+        }
+    }
+    Err(refusal.refuse(state, invalid).await)
+}
+
+/// Owners told of a lock at most (a transaction holds 100 writes); the first by join.
+const OWNERS_TOLD: usize = 25;
+
+/// The mails that tell the org's owners its PIN is locked.
+async fn lock_notices(state: &AppState, access: &OrgAccess) -> Result<Vec<Mail>, Error> {
+    let org = &access.org;
+    let members = state
+        .table
+        .query_all(&access.org_key().pk, MEMBER_PREFIX)
+        .await?;
+    let mut owners = members
+        .iter()
+        .map(Member::from_item)
+        .filter(|m| m.as_ref().map_or(true, |m| m.role == Role::Owner))
+        .collect::<Result<Vec<_>, _>>()?;
+    owners.sort_by_key(|m| m.joined_at);
+    let (links, now) = (Links(&state.config.app_url), Utc::now());
+    Ok(owners
+        .iter()
+        .take(OWNERS_TOLD)
+        .map(|owner| {
+            let partition = access.org_key().pk;
+            Mail::pin_locked(partition, &owner.email, &org.name, &org.slug, &links, now)
+        })
+        .collect())
 }

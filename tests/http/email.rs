@@ -274,3 +274,74 @@ async fn an_ses_outage_fails_no_request_and_loses_no_mail() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(messages(&api, &address).await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_owners_are_told_when_the_pin_locks() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    org.enable_pin(&api, "840317").await;
+    let guess = |pin: &'static str| {
+        let (api, path, token) = (
+            api.clone(),
+            org.path("/security/pin"),
+            org.admin.token.clone(),
+        );
+        async move {
+            api.send(
+                api.raw(reqwest::Method::DELETE, &path)
+                    .bearer_auth(token)
+                    .header("X-PlexMCP-PIN", pin),
+            )
+            .await
+        }
+    };
+    let subject = "The PIN of Fixture Org is locked";
+    for _ in 0..4 {
+        guess("111111").await.problem(403, "pin_invalid");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        count(&api, &org.owner.email, subject).await,
+        0,
+        "not locked yet"
+    );
+    guess("111111").await.problem(403, "pin_invalid");
+    let mail = wait_for(&api, &org.owner.email, subject).await;
+    assert!(mail["text"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("/settings/#/orgs/{}/audit", org.slug)));
+    // While locked, no more guesses are checked and no more mail goes out.
+    guess("111111").await.problem(423, "pin_locked");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count(&api, &org.owner.email, subject).await, 1);
+    for account in [&org.admin, &org.member, &org.viewer] {
+        assert_eq!(count(&api, &account.email, subject).await, 0, "owners only");
+    }
+}
+
+#[tokio::test]
+async fn every_member_is_told_when_their_org_is_deleted() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    api.post(
+        &org.path("/delete"),
+        Some(&org.owner.token),
+        json!({ "confirm_name": "Fixture Org", "password": PASSWORD }),
+    )
+    .await
+    .expect(202);
+    let subject = "Fixture Org is being deleted";
+    for (_, account) in org.everyone() {
+        let mail = wait_for(&api, &account.email, subject).await;
+        assert!(mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("no longer a member"));
+    }
+    // Once each, though the worker sweeps the org more than once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (_, account) in org.everyone() {
+        assert_eq!(count(&api, &account.email, subject).await, 1);
+    }
+}

@@ -111,10 +111,17 @@ impl Worker {
         let deleted_at = org.time("deleted_at")?;
         let ttl = retention_ttl(deleted_at, state.config.billing_retention_days);
 
+        let deleting = sweep::Deleting {
+            org: org_id,
+            slug: &slug,
+            name: org.str("name")?,
+            deleted_at,
+            ttl,
+        };
         let mut items = 0;
         let mut sweeps = 0;
         loop {
-            let changed = sweep::sweep(state, org_id, &slug, ttl).await?;
+            let changed = sweep::sweep(state, &deleting).await?;
             items += changed;
             sweeps += 1;
             if changed == 0 {

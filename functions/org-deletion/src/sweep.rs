@@ -4,7 +4,9 @@
 //! next run finds the pointer again from it:
 //!
 //! - a member: the user's membership (`USER#u/MEMBERSHIP#slug`, only if it is still this
-//!   org's) and their count of memberships, in one transaction;
+//!   org's), their count of memberships and a mail telling them the org is being deleted
+//!   (in their outbox), in one transaction: a run that finds the membership released
+//!   already sends no second mail;
 //! - an API key: its pointer `APIKEY#<sha256>`;
 //! - an invitation: the address's side and the id pointer;
 //! - the custom domain: its claim, only if it is still this org's;
@@ -13,23 +15,32 @@
 
 use crate::DeletionError;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use chrono::{DateTime, Utc};
+use shared::events::Outboxed;
 use shared::ids::{OrgId, UserId};
+use shared::mail::{Links, Mail};
 use shared::store::keys::{API_KEY_PREFIX, BILLING_PREFIX, INVITATION_PREFIX, MEMBER_PREFIX};
 use shared::store::members::left;
-use shared::store::{delete_if, n, s, Cond, Item, ItemExt, Key, StoreError};
+use shared::store::{delete_if, n, put, s, Cond, Item, ItemExt, Key, StoreError};
 use shared::AppState;
 
 /// Items a page holds at most (a `BatchWriteItem` takes 25, so 20 of them a page).
 const PAGE: i32 = 500;
 
+/// The org being deleted, as its item says.
+pub struct Deleting<'a> {
+    pub org: &'a OrgId,
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub deleted_at: DateTime<Utc>,
+    /// When the kept billing records expire.
+    pub ttl: i64,
+}
+
 /// Sweeps the partition once; returns how many items it removed or changed (0: only
 /// what is kept is left).
-pub async fn sweep(
-    state: &AppState,
-    org: &OrgId,
-    slug: &str,
-    ttl: i64,
-) -> Result<usize, DeletionError> {
+pub async fn sweep(state: &AppState, deleting: &Deleting<'_>) -> Result<usize, DeletionError> {
+    let (org, ttl) = (deleting.org, deleting.ttl);
     let pk = Key::org(org).pk;
     let mut start = None;
     let mut changed = 0;
@@ -51,7 +62,7 @@ pub async fn sweep(
         for item in page.items() {
             plan.add(item, org, ttl)?;
         }
-        changed += plan.carry_out(state, org, slug).await?;
+        changed += plan.carry_out(state, deleting).await?;
         if shared::test_fault_once(&format!("deletion-dies.{org}")) {
             return Err(DeletionError::Died);
         }
@@ -64,8 +75,8 @@ pub async fn sweep(
 
 #[derive(Default)]
 struct Plan {
-    /// Members whose membership (and count) is released.
-    members: Vec<UserId>,
+    /// Members whose membership (and count) is released: who, at which address.
+    members: Vec<(UserId, String)>,
     /// Custom domain names whose claim is released.
     claims: Vec<String>,
     /// Global items that point into the org.
@@ -94,7 +105,7 @@ impl Plan {
         if sk.starts_with(MEMBER_PREFIX) {
             let user = UserId::parse(item.str("user_id")?)
                 .ok_or_else(|| StoreError::Corrupt("member user_id".into()))?;
-            self.members.push(user);
+            self.members.push((user, item.str("email")?.to_owned()));
         } else if sk.starts_with(API_KEY_PREFIX) {
             self.pointers
                 .push(Key::api_key_pointer(item.str("key_hash")?));
@@ -112,16 +123,33 @@ impl Plan {
     async fn carry_out(
         self,
         state: &AppState,
-        org: &OrgId,
-        slug: &str,
+        deleting: &Deleting<'_>,
     ) -> Result<usize, DeletionError> {
+        let org = deleting.org;
         let this_org = Cond::new("org_id = :org").value(":org", s(org.as_str()));
-        for user in &self.members {
+        let links = Links(&state.config.app_url);
+        for (user, email) in &self.members {
+            let mail = Outboxed::Mail(Mail::org_deletion_started(
+                Key::user(user).pk,
+                email,
+                deleting.name,
+                deleting.deleted_at,
+                &links,
+                Utc::now(),
+            ));
             let writes = vec![
-                delete_if(&state.table, &Key::membership(user, slug), &this_org)?,
+                delete_if(
+                    &state.table,
+                    &Key::membership(user, deleting.slug),
+                    &this_org,
+                )?,
                 left(&state.table, user)?,
+                put(&state.table, mail.outbox_item(), "attribute_not_exists(pk)")?,
             ];
-            released(state.table.transact(writes).await)?;
+            match state.table.transact(writes).await {
+                Ok(()) => state.events.relay_committed(&mail).await,
+                other => released(other)?,
+            }
         }
         for domain in &self.claims {
             let write = delete_if(&state.table, &Key::domain_claim(domain), &this_org)?;
