@@ -131,6 +131,46 @@ async fn a_browser_session_is_an_httponly_cookie_and_changes_need_the_csrf_heade
 }
 
 #[tokio::test]
+async fn off_loopback_the_cookie_is_host_prefixed_and_secure_and_the_bare_name_is_ignored() {
+    let api = stack().api();
+    let account = Account::create(&api).await;
+    // As a deployed API is asked: for its own host name, over https at the edge.
+    let host = ("host", "api.plexmcp.example");
+    let login = api
+        .send(
+            api.raw(Method::POST, "/v1/auth/login")
+                .header(host.0, host.1)
+                .header("X-PlexMCP-Session", "cookie")
+                .json(&json!({ "email": account.email, "password": PASSWORD })),
+        )
+        .await
+        .expect(200);
+    let set = header(&login, "set-cookie");
+    assert!(set.starts_with("__Host-plexmcp_session="), "{set}");
+    for attribute in ["; Secure", "Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    assert!(!set.contains("Domain="), "{set}");
+    let pair = set.split(';').next().unwrap();
+    let me = |cookie: String| {
+        let api = api.clone();
+        async move {
+            api.send(
+                api.raw(Method::GET, "/v1/me")
+                    .header(host.0, host.1)
+                    .header("cookie", cookie),
+            )
+            .await
+        }
+    };
+    me(pair.to_owned()).await.expect(200);
+    // The same token under the bare name (a cookie a sibling subdomain could plant) is
+    // not a session there.
+    let bare = pair.replacen("__Host-", "", 1);
+    me(bare).await.problem(401, "unauthorized");
+}
+
+#[tokio::test]
 async fn the_settings_pages_are_served_with_a_strict_policy_and_hashed_assets() {
     let api = stack().api();
     let no_redirects = reqwest::Client::builder()

@@ -47,7 +47,7 @@ pub struct LoginRequest {
 pub struct SessionCreated {
     /// Send as `Authorization: Bearer <token>`. Shown once. Absent when the sign-in asked
     /// for a browser session (`X-PlexMCP-Session: cookie`): the token is then only in the
-    /// `HttpOnly` cookie `plexmcp_session`.
+    /// `HttpOnly` cookie `__Host-plexmcp_session` (`plexmcp_session` over http on loopback).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String, required = false)]
     token: Option<String>,
@@ -92,7 +92,7 @@ pub struct SecondStepRequest {
 /// from it is (429 `rate_limited`). A right password clears the address's count and is
 /// not counted for the network.
 #[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "identity", request_body = LoginRequest,
-    params(("X-PlexMCP-Session" = Option<String>, Header, description = "`cookie`: a browser session, set as the HttpOnly cookie `plexmcp_session` and left out of the body; changes it signs then need `X-PlexMCP-CSRF: 1`")),
+    params(("X-PlexMCP-Session" = Option<String>, Header, description = "`cookie`: a browser session, set as the HttpOnly cookie `__Host-plexmcp_session` (`plexmcp_session` over plain http on loopback) and left out of the body; changes it signs then need `X-PlexMCP-CSRF: 1`")),
     responses(
         (status = 200, body = LoginResponse),
         (status = 401, description = "`invalid_credentials`", body = Problem),

@@ -8,9 +8,12 @@
 //! top of SameSite=Strict. API clients keep sending `Authorization: Bearer`, which wins
 //! over any cookie.
 //!
-//! `Secure` is left out only where the configuration allows it (`LOCAL_HTTP_COOKIES=1`,
-//! the local stack) *and* the request is for a loopback host, where the pages are served
-//! over plain http.
+//! The cookie is `__Host-plexmcp_session`: the prefix makes browsers keep it only with
+//! `Secure`, `Path=/` and no `Domain`, so no sibling subdomain can plant or shadow it.
+//! Only where the configuration allows it (`LOCAL_HTTP_COOKIES=1`, the local stack) *and*
+//! the request is for a loopback host, where the pages are served over plain http, is
+//! `Secure` left out — and with it the prefix, which browsers refuse without `Secure`:
+//! there the cookie is `plexmcp_session`, read only from requests for a loopback host.
 
 use crate::error::Error;
 use crate::AppState;
@@ -19,7 +22,9 @@ use axum::http::{header, request::Parts, HeaderValue, Method};
 use std::convert::Infallible;
 use std::net::IpAddr;
 
-pub const SESSION_COOKIE: &str = "plexmcp_session";
+pub const SESSION_COOKIE: &str = "__Host-plexmcp_session";
+/// The cookie's name over plain http on loopback (the local stack).
+pub const LOOPBACK_SESSION_COOKIE: &str = "plexmcp_session";
 /// `cookie`: deliver the new session as the cookie.
 pub const SESSION_DELIVERY_HEADER: &str = "x-plexmcp-session";
 pub const CSRF_HEADER: &str = "x-plexmcp-csrf";
@@ -38,7 +43,13 @@ pub fn presented_token(parts: &Parts) -> Result<&str, Error> {
             .map(str::trim)
             .ok_or(Error::Unauthorized);
     }
-    let token = cookie(parts, SESSION_COOKIE).ok_or(Error::Unauthorized)?;
+    let token = cookie(parts, SESSION_COOKIE)
+        .or_else(|| {
+            loopback_host(parts)
+                .then(|| cookie(parts, LOOPBACK_SESSION_COOKIE))
+                .flatten()
+        })
+        .ok_or(Error::Unauthorized)?;
     let safe = parts.method == Method::GET || parts.method == Method::HEAD;
     let csrf = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     if !safe && csrf != Some("1") {
@@ -98,9 +109,12 @@ impl SessionDelivery {
     }
 
     fn header(&self, value: &str, max_age: i64) -> HeaderValue {
-        let secure = if self.secure { "; Secure" } else { "" };
+        let (name, secure) = match self.secure {
+            true => (SESSION_COOKIE, "; Secure"),
+            false => (LOOPBACK_SESSION_COOKIE, ""),
+        };
         HeaderValue::from_str(&format!(
-            "{SESSION_COOKIE}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict{secure}"
+            "{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict{secure}"
         ))
         .expect("a token is a header value")
     }
@@ -142,31 +156,66 @@ mod tests {
             Method::POST,
             &[
                 ("authorization", "Bearer abc"),
-                ("cookie", "plexmcp_session=xyz"),
+                ("cookie", "__Host-plexmcp_session=xyz"),
             ],
         );
         assert_eq!(presented_token(&both).unwrap(), "abc");
-        let read = parts(Method::GET, &[("cookie", "a=1; plexmcp_session=xyz; b=2")]);
+        let read = parts(
+            Method::GET,
+            &[("cookie", "a=1; __Host-plexmcp_session=xyz; b=2")],
+        );
         assert_eq!(presented_token(&read).unwrap(), "xyz");
-        let change = parts(Method::DELETE, &[("cookie", "plexmcp_session=xyz")]);
+        let change = parts(Method::DELETE, &[("cookie", "__Host-plexmcp_session=xyz")]);
         assert!(matches!(presented_token(&change), Err(Error::Forbidden(_))));
         let wrong = parts(
             Method::POST,
-            &[("cookie", "plexmcp_session=xyz"), ("x-plexmcp-csrf", "yes")],
+            &[
+                ("cookie", "__Host-plexmcp_session=xyz"),
+                ("x-plexmcp-csrf", "yes"),
+            ],
         );
         assert!(matches!(presented_token(&wrong), Err(Error::Forbidden(_))));
         let guarded = parts(
             Method::POST,
-            &[("cookie", "plexmcp_session=xyz"), ("x-plexmcp-csrf", "1")],
+            &[
+                ("cookie", "__Host-plexmcp_session=xyz"),
+                ("x-plexmcp-csrf", "1"),
+            ],
         );
         assert_eq!(presented_token(&guarded).unwrap(), "xyz");
-        let none = parts(Method::GET, &[("cookie", "other=1; plexmcp_session=")]);
+        let none = parts(
+            Method::GET,
+            &[("cookie", "other=1; __Host-plexmcp_session=")],
+        );
         assert!(matches!(presented_token(&none), Err(Error::Unauthorized)));
         let malformed = parts(Method::GET, &[("authorization", "Basic abc")]);
         assert!(matches!(
             presented_token(&malformed),
             Err(Error::Unauthorized)
         ));
+    }
+
+    #[test]
+    fn the_unprefixed_cookie_counts_only_on_loopback() {
+        let cookie = ("cookie", "plexmcp_session=xyz");
+        let local = parts(Method::GET, &[cookie, ("host", "127.0.0.1:3000")]);
+        assert_eq!(presented_token(&local).unwrap(), "xyz");
+        let deployed = parts(Method::GET, &[cookie, ("host", "api.plexmcp.com")]);
+        assert!(matches!(
+            presented_token(&deployed),
+            Err(Error::Unauthorized)
+        ));
+        let prefixed = parts(
+            Method::GET,
+            &[
+                (
+                    "cookie",
+                    "plexmcp_session=planted; __Host-plexmcp_session=xyz",
+                ),
+                ("host", "api.plexmcp.com"),
+            ],
+        );
+        assert_eq!(presented_token(&prefixed).unwrap(), "xyz");
     }
 
     #[test]
