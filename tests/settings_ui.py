@@ -31,6 +31,7 @@ from standardwebhooks.webhooks import Webhook
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -114,8 +115,20 @@ def screen(name):
     screens.append(name)
 
 
+def click(by, value):
+    """Clicks what the page shows once it is there and clickable, again if the page
+    re-rendered it between the find and the click."""
+    def clicked(_):
+        try:
+            wait.until(EC.element_to_be_clickable((by, value))).click()
+            return True
+        except StaleElementReferenceException:
+            return False
+    wait.until(clicked)
+
+
 def fill(form_label, values):
-    form = driver.find_element(By.CSS_SELECTOR, f'form[aria-label="{form_label}"]')
+    form = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f'form[aria-label="{form_label}"]')))
     for name, value in values.items():
         control = form.find_element(By.NAME, name)
         control.clear()
@@ -142,7 +155,7 @@ try:
     heading("Sign in")
     screen("sign-in")
 
-    driver.find_element(By.LINK_TEXT, "Sign up").click()
+    click(By.LINK_TEXT, "Sign up")
     heading("Create your account")
     email = f"ui-{uuid.uuid4().hex[:12]}@example.com"
     form = fill("Sign up", {"name": "Ada Lovelace", "email": email, "password": "short"})
@@ -192,7 +205,7 @@ try:
     assert driver.switch_to.active_element.get_attribute("id") == "main"
     heading("General")
 
-    driver.find_element(By.XPATH, "//button[text()='Sign out']").click()
+    click(By.XPATH, "//button[text()='Sign out']")
     heading("Sign in")
     said("Signed out")
     assert not any(c["name"] == "plexmcp_session" for c in driver.get_cookies())
@@ -203,11 +216,11 @@ try:
     form = fill("Sign in", {"password": PASSWORD})
     submit(form)
     heading("Organizations")
-    driver.find_element(By.PARTIAL_LINK_TEXT, "Engines of Ada").click()
+    click(By.PARTIAL_LINK_TEXT, "Engines of Ada")
     heading("General")
 
     def section(label, title):
-        driver.find_element(By.LINK_TEXT, label).click()
+        click(By.LINK_TEXT, label)
         heading(title)
 
     # Team and the custom domain: their screens, with what they offer.
@@ -245,7 +258,7 @@ try:
     submit(form)
     said("Added Weather")
     screen("mcp-servers")
-    driver.find_element(By.CSS_SELECTOR, 'button[aria-label="Delete Weather"]').click()
+    click(By.CSS_SELECTOR, 'button[aria-label="Delete Weather"]')
     dialog = wait.until(EC.visibility_of_element_located((By.TAG_NAME, "dialog")))
     assert "PIN-protected" in dialog.text
     dialog.find_element(By.NAME, "pin").send_keys(WRONG_PIN + Keys.ENTER)
@@ -257,7 +270,7 @@ try:
     assert "Weather" not in driver.find_element(By.TAG_NAME, "main").text
 
     # 2FA with a code computed by a real authenticator from the page's manual key.
-    driver.find_element(By.LINK_TEXT, "Account").click()
+    click(By.LINK_TEXT, "Account")
     heading("Account")
     form = fill("Set up two-factor authentication", {"password": PASSWORD})
     submit(form)
@@ -287,15 +300,17 @@ try:
     assert gone.status_code == 401, gone.text
 
     # A webhook to a receiver on loopback, and Send Test.
-    driver.find_element(By.LINK_TEXT, "Organizations").click()
-    driver.find_element(By.PARTIAL_LINK_TEXT, "Engines of Ada").click()
+    click(By.LINK_TEXT, "Organizations")
+    heading("Organizations")
+    click(By.PARTIAL_LINK_TEXT, "Engines of Ada")
+    heading("General")
     section("Webhooks", "Webhooks")
     form = fill("Add a webhook endpoint", {"url": f"http://127.0.0.1:{receiver.server_port}/hook"})
     form.find_element(By.CSS_SELECTOR, 'input[value="mcp.created"]').click()
     submit(form)
     secret = wait.until(EC.visibility_of_element_located((By.XPATH, "//section[@role='alert']/code"))).text
     assert secret.startswith("whsec_"), secret
-    driver.find_element(By.XPATH, "//button[text()='Send test']").click()
+    click(By.XPATH, "//button[text()='Send test']")
     said("Test event queued")
     deadline = time.time() + 20
     while not received and time.time() < deadline:
@@ -340,7 +355,7 @@ try:
     assert "Engines of Ada" not in driver.find_element(By.TAG_NAME, "main").text
 
     # Signing in now takes the second step: a spent backup code is refused, a fresh one works.
-    driver.find_element(By.XPATH, "//button[text()='Sign out']").click()
+    click(By.XPATH, "//button[text()='Sign out']")
     heading("Sign in")
     submit(fill("Sign in", {"email": email, "password": PASSWORD}))
     heading("Two-factor authentication")
