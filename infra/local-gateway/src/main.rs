@@ -74,7 +74,9 @@ async fn run() -> Result<(), String> {
         ));
     }
 
-    let app = http_functions(&stack.routes, &state_of)?.layer(middleware::from_fn(peer_addr));
+    let app = http_functions(&stack.routes, &state_of)?
+        .layer(middleware::from_fn(whole_body))
+        .layer(middleware::from_fn(peer_addr));
     println!("PlexMCP Settings API listening on http://127.0.0.1:{port}/v1 (Ctrl-C stops it)");
     axum::serve(
         listener,
@@ -159,6 +161,25 @@ async fn peer_addr(
 ) -> axum::response::Response {
     request.extensions_mut().insert(PeerAddr(addr.ip()));
     next.run(request).await
+}
+
+/// The largest body API Gateway takes (HTTP APIs: 10 MB).
+const API_GATEWAY_MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// As API Gateway does: the whole body is read before the function sees the request, so a
+/// body the function refuses (over its 1 MB: 413) is answered, never cut off mid-upload;
+/// one over 10 MB gets API Gateway's own 413.
+async fn whole_body(request: Request, next: Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, API_GATEWAY_MAX_BODY).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, bytes.into())).await,
+        Err(_) => (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(serde_json::json!({ "message": "Request Entity Too Large" })),
+        )
+            .into_response(),
+    }
 }
 
 /// Ctrl-C or SIGTERM: stop taking connections, let requests in flight finish, and exit
