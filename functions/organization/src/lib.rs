@@ -1,4 +1,6 @@
-//! Organization: general settings (name, immutable slug, description) and the team.
+//! Organization: every route under `/v1/orgs/{slug}` — general settings, security and the
+//! PIN, the team and invitations, MCP servers, API keys, usage, billing, webhooks, the
+//! custom domain, audit logs, exports and deletion — and creating an org.
 
 mod api_keys;
 mod audit_logs;
