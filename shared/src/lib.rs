@@ -29,6 +29,7 @@ pub mod platform_hostname;
 #[cfg(feature = "route53")]
 pub mod platform_zone;
 pub mod second_factor;
+pub mod sqs_batch;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -161,7 +161,7 @@ fn log_lines_are_powertools_json_naming_their_invocation() {
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .filter(|l: &Value| l["message"] == "outbox message not done")
+        .filter(|l: &Value| l["message"] == "queue message not done; the queue gives it back")
         .collect();
     assert_eq!(lines.len(), 2, "{text}");
     for (line, (id, cold)) in lines.iter().zip([(&ids[0], true), (&ids[1], false)]) {

@@ -14,13 +14,14 @@ mod document;
 mod rows;
 mod upload;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{SecondsFormat, Utc};
 use document::Document;
 use rows::Source;
 use serde_json::json;
 use shared::audit_log::Filters;
 use shared::exports::{ExportJob, ExportMessage, Format, Status, ACTIVE_EXPORTS, MAX_ATTEMPTS};
+use shared::sqs_batch::each_record;
 use shared::store::item::time;
 use shared::store::orgs::Org;
 use shared::store::{n, s, update_with, Cond, Key, StoreError};
@@ -70,20 +71,12 @@ impl Worker {
 
     /// The Lambda handler: a record that fails (to be retried) is reported.
     pub async fn handle(&self, state: &AppState, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for record in event.records {
-            let id = record.message_id.clone().unwrap_or_default();
-            match self.take(state, &record).await {
-                Ok(outcome) => tracing::info!(message_id = %id, ?outcome, "export message done"),
-                Err(err) => {
-                    tracing::warn!(message_id = %id, error = %err, "export run failed; retried");
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id;
-                    response.batch_item_failures.push(failure);
-                }
-            }
-        }
-        response
+        each_record(
+            event,
+            1,
+            |record| async move { self.take(state, &record).await },
+        )
+        .await
     }
 
     async fn take(&self, state: &AppState, record: &SqsMessage) -> Result<Outcome, ExportError> {

@@ -10,7 +10,7 @@
 //! A check for a domain since replaced or removed (another token), no longer in the
 //! state its chain is for, or of an org being deleted is dropped.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{Duration, Utc};
 use shared::audit::{Actor, AuditDraft, Category, Target};
 use shared::domains::{
@@ -18,6 +18,7 @@ use shared::domains::{
     Recorded, FAILED, PENDING, VERIFIED,
 };
 use shared::http::ClientInfo;
+use shared::sqs_batch::each_record;
 use shared::store::orgs::ACTIVE;
 use shared::store::{ChainOwner, ItemExt, Key, Mutation};
 use shared::{AppState, Error};
@@ -39,38 +40,20 @@ pub async fn handle(
     schedule: &CheckSchedule,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    let work = event.records.into_iter().map(|record| async move {
-        let id = record.message_id.unwrap_or_default();
+    let concurrency = event.records.len();
+    each_record(event, concurrency, |record| async move {
         let Some(job) = record
             .body
             .as_deref()
             .and_then(|body| serde_json::from_str::<DomainCheck>(body).ok())
         else {
-            tracing::error!(message_id = %id, "not a domain check; dropped");
-            return None;
+            tracing::error!(message_id = ?record.message_id, "not a domain check; dropped");
+            return Ok(Done::Dropped("unreadable"));
         };
-        match check(state, schedule, &job).await {
-            Ok(done) => {
-                tracing::info!(org = %job.org_id, check = job.check, ?done, "domain check");
-                None
-            }
-            Err(err) => {
-                tracing::warn!(org = %job.org_id, error = %err, "domain check not made; the queue retries it");
-                Some(id)
-            }
-        }
-    });
-    let mut response = SqsBatchResponse::default();
-    for failed in futures_util::future::join_all(work)
-        .await
-        .into_iter()
-        .flatten()
-    {
-        let mut failure = BatchItemFailure::default();
-        failure.item_identifier = failed;
-        response.batch_item_failures.push(failure);
-    }
-    response
+        tracing::info!(org = %job.org_id, check = job.check, "domain check");
+        check(state, schedule, &job).await
+    })
+    .await
 }
 
 /// One scheduled check. When the record changes between the read and the write (a

@@ -13,9 +13,10 @@
 
 pub use shared::platform_zone::PlatformZone;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use shared::events::{Event, Outboxed};
 use shared::ids::WebhookId;
+use shared::sqs_batch::each_record;
 use shared::store::keys::WEBHOOK_PREFIX;
 use shared::store::orgs::ACTIVE;
 use shared::store::{Item, ItemExt, Key, StoreError};
@@ -112,22 +113,11 @@ async fn fan_out(state: &AppState, event: &Event) -> Result<usize, DispatchError
 
 /// The Lambda handler: every record is processed; only the failed ones are reported.
 pub async fn handle(state: &AppState, zone: &PlatformZone, event: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        let result = match record.body.as_deref() {
+    each_record(event, 1, |record| async move {
+        match record.body.as_deref() {
             Some(body) => dispatch(state, zone, body).await,
             None => Err(DispatchError::Malformed("empty body".into())),
-        };
-        match result {
-            Ok(jobs) => tracing::info!(message_id = %id, jobs, "outbox message done"),
-            Err(err) => {
-                tracing::warn!(message_id = %id, error = %err, "outbox message not done");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
-            }
         }
-    }
-    response
+    })
+    .await
 }

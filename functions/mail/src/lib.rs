@@ -8,10 +8,11 @@
 //! `batchItemFailures`: only that message comes back after the visibility timeout, and
 //! after the queue's `maxReceiveCount` it waits in the DLQ (alarmed) instead of being lost.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use chrono::Utc;
 use shared::mail::Mail;
+use shared::sqs_batch::each_record;
 use shared::store::{n, s, Key, StoreError};
 use shared::AppState;
 
@@ -73,24 +74,13 @@ impl Mailer {
     }
 
     pub async fn handle(&self, state: &AppState, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for record in event.records {
-            let id = record.message_id.clone().unwrap_or_default();
-            let result = match serde_json::from_str::<Mail>(record.body.as_deref().unwrap_or("")) {
+        each_record(event, 1, |record| async move {
+            match serde_json::from_str::<Mail>(record.body.as_deref().unwrap_or("")) {
                 Ok(mail) => self.deliver(state, &mail).await,
                 Err(err) => Err(MailError::Malformed(err.to_string())),
-            };
-            match result {
-                Ok(outcome) => tracing::info!(message_id = %id, ?outcome, "mail done"),
-                Err(err) => {
-                    tracing::warn!(message_id = %id, error = %err, "mail not sent; retried");
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id;
-                    response.batch_item_failures.push(failure);
-                }
             }
-        }
-        response
+        })
+        .await
     }
 
     /// Sends `mail` unless an earlier delivery of it did, then records it as sent.

@@ -11,13 +11,14 @@
 
 mod sweep;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use shared::exports::object_prefix;
 use shared::ids::OrgId;
 use shared::org_deletion::{retention_ttl, tombstone_item, OrgDeletion};
 use shared::platform_hostname::api_hostname;
 use shared::platform_zone::{PlatformZone, Route53Error};
+use shared::sqs_batch::each_record;
 use shared::store::orgs::DELETING;
 use shared::store::{delete_if, put, s, Cond, ItemExt, Key, StoreError};
 use shared::AppState;
@@ -70,25 +71,13 @@ impl Worker {
 
     /// The Lambda handler: a record that fails (to be retried) is reported.
     pub async fn handle(&self, state: &AppState, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for record in event.records {
-            let id = record.message_id.clone().unwrap_or_default();
-            let result =
-                match serde_json::from_str::<OrgDeletion>(record.body.as_deref().unwrap_or("")) {
-                    Ok(message) => self.run(state, &message).await,
-                    Err(err) => Err(DeletionError::Malformed(err.to_string())),
-                };
-            match result {
-                Ok(outcome) => tracing::info!(message_id = %id, ?outcome, "deletion message done"),
-                Err(err) => {
-                    tracing::warn!(message_id = %id, error = %err, "deletion run failed; retried");
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id;
-                    response.batch_item_failures.push(failure);
-                }
+        each_record(event, 1, |record| async move {
+            match serde_json::from_str::<OrgDeletion>(record.body.as_deref().unwrap_or("")) {
+                Ok(message) => self.run(state, &message).await,
+                Err(err) => Err(DeletionError::Malformed(err.to_string())),
             }
-        }
-        response
+        })
+        .await
     }
 
     pub async fn run(

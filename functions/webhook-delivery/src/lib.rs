@@ -14,11 +14,12 @@
 
 pub mod sender;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use sender::{Answer, Sender};
 use shared::ids::DeliveryId;
+use shared::sqs_batch::failures;
 use shared::store::item::time;
 use shared::store::keys::Key;
 use shared::store::orgs::ACTIVE;
@@ -98,21 +99,16 @@ impl Worker {
         let done = self
             .deliver_batch(state, jobs.iter().map(|(_, job)| job))
             .await;
-        let mut response = SqsBatchResponse::default();
-        for ((id, job), done) in jobs.iter().zip(done) {
-            match done {
-                Ok(done) => {
-                    tracing::info!(message_id = %job.message_id, endpoint = %job.endpoint_id, attempt = job.attempt, ?done, "delivery")
-                }
-                Err(err) => {
-                    tracing::warn!(message_id = %job.message_id, endpoint = %job.endpoint_id, error = %err, "delivery not handled; the queue retries it");
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id.clone();
-                    response.batch_item_failures.push(failure);
-                }
+        failures(jobs.iter().zip(done).filter_map(|((id, job), done)| match done {
+            Ok(done) => {
+                tracing::info!(message_id = %job.message_id, endpoint = %job.endpoint_id, attempt = job.attempt, ?done, "delivery");
+                None
             }
-        }
-        response
+            Err(err) => {
+                tracing::warn!(message_id = %job.message_id, endpoint = %job.endpoint_id, error = %err, "delivery not handled; the queue retries it");
+                Some(id.clone())
+            }
+        }))
     }
 
     /// One attempt of each job (distinct jobs), in their order.
