@@ -201,8 +201,12 @@ pub async fn accept(
     }
 }
 
-/// Commits a change whose first write spends the factor: if another request spent the
-/// same step or code first, the factor was not valid after all.
+/// The name of a proof's write (`Proof::write`), which spends the factor: its condition
+/// fails when another request spent the same step or backup code first.
+pub const FACTOR_SPENT: &str = "factor_spent";
+
+/// Commits a change that spends the factor (`write_named(FACTOR_SPENT, proof.write)`): if
+/// another request spent the same step or code first, the factor was not valid after all.
 pub async fn commit_spending(
     state: &AppState,
     mutation: Mutation,
@@ -213,7 +217,7 @@ pub async fn commit_spending(
 ) -> Result<(), Error> {
     match mutation.commit(state).await {
         Ok(_) => Ok(()),
-        Err(CommitError::Write(0)) => {
+        Err(CommitError::Conflict(FACTOR_SPENT)) => {
             Err(rejected(state, user, profile, false, client, wrong()).await)
         }
         Err(other) => Err(other.into()),

@@ -19,7 +19,7 @@ use shared::events::{Event, EventType};
 use shared::http::page::query_page;
 use shared::http::{ClientInfo, Page, PageQuery, Path, Problem, Query};
 use shared::ids::{InvitationId, OrgId};
-use shared::store::invitations::{inviter_of_pointer, pointer_target, Invitation};
+use shared::store::invitations::{inviter_of_pointer, pointer_target, Invitation, INVITATION_GONE};
 use shared::store::keys::invitee_partition;
 use shared::store::members::{self, Member, Membership};
 use shared::store::orgs::{Org, ACTIVE};
@@ -233,21 +233,29 @@ pub async fn accept(
         "role": invitation.role, "invitation_id": invitation.id,
     });
     let mutation = answering.mutation("team.member_added", Target::new("user", &user.id), &client);
-    // Writes 0-2: the invitation, still pending as read; 3-4: the membership; 5: the cap.
     let mut mutation = invitation
         .withdrawn(mutation, &state.table)?
         .details(data.clone())
-        .write(put(
-            &state.table,
-            member.item(&org.id),
-            "attribute_not_exists(pk)",
-        )?)
-        .write(put(
-            &state.table,
-            membership.item(&user.id),
-            "attribute_not_exists(pk)",
-        )?)
-        .write(members::joined(&state.table, &user.id)?)
+        .write_named(
+            ALREADY_MEMBER,
+            put(
+                &state.table,
+                member.item(&org.id),
+                "attribute_not_exists(pk)",
+            )?,
+        )
+        .write_named(
+            ALREADY_MEMBER,
+            put(
+                &state.table,
+                membership.item(&user.id),
+                "attribute_not_exists(pk)",
+            )?,
+        )
+        .write_named(
+            TOO_MANY_MEMBERSHIPS,
+            members::joined(&state.table, &user.id)?,
+        )
         .emit(Event::new(EventType::TeamMemberAdded, &org.id, data, now));
     if invitation.role == Role::Owner {
         mutation = mutation.add("owner_count", 1);
@@ -256,11 +264,11 @@ pub async fn accept(
         mutation = mutation.guard(key, cond);
     }
     mutation.commit(&state).await.map_err(|e| match e {
-        CommitError::Write(0..=2) | CommitError::Owner => Error::NotFound,
-        CommitError::Write(3 | 4) => {
+        CommitError::Conflict(INVITATION_GONE) | CommitError::Owner => Error::NotFound,
+        CommitError::Conflict(ALREADY_MEMBER) => {
             Error::conflict("conflict", "you are already a member of this organization")
         }
-        CommitError::Write(_) => members::too_many_memberships(),
+        CommitError::Conflict(TOO_MANY_MEMBERSHIPS) => members::too_many_memberships(),
         other => other.into(),
     })?;
     Ok(axum::Json(InvitationAccepted {
@@ -272,6 +280,11 @@ pub async fn accept(
         role: invitation.role,
     }))
 }
+
+/// The person became a member meanwhile (another invitation of the same org).
+const ALREADY_MEMBER: &str = "already_member";
+/// The person's count of memberships reached its cap meanwhile.
+const TOO_MANY_MEMBERSHIPS: &str = "too_many_memberships";
 
 /// Decline an invitation: it is removed, and the org's audit log records it.
 #[utoipa::path(post, path = "/v1/me/invitations/{invitation_id}/decline", operation_id = "decline_invitation", tag = "team", security(("bearer" = [])),
@@ -295,7 +308,7 @@ pub async fn decline(
         .commit(&state)
         .await
         .map_err(|e| match e {
-            CommitError::Write(_) | CommitError::Owner => Error::NotFound,
+            CommitError::Conflict(INVITATION_GONE) | CommitError::Owner => Error::NotFound,
             other => other.into(),
         })?;
     Ok(StatusCode::NO_CONTENT)

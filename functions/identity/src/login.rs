@@ -23,7 +23,9 @@ use shared::http::browser::SessionDelivery;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::SessionId;
 use shared::mail::{Links, Mail};
-use shared::second_factor::{self, active_secret, blocking, rejected, Factor, Holder};
+use shared::second_factor::{
+    self, active_secret, blocking, rejected, Factor, Holder, FACTOR_SPENT,
+};
 use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::keys::BACKUP_CODE_PREFIX;
@@ -356,12 +358,11 @@ pub async fn login_second_factor(
         let mutation = mutation
             .details(json!({ "second_factor": method }))
             .set(TWO_FACTOR.counter, n(0))
-            .write(proof.write)
-            .write(delete(
-                &state.table,
-                &token.key(),
-                Some("attribute_exists(pk)"),
-            ));
+            .write_named(FACTOR_SPENT, proof.write)
+            .write_named(
+                CHALLENGE_USED,
+                delete(&state.table, &token.key(), Some("attribute_exists(pk)")),
+            );
         if spent_backup {
             mutation.and_audit(backup_used)
         } else {
@@ -372,7 +373,7 @@ pub async fn login_second_factor(
     match created {
         Ok(session) => Ok(session.deliver(&delivery)),
         // The step was already accepted, or the backup code spent, by another request.
-        Err(CommitError::Write(0)) => Err(rejected(
+        Err(CommitError::Conflict(FACTOR_SPENT)) => Err(rejected(
             &state,
             &user,
             &proof.profile,
@@ -382,10 +383,13 @@ pub async fn login_second_factor(
         )
         .await),
         // The challenge was used by another request.
-        Err(CommitError::Write(1)) => Err(Error::Unauthorized),
+        Err(CommitError::Conflict(CHALLENGE_USED)) => Err(Error::Unauthorized),
         Err(other) => Err(other.into()),
     }
 }
+
+/// The 2FA challenge was used (or expired) by commit time.
+const CHALLENGE_USED: &str = "challenge_used";
 
 /// Log out: revokes the current session.
 #[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "identity", security(("bearer" = [])),

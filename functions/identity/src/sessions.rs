@@ -85,6 +85,9 @@ pub async fn list(
     Ok(axum::Json(SessionList { items }))
 }
 
+/// The session to revoke is gone (revoked, or expired) by commit time.
+const SESSION_GONE: &str = "session_gone";
+
 /// Revoke one session: its token is rejected on its next request.
 #[utoipa::path(delete, path = "/v1/me/sessions/{session_id}", operation_id = "revoke_session", tag = "sessions", security(("bearer" = [])),
     params(("session_id" = String, Path)),
@@ -104,15 +107,18 @@ pub async fn revoke(
         Target::new("session", &session_id),
         &client,
     )
-    .write(delete(
-        &state.table,
-        &Key::session(&user.id, &session_id),
-        Some("attribute_exists(pk)"),
-    ))
+    .write_named(
+        SESSION_GONE,
+        delete(
+            &state.table,
+            &Key::session(&user.id, &session_id),
+            Some("attribute_exists(pk)"),
+        ),
+    )
     .commit(&state)
     .await
     .map_err(|e| match e {
-        CommitError::Write(0) => Error::NotFound,
+        CommitError::Conflict(SESSION_GONE) => Error::NotFound,
         other => other.into(),
     })?;
     Ok(StatusCode::NO_CONTENT)

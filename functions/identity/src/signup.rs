@@ -110,21 +110,29 @@ pub async fn signup(
         &client,
     );
     let created = Mutation::new(ChainOwner::Creating(profile), audit)
-        .write(put(
-            &state.table,
-            users::email_pointer(&email, &id),
-            "attribute_not_exists(pk)",
-        )?)
+        .write_named(
+            ADDRESS_TAKEN,
+            put(
+                &state.table,
+                users::email_pointer(&email, &id),
+                "attribute_not_exists(pk)",
+            )?,
+        )
         .emit(mail)
         .commit(&state)
         .await;
     match created {
         Ok(_) => {}
-        Err(CommitError::Write(0)) => notify_existing(&state, &email, &links).await?,
+        Err(CommitError::Conflict(ADDRESS_TAKEN)) => {
+            notify_existing(&state, &email, &links).await?
+        }
         Err(other) => return Err(other.into()),
     }
     Ok(VerificationSent::answer())
 }
+
+/// An account has the address already (its pointer exists).
+const ADDRESS_TAKEN: &str = "address_taken";
 
 /// The address has an account: tell its owner someone tried to sign up with it, unless
 /// they were told within the hour (the notice item's time is the condition).

@@ -21,7 +21,7 @@ use shared::http::{ClientInfo, Json, Problem};
 use shared::ids::UserId;
 use shared::mail::{Links, Mail};
 use shared::second_factor::{
-    self, active_secret, blocking, sealed_secret, Factor, Holder, ACTIVE, PENDING,
+    self, active_secret, blocking, sealed_secret, Factor, Holder, ACTIVE, FACTOR_SPENT, PENDING,
 };
 use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
@@ -339,7 +339,7 @@ pub async fn enable(
     )
     .remove(PENDING)
     .set(TWO_FACTOR.counter, n(0))
-    .write(proof.write);
+    .write_named(FACTOR_SPENT, proof.write);
     second_factor::commit_spending(
         &state,
         with_writes(mutation, backup_writes),
@@ -400,7 +400,7 @@ pub async fn disable(
     .remove(ACTIVE)
     .remove(PENDING)
     .set(TWO_FACTOR.counter, n(0))
-    .write(proof.write)
+    .write_named(FACTOR_SPENT, proof.write)
     .emit(Mail::two_factor_disabled(
         Key::user(&user.id).pk,
         &user.email,
@@ -464,7 +464,7 @@ pub async fn regenerate_backup_codes(
         &client,
     )
     .set(TWO_FACTOR.counter, n(0))
-    .write(proof.write);
+    .write_named(FACTOR_SPENT, proof.write);
     second_factor::commit_spending(
         &state,
         with_writes(mutation, writes),

@@ -70,6 +70,11 @@ impl ApiKeyView {
     }
 }
 
+/// The creator holds the most API keys a member may (`MAX_API_KEYS_PER_MEMBER`).
+const KEY_LIMIT: &str = "api_key_limit";
+/// The key was revoked by another request meanwhile.
+const KEY_GONE: &str = "api_key_gone";
+
 /// Create an API key (members and up). Emits `api_key.created`.
 #[utoipa::path(post, path = "/v1/orgs/{slug}/api-keys", operation_id = "create_api_key", tag = "api-keys", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = CreateApiKey,
@@ -116,13 +121,16 @@ pub async fn create(
         .details(data.clone())
         .write(put(&state.table, item, "attribute_not_exists(pk)")?)
         .write(put(&state.table, pointer, "attribute_not_exists(pk)")?)
-        .write(members::key_created(
-            &state.table,
-            &access.org.id,
-            &creator,
-            id.as_str(),
-            &secret.hash(),
-        )?)
+        .write_named(
+            KEY_LIMIT,
+            members::key_created(
+                &state.table,
+                &access.org.id,
+                &creator,
+                id.as_str(),
+                &secret.hash(),
+            )?,
+        )
         .emit(Event::new(
             EventType::ApiKeyCreated,
             &access.org.id,
@@ -132,7 +140,7 @@ pub async fn create(
         .commit(&state)
         .await
         .map_err(|e| match e {
-            CommitError::Write(2) => Error::conflict(
+            CommitError::Conflict(KEY_LIMIT) => Error::conflict(
                 "api_key_limit",
                 format!("a member can hold at most {MAX_API_KEYS_PER_MEMBER} API keys; revoke one first"),
             ),
@@ -214,11 +222,14 @@ pub async fn revoke(
             &client,
         )
         .details(data.clone())
-        .write(delete(
-            &state.table,
-            &Key::api_key(&access.org.id, view.id.as_str()),
-            Some("attribute_exists(pk)"),
-        ))
+        .write_named(
+            KEY_GONE,
+            delete(
+                &state.table,
+                &Key::api_key(&access.org.id, view.id.as_str()),
+                Some("attribute_exists(pk)"),
+            ),
+        )
         .write(delete(&state.table, &Key::api_key_pointer(hash), None))
         .emit(Event::new(
             EventType::ApiKeyRevoked,
@@ -236,7 +247,7 @@ pub async fn revoke(
         )?);
     }
     gate.commit(&state, mutation).await.map_err(|e| match e {
-        CommitError::Write(0) => Error::NotFound,
+        CommitError::Conflict(KEY_GONE) => Error::NotFound,
         other => other.into(),
     })?;
     Ok(StatusCode::NO_CONTENT)

@@ -18,7 +18,8 @@ use shared::domain::hostname::Reserved;
 use shared::domain::{CustomDomain, Permission};
 use shared::domains::{
     as_read, check_now, claimable_by, held_by, record_check, start_daily_checks, CheckSchedule,
-    DomainCheck, DomainRecord, Recorded, EXPIRED, FAILED, TAKEN, VERIFIED,
+    DomainCheck, DomainRecord, Recorded, EXPIRED, FAILED, NAME_TAKEN, RECORD_CHANGED, TAKEN,
+    VERIFIED,
 };
 use shared::http::{ClientInfo, Json, Path, Problem};
 use shared::store::{check, delete_if, put_if, CommitError, Key};
@@ -191,23 +192,28 @@ pub async fn put(
             &client,
         )
         .details(json!({ "domain": domain.as_str() }))
-        .write(put_if(
-            &state.table,
-            record.item(org),
-            &as_read(current.as_ref()),
-        )?)
-        .write(check(
-            &state.table,
-            &Key::domain_claim(domain.as_str()),
-            &claimable_by(org),
-        )?);
+        .write_named(
+            RECORD_CHANGED,
+            put_if(&state.table, record.item(org), &as_read(current.as_ref()))?,
+        )
+        .write_named(
+            NAME_TAKEN,
+            check(
+                &state.table,
+                &Key::domain_claim(domain.as_str()),
+                &claimable_by(org),
+            )?,
+        );
     if let Some(old) = current.filter(|c| c.domain != domain.as_str() && c.holds_claim()) {
         let claim = Key::domain_claim(&old.domain);
-        mutation = mutation.write(delete_if(&state.table, &claim, &held_by(org))?);
+        mutation = mutation.write_named(
+            RECORD_CHANGED,
+            delete_if(&state.table, &claim, &held_by(org))?,
+        );
     }
     mutation.commit(&state).await.map_err(|error| match error {
-        CommitError::Write(1) => taken(),
-        CommitError::Write(_) => changed_meanwhile(),
+        CommitError::Conflict(NAME_TAKEN) => taken(),
+        CommitError::Conflict(RECORD_CHANGED) => changed_meanwhile(),
         other => other.into(),
     })?;
     schedule_first_check(&state, org, &record).await;
@@ -325,17 +331,23 @@ pub async fn remove(
             &client,
         )
         .details(json!({ "domain": record.domain }))
-        .write(delete_if(
-            &state.table,
-            &Key::custom_domain(org),
-            &as_read(Some(&record)),
-        )?);
+        .write_named(
+            RECORD_CHANGED,
+            delete_if(
+                &state.table,
+                &Key::custom_domain(org),
+                &as_read(Some(&record)),
+            )?,
+        );
     if record.holds_claim() {
         let claim = Key::domain_claim(&record.domain);
-        mutation = mutation.write(delete_if(&state.table, &claim, &held_by(org))?);
+        mutation = mutation.write_named(
+            RECORD_CHANGED,
+            delete_if(&state.table, &claim, &held_by(org))?,
+        );
     }
     mutation.commit(&state).await.map_err(|error| match error {
-        CommitError::Write(_) => changed_meanwhile(),
+        CommitError::Conflict(RECORD_CHANGED) => changed_meanwhile(),
         other => other.into(),
     })?;
     Ok(StatusCode::NO_CONTENT)

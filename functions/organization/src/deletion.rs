@@ -22,7 +22,7 @@ use shared::domain::Permission;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::org_deletion::OrgDeletion;
 use shared::pin_gate::{self, PinHeader};
-use shared::second_factor::{self, active_secret, blocking, Factor, Holder};
+use shared::second_factor::{self, active_secret, blocking, Factor, Holder, FACTOR_SPENT};
 use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::orgs::DELETING;
@@ -53,6 +53,9 @@ pub struct DeletionStarted {
     #[schema(example = "deleting")]
     status: &'static str,
 }
+
+/// The owner's 2FA was turned off meanwhile.
+const TWO_FACTOR_CHANGED: &str = "two_factor_changed";
 
 /// Delete the organization (owners only; **PIN-gated**).
 ///
@@ -171,7 +174,9 @@ pub async fn delete(
                     .value(":on", AttributeValue::Bool(true)),
             )?;
             (
-                mutation.write(proof.write).write(reset),
+                mutation
+                    .write_named(FACTOR_SPENT, proof.write)
+                    .write_named(TWO_FACTOR_CHANGED, reset),
                 Some(proof.profile),
             )
         }
@@ -199,13 +204,15 @@ pub async fn delete(
     match (gate.commit(&state, mutation).await, spent_by) {
         (Ok(_), _) => {}
         // Another request spent the same step or backup code first.
-        (Err(CommitError::Write(0)), Some(profile)) => {
+        (Err(CommitError::Conflict(FACTOR_SPENT)), Some(profile)) => {
             let error =
                 second_factor::rejected(&state, &user, &profile, false, &client, wrong()).await;
             return Err(refuse(&state, &access, &client, "password_or_code", error).await);
         }
         // The caller's 2FA was turned on or off meanwhile.
-        (Err(CommitError::Write(_)), _) => return Err(CommitError::Changed.into()),
+        (Err(CommitError::Conflict(TWO_FACTOR_CHANGED)), _) => {
+            return Err(CommitError::Changed.into())
+        }
         (Err(other), _) => return Err(other.into()),
     }
     Ok((

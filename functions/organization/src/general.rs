@@ -98,6 +98,11 @@ impl OrgView {
     }
 }
 
+/// Another org holds the slug.
+const SLUG_TAKEN: &str = "slug_taken";
+/// The founder's profile changed since it was read (another org founded meanwhile).
+const FOUNDER_CHANGED: &str = "founder_changed";
+
 /// Create an organization; the caller becomes its owner. Plan `free`.
 #[utoipa::path(post, path = "/v1/orgs", operation_id = "create_org", tag = "organizations", security(("bearer" = [])), request_body = CreateOrg,
     responses(
@@ -149,11 +154,14 @@ pub async fn create(
     )
     .details(json!({ "name": name.as_str(), "slug": slug.as_str() }));
     Mutation::new(ChainOwner::Creating(org_item.clone()), audit)
-        .write(put(
-            &state.table,
-            orgs::slug_reservation(&slug, &id),
-            "attribute_not_exists(pk)",
-        )?)
+        .write_named(
+            SLUG_TAKEN,
+            put(
+                &state.table,
+                orgs::slug_reservation(&slug, &id),
+                "attribute_not_exists(pk)",
+            )?,
+        )
         .write(put(
             &state.table,
             owner.item(&id),
@@ -164,16 +172,16 @@ pub async fn create(
             membership.item(&user.id),
             "attribute_not_exists(pk)",
         )?)
-        .write(founding)
+        .write_named(FOUNDER_CHANGED, founding)
         .emit(HostnameRecord::new(&id, slug.as_str(), &state.config, now))
         .commit(&state)
         .await
         .map_err(|e| match e {
-            CommitError::Write(0) => {
+            CommitError::Conflict(SLUG_TAKEN) => {
                 Error::conflict("conflict", format!("the slug `{}` is taken", slug.as_str()))
             }
             // The profile changed since it was read (another org founded meanwhile).
-            CommitError::Write(3) => Error::conflict(
+            CommitError::Conflict(FOUNDER_CHANGED) => Error::conflict(
                 "conflict",
                 "your account changed while this request ran; retry",
             ),

@@ -17,7 +17,7 @@ use shared::http::page::query_page;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Path, Problem, Query};
 use shared::ids::InvitationId;
 use shared::mail::{Links, Mail};
-use shared::store::invitations::{Invitation, INVITATION_LIFETIME};
+use shared::store::invitations::{Invitation, INVITATION_GONE, INVITATION_LIFETIME};
 use shared::store::keys::INVITATION_PREFIX;
 use shared::store::users::user_id_of_pointer;
 use shared::store::{check, delete, put, put_if, s, CommitError, Cond, ItemExt, Key};
@@ -61,6 +61,9 @@ impl From<Invitation> for InvitationView {
         }
     }
 }
+
+/// The invited person became a member meanwhile.
+const ALREADY_MEMBER: &str = "already_member";
 
 /// Invite someone to the team (owners and admins; only owners invite owners). The same
 /// answer whether or not an account uses the address; a current member → 409.
@@ -183,11 +186,14 @@ pub async fn invite(
         )?);
     if let Some(user) = &account {
         // Not a member at commit time either (they may accept another invitation now).
-        mutation = mutation.write(check(
-            &state.table,
-            &Key::member(&org.id, user),
-            &Cond::new("attribute_not_exists(pk)"),
-        )?);
+        mutation = mutation.write_named(
+            ALREADY_MEMBER,
+            check(
+                &state.table,
+                &Key::member(&org.id, user),
+                &Cond::new("attribute_not_exists(pk)"),
+            )?,
+        );
     }
     if let Some(old) = &replaced {
         mutation = mutation
@@ -201,8 +207,10 @@ pub async fn invite(
     let links = Links(&state.config.app_url);
     mutation = mutation.emit(Mail::invitation(&invitation, inviter, &links, now));
     mutation.commit(&state).await.map_err(|e| match e {
-        CommitError::Write(3) => Error::conflict("conflict", "this person is already a member"),
-        CommitError::Write(_) => Error::conflict(
+        CommitError::Conflict(ALREADY_MEMBER) => {
+            Error::conflict("conflict", "this person is already a member")
+        }
+        CommitError::Conflict(_) => Error::conflict(
             "conflict",
             "another invitation for this address was made at the same time; retry",
         ),
@@ -290,7 +298,7 @@ pub async fn revoke(
         .commit(&state)
         .await
         .map_err(|e| match e {
-            CommitError::Write(_) | CommitError::Owner => Error::NotFound,
+            CommitError::Conflict(INVITATION_GONE) | CommitError::Owner => Error::NotFound,
             other => other.into(),
         })?;
     Ok(StatusCode::NO_CONTENT)

@@ -140,6 +140,9 @@ async fn stored_secrets(
     serde_json::from_slice(&bytes).map_err(|e| Error::Internal(e.to_string()))
 }
 
+/// The MCP is not as read any more (changed by another request, or deleted).
+const MCP_CHANGED: &str = "mcp_changed";
+
 /// Register an MCP server (members and up). Emits `mcp.created`.
 #[utoipa::path(post, path = "/v1/orgs/{slug}/mcps", operation_id = "create_mcp", tag = "mcps", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = CreateMcp,
@@ -327,17 +330,20 @@ pub async fn update(
             &client,
         )
         .details(data.clone())
-        .write(update_if(
-            &state.table,
-            &key,
-            &sets,
-            Some(("updated_at", s(item.str("updated_at")?))),
-        )?)
+        .write_named(
+            MCP_CHANGED,
+            update_if(
+                &state.table,
+                &key,
+                &sets,
+                Some(("updated_at", s(item.str("updated_at")?))),
+            )?,
+        )
         .emit(Event::new(EventType::McpUpdated, &access.org.id, data, now))
         .commit(&state)
         .await
         .map_err(|e| match e {
-            CommitError::Write(0) => Error::conflict(
+            CommitError::Conflict(MCP_CHANGED) => Error::conflict(
                 "conflict",
                 "the MCP changed meanwhile; read it again and retry",
             ),
@@ -393,11 +399,14 @@ pub async fn remove(
             &client,
         )
         .details(data.clone())
-        .write(delete(
-            &state.table,
-            &Key::mcp(&access.org.id, view.id.as_str()),
-            Some("attribute_exists(pk)"),
-        ))
+        .write_named(
+            MCP_CHANGED,
+            delete(
+                &state.table,
+                &Key::mcp(&access.org.id, view.id.as_str()),
+                Some("attribute_exists(pk)"),
+            ),
+        )
         .emit(Event::new(
             EventType::McpDeleted,
             &access.org.id,
@@ -405,7 +414,7 @@ pub async fn remove(
             Utc::now(),
         ));
     gate.commit(&state, mutation).await.map_err(|e| match e {
-        CommitError::Write(0) => Error::NotFound,
+        CommitError::Conflict(MCP_CHANGED) => Error::NotFound,
         other => other.into(),
     })?;
     Ok(StatusCode::NO_CONTENT)
@@ -442,12 +451,10 @@ pub async fn report_health(
             &client,
         )
         .details(data.clone())
-        .write(update_if(
-            &state.table,
-            &key,
-            &sets,
-            Some(("health", s(&view.health))),
-        )?)
+        .write_named(
+            MCP_CHANGED,
+            update_if(&state.table, &key, &sets, Some(("health", s(&view.health))))?,
+        )
         .emit(Event::new(
             EventType::McpHealthChanged,
             &access.org.id,
@@ -463,7 +470,7 @@ pub async fn report_health(
             Ok(axum::Json(view))
         }
         // Another report changed it first; that report carried the event.
-        Err(CommitError::Write(0)) => {
+        Err(CommitError::Conflict(MCP_CHANGED)) => {
             let (_, item) = load(&state, &credential, &slug, &mcp_id).await?;
             Ok(axum::Json(McpView::from_item(&item)?))
         }

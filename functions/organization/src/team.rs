@@ -72,6 +72,9 @@ pub(crate) fn guard_owners(
     Ok(())
 }
 
+/// The member is not as read any more (role, API keys), or is gone.
+const MEMBER_CHANGED: &str = "member_changed";
+
 /// List the team (any member).
 #[utoipa::path(get, path = "/v1/orgs/{slug}/members", operation_id = "list_members", tag = "team", security(("bearer" = [])),
     params(("slug" = String, Path), PageQuery),
@@ -248,19 +251,28 @@ pub async fn remove(
             &client,
         )
         .details(data.clone())
-        .write(delete_if(
-            &state.table,
-            &Key::member(&org.id, &member.user_id),
-            &as_read,
-        )?)
-        .write(delete_if(
-            &state.table,
-            &Key::membership(&member.user_id, &org.slug),
-            &Cond::new("#role = :role")
-                .name("#role", "role")
-                .value(":role", s(member.role.as_str())),
-        )?)
-        .write(members::left(&state.table, &member.user_id)?)
+        .write_named(
+            MEMBER_CHANGED,
+            delete_if(
+                &state.table,
+                &Key::member(&org.id, &member.user_id),
+                &as_read,
+            )?,
+        )
+        .write_named(
+            MEMBER_CHANGED,
+            delete_if(
+                &state.table,
+                &Key::membership(&member.user_id, &org.slug),
+                &Cond::new("#role = :role")
+                    .name("#role", "role")
+                    .value(":role", s(member.role.as_str())),
+            )?,
+        )
+        .write_named(
+            MEMBER_CHANGED,
+            members::left(&state.table, &member.user_id)?,
+        )
         .emit(Event::new(
             EventType::TeamMemberRemoved,
             &org.id,
@@ -269,8 +281,14 @@ pub async fn remove(
         ));
     for (key_id, hash) in &member.api_keys {
         mutation = mutation
-            .write(delete(&state.table, &Key::api_key(&org.id, key_id), None))
-            .write(delete(&state.table, &Key::api_key_pointer(hash), None));
+            .write_named(
+                MEMBER_CHANGED,
+                delete(&state.table, &Key::api_key(&org.id, key_id), None),
+            )
+            .write_named(
+                MEMBER_CHANGED,
+                delete(&state.table, &Key::api_key_pointer(hash), None),
+            );
     }
     if member.role == Role::Owner {
         mutation = mutation
@@ -284,7 +302,7 @@ pub async fn remove(
     committed.map_err(|e| match e {
         CommitError::Owner if member.role == Role::Owner => last_owner(),
         CommitError::Owner => Error::NotFound,
-        CommitError::Write(_) => Error::conflict(
+        CommitError::Conflict(MEMBER_CHANGED) => Error::conflict(
             "conflict",
             "the member changed while this request ran (role or API keys); nothing was removed — retry",
         ),

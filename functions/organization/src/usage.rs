@@ -115,6 +115,9 @@ fn add(
     update.update_expression(expression)
 }
 
+/// The month's threshold event was emitted already (its marker exists).
+const THRESHOLD_EMITTED: &str = "threshold_emitted";
+
 /// Record usage of one MCP (members and up, typically an API key).
 #[utoipa::path(post, path = "/v1/orgs/{slug}/usage", operation_id = "record_usage", tag = "usage", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = RecordUsage,
@@ -227,7 +230,10 @@ pub async fn record(
                 &client,
             )
             .details(data.clone())
-            .write(put(&state.table, marker, "attribute_not_exists(pk)")?)
+            .write_named(
+                THRESHOLD_EMITTED,
+                put(&state.table, marker, "attribute_not_exists(pk)")?,
+            )
             .emit(Event::new(
                 EventType::UsageThreshold,
                 &access.org.id,
@@ -238,7 +244,7 @@ pub async fn record(
             .await;
         match emitted {
             // Already emitted this month.
-            Ok(_) | Err(CommitError::Write(0)) => {}
+            Ok(_) | Err(CommitError::Conflict(THRESHOLD_EMITTED)) => {}
             Err(other) => return Err(other.into()),
         }
     }

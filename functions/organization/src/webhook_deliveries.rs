@@ -181,12 +181,12 @@ async fn send(
         .details(
             json!({ "webhook_id": endpoint.id, "message_id": job.message_id, "event": job.event }),
         )
-        .write(budget)
+        .write_named(BUDGET_TAKEN, budget)
         .commit(state)
         .await
         .map_err(|e| match e {
             // Another send took from the budget meanwhile: this one may come back soon.
-            CommitError::Write(0) => Error::RateLimited { retry_after: 1 },
+            CommitError::Conflict(BUDGET_TAKEN) => Error::RateLimited { retry_after: 1 },
             other => other.into(),
         })?;
     job.enqueue(state, chrono::Duration::zero()).await?;
@@ -197,6 +197,9 @@ async fn send(
         }),
     ))
 }
+
+/// The endpoint's budget of manual sends is not as read (another send took from it).
+const BUDGET_TAKEN: &str = "send_budget_taken";
 
 /// Send a test event (`webhook.test`) to this endpoint only, through the same signed path
 /// as every event (owners and admins).

@@ -149,6 +149,9 @@ async fn load(
     Ok((access, webhook))
 }
 
+/// The endpoint is not as read any more (changed, disabled by the worker, or deleted).
+const WEBHOOK_CHANGED: &str = "webhook_changed";
+
 /// Writes what people change of the endpoint as `after`, with its audit entry, only while
 /// it is still as read (`before`): another change meanwhile (a person's, or the worker
 /// disabling it) → 409. What the worker keeps (`failing_since`) is left alone.
@@ -169,11 +172,14 @@ async fn commit_change(
             client,
         )
         .details(details)
-        .write(after.update_as_read(&state.table, &access.org.id, before.updated_at)?)
+        .write_named(
+            WEBHOOK_CHANGED,
+            after.update_as_read(&state.table, &access.org.id, before.updated_at)?,
+        )
         .commit(state)
         .await
         .map_err(|error| match error {
-            CommitError::Write(0) => Error::conflict(
+            CommitError::Conflict(WEBHOOK_CHANGED) => Error::conflict(
                 "conflict",
                 "the webhook changed meanwhile; read it again and retry",
             ),
@@ -420,15 +426,18 @@ pub async fn remove(
         .details(json!({ "webhook_id": webhook.id, "url": webhook.url }))
         .decided_on(WEBHOOK_COUNT, access.org_item.get(WEBHOOK_COUNT).cloned())
         .set(WEBHOOK_COUNT, n((count - 1).max(0)))
-        .write(delete(
-            &state.table,
-            &Key::webhook(&access.org.id, webhook.id.as_str()),
-            Some("attribute_exists(pk)"),
-        ))
+        .write_named(
+            WEBHOOK_CHANGED,
+            delete(
+                &state.table,
+                &Key::webhook(&access.org.id, webhook.id.as_str()),
+                Some("attribute_exists(pk)"),
+            ),
+        )
         .commit(&state)
         .await
         .map_err(|e| match e {
-            CommitError::Write(0) => Error::NotFound,
+            CommitError::Conflict(WEBHOOK_CHANGED) => Error::NotFound,
             other => other.into(),
         })?;
     Ok(StatusCode::NO_CONTENT)

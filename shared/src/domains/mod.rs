@@ -164,6 +164,11 @@ impl DomainRecord {
     }
 }
 
+/// The org's domain record is no longer as the request read it.
+pub const RECORD_CHANGED: &str = "domain_record_changed";
+/// Another org holds the name's claim.
+pub const NAME_TAKEN: &str = "domain_name_taken";
+
 /// The condition under which `org` may hold the claim of a name: nobody holds it, or
 /// `org` does. (A claim with `expires_at` is one written for a pending domain before only
 /// proof claimed a name: it blocks nobody.)
@@ -302,14 +307,17 @@ async fn write_check(
     };
     let committed = mutation(action)
         .details(serde_json::json!({ "domain": after.domain, "reason": after.reason }))
-        .write(record)
-        .writes(claim_write)
-        .commit(state)
-        .await;
+        .write_named(RECORD_CHANGED, record);
+    let committed = match claim_write {
+        Some(claim) => committed.write_named(NAME_TAKEN, claim),
+        None => committed,
+    }
+    .commit(state)
+    .await;
     match committed {
         Ok(_) => Ok(Written::Done),
-        Err(CommitError::Write(0)) => Ok(Written::ChangedMeanwhile),
-        Err(CommitError::Write(_)) => Ok(Written::Taken),
+        Err(CommitError::Conflict(RECORD_CHANGED)) => Ok(Written::ChangedMeanwhile),
+        Err(CommitError::Conflict(NAME_TAKEN)) => Ok(Written::Taken),
         Err(other) => Err(other.into()),
     }
 }

@@ -132,6 +132,8 @@ pub fn inviter_of_pointer(item: &Item) -> Option<crate::ids::UserId> {
 impl Invitation {
     /// `mutation`, removing the invitation's three items — only if it is still the one
     /// read (its writes are the mutation's next three, the org's record first).
+    /// The change that ends the invitation (accepted, declined, revoked) with its
+    /// removal; `CommitError::Conflict(INVITATION_GONE)` when it is no longer pending.
     pub fn withdrawn(
         &self,
         mutation: super::Mutation,
@@ -142,15 +144,24 @@ impl Invitation {
             .details(serde_json::json!({
                 "invitation_id": self.id, "email": self.email, "role": self.role,
             }))
-            .write(delete(table, &self.key(), Some("attribute_exists(pk)")))
-            .write(delete_if(
-                table,
-                &self.invitee_key(),
-                &Cond::new("invitation_id = :id").value(":id", s(self.id.as_str())),
-            )?)
+            .write_named(
+                INVITATION_GONE,
+                delete(table, &self.key(), Some("attribute_exists(pk)")),
+            )
+            .write_named(
+                INVITATION_GONE,
+                delete_if(
+                    table,
+                    &self.invitee_key(),
+                    &Cond::new("invitation_id = :id").value(":id", s(self.id.as_str())),
+                )?,
+            )
             .write(delete(table, &self.pointer_key(), None)))
     }
 }
+
+/// The invitation was accepted, declined, revoked or replaced by commit time.
+pub const INVITATION_GONE: &str = "invitation_gone";
 
 /// Where a pointer leads: (org, address).
 pub fn pointer_target(item: &Item) -> Result<(OrgId, String), StoreError> {

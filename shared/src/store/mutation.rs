@@ -109,15 +109,19 @@ fn retention_of(item: &Item) -> Option<i64> {
     ))
 }
 
+/// The name of a write added without one (`Mutation::write`).
+pub const UNNAMED: &str = "unnamed";
+
 /// Why a mutation did not commit.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The owner item no longer exists or a condition added with `require` failed.
     #[error("a condition on the owner item failed")]
     Owner,
-    /// The condition of `writes[i]` failed (e.g. a uniqueness reservation exists).
-    #[error("the condition of write {0} failed")]
-    Write(usize),
+    /// The condition of the write added as `write_named(name, …)` failed (e.g. a
+    /// uniqueness reservation exists); `UNNAMED` for one added with `write`.
+    #[error("the condition of the write {0:?} failed")]
+    Conflict(&'static str),
     /// Other changes to the same owner kept winning the race for its audit chain.
     #[error("the resource is being changed by other requests")]
     Contended,
@@ -193,7 +197,7 @@ pub struct Mutation {
     /// left out (a transaction touches each item once), that write's own condition
     /// must then say the same.
     guards: Vec<(Key, Cond)>,
-    writes: Vec<TransactWriteItem>,
+    writes: Vec<(&'static str, TransactWriteItem)>,
     /// The change's audit entry first, then any it implies, appended in this order.
     audit: Vec<AuditDraft>,
     /// Outbox messages written with the change (an event, e-mails), relayed after commit.
@@ -296,10 +300,17 @@ impl Mutation {
         self
     }
 
-    /// Another item changed by the same transaction; `CommitError::Write(i)` names it
-    /// by the order of these calls.
-    pub fn write(mut self, write: TransactWriteItem) -> Self {
-        self.writes.push(write);
+    /// Another item changed by the same transaction, whose condition the handler does
+    /// not tell apart from the others' (`CommitError::Conflict(UNNAMED)`).
+    pub fn write(self, write: TransactWriteItem) -> Self {
+        self.write_named(UNNAMED, write)
+    }
+
+    /// Another item changed by the same transaction; when its condition fails, the
+    /// commit fails with `CommitError::Conflict(name)`. Handlers declare the names beside
+    /// the writes they build (`const SLUG_TAKEN: &str = "slug_taken"`).
+    pub fn write_named(mut self, name: &'static str, write: TransactWriteItem) -> Self {
+        self.writes.push((name, write));
         self
     }
 
@@ -337,7 +348,7 @@ impl Mutation {
                     "attribute_not_exists(pk)",
                 )?);
             }
-            let written: Vec<Key> = self.writes.iter().filter_map(key_of).collect();
+            let written: Vec<Key> = self.writes.iter().filter_map(|(_, w)| key_of(w)).collect();
             let guarded = items.len();
             for (key, cond) in &self.guards {
                 if !written.contains(key) {
@@ -345,7 +356,7 @@ impl Mutation {
                 }
             }
             let fixed = items.len();
-            items.extend(self.writes.iter().cloned());
+            items.extend(self.writes.iter().map(|(_, write)| write.clone()));
             #[cfg(feature = "test-hooks")]
             crate::test_hooks::before_commit(self.audit[0].action, &self.owner.pk()?).await;
             match state.table.transact(items).await {
@@ -362,7 +373,7 @@ impl Mutation {
                             .is_some_and(|r| r == "ConditionalCheckFailed")
                     };
                     if let Some(i) = (fixed..reasons.len()).find(|&i| failed(i)) {
-                        return Err(CommitError::Write(i - fixed));
+                        return Err(CommitError::Conflict(self.writes[i - fixed].0));
                     }
                     if (guarded..fixed).any(failed) {
                         return Err(CommitError::Changed);
