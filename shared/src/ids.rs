@@ -97,6 +97,8 @@ prefixed_id!(/// A data export job of an organization.
     ExportId, "exp_");
 prefixed_id!(/// One logged delivery attempt (time-ordered: newest first is descending order).
     DeliveryId, "dlv_");
+prefixed_id!(/// One HTTP request, where API Gateway gave it no id (the local stack).
+    RequestId, "req_");
 
 #[cfg(test)]
 mod tests {

@@ -271,3 +271,44 @@ async fn no_answer_that_carries_a_token_or_a_callers_data_may_be_stored_by_a_cac
         );
     }
 }
+
+#[tokio::test]
+async fn every_answer_names_its_request_and_a_problem_quotes_it() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let id = |resp: &plexmcp_tests::Resp| {
+        resp.headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no X-Request-Id: {:?}", resp.headers))
+            .to_owned()
+    };
+    let ok = api.get(&org.path(""), &org.owner.token).await.expect(200);
+    let again = api.get(&org.path(""), &org.owner.token).await.expect(200);
+    assert!(id(&ok).starts_with("req_"), "{}", id(&ok));
+    assert_ne!(id(&ok), id(&again), "one id per request");
+    let problems = [
+        api.get(&org.path(""), "pms.not.a.token")
+            .await
+            .problem(401, "unauthorized"),
+        api.get("/v1/no-such-route", &org.owner.token)
+            .await
+            .problem(404, "not_found"),
+        raw_patch(&api, &org, b"{".to_vec(), Some("application/json"))
+            .await
+            .problem(400, "malformed_body"),
+    ];
+    for problem in &problems {
+        assert_eq!(problem.body["request_id"], id(problem).as_str());
+    }
+    // A client's own id is logged beside ours, never taken as ours.
+    let theirs = api
+        .send(
+            api.raw(Method::GET, &org.path(""))
+                .bearer_auth(&org.owner.token)
+                .header("X-Request-Id", "client-trace-42"),
+        )
+        .await
+        .expect(200);
+    assert!(id(&theirs).starts_with("req_"));
+}

@@ -30,6 +30,8 @@ fn http_functions_answer_api_gateway_v2_events() {
     assert_eq!((status, body), (200, json!({ "status": "ok" })));
     let (status, body) = response(runtime.invoke(&http_request("GET", "/v1/nowhere", None, None)));
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    // The request id is API Gateway's, from the event's request context.
+    assert_eq!(body["request_id"], "local-request");
 
     let runtime = RuntimeApi::start();
     let _identity = start("identity", &runtime);

@@ -1,7 +1,8 @@
 //! What every HTTP router gets: problem responses for unknown routes and methods, the
 //! 1 MB body limit, a per-request count of DynamoDB round trips (logged, and sent as
 //! `x-plexmcp-dynamodb-calls` when the config asks for it, as the local stack does),
-//! `Cache-Control: no-store` unless an answer sets its own, and two safety nets: a panic
+//! `Cache-Control: no-store` unless an answer sets its own, the request's id
+//! (`request_id`), and two safety nets: a panic
 //! in a handler is a 500 problem (the release profile unwinds, so the sandbox lives on),
 //! and any error answer that is not already a problem — a rejection from an extractor
 //! we did not wrap, say — is turned into one.
@@ -9,6 +10,7 @@
 use crate::aws::count_round_trips;
 use crate::error::Error;
 use crate::http::extract::MAX_BODY_BYTES;
+use crate::http::request_id;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -31,9 +33,12 @@ async fn method_not_allowed() -> Error {
 async fn measure(expose: bool, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let client_request_id = request_id::from_client(&request);
     let (mut response, trips) = count_round_trips(next.run(request)).await;
     tracing::info!(
         %method, %path, status = response.status().as_u16(),
+        request_id = request_id::current().unwrap_or_default(),
+        client_request_id,
         dynamodb_calls = trips.calls(), dynamodb_scans = trips.scans(),
         dynamodb_round_trips = trips.trips(), "request"
     );
@@ -130,4 +135,5 @@ pub fn finish(router: Router, expose_round_trips: bool) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             measure(expose_round_trips, req, next)
         }))
+        .layer(middleware::from_fn(request_id::layer))
 }

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod layers;
 pub mod page;
 pub mod problem;
+pub mod request_id;
 pub mod routes;
 
 pub use client::ClientInfo;

@@ -24,6 +24,9 @@ pub struct Problem {
     /// Wrong PINs left before PIN checks lock (with `pin_invalid`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts_remaining: Option<u32>,
+    /// The request's id, as its `X-Request-Id` header says: quote it when reporting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl Error {
@@ -88,6 +91,7 @@ impl Error {
                 Error::PinInvalid { attempts_remaining } => Some(*attempts_remaining),
                 _ => None,
             },
+            request_id: super::request_id::current(),
         }
     }
 }
