@@ -86,6 +86,11 @@ pub type OrgWrite<'a> =
     Pin<Box<dyn Future<Output = Result<Option<(Item, bool)>, Error>> + Send + 'a>>;
 
 impl OrgAccess {
+    /// The path of something under the org (`rest` = `/mcps/mcp_…`).
+    pub fn org_path(&self, rest: &str) -> String {
+        format!("/v1/orgs/{}{rest}", self.org.slug)
+    }
+
     pub async fn load(
         state: &AppState,
         credential: &Credential,

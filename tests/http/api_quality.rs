@@ -312,3 +312,57 @@ async fn every_answer_names_its_request_and_a_problem_quotes_it() {
         .expect(200);
     assert!(id(&theirs).starts_with("req_"));
 }
+
+#[tokio::test]
+async fn every_created_resource_says_where_it_lives() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let slug = plexmcp_tests::unique("loc-");
+    let token = &org.owner.token;
+    let created = [
+        api.post(
+            "/v1/orgs",
+            Some(token),
+            json!({ "name": "Located", "slug": slug }),
+        )
+        .await,
+        api.post(
+            &org.path("/mcps"),
+            Some(token),
+            json!({ "name": "Weather", "url": "https://weather.example.com/mcp" }),
+        )
+        .await,
+        api.post(
+            &org.path("/webhooks"),
+            Some(token),
+            json!({ "url": "http://127.0.0.1:9/hook", "events": ["mcp.created"] }),
+        )
+        .await,
+        api.post(
+            &org.path("/members"),
+            Some(token),
+            json!({ "email": "located@example.com", "role": "viewer" }),
+        )
+        .await,
+        api.post(&org.path("/api-keys"), Some(token), json!({ "name": "CI" }))
+            .await,
+    ];
+    for answer in created {
+        let answer = answer.expect(201);
+        let location = answer
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no Location: {}", answer.body))
+            .to_owned();
+        let id = answer.body["id"].as_str().unwrap();
+        if location.contains("/api-keys/") {
+            // A key is never read back; its path is where it is revoked.
+            assert_eq!(location, org.path(&format!("/api-keys/{id}")));
+            api.delete(&location, token).await.expect(204);
+            continue;
+        }
+        let read = api.get(&location, token).await.expect(200);
+        assert_eq!(read.body["id"], id, "{location}");
+    }
+}

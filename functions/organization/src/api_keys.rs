@@ -16,7 +16,7 @@ use shared::domain::{Name, Permission};
 use shared::events::{Event, EventType};
 use shared::http::page::query_page;
 use shared::http::Path;
-use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
+use shared::http::{ClientInfo, Created, Json, Page, PageQuery, Problem, Query};
 use shared::ids::{ApiKeyId, UserId};
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
@@ -78,14 +78,14 @@ const KEY_GONE: &str = "api_key_gone";
 /// Create an API key (members and up). Emits `api_key.created`.
 #[utoipa::path(post, path = "/v1/orgs/{slug}/api-keys", operation_id = "create_api_key", tag = "api-keys", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = CreateApiKey,
-    responses((status = 201, body = ApiKeyCreated), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, description = "`api_key_limit`", body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ApiKeyCreated, headers(("Location" = String, description = "the new resource's path"))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, description = "`api_key_limit`", body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
     Path(slug): Path<String>,
     Json(body): Json<CreateApiKey>,
-) -> Result<(StatusCode, axum::Json<ApiKeyCreated>), Error> {
+) -> Result<Created<ApiKeyCreated>, Error> {
     let name = Name::parse(&body.name).map_err(|m| Error::invalid("name", m))?;
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Contribute)?;
@@ -153,7 +153,10 @@ pub async fn create(
         key: secret.expose().to_owned(),
         created_at: now,
     };
-    Ok((StatusCode::CREATED, axum::Json(created)))
+    Ok(Created::at(
+        access.org_path(&format!("/api-keys/{}", created.id)),
+        created,
+    ))
 }
 
 /// The org's API keys: metadata only, never a key (any member).

@@ -3,7 +3,6 @@
 //! cannot be changed afterwards.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -13,7 +12,7 @@ use shared::auth::{authenticate, Bearer};
 use shared::domain::{Description, Name, OrgSlug, Permission, Role};
 use shared::error::Validator;
 use shared::http::Path;
-use shared::http::{ClientInfo, Json, Problem};
+use shared::http::{ClientInfo, Created, Json, Problem};
 use shared::ids::OrgId;
 use shared::platform_hostname::{api_hostname, HostnameRecord};
 use shared::store::founding::founding;
@@ -106,7 +105,7 @@ const FOUNDER_CHANGED: &str = "founder_changed";
 /// Create an organization; the caller becomes its owner. Plan `free`.
 #[utoipa::path(post, path = "/v1/orgs", operation_id = "create_org", tag = "organizations", security(("bearer" = [])), request_body = CreateOrg,
     responses(
-        (status = 201, body = OrgView),
+        (status = 201, body = OrgView, headers(("Location" = String, description = "the new resource's path"))),
         (status = 401, body = Problem),
         (status = 409, description = "`conflict` (the slug is taken), `membership_limit` or `org_limit` (100 created in all)", body = Problem),
         (status = 422, body = Problem),
@@ -117,7 +116,7 @@ pub async fn create(
     bearer: Bearer,
     client: ClientInfo,
     Json(body): Json<CreateOrg>,
-) -> Result<(StatusCode, axum::Json<OrgView>), Error> {
+) -> Result<Created<OrgView>, Error> {
     let user_key = Key::user(&bearer.0.user_id);
     let (_, mut items) = authenticate(&state, &bearer, std::slice::from_ref(&user_key)).await?;
     let profile = items.remove(&user_key).ok_or(Error::Unauthorized)?;
@@ -189,7 +188,10 @@ pub async fn create(
         })?;
     let org = Org::from_item(&org_item)?
         .ok_or_else(|| Error::Internal("new org is not active".into()))?;
-    Ok((StatusCode::CREATED, axum::Json(OrgView::of(org, &state))))
+    Ok(Created::at(
+        format!("/v1/orgs/{}", org.slug),
+        OrgView::of(org, &state),
+    ))
 }
 
 /// Read an organization (any member).

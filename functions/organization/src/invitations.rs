@@ -14,7 +14,7 @@ use shared::audit::{Category, Target};
 use shared::domain::{Email, Permission, Role};
 use shared::error::Validator;
 use shared::http::page::query_page;
-use shared::http::{ClientInfo, Json, Page, PageQuery, Path, Problem, Query};
+use shared::http::{ClientInfo, Created, Json, Page, PageQuery, Path, Problem, Query};
 use shared::ids::InvitationId;
 use shared::mail::{Links, Mail};
 use shared::store::invitations::{Invitation, INVITATION_GONE, INVITATION_LIFETIME};
@@ -70,7 +70,7 @@ const ALREADY_MEMBER: &str = "already_member";
 #[utoipa::path(post, path = "/v1/orgs/{slug}/members", operation_id = "invite_member", tag = "team", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = InviteMember,
     responses(
-        (status = 201, body = InvitationView),
+        (status = 201, body = InvitationView, headers(("Location" = String, description = "the new resource's path"))),
         (status = 403, body = Problem),
         (status = 404, body = Problem),
         (status = 409, description = "Already a member", body = Problem),
@@ -82,7 +82,7 @@ pub async fn invite(
     client: ClientInfo,
     Path(slug): Path<String>,
     Json(body): Json<InviteMember>,
-) -> Result<(StatusCode, axum::Json<InvitationView>), Error> {
+) -> Result<Created<InvitationView>, Error> {
     let mut v = Validator::default();
     let email = v.field("email", Email::parse(&body.email));
     let role = v.field("role", Role::parse(&body.role));
@@ -217,7 +217,10 @@ pub async fn invite(
         CommitError::Owner => Error::NotFound,
         other => other.into(),
     })?;
-    Ok((StatusCode::CREATED, axum::Json(invitation.into())))
+    Ok(Created::at(
+        access.org_path(&format!("/invitations/{}", invitation.id)),
+        invitation.into(),
+    ))
 }
 
 /// The org's invitations, pending and recently expired (owners and admins).

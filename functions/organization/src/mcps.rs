@@ -15,7 +15,7 @@ use shared::error::Validator;
 use shared::events::{Event, EventType};
 use shared::http::page::query_page;
 use shared::http::Path;
-use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
+use shared::http::{ClientInfo, Created, Json, Page, PageQuery, Problem, Query};
 use shared::ids::McpId;
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
@@ -146,14 +146,14 @@ const MCP_CHANGED: &str = "mcp_changed";
 /// Register an MCP server (members and up). Emits `mcp.created`.
 #[utoipa::path(post, path = "/v1/orgs/{slug}/mcps", operation_id = "create_mcp", tag = "mcps", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = CreateMcp,
-    responses((status = 201, body = McpView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = McpView, headers(("Location" = String, description = "the new resource's path"))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
     Path(slug): Path<String>,
     Json(body): Json<CreateMcp>,
-) -> Result<(StatusCode, axum::Json<McpView>), Error> {
+) -> Result<Created<McpView>, Error> {
     let mut v = Validator::default();
     let name = v.field("name", Name::parse(&body.name));
     let url = v.field("url", McpUrl::parse(&body.url));
@@ -207,7 +207,10 @@ pub async fn create(
         .emit(Event::new(EventType::McpCreated, &access.org.id, data, now))
         .commit(&state)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(McpView::from_item(&item)?)))
+    Ok(Created::at(
+        access.org_path(&format!("/mcps/{id}")),
+        McpView::from_item(&item)?,
+    ))
 }
 
 /// The org's MCP servers (any member).

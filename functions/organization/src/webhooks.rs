@@ -17,7 +17,7 @@ use shared::domain::{Description, Permission};
 use shared::error::Validator;
 use shared::events::EventType;
 use shared::http::page::query_page;
-use shared::http::{ClientInfo, Json, Page, PageQuery, Path, Problem, Query};
+use shared::http::{ClientInfo, Created, Json, Page, PageQuery, Path, Problem, Query};
 use shared::ids::WebhookId;
 use shared::store::keys::WEBHOOK_PREFIX;
 use shared::store::webhooks::{Webhook, MAX_WEBHOOKS_PER_ORG, ROTATION_OVERLAP, WEBHOOK_COUNT};
@@ -207,7 +207,7 @@ pub async fn event_types() -> axum::Json<EventTypes> {
 #[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks", operation_id = "create_webhook", tag = "webhooks", security(("bearer" = [])),
     params(("slug" = String, Path)), request_body = CreateWebhook,
     responses(
-        (status = 201, body = WebhookCreated),
+        (status = 201, body = WebhookCreated, headers(("Location" = String, description = "the new resource's path"))),
         (status = 403, body = Problem),
         (status = 404, body = Problem),
         (status = 409, description = "`webhook_limit`: 20 endpoints already", body = Problem),
@@ -219,7 +219,7 @@ pub async fn create(
     client: ClientInfo,
     Path(slug): Path<String>,
     Json(body): Json<CreateWebhook>,
-) -> Result<(StatusCode, axum::Json<WebhookCreated>), Error> {
+) -> Result<Created<WebhookCreated>, Error> {
     let allow = state.config.webhook_allow_private_targets;
     let mut v = Validator::default();
     let syntax = v.field("url", WebhookUrl::parse(&body.url, allow).map_err(|e| e.0));
@@ -274,12 +274,12 @@ pub async fn create(
         )?)
         .commit(&state)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(WebhookCreated {
+    Ok(Created::at(
+        access.org_path(&format!("/webhooks/{}", webhook.id)),
+        WebhookCreated {
             webhook: WebhookView::from(&webhook),
             secret: secret.reveal(),
-        }),
+        },
     ))
 }
 

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod created;
 pub mod extract;
 pub mod layers;
 pub mod page;
@@ -12,6 +13,7 @@ pub mod request_id;
 pub mod routes;
 
 pub use client::ClientInfo;
+pub use created::Created;
 pub use extract::{Json, Path, Query};
 pub use page::{Page, PageQuery};
 pub use problem::Problem;
