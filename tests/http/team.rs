@@ -2,7 +2,7 @@
 //! by invitation is `invitations.rs`.
 
 use plexmcp_tests::{audit_chain, items, stack, Account, OrgFixture};
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn members_and_viewers_cannot_change_the_team() {
@@ -215,6 +215,19 @@ async fn the_member_list_pages_with_a_cursor() {
         .await
         .expect(200);
     assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(first.body["has_more"], true);
+    // The last page says it is the last: no empty page follows, even when it is full.
+    assert_eq!(second.body["has_more"], false);
+    assert!(second.body["next_cursor"].is_null());
+    let whole = api
+        .get(&org.path("/members?limit=4"), &org.owner.token)
+        .await
+        .expect(200);
+    assert_eq!(whole.body["items"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        (&whole.body["has_more"], &whole.body["next_cursor"]),
+        (&json!(false), &Value::Null)
+    );
     let mut ids: Vec<String> = first.body["items"]
         .as_array()
         .unwrap()

@@ -130,13 +130,11 @@ pub async fn list(
         .iter()
         .map(AuditLogEntry::from_item)
         .collect::<Result<_, _>>()?;
-    Ok(axum::Json(Page {
-        items,
-        next_cursor: out
-            .last_evaluated_key
-            .as_ref()
-            .map(|key| cursors.encode(&scope, key)),
-    }))
+    let next_cursor = out
+        .last_evaluated_key
+        .as_ref()
+        .map(|key| cursors.encode(&scope, key));
+    Ok(axum::Json(Page::new(items, next_cursor)))
 }
 
 /// Recomputes the hash chain over a date range: an entry edited or deleted in the table

@@ -4,7 +4,7 @@
 //! client made up is a 400 `invalid_cursor` and never reaches DynamoDB.
 
 use crate::error::Error;
-use crate::store::Item;
+use crate::store::{Item, Key};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -24,7 +24,22 @@ pub struct PageQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Where the next page starts (`?cursor=`); null on the last page.
     pub next_cursor: Option<String>,
+    /// Whether there is a next page (`next_cursor` is set). Exact for every list but the
+    /// audit log, whose filtered pages may end in an empty one.
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, next_cursor: Option<String>) -> Self {
+        let has_more = next_cursor.is_some();
+        Page {
+            items,
+            next_cursor,
+            has_more,
+        }
+    }
 }
 
 /// The signing key of cursors, derived from the data key: a cursor is only ever read
@@ -133,15 +148,20 @@ pub async fn query_page_ordered<T>(
         .as_deref()
         .map(|raw| cursors.decode(&scope, raw))
         .transpose()?;
-    let (items, last) = state
+    // One item more than asked: whether it exists is whether there is a next page, so
+    // the last page says so and no empty page follows it.
+    let (mut items, _) = state
         .table
-        .query_prefix(pk, prefix, limit, start, newest_first)
+        .query_prefix(pk, prefix, limit + 1, start, newest_first)
         .await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = match (more, items.last()) {
+        (true, Some(last)) => Some(cursors.encode(&scope, &Key::of(last)?.to_item())),
+        _ => None,
+    };
     let items = items.iter().map(view).collect::<Result<_, _>>()?;
-    Ok(Page {
-        items,
-        next_cursor: last.as_ref().map(|k| cursors.encode(&scope, k)),
-    })
+    Ok(Page::new(items, next_cursor))
 }
 
 #[cfg(test)]
