@@ -132,10 +132,12 @@ impl Event {
         }
     }
 
-    /// The body delivered to endpoints: `{event, timestamp, organization_id, data}` (the
-    /// message id travels as the `webhook-id` header).
+    /// The body delivered to endpoints: `{type, event, timestamp, organization_id, data}`
+    /// (`type` is the Standard Webhooks name of `event`, the product page's: the same
+    /// value; the message id travels as the `webhook-id` header).
     pub fn payload(&self) -> String {
         serde_json::json!({
+            "type": self.event,
             "event": self.event,
             "timestamp": self.timestamp,
             "organization_id": self.organization_id,
@@ -304,6 +306,9 @@ mod tests {
         let body: serde_json::Value = serde_json::to_value(&event).unwrap();
         assert_eq!(body["event"], "team.member_added");
         assert_eq!(body["organization_id"], org.as_str());
+        let payload: serde_json::Value = serde_json::from_str(&event.payload()).unwrap();
+        assert_eq!(payload["type"], "team.member_added");
+        assert_eq!(payload["type"], payload["event"]);
     }
 
     #[test]

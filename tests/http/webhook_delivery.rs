@@ -133,7 +133,11 @@ async fn all_nine_event_types_arrive_signed_as_the_standard_says() {
             .map(String::as_str)
             .collect();
         keys.sort();
-        assert_eq!(keys, ["data", "event", "organization_id", "timestamp"]);
+        assert_eq!(
+            keys,
+            ["data", "event", "organization_id", "timestamp", "type"]
+        );
+        assert_eq!(body["type"], body["event"]);
         assert_eq!(body["organization_id"], org.id.as_str());
     }
     // Another secret does not verify them.
@@ -379,6 +383,7 @@ async fn send_test_and_redeliver_go_through_the_signed_path() {
     let message = received[0].message();
     assert_eq!(message["id"], message_id.as_str());
     assert_eq!(message["event"], "webhook.test");
+    assert_eq!(message["type"], "webhook.test");
     assert!(message["data"]["message"]
         .as_str()
         .unwrap()

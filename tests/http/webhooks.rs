@@ -298,6 +298,8 @@ async fn changes_apply_to_the_fan_out_and_disabling_stops_it() {
     let messages = endpoint.messages(2, Duration::from_secs(6)).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(messages[0]["event"], "mcp.created");
+    // Standard Webhooks' name for it, the same value.
+    assert_eq!(messages[0]["type"], "mcp.created");
 
     api.patch(&one, &org.admin.token, json!({ "enabled": false }))
         .await

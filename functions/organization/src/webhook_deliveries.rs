@@ -222,6 +222,7 @@ pub async fn test(
     access.require(Permission::Administer)?;
     let message_id = MessageId::generate();
     let payload = json!({
+        "type": "webhook.test",
         "event": "webhook.test",
         "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "organization_id": access.org.id,
