@@ -71,6 +71,11 @@ pub enum Error {
         "the verification link is not valid: it was used, replaced by a newer one or has expired"
     )]
     InvalidToken,
+    /// `If-Match` names another version than the resource has (or had at commit time).
+    #[error(
+        "the resource changed since the version If-Match names; read it again (its ETag) and retry"
+    )]
+    PreconditionFailed,
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

@@ -366,3 +366,87 @@ async fn every_created_resource_says_where_it_lives() {
         assert_eq!(read.body["id"], id, "{location}");
     }
 }
+
+/// `If-Match` with a stale version is 412 and changes nothing; the current one (or `*`)
+/// passes and the answer carries the new version.
+#[tokio::test]
+async fn a_change_sent_with_a_stale_etag_is_412_and_changes_nothing() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let token = &org.owner.token;
+    let mcp = org.mcp(&api).await;
+    let webhook = api
+        .post(
+            &org.path("/webhooks"),
+            Some(token),
+            json!({ "url": "http://127.0.0.1:9/hook", "events": ["mcp.created"] }),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let etag = |resp: &plexmcp_tests::Resp| {
+        resp.headers
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no ETag: {:?}", resp.headers))
+            .to_owned()
+    };
+    let patch = |path: String, version: String, body: serde_json::Value| {
+        let api = api.clone();
+        let token = token.clone();
+        async move {
+            api.send(
+                api.raw(Method::PATCH, &path)
+                    .bearer_auth(token)
+                    .header("If-Match", version)
+                    .json(&body),
+            )
+            .await
+        }
+    };
+    for (path, field) in [
+        (org.path(""), "description"),
+        (org.path(&format!("/mcps/{mcp}")), "name"),
+        (org.path(&format!("/webhooks/{webhook}")), "description"),
+    ] {
+        let read = api.get(&path, token).await.expect(200);
+        let version = etag(&read);
+        assert_eq!(
+            etag(&api.get(&path, token).await.expect(200)),
+            version,
+            "stable"
+        );
+        let changed = patch(path.clone(), version.clone(), json!({ field: "First" }))
+            .await
+            .expect(200);
+        let newer = etag(&changed);
+        assert_ne!(newer, version, "{path}");
+        let reread = api.get(&path, token).await.expect(200);
+        assert_eq!(
+            etag(&reread),
+            newer,
+            "{path}: {} then {}",
+            changed.body,
+            reread.body
+        );
+        // The old version is stale now: refused, nothing changes.
+        patch(path.clone(), version, json!({ field: "Second" }))
+            .await
+            .problem(412, "precondition_failed");
+        let now = api.get(&path, token).await.expect(200);
+        assert_eq!(now.body[field], "First", "{path}");
+        patch(
+            path.clone(),
+            "W/".to_owned() + &newer,
+            json!({ field: "Weak" }),
+        )
+        .await
+        .problem(412, "precondition_failed");
+        patch(path.clone(), "*".into(), json!({ field: "Any" }))
+            .await
+            .expect(200);
+    }
+}

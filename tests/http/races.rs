@@ -441,3 +441,45 @@ async fn a_domain_replaced_meanwhile_is_not_verified_by_the_old_check() {
     publish(&theirs, &[]);
     verified(&api, &other).await;
 }
+
+/// `If-Match` holds until the commit: a change made while the request waits between its
+/// read (which matched) and its commit makes it 412.
+#[tokio::test]
+async fn a_version_changed_after_if_match_was_checked_is_412() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let mcp = org.mcp(&api).await;
+    for (path, action, field) in [
+        (org.path(""), "org.updated", "description"),
+        (org.path(&format!("/mcps/{mcp}")), "mcp.updated", "name"),
+    ] {
+        let read = api.get(&path, &org.owner.token).await.expect(200);
+        let version = read.headers["etag"].to_str().unwrap().to_owned();
+        let (request_api, request_path, token) =
+            (api.clone(), path.clone(), org.owner.token.clone());
+        let answer = interleaved(
+            action,
+            &org,
+            async move {
+                request_api
+                    .send(
+                        request_api
+                            .raw(Method::PATCH, &request_path)
+                            .bearer_auth(token)
+                            .header("If-Match", version)
+                            .json(&json!({ field: "Paused" })),
+                    )
+                    .await
+            },
+            async {
+                api.patch(&path, &org.admin.token, json!({ field: "Meanwhile" }))
+                    .await
+                    .expect(200);
+            },
+        )
+        .await;
+        answer.problem(412, "precondition_failed");
+        let now = api.get(&path, &org.owner.token).await.expect(200);
+        assert_eq!(now.body[field], "Meanwhile", "{path}");
+    }
+}

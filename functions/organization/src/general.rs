@@ -11,6 +11,7 @@ use shared::audit::{Actor, AuditDraft, Category, Target};
 use shared::auth::{authenticate, Bearer};
 use shared::domain::{Description, Name, OrgSlug, Permission, Role};
 use shared::error::Validator;
+use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::Path;
 use shared::http::{ClientInfo, Created, Json, Problem};
 use shared::ids::OrgId;
@@ -78,6 +79,15 @@ pub struct OrgView {
     /// gateway in the platform's DNS zone (written within seconds of the org's creation).
     api_hostname: String,
 }
+
+/// The org item's attributes an `OrgView` shows (its ETag covers them).
+const VIEWED: [&str; 5] = [
+    "name",
+    "description",
+    "plan",
+    "pin_protection_enabled",
+    "audit_retention_days",
+];
 
 impl OrgView {
     fn of(org: Org, state: &AppState) -> Self {
@@ -197,22 +207,23 @@ pub async fn create(
 /// Read an organization (any member).
 #[utoipa::path(get, path = "/v1/orgs/{slug}", operation_id = "get_org", tag = "organizations", security(("bearer" = [])),
     params(("slug" = String, Path)),
-    responses((status = 200, body = OrgView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = OrgView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
     Path(slug): Path<String>,
-) -> Result<axum::Json<OrgView>, Error> {
+) -> Result<Tagged<OrgView>, Error> {
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
-    Ok(axum::Json(OrgView::of(access.org, &state)))
+    Ok(Tagged(OrgView::of(access.org, &state)))
 }
 
 /// Change the name and/or description (owners and admins).
 #[utoipa::path(patch, path = "/v1/orgs/{slug}", operation_id = "update_org", tag = "organizations", security(("bearer" = [])),
-    params(("slug" = String, Path)), request_body = UpdateOrg,
+    params(("slug" = String, Path), ("If-Match" = Option<String>, Header, description = "an ETag of the org: the change is made only to that version")), request_body = UpdateOrg,
     responses(
-        (status = 200, body = OrgView),
+        (status = 200, body = OrgView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))),
+        (status = 412, description = "`precondition_failed`: the org is not (or no longer) the version If-Match names", body = Problem),
         (status = 401, body = Problem),
         (status = 403, body = Problem),
         (status = 404, body = Problem),
@@ -223,10 +234,12 @@ pub async fn update(
     credential: Credential,
     client: ClientInfo,
     Path(slug): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<UpdateOrg>,
-) -> Result<axum::Json<OrgView>, Error> {
+) -> Result<Tagged<OrgView>, Error> {
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Administer)?;
+    if_match.check(&etag::of(&OrgView::of(access.org.clone(), &state)))?;
     if body
         .slug
         .is_some_and(|requested| requested != serde_json::Value::String(access.org.slug.clone()))
@@ -275,7 +288,7 @@ pub async fn update(
         }
     }
     if name == org.name && description == org.description && retention == org.audit_retention_days {
-        return Ok(axum::Json(OrgView::of(org, &state)));
+        return Ok(Tagged(OrgView::of(org, &state)));
     }
     let mut changes = serde_json::Map::new();
     if retention != org.audit_retention_days {
@@ -301,6 +314,12 @@ pub async fn update(
         .details(changes.into())
         .set("name", s(&name))
         .set("description", s(&description));
+    if if_match.given() {
+        // The version If-Match named is the one committed over: what the view shows.
+        for attr in VIEWED {
+            mutation = mutation.decided_on(attr, access.org_item.get(attr).cloned());
+        }
+    }
     if let (Some(days), true) = (retention, retention != org.audit_retention_days) {
         // Allowed on the plan as read: a downgrade meanwhile fails the commit.
         mutation = mutation
@@ -309,10 +328,11 @@ pub async fn update(
     }
     mutation.commit(&state).await.map_err(|e| match e {
         CommitError::Owner => Error::NotFound,
+        CommitError::Changed => if_match.changed(CommitError::Changed.into()),
         other => other.into(),
     })?;
     org.name = name;
     org.description = description;
     org.audit_retention_days = retention;
-    Ok(axum::Json(OrgView::of(org, &state)))
+    Ok(Tagged(OrgView::of(org, &state)))
 }

@@ -13,6 +13,7 @@ use shared::domain::mcp::{parse_config, parse_health, parse_transport, split_sec
 use shared::domain::{Name, Permission};
 use shared::error::Validator;
 use shared::events::{Event, EventType};
+use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::page::query_page;
 use shared::http::Path;
 use shared::http::{ClientInfo, Created, Json, Page, PageQuery, Problem, Query};
@@ -239,28 +240,29 @@ pub async fn list(
 /// One MCP server (any member).
 #[utoipa::path(get, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "get_mcp", tag = "mcps", security(("bearer" = [])),
     params(("slug" = String, Path), ("mcp_id" = String, Path)),
-    responses((status = 200, body = McpView), (status = 404, body = Problem)))]
+    responses((status = 200, body = McpView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
     Path((slug, mcp_id)): Path<(String, String)>,
-) -> Result<axum::Json<McpView>, Error> {
+) -> Result<Tagged<McpView>, Error> {
     let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
     access.require(Permission::Read)?;
-    Ok(axum::Json(McpView::from_item(&item)?))
+    Ok(Tagged(McpView::from_item(&item)?))
 }
 
 /// Change an MCP server's name, URL, transport or config (members and up). Emits `mcp.updated`.
 #[utoipa::path(patch, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "update_mcp", tag = "mcps", security(("bearer" = [])),
-    params(("slug" = String, Path), ("mcp_id" = String, Path)), request_body = UpdateMcp,
-    responses((status = 200, body = McpView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    params(("slug" = String, Path), ("mcp_id" = String, Path), ("If-Match" = Option<String>, Header, description = "an ETag: the change is made only to that version")), request_body = UpdateMcp,
+    responses((status = 200, body = McpView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, description = "`precondition_failed`: the MCP is not (or no longer) the version If-Match names", body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
     Path((slug, mcp_id)): Path<(String, String)>,
+    if_match: IfMatch,
     Json(body): Json<UpdateMcp>,
-) -> Result<axum::Json<McpView>, Error> {
+) -> Result<Tagged<McpView>, Error> {
     let mut v = Validator::default();
     let mut changes: Vec<(&str, String)> = Vec::new();
     if let Some(raw) = &body.name {
@@ -290,6 +292,8 @@ pub async fn update(
     }
     let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
     access.require(Permission::Contribute)?;
+    // The write below is conditioned on the version read (`updated_at`).
+    if_match.check(&etag::of(&McpView::from_item(&item)?))?;
     if let Some(config) = config {
         // The secrets as stored: a value sent back masked keeps its secret.
         let id = McpId::parse(item.str("mcp_id")?)
@@ -303,7 +307,7 @@ pub async fn update(
     }
     changes.retain(|(attr, value)| item.opt_str(attr) != Some(value));
     if changes.is_empty() {
-        return Ok(axum::Json(McpView::from_item(&item)?));
+        return Ok(Tagged(McpView::from_item(&item)?));
     }
     let mut diff = Map::new();
     // The config's change is told as a change, never as values; its sealed secrets
@@ -346,10 +350,10 @@ pub async fn update(
         .commit(&state)
         .await
         .map_err(|e| match e {
-            CommitError::Conflict(MCP_CHANGED) => Error::conflict(
+            CommitError::Conflict(MCP_CHANGED) => if_match.changed(Error::conflict(
                 "conflict",
                 "the MCP changed meanwhile; read it again and retry",
-            ),
+            )),
             other => other.into(),
         })?;
     // The item as committed (the write was conditional on the version read), without
@@ -359,7 +363,7 @@ pub async fn update(
         sets.into_iter()
             .map(|(attr, value)| (attr.to_owned(), value)),
     );
-    Ok(axum::Json(McpView::from_item(&updated)?))
+    Ok(Tagged(McpView::from_item(&updated)?))
 }
 
 /// Delete an MCP server (owners and admins; **PIN-gated**). Emits `mcp.deleted`.

@@ -16,9 +16,11 @@ use shared::audit::{Category, Target};
 use shared::domain::{Description, Permission};
 use shared::error::Validator;
 use shared::events::EventType;
+use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::page::query_page;
 use shared::http::{ClientInfo, Created, Json, Page, PageQuery, Path, Problem, Query};
 use shared::ids::WebhookId;
+use shared::store::item::stored_now;
 use shared::store::keys::WEBHOOK_PREFIX;
 use shared::store::webhooks::{Webhook, MAX_WEBHOOKS_PER_ORG, ROTATION_OVERLAP, WEBHOOK_COUNT};
 use shared::store::{delete, n, put, CommitError, ItemExt, Key};
@@ -161,8 +163,8 @@ async fn commit_change(
     client: &ClientInfo,
     action: &'static str,
     details: serde_json::Value,
-    before: &Webhook,
-    after: &Webhook,
+    (before, after): (&Webhook, &Webhook),
+    if_match: &IfMatch,
 ) -> Result<(), Error> {
     access
         .mutation(
@@ -179,10 +181,10 @@ async fn commit_change(
         .commit(state)
         .await
         .map_err(|error| match error {
-            CommitError::Conflict(WEBHOOK_CHANGED) => Error::conflict(
+            CommitError::Conflict(WEBHOOK_CHANGED) => if_match.changed(Error::conflict(
                 "conflict",
                 "the webhook changed meanwhile; read it again and retry",
-            ),
+            )),
             other => other.into(),
         })?;
     Ok(())
@@ -243,7 +245,7 @@ pub async fn create(
     }
     let id = WebhookId::generate();
     let secret = WebhookSecret::generate();
-    let now = Utc::now();
+    let now = stored_now();
     let webhook = Webhook {
         secret: Webhook::seal(&state.keys().await?.secrets, &id, &secret),
         id,
@@ -305,26 +307,27 @@ pub async fn list(
 /// One webhook endpoint (any member; no secret).
 #[utoipa::path(get, path = "/v1/orgs/{slug}/webhooks/{webhook_id}", operation_id = "get_webhook", tag = "webhooks", security(("bearer" = [])),
     params(("slug" = String, Path), ("webhook_id" = String, Path)),
-    responses((status = 200, body = WebhookView), (status = 404, body = Problem)))]
+    responses((status = 200, body = WebhookView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
     Path((slug, webhook_id)): Path<(String, String)>,
-) -> Result<axum::Json<WebhookView>, Error> {
+) -> Result<Tagged<WebhookView>, Error> {
     let (access, webhook) = load(&state, &credential, &slug, &webhook_id).await?;
     access.require(Permission::Read)?;
-    Ok(axum::Json(WebhookView::for_reader(&webhook, &access)))
+    Ok(Tagged(WebhookView::for_reader(&webhook, &access)))
 }
 
 /// Change an endpoint's URL, events, description, or turn it off and on (owners and
 /// admins). Turning it on clears `disabled_reason`.
 #[utoipa::path(patch, path = "/v1/orgs/{slug}/webhooks/{webhook_id}", operation_id = "update_webhook", tag = "webhooks", security(("bearer" = [])),
-    params(("slug" = String, Path), ("webhook_id" = String, Path)), request_body = UpdateWebhook,
+    params(("slug" = String, Path), ("webhook_id" = String, Path), ("If-Match" = Option<String>, Header, description = "an ETag: the change is made only to that version")), request_body = UpdateWebhook,
     responses(
-        (status = 200, body = WebhookView),
+        (status = 200, body = WebhookView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))),
         (status = 403, body = Problem),
         (status = 404, body = Problem),
         (status = 409, description = "`conflict`: changed meanwhile", body = Problem),
+        (status = 412, description = "`precondition_failed`: the endpoint is not (or no longer) the version If-Match names", body = Problem),
         (status = 422, body = Problem),
     ))]
 pub async fn update(
@@ -332,8 +335,9 @@ pub async fn update(
     credential: Credential,
     client: ClientInfo,
     Path((slug, webhook_id)): Path<(String, String)>,
+    if_match: IfMatch,
     Json(body): Json<UpdateWebhook>,
-) -> Result<axum::Json<WebhookView>, Error> {
+) -> Result<Tagged<WebhookView>, Error> {
     let allow = state.config.webhook_allow_private_targets;
     let mut v = Validator::default();
     if let Some(raw) = &body.url {
@@ -352,6 +356,8 @@ pub async fn update(
     }
     let (access, before) = load(&state, &credential, &slug, &webhook_id).await?;
     access.require(Permission::Administer)?;
+    // The write is conditioned on the version read (`updated_at`).
+    if_match.check(&etag::of(&WebhookView::for_reader(&before, &access)))?;
     let mut after = before.clone();
     if let Some(raw) = &body.url {
         after.url = checked_url(&state, raw).await?.as_str().to_owned();
@@ -385,9 +391,9 @@ pub async fn update(
         }
     }
     if changes.is_empty() {
-        return Ok(axum::Json(new));
+        return Ok(Tagged(new));
     }
-    after.updated_at = Utc::now();
+    after.updated_at = stored_now();
     let details = json!({ "webhook_id": after.id, "changes": changes });
     commit_change(
         &state,
@@ -395,11 +401,11 @@ pub async fn update(
         &client,
         "webhook.updated",
         details,
-        &before,
-        &after,
+        (&before, &after),
+        &if_match,
     )
     .await?;
-    Ok(axum::Json(WebhookView::from(&after)))
+    Ok(Tagged(WebhookView::from(&after)))
 }
 
 /// Delete a webhook endpoint (owners and admins). Deliveries already queued for it are
@@ -461,7 +467,7 @@ pub async fn rotate_secret(
 ) -> Result<axum::Json<SecretRotated>, Error> {
     let (access, before) = load(&state, &credential, &slug, &webhook_id).await?;
     access.require(Permission::Administer)?;
-    let now = Utc::now();
+    let now = stored_now();
     let secret = WebhookSecret::generate();
     let overlap_until = now + ROTATION_OVERLAP;
     let mut after = before.clone();
@@ -475,8 +481,8 @@ pub async fn rotate_secret(
         &client,
         "webhook.secret_rotated",
         details,
-        &before,
-        &after,
+        (&before, &after),
+        &IfMatch::default(),
     )
     .await?;
     Ok(axum::Json(SecretRotated {

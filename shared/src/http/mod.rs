@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod client;
 pub mod created;
+pub mod etag;
 pub mod extract;
 pub mod layers;
 pub mod page;

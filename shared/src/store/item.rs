@@ -13,6 +13,13 @@ pub fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// Now, at the precision the table keeps times (`time`: milliseconds), so that what an
+/// answer shows of a write is what a later read shows.
+pub fn stored_now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(3)
+}
+
 pub fn time(value: DateTime<Utc>) -> AttributeValue {
     s(value.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
