@@ -71,6 +71,9 @@ pub enum Error {
         "the verification link is not valid: it was used, replaced by a newer one or has expired"
     )]
     InvalidToken,
+    /// An `Idempotency-Key` sent again with another request.
+    #[error("this Idempotency-Key was used with another request; use a new key for a new request")]
+    IdempotencyKeyReused,
     /// `If-Match` names another version than the resource has (or had at commit time).
     #[error(
         "the resource changed since the version If-Match names; read it again (its ETag) and retry"

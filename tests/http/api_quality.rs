@@ -450,3 +450,91 @@ async fn a_change_sent_with_a_stale_etag_is_412_and_changes_nothing() {
             .expect(200);
     }
 }
+
+#[tokio::test]
+async fn a_post_retried_with_its_idempotency_key_acts_once_and_answers_the_same() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let create = |token: String, key: &'static str, name: &'static str| {
+        let (api, path) = (api.clone(), org.path("/mcps"));
+        async move {
+            let mut request = api
+                .raw(Method::POST, &path)
+                .bearer_auth(token)
+                .json(&json!({ "name": name, "url": "https://weather.example.com/mcp" }));
+            if !key.is_empty() {
+                request = request.header("Idempotency-Key", key);
+            }
+            api.send(request).await
+        }
+    };
+    let owner = org.owner.token.clone();
+    let first = create(owner.clone(), "create-weather-1", "Weather")
+        .await
+        .expect(201);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = create(owner.clone(), "create-weather-1", "Weather")
+        .await
+        .expect(201);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body, "the same answer");
+    assert_eq!(again.headers["location"], first.headers["location"]);
+    // The same key with another request is refused; another caller's key is its own.
+    create(owner.clone(), "create-weather-1", "Storms")
+        .await
+        .problem(422, "idempotency_key_reused");
+    let theirs = create(org.admin.token.clone(), "create-weather-1", "Weather")
+        .await
+        .expect(201);
+    assert_ne!(theirs.body["id"], first.body["id"]);
+    // Without a key, two requests are two MCPs.
+    create(owner.clone(), "", "Twin").await.expect(201);
+    create(owner.clone(), "", "Twin").await.expect(201);
+    let list = api.get(&org.path("/mcps"), &owner).await.expect(200);
+    let names: Vec<&str> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "Weather").count(),
+        2,
+        "{names:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| **n == "Twin").count(),
+        2,
+        "{names:?}"
+    );
+    // A refusal is an answer too: replayed as it was, acting no more than the first.
+    let refused = api
+        .send(
+            api.raw(Method::POST, &org.path("/mcps"))
+                .bearer_auth(&owner)
+                .header("Idempotency-Key", "bad-url")
+                .json(&json!({ "name": "Bad", "url": "ftp://nope" })),
+        )
+        .await
+        .problem(422, "validation_failed");
+    let replayed = api
+        .send(
+            api.raw(Method::POST, &org.path("/mcps"))
+                .bearer_auth(&owner)
+                .header("Idempotency-Key", "bad-url")
+                .json(&json!({ "name": "Bad", "url": "ftp://nope" })),
+        )
+        .await
+        .problem(422, "validation_failed");
+    assert_eq!(replayed.headers["idempotent-replayed"], "true");
+    assert_eq!(replayed.body["detail"], refused.body["detail"]);
+    let bad_key = api
+        .send(
+            api.raw(Method::POST, &org.path("/mcps"))
+                .bearer_auth(&owner)
+                .header("Idempotency-Key", "")
+                .json(&json!({ "name": "Empty key", "url": "https://a.example.com/mcp" })),
+        )
+        .await;
+    bad_key.problem(400, "bad_request");
+}

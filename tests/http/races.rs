@@ -483,3 +483,39 @@ async fn a_version_changed_after_if_match_was_checked_is_412() {
         assert_eq!(now.body[field], "Meanwhile", "{path}");
     }
 }
+
+/// A retry sent while the first request with its Idempotency-Key is still running is 409
+/// (`idempotency_key_in_use`), and only the first acts.
+#[tokio::test]
+async fn a_retry_while_the_first_runs_is_409_and_only_the_first_acts() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let send = |api: Api, path: String, token: String| async move {
+        api.send(
+            api.raw(Method::POST, &path)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "in-flight-1")
+                .json(&json!({ "name": "Once", "url": "https://once.example.com/mcp" })),
+        )
+        .await
+    };
+    let (path, token) = (org.path("/mcps"), org.owner.token.clone());
+    let first = interleaved(
+        "mcp.created",
+        &org,
+        send(api.clone(), path.clone(), token.clone()),
+        async {
+            let retry = send(api.clone(), path.clone(), token.clone()).await;
+            let retry = retry.problem(409, "idempotency_key_in_use");
+            assert_eq!(retry.headers["retry-after"], "1");
+        },
+    )
+    .await
+    .expect(201);
+    let replay = send(api.clone(), path.clone(), token.clone())
+        .await
+        .expect(201);
+    assert_eq!(replay.body["id"], first.body["id"]);
+    let list = api.get(&path, &token).await.expect(200);
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+}

@@ -49,6 +49,5 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// The routes as this function serves them: without their OpenAPI description, which
 /// only the platform function builds.
 pub fn router(state: AppState) -> Router {
-    let expose = state.config.expose_round_trips;
-    shared::http::layers::finish(each_route!(served).with_state(state), expose)
+    shared::http::layers::finish(each_route!(served).with_state(state.clone()), &state)
 }

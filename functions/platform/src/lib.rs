@@ -58,6 +58,5 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub fn router(state: AppState) -> Router {
-    let expose = state.config.expose_round_trips;
-    shared::http::layers::finish(routes().with_state(state), expose)
+    shared::http::layers::finish(routes().with_state(state.clone()), &state)
 }

@@ -124,10 +124,7 @@ fn http_functions(
             None => router,
         };
         let state = state_of(function)?;
-        let router = shared::http::layers::finish(
-            router.with_state(state.clone()),
-            state.config.expose_round_trips,
-        );
+        let router = shared::http::layers::finish(router.with_state(state.clone()), &state);
         routers.insert(function.to_owned(), router);
     }
     if let Some(route) = routes.iter().find(|r| !routers.contains_key(&r.function)) {

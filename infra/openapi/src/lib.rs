@@ -24,7 +24,13 @@ pub fn document() -> OpenApi {
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some(
             "Organization settings of the PlexMCP gateway. Errors are RFC 9457 problem \
-             details (`application/problem+json`) with a stable `code`.",
+             details (`application/problem+json`) with a stable `code` and the answer's \
+             `X-Request-Id` as `request_id`. An authenticated POST sent with an \
+             `Idempotency-Key` header (1-255 printable ASCII characters) acts once per \
+             (credential, key) for 24 hours: a retry gets the first answer again with \
+             `Idempotent-Replayed: true`, the key with another request 422 \
+             `idempotency_key_reused`, a retry while the first runs 409 \
+             `idempotency_key_in_use`.",
         ))
         .build();
     let components = doc.components.get_or_insert_with(Default::default);

@@ -124,12 +124,18 @@ async fn no_store(request: Request, next: Next) -> Response {
 }
 
 /// Finishes a function's router (or the local gateway's merged one).
-pub fn finish(router: Router, expose_round_trips: bool) -> Router {
+pub fn finish(router: Router, state: &crate::AppState) -> Router {
+    let expose_round_trips = state.config.expose_round_trips;
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(contain_panics))
+        // Outside the panic net, so a panic's 500 releases the key for a retry.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::idempotency::layer,
+        ))
         .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(no_store))
         .layer(middleware::from_fn(move |req, next| {

@@ -7,6 +7,7 @@ pub mod client;
 pub mod created;
 pub mod etag;
 pub mod extract;
+pub mod idempotency;
 pub mod layers;
 pub mod page;
 pub mod problem;

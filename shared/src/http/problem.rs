@@ -56,6 +56,9 @@ impl Error {
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Error::EmailUnverified => (StatusCode::FORBIDDEN, "email_unverified"),
             Error::InvalidToken => (StatusCode::NOT_FOUND, "invalid_token"),
+            Error::IdempotencyKeyReused => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+            }
             Error::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
             Error::Store(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")

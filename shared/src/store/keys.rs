@@ -82,6 +82,12 @@ impl Key {
         Self::new(format!("THROTTLE#APIKEY#ORG#{org}"), "THROTTLE")
     }
 
+    /// The first answer to a POST sent with `Idempotency-Key` (`caller`: a hash of the
+    /// credential, so no caller meets another's key).
+    pub fn idempotency(caller: &str, key: &str) -> Self {
+        Self::new(format!("IDEMPOTENCY#{caller}#{key}"), "IDEMPOTENCY")
+    }
+
     /// The org's custom domain and its verification state.
     pub fn custom_domain(org: &OrgId) -> Self {
         Self::new(format!("ORG#{org}"), "CUSTOMDOMAIN")
