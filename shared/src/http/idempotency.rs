@@ -4,9 +4,10 @@
 //! (`Idempotent-Replayed: true`), the same key with another request is 422
 //! `idempotency_key_reused`, and a retry while the first is still running is 409
 //! `idempotency_key_in_use` (`Retry-After: 1`). A 5xx answer is not kept, so a retry
-//! acts. The caller is the credential (a hash of the session token or API key); POSTs
-//! without one (sign-up, sign-in) ignore the header. Two POSTs without a key are two
-//! requests.
+//! acts. The caller is the credential (a hash of the session token or API key). The
+//! POSTs that create or act are those under `/v1/orgs` and `/v1/me/`; the others (sign-up,
+//! sign-in, which have no credential to scope a key by) ignore the header. Two POSTs
+//! without a key are two requests.
 //!
 //! The record is claimed with a conditional write before the handler runs (nobody holds
 //! the key, or its holder's lock ran out: a crashed run), so two requests with one key
@@ -45,7 +46,9 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let Some(key) = request.headers().get(&IDEMPOTENCY_KEY).cloned() else {
         return next.run(request).await;
     };
-    if request.method() != Method::POST || request.uri().path().starts_with("/v1/auth/") {
+    let path = request.uri().path();
+    let acts = path.starts_with("/v1/orgs") || path.starts_with("/v1/me/");
+    if request.method() != Method::POST || !acts {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
