@@ -374,13 +374,24 @@ async fn the_free_plan_and_roles() {
         .expect(204);
 }
 
-/// Moves the org's pending domain 48 hours on: its expiry is a minute ago.
+/// Moves the org's pending domain 48 hours on: its expiry is a minute ago. The count of
+/// checks moves too, so a scheduled check that read the record before cannot write over
+/// the edit (its write is conditioned on the count it read).
 async fn expire(stack: &Stack, org: &OrgFixture) {
     let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
-    let pk = format!("ORG#{}", org.id);
     stack
-        .set_attribute(&pk, "CUSTOMDOMAIN", "expires_at", AttributeValue::S(past))
-        .await;
+        .dynamodb()
+        .await
+        .update_item()
+        .table_name(stack.table_name())
+        .key("pk", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("sk", AttributeValue::S("CUSTOMDOMAIN".into()))
+        .update_expression("SET expires_at = :past, checks = checks + :one")
+        .expression_attribute_values(":past", AttributeValue::S(past))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .expect("the domain record");
 }
 
 /// Reads the domain until `done` holds of it (the worker checks every second here).

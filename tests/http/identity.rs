@@ -65,9 +65,11 @@ async fn concurrent_signups_with_one_email_create_one_account() {
         .map(|r| r.status)
         .collect();
     assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
-    // One password won: exactly one of the eight signs in.
+    // One password won: exactly one of the eight signs in. (The address's login budget
+    // is reset before each try: five wrong ones would lock it before the winner's turn.)
     let mut signed_in = 0;
     for i in 0..8 {
+        plexmcp_tests::delete_item(&format!("THROTTLE#LOGIN#EMAIL#{email}"), "THROTTLE").await;
         let login = api
             .post(
                 "/v1/auth/login",
@@ -225,7 +227,7 @@ async fn login_gives_a_session_and_the_same_answer_for_unknown_email_and_wrong_p
         )
         .await
         .problem(401, "invalid_credentials");
-    assert_eq!(wrong.body, unknown.body);
+    assert_eq!(wrong.body_of_any_request(), unknown.body_of_any_request());
 }
 
 #[tokio::test]
@@ -369,7 +371,10 @@ async fn an_address_without_an_account_locks_exactly_like_one_with_an_account() 
         for _ in 0..6 {
             statuses.push(attempt().await.status);
         }
-        let mut locked = attempt().await.problem(429, "rate_limited").body;
+        let mut locked = attempt()
+            .await
+            .problem(429, "rate_limited")
+            .body_of_any_request();
         let retry = locked["retry_after"].take().as_u64().unwrap();
         assert!((800..=900).contains(&retry), "retry_after {retry}");
         // The detail says the seconds too.

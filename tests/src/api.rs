@@ -17,6 +17,16 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// The body as two answers to different requests may share it: without the
+    /// request's own id (`request_id`, which names each request).
+    pub fn body_of_any_request(&self) -> Value {
+        let mut body = self.body.clone();
+        if let Some(object) = body.as_object_mut() {
+            object.remove("request_id");
+        }
+        body
+    }
+
     /// The problem `code` of an error response.
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("")

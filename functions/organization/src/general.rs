@@ -239,7 +239,6 @@ pub async fn update(
 ) -> Result<Tagged<OrgView>, Error> {
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Administer)?;
-    if_match.check(&etag::of(&OrgView::of(access.org.clone(), &state)))?;
     if body
         .slug
         .is_some_and(|requested| requested != serde_json::Value::String(access.org.slug.clone()))
@@ -275,6 +274,7 @@ pub async fn update(
     let (Some(name), Some(description), Some(retention)) = (name, description, retention) else {
         return Err(v.error());
     };
+    if_match.check(&etag::of(&OrgView::of(access.org.clone(), &state)))?;
     if retention != org.audit_retention_days {
         if access.role != shared::domain::Role::Owner {
             return Err(Error::Forbidden(
