@@ -374,11 +374,21 @@ async fn the_free_plan_and_roles() {
         .expect(204);
 }
 
-/// Moves the org's pending domain 48 hours on: its expiry is a minute ago. The count of
+/// Moves the org's pending domain 48 hours on: its expiry is a minute ago.
+async fn expire(stack: &Stack, org: &OrgFixture) {
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    move_clock(stack, org, "expires_at", past).await;
+}
+
+/// Sets a time of the org's domain record (how a test moves its clock). The count of
 /// checks moves too, so a scheduled check that read the record before cannot write over
 /// the edit (its write is conditioned on the count it read).
-async fn expire(stack: &Stack, org: &OrgFixture) {
-    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+async fn move_clock(
+    stack: &Stack,
+    org: &OrgFixture,
+    attr: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) {
     stack
         .dynamodb()
         .await
@@ -386,8 +396,9 @@ async fn expire(stack: &Stack, org: &OrgFixture) {
         .table_name(stack.table_name())
         .key("pk", AttributeValue::S(format!("ORG#{}", org.id)))
         .key("sk", AttributeValue::S("CUSTOMDOMAIN".into()))
-        .update_expression("SET expires_at = :past, checks = checks + :one")
-        .expression_attribute_values(":past", AttributeValue::S(past))
+        .update_expression("SET #at = :at, checks = checks + :one")
+        .expression_attribute_names("#at", attr)
+        .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
         .send()
         .await
@@ -453,21 +464,8 @@ async fn a_verified_domain_is_rechecked_daily_fails_comes_back_and_is_released_a
     // Gone for 7 days (the test moves the record's clock): released.
     unpublish(&answer);
     until(&api, &org, |d| d["status"] == "failed").await;
-    let long_ago = (chrono::Utc::now() - chrono::Duration::days(8)).to_rfc3339();
-    stack
-        .dynamodb()
-        .await
-        .update_item()
-        .table_name(stack.table_name())
-        .key("pk", AttributeValue::S(format!("ORG#{}", org.id)))
-        .key("sk", AttributeValue::S("CUSTOMDOMAIN".into()))
-        // A check that read the record before this edit must not write over it.
-        .update_expression("SET failed_since = :then, checks = checks + :one")
-        .expression_attribute_values(":then", AttributeValue::S(long_ago))
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .send()
-        .await
-        .unwrap();
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(8);
+    move_clock(stack, &org, "failed_since", long_ago).await;
     let released = until(&api, &org, |d| d["status"] == "expired").await;
     assert_eq!(released["reason"], "no CNAME record");
     // The name is free: another org proves it.
