@@ -2,7 +2,8 @@
 """An authoritative DNS server on loopback for the custom-domain tests (UDP and TCP on one
 port). It answers from a JSON zone file that the tests rewrite while it runs:
 {"api.example.com": [["CNAME", "gateway.plexmcp.com"]], "_plexmcp-challenge.api.example.com":
-[["TXT", "plexmcp-verify=…"]]}. Every answer has TTL 0; a name without records is NXDOMAIN.
+[["TXT", "plexmcp-verify=…"]]}. Every answer has TTL 0; a name without records is NXDOMAIN;
+a name whose records are [["SILENT", ""]] gets no answer (a name server that is down).
 Prints "ready" once both sockets listen."""
 
 import argparse
@@ -10,7 +11,7 @@ import json
 import sys
 import time
 
-from dnslib import CNAME, QTYPE, RCODE, RR, TXT
+from dnslib import CNAME, QTYPE, RCODE, RR, TXT, DNSError
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 KINDS = {"CNAME": lambda value: CNAME(value), "TXT": lambda value: TXT(value)}
@@ -36,6 +37,9 @@ class ZoneFile(BaseResolver):
         if not records:
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
+        if any(kind == "SILENT" for kind, _ in records):
+            time.sleep(30)
+            raise DNSError(f"{name}: left unanswered")
         for kind, value in records:
             if kind == asked and kind in KINDS:
                 reply.add_answer(RR(request.q.qname, QTYPE.reverse[kind], ttl=0, rdata=KINDS[kind](value)))

@@ -130,6 +130,22 @@ async fn a_domain_is_verified_only_with_both_records_and_fails_when_they_go() {
 }
 
 #[tokio::test]
+async fn a_check_whose_name_servers_do_not_answer_is_a_quick_pending_with_the_reason() {
+    let api = stack().api();
+    let org = pro_org(&api).await;
+    let domain = new_domain();
+    put_domain(&api, &org, &domain).await;
+    dns().set(&domain, &[("SILENT", "")]);
+    let started = std::time::Instant::now();
+    let checked = verify(&api, &org).await;
+    let took = started.elapsed();
+    assert_eq!(checked["status"], "pending");
+    assert_eq!(checked["reason"], "DNS timeout: no answer within 3 s");
+    // The name server keeps the question 30 s: the answer came from the check's budget.
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
+}
+
+#[tokio::test]
 async fn only_proof_claims_a_name_and_a_claim_without_it_blocks_nobody() {
     let api = stack().api();
     let (squatter, owner, late) = (
