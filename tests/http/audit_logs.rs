@@ -272,6 +272,14 @@ async fn pages_lose_and_repeat_nothing_while_entries_are_written() {
     )
     .await
     .problem(400, "invalid_cursor");
+    let empty = api
+        .get(&org.path("/audit-logs?limit=1&cursor="), &org.owner.token)
+        .await
+        .expect(200);
+    assert_eq!(
+        empty.body["items"], page.body["items"],
+        "empty is the first page"
+    );
 }
 
 #[tokio::test]

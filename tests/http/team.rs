@@ -277,6 +277,18 @@ async fn the_member_list_pages_with_a_cursor() {
     )
     .await
     .problem(400, "invalid_cursor");
+    // An empty cursor (a generated client's null) is no cursor: the first page.
+    let first = api
+        .get(&org.path("/members?limit=3"), &org.owner.token)
+        .await
+        .expect(200)
+        .body;
+    let empty = api
+        .get(&org.path("/members?limit=3&cursor="), &org.owner.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(first["items"], empty["items"]);
 }
 
 fn base64_url(bytes: &[u8]) -> String {

@@ -31,7 +31,8 @@ pub struct AuditQuery {
     action: Option<String>,
     #[param(value_type = Option<AuditCategory>)]
     category: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty is the same as absent: the first page).
+    #[serde(default, deserialize_with = "shared::http::page::empty_as_absent")]
     cursor: Option<String>,
     /// Entries per page (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]

@@ -17,8 +17,17 @@ pub struct PageQuery {
     /// Items per page (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty is the same as absent: the first page).
+    #[serde(default, deserialize_with = "empty_as_absent")]
     pub cursor: Option<String>,
+}
+
+/// A query value that is empty (`?cursor=`, as a generated client may send for null) is
+/// the same as no value.
+pub fn empty_as_absent<'de, D: serde::Deserializer<'de>>(
+    value: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(value)?.filter(|text| !text.is_empty()))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
