@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 struct Enrolled {
     account: Account,
     uri: String,
+    spent_code: String,
+    spent_step: i64,
     backup_codes: Vec<String>,
 }
 
@@ -28,6 +30,8 @@ async fn enroll(api: &Api) -> Enrolled {
     Enrolled {
         account,
         uri: two_factor.otpauth_uri,
+        spent_code: two_factor.spent_code,
+        spent_step: two_factor.spent_step,
         backup_codes: two_factor.backup_codes,
     }
 }
@@ -234,33 +238,35 @@ async fn setup_again_replaces_the_pending_secret() {
 async fn login_needs_the_second_factor_and_each_time_step_works_once() {
     let api = stack().api();
     let user = enroll(&api).await;
-    away_from_step_boundary().await;
-    // The step used to enable is spent already.
+    // The code that enabled 2FA is spent (it is within a step of now, whatever the time).
     let reused = second_step(
         &api,
         &challenge(&api, &user.account.email).await,
-        json!({ "code": authenticator_code(&user.uri, 0) }),
+        json!({ "code": user.spent_code }),
     )
     .await;
     reused.problem(401, "invalid_code");
 
-    // One step of clock drift either way is accepted, each step once; two steps is not.
+    // One step of clock drift either way is accepted, each step once (the step that
+    // enabled 2FA is spent already); two steps is not.
     for offset in [-30, 30] {
         let c = challenge(&api, &user.account.email).await;
-        let session = second_step(
-            &api,
-            &c,
-            json!({ "code": authenticator_code(&user.uri, offset) }),
-        )
-        .await
-        .expect(200);
+        away_from_step_boundary().await;
+        let step = plexmcp_tests::time_step(offset);
+        let code = authenticator_code(&user.uri, offset);
+        let answer = second_step(&api, &c, json!({ "code": code })).await;
+        if step == user.spent_step {
+            answer.problem(401, "invalid_code");
+            continue;
+        }
+        let session = answer.expect(200);
         api.get("/v1/me", session.body["token"].as_str().unwrap())
             .await
             .expect(200);
         second_step(
             &api,
             &challenge(&api, &user.account.email).await,
-            json!({ "code": authenticator_code(&user.uri, offset) }),
+            json!({ "code": code }),
         )
         .await
         .problem(401, "invalid_code");
@@ -599,7 +605,7 @@ async fn a_stolen_session_cannot_enroll_an_authenticator_without_the_password() 
     for _ in 0..5 {
         let wrong = setup(Some(json!({ "password": "not the password" })))
             .await
-            .problem(422, "validation_failed");
+            .problem(403, "password_incorrect");
         assert_eq!(wrong.body["errors"][0]["field"], "password");
     }
     // Counted like failed logins: the right password is now refused too, and so is login.

@@ -76,6 +76,8 @@ pub struct TwoFactor {
     pub otpauth_uri: String,
     /// The code that turned it on: its time step is spent.
     pub spent_code: String,
+    /// The 30-second time step of `spent_code` (Unix time / 30).
+    pub spent_step: i64,
     pub backup_codes: Vec<String>,
 }
 
@@ -92,6 +94,7 @@ impl Account {
             .expect(200);
         let otpauth_uri = setup.body["otpauth_uri"].as_str().unwrap().to_owned();
         crate::away_from_step_boundary().await;
+        let spent_step = crate::time_step(0);
         let spent_code = crate::authenticator_code(&otpauth_uri, 0);
         let enabled = api
             .post(
@@ -110,6 +113,7 @@ impl Account {
         TwoFactor {
             otpauth_uri,
             spent_code,
+            spent_step,
             backup_codes,
         }
     }

@@ -312,6 +312,11 @@ pub fn python_check(script: &str) {
 
 /// A TOTP code computed by a real authenticator library (Python's pyotp) from an
 /// `otpauth://` URI, for the time `offset_seconds` away from now.
+/// The TOTP time step (of 30 s) `offset_seconds` from now.
+pub fn time_step(offset_seconds: i64) -> i64 {
+    (chrono::Utc::now().timestamp() + offset_seconds).div_euclid(30)
+}
+
 pub fn authenticator_code(otpauth_uri: &str, offset_seconds: i64) -> String {
     let out = Command::new(repo_root().join(".venv/bin/python"))
         .args(["-c", "import pyotp, sys, time; print(pyotp.parse_uri(sys.argv[1]).at(time.time() + int(sys.argv[2])))"])
