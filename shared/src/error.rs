@@ -43,6 +43,10 @@ pub enum Error {
     InvalidCredentials,
     #[error("the two-factor code or backup code is not valid")]
     InvalidCode,
+    /// A re-authentication body (2FA setup, org deletion) whose password is not the
+    /// account's: the body was valid, the caller is not allowed.
+    #[error("the password is not correct")]
+    PasswordIncorrect,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("the resource does not exist")]

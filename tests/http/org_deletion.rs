@@ -519,10 +519,11 @@ async fn only_the_owner_with_the_exact_name_and_password_deletes_and_each_refusa
         );
     }
     let body = json!({ "confirm_name": "Fixture Org", "password": "not the password" });
-    refused(
-        delete_org(&api, &org, &org.owner.token, body).await,
-        "password",
-    );
+    // The body was valid: a wrong password is 403, naming the field for a form.
+    let wrong = delete_org(&api, &org, &org.owner.token, body)
+        .await
+        .problem(403, "password_incorrect");
+    assert_eq!(wrong.body["errors"][0]["field"], "password");
     // Malformed or incomplete bodies.
     let malformed = api
         .send(

@@ -228,7 +228,8 @@ pub struct SetupRequest {
         (status = 200, body = TwoFactorSetup),
         (status = 401, body = Problem),
         (status = 409, description = "`two_factor_enabled`: already on", body = Problem),
-        (status = 422, description = "The password is not correct", body = Problem),
+        (status = 403, description = "`password_incorrect`: the password is not the account's", body = Problem),
+        (status = 422, description = "`validation_failed`: no password", body = Problem),
         (status = 429, description = "`rate_limited`: too many wrong passwords", body = Problem),
     ))]
 pub async fn setup(
@@ -246,7 +247,6 @@ pub async fn setup(
     let hash = User::password_hash(&profile)?;
     let password = body.password;
     if !blocking(move || hash.verify(&password)).await? {
-        let wrong = Error::invalid("password", "the password is not correct");
         return Err(user_mutation(
             &user,
             &profile,
@@ -254,7 +254,7 @@ pub async fn setup(
             Target::new("user", &user.id),
             &client,
         )
-        .refuse(&state, wrong)
+        .refuse(&state, Error::PasswordIncorrect)
         .await);
     }
     let secret = TotpSecret::generate();

@@ -70,10 +70,10 @@ const TWO_FACTOR_CHANGED: &str = "two_factor_changed";
     responses(
         (status = 202, body = DeletionStarted),
         (status = 401, body = Problem),
-        (status = 403, description = "`forbidden` (not an owner, or an API key), `pin_required` or `pin_invalid`", body = Problem),
+        (status = 403, description = "`forbidden` (not an owner, or an API key), `pin_required`, `pin_invalid`, or `password_incorrect` (without 2FA)", body = Problem),
         (status = 404, body = Problem),
         (status = 409, description = "`conflict`: the name, a role, PIN protection or the caller's 2FA changed meanwhile", body = Problem),
-        (status = 422, description = "`confirm_name` is not the name; the password or the code is not valid; `code` is required", body = Problem),
+        (status = 422, description = "`confirm_name` is not the name; with 2FA, the password or the code is not valid (one refusal that does not say which); `code` is required", body = Problem),
         (status = 423, description = "`pin_locked`", body = Problem),
         (status = 429, description = "`rate_limited`: too many wrong passwords or codes", body = Problem),
     ))]
@@ -190,7 +190,7 @@ pub async fn delete(
             let password = body.password;
             if !blocking(move || hash.verify(&password)).await? {
                 gate.release(&state).await;
-                let error = Error::invalid("password", "the password is not correct");
+                let error = Error::PasswordIncorrect;
                 return Err(refuse(&state, &access, &client, "password", error).await);
             }
             let off =

@@ -44,6 +44,7 @@ impl Error {
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Error::InvalidCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
+            Error::PasswordIncorrect => (StatusCode::FORBIDDEN, "password_incorrect"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Error::PinRequired => (StatusCode::FORBIDDEN, "pin_required"),
@@ -83,6 +84,11 @@ impl Error {
             code: code.to_owned(),
             errors: match self {
                 Error::Validation(errors) => Some(errors.clone()),
+                // Names the field, so a form marks it as it marks a validation error.
+                Error::PasswordIncorrect => Some(vec![FieldError {
+                    field: "password".into(),
+                    message: self.to_string(),
+                }]),
                 _ => None,
             },
             retry_after: match self {
