@@ -24,6 +24,10 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 
 
+# What `!Ref AWS::NoValue` resolves to: the property is left out.
+NO_VALUE = object()
+
+
 class Stack:
     def __init__(self, doc, endpoint):
         self.doc = doc
@@ -48,6 +52,8 @@ class Stack:
         if isinstance(value, dict) and len(value) == 1:
             (key, arg), = value.items()
             if key == "Ref":
+                if arg == "AWS::NoValue":
+                    return NO_VALUE
                 if arg in self.params:
                     return self.params[arg]
                 if arg == "AWS::Region":
@@ -61,14 +67,34 @@ class Stack:
             if key == "Fn::Sub":
                 text = re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), arg)
                 return re.sub(r"\{\{resolve:secretsmanager:([^:}]+)(?::SecretString(?::([^:}]+))?)?\}\}", self._secret, text)
+            if key == "Fn::If":
+                condition, then, otherwise = arg
+                return self.resolve(then if self.holds(condition) else otherwise)
+            if key == "Fn::Split":
+                separator, text = arg
+                return self.resolve(text).split(separator)
             if key.startswith("Fn::") or key == "Condition":
                 # Never a string that looks like a value: the stack would run on nonsense.
                 raise SystemExit(f"bootstrap: {key} has no local value (in {value!r}); resolve it in bootstrap.py")
         if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in map(self.resolve, value) if v is not NO_VALUE]
         return value
+
+    def holds(self, condition):
+        """A condition of the template's `Conditions` (Fn::Not, Fn::Equals of values)."""
+        if isinstance(condition, str):
+            if condition not in self.doc.get("Conditions", {}):
+                raise SystemExit(f"bootstrap: Fn::If names {condition!r}, which Conditions does not declare")
+            return self.holds(self.doc["Conditions"][condition])
+        (key, arg), = condition.items()
+        if key == "Fn::Not":
+            return not self.holds(arg[0])
+        if key == "Fn::Equals":
+            return self.resolve(arg[0]) == self.resolve(arg[1])
+        raise SystemExit(f"bootstrap: the condition {key} has no local value; resolve it in bootstrap.py")
 
     def _secret(self, match):
         # A JSON key of the secret, or (without one) the whole SecretString.
@@ -209,7 +235,20 @@ class Stack:
                     })
                 elif event["Type"] == "Schedule":
                     schedules.append({"function": name, "every_seconds": rate_seconds(ep["Schedule"])})
-        return {"env": env, "functions": functions, "binaries": binaries, "routes": routes, "workers": workers, "schedules": schedules}
+        # API Gateway's CORS settings, which the local gateway applies as API Gateway does.
+        cors = next(
+            (self.resolve(api.get("CorsConfiguration", {"Ref": "AWS::NoValue"})) for _, api in self.of_type("AWS::Serverless::HttpApi")),
+            NO_VALUE,
+        )
+        return {
+            "env": env,
+            "functions": functions,
+            "binaries": binaries,
+            "routes": routes,
+            "workers": workers,
+            "schedules": schedules,
+            "cors": None if cors is NO_VALUE else cors,
+        }
 
 
 def env_name(parameter):

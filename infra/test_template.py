@@ -187,10 +187,24 @@ class Bootstrap(unittest.TestCase):
 
         stack = Stack({"Resources": {}, "Parameters": {"PlatformDomain": {"Default": "plexmcp.local"}}}, "http://127.0.0.1:9")
         self.assertEqual(stack.resolve({"Ref": "PlatformDomain"}), "plexmcp.local")
-        for unknown in ({"Fn::If": ["HasAlarmEmail", "a", "b"]}, {"Fn::Join": ["", ["a", "b"]]}, {"Fn::Select": [0, ["a"]]}):
+        for unknown in ({"Fn::If": ["Undeclared", "a", "b"]}, {"Fn::Join": ["", ["a", "b"]]}, {"Fn::Select": [0, ["a"]]}):
             with self.assertRaises(SystemExit) as raised:
                 stack.resolve({"Variables": {"X": unknown}})
             self.assertIn(next(iter(unknown)), str(raised.exception))
+
+    def test_conditions_and_splits_resolve_as_cloudformation_does(self):
+        from bootstrap import Stack
+
+        doc = {
+            "Parameters": {"Origins": {"Default": ""}},
+            "Conditions": {"HasOrigins": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Origins"}, ""]}]}},
+            "Resources": {},
+        }
+        cors = {"Fn::If": ["HasOrigins", {"AllowOrigins": {"Fn::Split": [",", {"Ref": "Origins"}]}}, {"Ref": "AWS::NoValue"}]}
+        stack = Stack(doc, "http://127.0.0.1:9")
+        self.assertEqual(stack.resolve({"Cors": cors, "Kept": 1}), {"Kept": 1})
+        stack.params["Origins"] = "https://a.example,https://b.example"
+        self.assertEqual(stack.resolve(cors), {"AllowOrigins": ["https://a.example", "https://b.example"]})
 
     def test_each_function_gets_its_own_environment(self):
         from bootstrap import Stack

@@ -1,6 +1,6 @@
 //! Bad input of every kind is a clear 4xx problem response and changes nothing.
 
-use plexmcp_tests::{stack, Api, OrgFixture};
+use plexmcp_tests::{stack, Api, OrgFixture, CORS_ORIGIN};
 use reqwest::Method;
 use serde_json::json;
 
@@ -140,6 +140,82 @@ async fn unknown_routes_and_methods_are_problem_responses() {
     )
     .await
     .problem(405, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn a_listed_origin_gets_its_preflight_and_cors_headers_and_no_other_does() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let preflight = |origin: &'static str, method: &'static str| {
+        api.send(
+            api.raw(Method::OPTIONS, &org.path(""))
+                .header("origin", origin)
+                .header("access-control-request-method", method)
+                .header("access-control-request-headers", "authorization,if-match"),
+        )
+    };
+    // The gateway answers the preflight (as API Gateway does); the functions never see it.
+    let allowed = preflight(CORS_ORIGIN, "PATCH").await;
+    assert_eq!(allowed.status, 204, "{:?}", allowed.body);
+    let header = |resp: &plexmcp_tests::Resp, name: &str| {
+        resp.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some(CORS_ORIGIN)
+    );
+    let methods = header(&allowed, "access-control-allow-methods").unwrap();
+    assert!(methods.split(',').any(|m| m == "PATCH"), "{methods}");
+    let headers = header(&allowed, "access-control-allow-headers").unwrap();
+    for needed in [
+        "authorization",
+        "if-match",
+        "idempotency-key",
+        "x-plexmcp-pin",
+    ] {
+        assert!(headers.split(',').any(|h| h == needed), "{headers}");
+    }
+    assert_eq!(
+        header(&allowed, "access-control-max-age").as_deref(),
+        Some("600")
+    );
+    // A page of the listed origin reads the answer and the headers a client needs.
+    let read = api
+        .send(
+            api.raw(Method::GET, &org.path(""))
+                .bearer_auth(&org.owner.token)
+                .header("origin", CORS_ORIGIN),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        header(&read, "access-control-allow-origin").as_deref(),
+        Some(CORS_ORIGIN)
+    );
+    let exposed = header(&read, "access-control-expose-headers").unwrap();
+    for needed in ["etag", "x-request-id", "location", "retry-after"] {
+        assert!(exposed.split(',').any(|h| h == needed), "{exposed}");
+    }
+    // Any other origin (or method) gets no CORS headers: the browser keeps the answer.
+    for (origin, method) in [("https://evil.example", "PATCH"), (CORS_ORIGIN, "TRACE")] {
+        let refused = preflight(origin, method).await;
+        assert!(header(&refused, "access-control-allow-origin").is_none());
+    }
+    let elsewhere = api
+        .send(
+            api.raw(Method::GET, &org.path(""))
+                .bearer_auth(&org.owner.token)
+                .header("origin", "https://evil.example"),
+        )
+        .await
+        .expect(200);
+    assert!(header(&elsewhere, "access-control-allow-origin").is_none());
+    // An OPTIONS that is no preflight reaches the functions: no such method there.
+    api.call(Method::OPTIONS, &org.path(""), Some(&org.owner.token), None)
+        .await
+        .problem(405, "method_not_allowed");
 }
 
 #[tokio::test]

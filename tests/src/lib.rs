@@ -46,9 +46,12 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The origin the test stacks let browser pages call from (`CorsAllowedOrigins`).
+pub const CORS_ORIGIN: &str = "https://app.example.com";
+
 /// The stack of this test binary, started on first use.
 pub fn stack() -> &'static Stack {
-    STACK.get_or_init(|| start_stack("", &[]))
+    STACK.get_or_init(|| start_stack("", &[("CORS_ALLOWED_ORIGINS", CORS_ORIGIN)]))
 }
 
 /// A stack configured as in AWS: webhooks may not reach http, loopback or private

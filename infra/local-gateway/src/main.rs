@@ -10,6 +10,7 @@
 //! function runs with its own configuration (its template environment), as in Lambda: a
 //! variable one function is given is not seen by another.
 
+mod cors;
 mod mailbox;
 mod queues;
 mod routes;
@@ -74,7 +75,9 @@ async fn run() -> Result<(), String> {
         ));
     }
 
+    let cors = std::sync::Arc::new(stack.cors.clone());
     let app = http_functions(&stack.routes, &state_of)?
+        .layer(middleware::from_fn_with_state(cors, cors::apply))
         .layer(middleware::from_fn(whole_body))
         .layer(middleware::from_fn(peer_addr));
     println!("PlexMCP Settings API listening on http://127.0.0.1:{port}/v1 (Ctrl-C stops it)");

@@ -35,6 +35,9 @@ pub struct Stack {
     pub routes: Vec<crate::routes::Route>,
     pub workers: Vec<Worker>,
     pub schedules: Vec<Schedule>,
+    /// The HTTP API's `CorsConfiguration` as the template resolves (none: no CORS).
+    #[serde(default)]
+    pub cors: Option<crate::cors::Cors>,
 }
 
 impl Stack {
