@@ -525,6 +525,29 @@ async fn a_change_sent_with_a_stale_etag_is_412_and_changes_nothing() {
             .await
             .expect(200);
     }
+    // A member's role: the member is read alone (any member may), with its version.
+    let path = org.path(&format!("/members/{}", org.member.id));
+    let read = api.get(&path, &org.viewer.token).await.expect(200);
+    assert_eq!(read.body["role"], "member");
+    let version = etag(&read);
+    let changed = patch(path.clone(), version.clone(), json!({ "role": "viewer" }))
+        .await
+        .expect(200);
+    assert_eq!(changed.body["role"], "viewer");
+    assert_eq!(
+        etag(&api.get(&path, token).await.expect(200)),
+        etag(&changed)
+    );
+    patch(path.clone(), version, json!({ "role": "admin" }))
+        .await
+        .problem(412, "precondition_failed");
+    assert_eq!(
+        api.get(&path, token).await.expect(200).body["role"],
+        "viewer"
+    );
+    api.get(&org.path("/members/usr_unknown"), token)
+        .await
+        .problem(404, "not_found");
 }
 
 #[tokio::test]

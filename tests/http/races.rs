@@ -484,6 +484,42 @@ async fn a_version_changed_after_if_match_was_checked_is_412() {
     }
 }
 
+/// A role change sent with the member's version is 412 when another role change lands
+/// between its read and its commit: the role as read is a condition of the write.
+#[tokio::test]
+async fn a_member_changed_after_if_match_was_checked_is_412() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let path = org.path(&format!("/members/{}", org.member.id));
+    let read = api.get(&path, &org.owner.token).await.expect(200);
+    let version = read.headers["etag"].to_str().unwrap().to_owned();
+    let (request_api, request_path, token) = (api.clone(), path.clone(), org.owner.token.clone());
+    let answer = interleaved(
+        "team.role_changed",
+        &org,
+        async move {
+            request_api
+                .send(
+                    request_api
+                        .raw(Method::PATCH, &request_path)
+                        .bearer_auth(token)
+                        .header("If-Match", version)
+                        .json(&json!({ "role": "viewer" })),
+                )
+                .await
+        },
+        async {
+            api.patch(&path, &org.admin.token, json!({ "role": "admin" }))
+                .await
+                .expect(200);
+        },
+    )
+    .await;
+    answer.problem(412, "precondition_failed");
+    let now = api.get(&path, &org.owner.token).await.expect(200);
+    assert_eq!(now.body["role"], "admin");
+}
+
 /// A retry sent while the first request with its Idempotency-Key is still running is 409
 /// (`idempotency_key_in_use`), and only the first acts.
 #[tokio::test]

@@ -202,6 +202,7 @@ fn matrix(probe_domain: &str, mcp: &str) -> HashMap<&'static str, (Least, Option
         ("get_org", (Viewer, None)),
         ("update_org", (Admin, Some(json!({ "name": "Hijacked" })))),
         ("list_members", (Viewer, None)),
+        ("get_member", (Viewer, None)),
         (
             "invite_member",
             (

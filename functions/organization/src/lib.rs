@@ -32,7 +32,7 @@ macro_rules! each_route {
             team::list, invitations::invite;
             invitations::list;
             invitations::get, invitations::revoke;
-            team::change_role, team::remove;
+            team::get, team::change_role, team::remove;
             security::get;
             security::set_pin, security::disable_pin;
             mcps::create, mcps::list;

@@ -13,14 +13,15 @@ use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::domain::{Permission, Role};
 use shared::events::{Event, EventType};
+use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::page::query_page;
 use shared::http::Path;
 use shared::http::{ClientInfo, Json, Page, PageQuery, Problem, Query};
 use shared::ids::UserId;
 use shared::pin_gate::{self, PinHeader};
 use shared::store::keys::MEMBER_PREFIX;
-use shared::store::members::{self, set_role, Member};
-use shared::store::{delete, delete_if, n, s, CommitError, Cond, Key};
+use shared::store::members::{self, set_role, set_role_of_member, Member};
+use shared::store::{delete, delete_if, n, s, CommitError, Cond, Item, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -75,6 +76,13 @@ pub(crate) fn guard_owners(
 /// The member is not as read any more (role, API keys), or is gone.
 const MEMBER_CHANGED: &str = "member_changed";
 
+fn member_changed() -> Error {
+    Error::conflict(
+        "conflict",
+        "the member changed while this request ran (role, membership or API keys); nothing was changed — retry",
+    )
+}
+
 /// List the team (any member).
 #[utoipa::path(get, path = "/v1/orgs/{slug}/members", operation_id = "list_members", tag = "team", security(("bearer" = [])),
     params(("slug" = String, Path), PageQuery),
@@ -94,30 +102,51 @@ pub async fn list(
     Ok(axum::Json(page))
 }
 
-/// Loads the caller's access and the target member (404 if not a member).
+/// Loads the caller's access and the target member (404 if not a member), with the
+/// member's item as read.
 async fn target(
     state: &AppState,
     credential: &Credential,
     slug: &str,
     user_id: &str,
-) -> Result<(OrgAccess, Member), Error> {
+) -> Result<(OrgAccess, Member, Item), Error> {
     let user_id = UserId::parse(user_id);
     let (access, item) = OrgAccess::load_target(state, credential, slug, |org| {
         user_id.as_ref().map(|id| Key::member(org, id))
     })
     .await?;
-    let member = Member::from_item(&item.ok_or(Error::NotFound)?)?;
-    Ok((access, member))
+    let item = item.ok_or(Error::NotFound)?;
+    Ok((access, Member::from_item(&item)?, item))
+}
+
+/// One member (any member), with the `ETag` a role change may name in `If-Match`.
+#[utoipa::path(get, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "get_member", tag = "team", security(("bearer" = [])),
+    params(("slug" = String, Path), ("user_id" = String, Path)),
+    responses(
+        (status = 200, body = MemberView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))),
+        (status = 401, body = Problem),
+        (status = 404, body = Problem),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    credential: Credential,
+    Path((slug, user_id)): Path<(String, String)>,
+) -> Result<Tagged<MemberView>, Error> {
+    let (access, member, _) = target(&state, &credential, &slug, &user_id).await?;
+    access.require(Permission::Read)?;
+    Ok(Tagged(member.into()))
 }
 
 /// Change a member's role (owners and admins; only owners grant or take `owner`).
 #[utoipa::path(patch, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "change_member_role", tag = "team", security(("bearer" = [])),
-    params(("slug" = String, Path), ("user_id" = String, Path)), request_body = ChangeRole,
+    params(("slug" = String, Path), ("user_id" = String, Path), ("If-Match" = Option<String>, Header, description = "The member's `ETag` as read: the role changes only if the member is still that version")),
+    request_body = ChangeRole,
     responses(
-        (status = 200, body = MemberView),
+        (status = 200, body = MemberView, headers(("ETag" = String, description = "the member's version after the change"))),
         (status = 403, body = Problem),
         (status = 404, body = Problem),
-        (status = 409, description = "`last_owner`", body = Problem),
+        (status = 409, description = "`last_owner`, or `conflict` when the member changed meanwhile", body = Problem),
+        (status = 412, description = "`precondition_failed`: the member is not (or no longer) the version If-Match names", body = Problem),
         (status = 422, body = Problem),
     ))]
 pub async fn change_role(
@@ -125,15 +154,18 @@ pub async fn change_role(
     credential: Credential,
     client: ClientInfo,
     Path((slug, user_id)): Path<(String, String)>,
+    if_match: IfMatch,
     Json(body): Json<ChangeRole>,
-) -> Result<axum::Json<MemberView>, Error> {
+) -> Result<Tagged<MemberView>, Error> {
     let new = Role::parse(&body.role).map_err(|m| Error::invalid("role", m))?;
-    let (access, mut member) = target(&state, &credential, &slug, &user_id).await?;
+    let (access, mut member, item) = target(&state, &credential, &slug, &user_id).await?;
     access.require(Permission::Administer)?;
     access.require_person()?;
     guard_owners(&access, member.role, Some(new))?;
+    let viewed = MemberView::from(member.clone());
+    if_match.check(&etag::of(&viewed))?;
     if member.role == new {
-        return Ok(axum::Json(member.into()));
+        return Ok(Tagged(viewed));
     }
     let old = member.role;
     let mut mutation = access
@@ -144,12 +176,12 @@ pub async fn change_role(
             &client,
         )
         .details(json!({ "from": old, "to": new }))
-        .write(set_role(
-            &state.table,
-            &Key::member(&access.org.id, &member.user_id),
-            new,
-            old,
-        )?)
+        // The role as read, of the membership as read (a member who left and came back
+        // meanwhile is another version): what the view shows is what is changed.
+        .write_named(
+            MEMBER_CHANGED,
+            set_role_of_member(&state.table, &item, new, old)?,
+        )
         .write(set_role(
             &state.table,
             &Key::membership(&member.user_id, &access.org.slug),
@@ -166,10 +198,11 @@ pub async fn change_role(
     mutation.commit(&state).await.map_err(|e| match e {
         CommitError::Owner if old == Role::Owner => last_owner(),
         CommitError::Owner => Error::NotFound,
+        CommitError::Conflict(MEMBER_CHANGED) => if_match.changed(member_changed()),
         other => other.into(),
     })?;
     member.role = new;
-    Ok(axum::Json(member.into()))
+    Ok(Tagged(member.into()))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -204,7 +237,7 @@ pub async fn remove(
         Credential::ApiKey(..) => false,
     };
     let (access, member, gate) = if leaving {
-        let (access, member) = target(&state, &credential, &slug, &user_id).await?;
+        let (access, member, _) = target(&state, &credential, &slug, &user_id).await?;
         (access, member, None)
     } else {
         let id = UserId::parse(&user_id);
@@ -302,10 +335,7 @@ pub async fn remove(
     committed.map_err(|e| match e {
         CommitError::Owner if member.role == Role::Owner => last_owner(),
         CommitError::Owner => Error::NotFound,
-        CommitError::Conflict(MEMBER_CHANGED) => Error::conflict(
-            "conflict",
-            "the member changed while this request ran (role or API keys); nothing was removed — retry",
-        ),
+        CommitError::Conflict(MEMBER_CHANGED) => member_changed(),
         other => other.into(),
     })?;
     Ok(axum::Json(MemberRemoved {

@@ -130,6 +130,26 @@ pub fn set_role(
     update_with(table, key, "SET #role = :new", &cond)
 }
 
+/// A member's role from `old` to `new`, on the membership as read (`item`): its role and
+/// when it began (a member who left and joined again meanwhile is another membership).
+pub fn set_role_of_member(
+    table: &Table,
+    item: &Item,
+    new: Role,
+    old: Role,
+) -> Result<TransactWriteItem, StoreError> {
+    let joined = item
+        .get("joined_at")
+        .cloned()
+        .ok_or_else(|| StoreError::Corrupt("member joined_at".into()))?;
+    let cond = Cond::new("#role = :old AND joined_at = :joined")
+        .name("#role", "role")
+        .value(":new", s(new.as_str()))
+        .value(":old", s(old.as_str()))
+        .value(":joined", joined);
+    update_with(table, &Key::of(item)?, "SET #role = :new", &cond)
+}
+
 /// The most organizations one user may belong to: `/v1/me` lists them all, and every
 /// request that names an org must find the caller's membership cheaply.
 pub const MAX_MEMBERSHIPS_PER_USER: i64 = 1_000;
