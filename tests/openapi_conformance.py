@@ -160,6 +160,8 @@ call("GET", f"{members}?limit=1", token, expect=200, template="/v1/orgs/{slug}/m
 member = "/v1/orgs/{slug}/members/{user_id}"
 call("PATCH", f"{members}/{other_id}", other_token, {"role": "owner"}, expect=403, template=member)
 call("PATCH", f"{members}/{other_id}", token, {"role": "admin"}, expect=200, template=member)
+call("GET", f"{members}/{other_id}", other_token, expect=200, template=member)
+call("GET", f"{members}/usr_unknown", token, expect=404, template=member)
 call("DELETE", f"{members}/{me['id']}", token, expect=409, template=member)
 call("DELETE", f"{members}/{other_id}", token, expect=200, template=member)
 
@@ -172,7 +174,7 @@ call("POST", "/v1/auth/logout", token, expect=204)
 
 # Two-factor authentication, with a real authenticator library.
 email, token, _ = user()
-call("POST", "/v1/me/2fa/setup", token, {"password": "wrong password"}, expect=422)
+call("POST", "/v1/me/2fa/setup", token, {"password": "wrong password"}, expect=403)
 setup = call("POST", "/v1/me/2fa/setup", token, {"password": "correct horse battery"}, expect=200)
 totp = pyotp.parse_uri(setup["otpauth_uri"])
 call("POST", "/v1/me/2fa/enable", token, {"code": "000000"}, expect=422)
