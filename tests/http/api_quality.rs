@@ -550,6 +550,77 @@ async fn a_change_sent_with_a_stale_etag_is_412_and_changes_nothing() {
         .problem(404, "not_found");
 }
 
+/// The PIN settings and the plan: a PUT/DELETE sent with a stale `If-Match` is 412 and
+/// changes nothing; with the current version it passes and answers the next one.
+#[tokio::test]
+async fn pin_and_plan_changes_sent_with_a_stale_etag_are_412() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    let token = &org.owner.token;
+    let etag = |resp: &plexmcp_tests::Resp| resp.headers["etag"].to_str().unwrap().to_owned();
+    let send = |method: Method, path: String, version: String, pin: &'static str, body| {
+        let (api, token) = (api.clone(), token.clone());
+        async move {
+            let mut request = api
+                .raw(method, &path)
+                .bearer_auth(token)
+                .header("If-Match", version)
+                .header("X-PlexMCP-PIN", pin);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            api.send(request).await
+        }
+    };
+    let (security, pin) = (org.path("/security"), org.path("/security/pin"));
+    let off = etag(&api.get(&security, token).await.expect(200));
+    let body = || Some(json!({ "pin": "840317", "pin_confirmation": "840317" }));
+    let on = send(Method::PUT, pin.clone(), off.clone(), "", body())
+        .await
+        .expect(200);
+    assert_eq!(
+        etag(&on),
+        etag(&api.get(&security, token).await.expect(200))
+    );
+    // Set from the version where it was off: that is not the org any more.
+    send(Method::PUT, pin.clone(), off.clone(), "840317", body())
+        .await
+        .problem(412, "precondition_failed");
+    send(Method::DELETE, pin.clone(), off, "840317", None)
+        .await
+        .problem(412, "precondition_failed");
+    let still = api.get(&security, token).await.expect(200);
+    assert_eq!(still.body["pin_protection_enabled"], true);
+    send(Method::DELETE, pin.clone(), etag(&on), "840317", None)
+        .await
+        .expect(204);
+
+    let billing = org.path("/billing");
+    let free = etag(&api.get(&billing, token).await.expect(200));
+    let plan = |name: &str| Some(json!({ "plan": name }));
+    let pro = send(Method::PUT, billing.clone(), free.clone(), "", plan("pro"))
+        .await
+        .expect(200);
+    assert_eq!(
+        etag(&pro),
+        etag(&api.get(&billing, token).await.expect(200))
+    );
+    send(Method::PUT, billing.clone(), free.clone(), "", plan("team"))
+        .await
+        .problem(412, "precondition_failed");
+    // Back to the plan the stale version showed: still another version (its history).
+    send(Method::PUT, billing.clone(), etag(&pro), "", plan("free"))
+        .await
+        .expect(200);
+    send(Method::PUT, billing.clone(), free, "", plan("free"))
+        .await
+        .problem(412, "precondition_failed");
+    assert_eq!(
+        api.get(&billing, token).await.expect(200).body["plan"],
+        "free"
+    );
+}
+
 #[tokio::test]
 async fn a_post_retried_with_its_idempotency_key_acts_once_and_answers_the_same() {
     let api = stack().api();

@@ -520,6 +520,63 @@ async fn a_member_changed_after_if_match_was_checked_is_412() {
     assert_eq!(now.body["role"], "admin");
 }
 
+/// The plan and the PIN settings: a change sent with the version read is 412 when another
+/// change lands between its read and its commit (the plan's newest change and the PIN's
+/// state as read are conditions of the write).
+#[tokio::test]
+async fn a_plan_or_pin_changed_after_if_match_was_checked_is_412() {
+    let api = stack().api();
+    let org = OrgFixture::create(&api).await;
+    for (read, path, action, mine, theirs) in [
+        (
+            "/billing",
+            "/billing",
+            "billing.plan_changed",
+            json!({ "plan": "pro" }),
+            json!({ "plan": "team" }),
+        ),
+        (
+            "/security",
+            "/security/pin",
+            "security.pin_set",
+            json!({ "pin": "840317", "pin_confirmation": "840317" }),
+            json!({ "pin": "193755", "pin_confirmation": "193755" }),
+        ),
+    ] {
+        let answer = api.get(&org.path(read), &org.owner.token).await.expect(200);
+        let version = answer.headers["etag"].to_str().unwrap().to_owned();
+        let (request_api, request_path, token) =
+            (api.clone(), org.path(path), org.owner.token.clone());
+        let answer = interleaved(
+            action,
+            &org,
+            async move {
+                request_api
+                    .send(
+                        request_api
+                            .raw(Method::PUT, &request_path)
+                            .bearer_auth(token)
+                            .header("If-Match", version)
+                            .json(&mine),
+                    )
+                    .await
+            },
+            async {
+                api.put(&org.path(path), &org.admin.token, theirs)
+                    .await
+                    .expect(200);
+            },
+        )
+        .await;
+        answer.problem(412, "precondition_failed");
+    }
+    let billing = api
+        .get(&org.path("/billing"), &org.owner.token)
+        .await
+        .expect(200);
+    assert_eq!(billing.body["plan"], "team");
+}
+
 /// A retry sent while the first request with its Idempotency-Key is still running is 409
 /// (`idempotency_key_in_use`), and only the first acts.
 #[tokio::test]

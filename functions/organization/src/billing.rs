@@ -9,12 +9,13 @@ use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::domain::Permission;
+use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::Path;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
 use shared::store::keys::BILLING_PREFIX;
-use shared::store::{put, s, Item, ItemExt, Key, StoreError};
+use shared::store::{put, s, CommitError, Item, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -28,6 +29,9 @@ fn plan_schema() -> utoipa::openapi::Object {
         .build()
 }
 const HISTORY_SHOWN: i32 = 100;
+/// On the org item: the sort key of the newest plan change, the billing view's version
+/// (the plan alone could go free → pro → free and look unchanged).
+const PLAN_CHANGE: &str = "plan_change";
 
 /// Requests a month the plan includes; `None` is unlimited.
 pub fn monthly_request_limit(plan: &str) -> Option<u64> {
@@ -114,24 +118,28 @@ async fn history(state: &AppState, access: &OrgAccess) -> Result<Vec<PlanChange>
 /// The plan and its history (any member).
 #[utoipa::path(get, path = "/v1/orgs/{slug}/billing", operation_id = "get_billing", tag = "billing", security(("bearer" = [])),
     params(("slug" = String, Path)),
-    responses((status = 200, body = BillingView), (status = 404, body = Problem)))]
+    responses(
+        (status = 200, body = BillingView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change the plan only from that version"))),
+        (status = 404, body = Problem),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
     Path(slug): Path<String>,
-) -> Result<axum::Json<BillingView>, Error> {
+) -> Result<Tagged<BillingView>, Error> {
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
-    Ok(axum::Json(view(&state, &access, &access.org.plan).await?))
+    Ok(Tagged(view(&state, &access, &access.org.plan).await?))
 }
 
 /// Change the plan (owners and admins; **PIN-gated**).
 #[utoipa::path(put, path = "/v1/orgs/{slug}/billing", operation_id = "change_plan", tag = "billing", security(("bearer" = [])),
-    params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on")),
+    params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on"), ("If-Match" = Option<String>, Header, description = "an ETag of the billing view: the plan changes only from that version")),
     request_body = ChangePlan,
     responses(
-        (status = 200, body = BillingView),
+        (status = 200, body = BillingView, headers(("ETag" = String, description = "the version after the change"))),
         (status = 403, description = "`forbidden`, `pin_required` or `pin_invalid`", body = Problem),
+        (status = 412, description = "`precondition_failed`: the plan is not (or no longer) the version If-Match names", body = Problem),
         (status = 422, body = Problem),
         (status = 423, description = "`pin_locked`", body = Problem),
     ))]
@@ -141,8 +149,9 @@ pub async fn change_plan(
     client: ClientInfo,
     pin: PinHeader,
     Path(slug): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<ChangePlan>,
-) -> Result<axum::Json<BillingView>, Error> {
+) -> Result<Tagged<BillingView>, Error> {
     if !PLANS.contains(&body.plan.as_str()) {
         return Err(Error::invalid(
             "plan",
@@ -160,9 +169,17 @@ pub async fn change_plan(
     )
     .await?;
     let from = access.org.plan.clone();
-    if from == body.plan {
+    // The version named is checked against the view as read (one more read, only then).
+    let as_read = match (if_match.given(), from == body.plan) {
+        (false, false) => None,
+        _ => Some(view(&state, &access, &from).await?),
+    };
+    if let Some(Err(stale)) = as_read.as_ref().map(|v| if_match.check(&etag::of(v))) {
+        return Err(gate.refuse(&state, stale).await);
+    }
+    if let (Some(unchanged), true) = (as_read, from == body.plan) {
         gate.release(&state).await;
-        return Ok(axum::Json(view(&state, &access, &from).await?));
+        return Ok(Tagged(unchanged));
     }
     let now = Utc::now();
     let actor = access.actor().id;
@@ -184,7 +201,7 @@ pub async fn change_plan(
     }
     change.insert("changed_at".into(), time(now));
     let committed = PlanChange::from_item(&change)?;
-    let mutation = access
+    let mut mutation = access
         .mutation(
             "billing.plan_changed",
             Category::Billing,
@@ -193,14 +210,22 @@ pub async fn change_plan(
         )
         .details(json!({ "from": from, "to": body.plan }))
         .set("plan", s(&body.plan))
+        .set(PLAN_CHANGE, s(&change_key.sk))
         .write(put(&state.table, change, "attribute_not_exists(pk)")?);
+    if if_match.given() {
+        // The version If-Match named is the one changed: no plan change meanwhile.
+        mutation = mutation.decided_on(PLAN_CHANGE, access.org_item.get(PLAN_CHANGE).cloned());
+    }
     // The history the answer shows is read beside the commit (one round trip for both):
     // the new change goes first, whether or not the read already saw it.
     let (outcome, earlier) = tokio::join!(
         gate.commit(&state, mutation),
         history_items(&state, &access)
     );
-    outcome?;
+    outcome.map_err(|e| match e {
+        CommitError::Changed => if_match.changed(CommitError::Changed.into()),
+        other => other.into(),
+    })?;
     let mut history = vec![committed];
     history.extend(
         earlier?
@@ -209,7 +234,7 @@ pub async fn change_plan(
             .map(|(_, change)| change),
     );
     history.truncate(HISTORY_SHOWN as usize);
-    Ok(axum::Json(BillingView {
+    Ok(Tagged(BillingView {
         monthly_request_limit: monthly_request_limit(&body.plan),
         plan: body.plan,
         history,

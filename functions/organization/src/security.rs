@@ -12,11 +12,12 @@ use shared::audit::{Category, Target};
 use shared::domain::password::hash_secret;
 use shared::domain::{Permission, Pin};
 use shared::error::Validator;
+use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::Path;
 use shared::http::{ClientInfo, Json, Problem};
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
-use shared::store::{ItemExt, Mutation};
+use shared::store::{CommitError, ItemExt, Mutation};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -50,24 +51,38 @@ fn view(access: &OrgAccess) -> SecurityView {
 /// Whether PIN protection is on (any member).
 #[utoipa::path(get, path = "/v1/orgs/{slug}/security", operation_id = "get_security", tag = "security", security(("bearer" = [])),
     params(("slug" = String, Path)),
-    responses((status = 200, body = SecurityView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses(
+        (status = 200, body = SecurityView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to set or turn off the PIN only from that version"))),
+        (status = 401, body = Problem),
+        (status = 404, body = Problem),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
     Path(slug): Path<String>,
-) -> Result<axum::Json<SecurityView>, Error> {
+) -> Result<Tagged<SecurityView>, Error> {
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Read)?;
-    Ok(axum::Json(view(&access)))
+    Ok(Tagged(view(&access)))
+}
+
+/// What a commit that found PIN protection changed since the read means (the gate's
+/// conditions: whether it is on, and when the PIN was set — the view's attributes).
+fn changed(if_match: &IfMatch, error: CommitError) -> Error {
+    match error {
+        CommitError::Changed => if_match.changed(CommitError::Changed.into()),
+        other => other.into(),
+    }
 }
 
 /// Turn PIN protection on, or change the PIN (then the current PIN goes in `X-PlexMCP-PIN`).
 #[utoipa::path(put, path = "/v1/orgs/{slug}/security/pin", operation_id = "set_pin", tag = "security", security(("bearer" = [])),
-    params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The current PIN, when changing it")),
+    params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The current PIN, when changing it"), ("If-Match" = Option<String>, Header, description = "an ETag of the security settings: the change is made only to that version")),
     request_body = SetPin,
     responses(
-        (status = 200, body = SecurityView),
+        (status = 200, body = SecurityView, headers(("ETag" = String, description = "the version after the change"))),
         (status = 403, description = "`forbidden`, `pin_required` or `pin_invalid`", body = Problem),
+        (status = 412, description = "`precondition_failed`: PIN protection is not (or no longer) the version If-Match names", body = Problem),
         (status = 422, body = Problem),
         (status = 423, description = "`pin_locked`", body = Problem),
     ))]
@@ -77,8 +92,9 @@ pub async fn set_pin(
     client: ClientInfo,
     pin: PinHeader,
     Path(slug): Path<String>,
+    if_match: IfMatch,
     Json(body): Json<SetPin>,
-) -> Result<axum::Json<SecurityView>, Error> {
+) -> Result<Tagged<SecurityView>, Error> {
     let mut v = Validator::default();
     let new_pin = v.field("pin", Pin::parse(&body.pin));
     let confirmed = v.field(
@@ -102,6 +118,9 @@ pub async fn set_pin(
         |_| None,
     )
     .await?;
+    if let Err(stale) = if_match.check(&etag::of(&view(&access))) {
+        return Err(gate.refuse(&state, stale).await);
+    }
     let changing = access.org.pin_protection_enabled;
     let keys = state.keys().await?;
     let key_id = keys.ring.current_id().to_owned();
@@ -129,9 +148,11 @@ pub async fn set_pin(
         .set(pin_gate::PIN_KEY, AttributeValue::S(key_id))
         .set("pin_set_at", time(now))
         .set("pin_protection_enabled", AttributeValue::Bool(true));
-    gate.commit(&state, mutation).await?;
+    gate.commit(&state, mutation)
+        .await
+        .map_err(|e| changed(&if_match, e))?;
     // What was just committed, without reading it back.
-    Ok(axum::Json(SecurityView {
+    Ok(Tagged(SecurityView {
         pin_protection_enabled: true,
         pin_set_at: Some(now),
     }))
@@ -139,10 +160,11 @@ pub async fn set_pin(
 
 /// Turn PIN protection off (the current PIN goes in `X-PlexMCP-PIN`).
 #[utoipa::path(delete, path = "/v1/orgs/{slug}/security/pin", operation_id = "disable_pin", tag = "security", security(("bearer" = [])),
-    params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The current PIN")),
+    params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The current PIN"), ("If-Match" = Option<String>, Header, description = "an ETag of the security settings: the change is made only to that version")),
     responses(
         (status = 204),
         (status = 403, description = "`forbidden`, `pin_required` or `pin_invalid`", body = Problem),
+        (status = 412, description = "`precondition_failed`: PIN protection is not (or no longer) the version If-Match names", body = Problem),
         (status = 409, description = "`pin_not_enabled`", body = Problem),
         (status = 423, description = "`pin_locked`", body = Problem),
     ))]
@@ -152,6 +174,7 @@ pub async fn disable_pin(
     client: ClientInfo,
     pin: PinHeader,
     Path(slug): Path<String>,
+    if_match: IfMatch,
 ) -> Result<StatusCode, Error> {
     // With PIN protection off the gate is open, and nothing was reserved.
     let (access, _, gate) = pin_gate::load(
@@ -164,6 +187,9 @@ pub async fn disable_pin(
         |_| None,
     )
     .await?;
+    if let Err(stale) = if_match.check(&etag::of(&view(&access))) {
+        return Err(gate.refuse(&state, stale).await);
+    }
     if !access.org.pin_protection_enabled {
         return Err(Error::conflict("pin_not_enabled", "PIN protection is off"));
     }
@@ -178,6 +204,8 @@ pub async fn disable_pin(
         .remove("pin_hash")
         .remove(pin_gate::PIN_KEY)
         .remove("pin_set_at");
-    gate.commit(&state, mutation).await?;
+    gate.commit(&state, mutation)
+        .await
+        .map_err(|e| changed(&if_match, e))?;
     Ok(StatusCode::NO_CONTENT)
 }
