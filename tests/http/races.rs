@@ -443,93 +443,45 @@ async fn a_domain_replaced_meanwhile_is_not_verified_by_the_old_check() {
 }
 
 /// `If-Match` holds until the commit: a change made while the request waits between its
-/// read (which matched) and its commit makes it 412.
+/// read (which matched) and its commit makes it 412. For each resource with a version,
+/// the version as read is a condition of the write (the org's viewed attributes, the
+/// MCP's `updated_at`, the member's role and membership, the plan's newest change, the
+/// PIN's state), and the change made meanwhile is the one that stays.
 #[tokio::test]
 async fn a_version_changed_after_if_match_was_checked_is_412() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
-    let mcp = org.mcp(&api).await;
-    for (path, action, field) in [
-        (org.path(""), "org.updated", "description"),
-        (org.path(&format!("/mcps/{mcp}")), "mcp.updated", "name"),
-    ] {
-        let read = api.get(&path, &org.owner.token).await.expect(200);
-        let version = read.headers["etag"].to_str().unwrap().to_owned();
-        let (request_api, request_path, token) =
-            (api.clone(), path.clone(), org.owner.token.clone());
-        let answer = interleaved(
-            action,
-            &org,
-            async move {
-                request_api
-                    .send(
-                        request_api
-                            .raw(Method::PATCH, &request_path)
-                            .bearer_auth(token)
-                            .header("If-Match", version)
-                            .json(&json!({ field: "Paused" })),
-                    )
-                    .await
-            },
-            async {
-                api.patch(&path, &org.admin.token, json!({ field: "Meanwhile" }))
-                    .await
-                    .expect(200);
-            },
-        )
-        .await;
-        answer.problem(412, "precondition_failed");
-        let now = api.get(&path, &org.owner.token).await.expect(200);
-        assert_eq!(now.body[field], "Meanwhile", "{path}");
-    }
-}
-
-/// A role change sent with the member's version is 412 when another role change lands
-/// between its read and its commit: the role as read is a condition of the write.
-#[tokio::test]
-async fn a_member_changed_after_if_match_was_checked_is_412() {
-    let api = stack().api();
-    let org = OrgFixture::create(&api).await;
-    let path = org.path(&format!("/members/{}", org.member.id));
-    let read = api.get(&path, &org.owner.token).await.expect(200);
-    let version = read.headers["etag"].to_str().unwrap().to_owned();
-    let (request_api, request_path, token) = (api.clone(), path.clone(), org.owner.token.clone());
-    let answer = interleaved(
-        "team.role_changed",
-        &org,
-        async move {
-            request_api
-                .send(
-                    request_api
-                        .raw(Method::PATCH, &request_path)
-                        .bearer_auth(token)
-                        .header("If-Match", version)
-                        .json(&json!({ "role": "viewer" })),
-                )
-                .await
-        },
-        async {
-            api.patch(&path, &org.admin.token, json!({ "role": "admin" }))
-                .await
-                .expect(200);
-        },
-    )
-    .await;
-    answer.problem(412, "precondition_failed");
-    let now = api.get(&path, &org.owner.token).await.expect(200);
-    assert_eq!(now.body["role"], "admin");
-}
-
-/// The plan and the PIN settings: a change sent with the version read is 412 when another
-/// change lands between its read and its commit (the plan's newest change and the PIN's
-/// state as read are conditions of the write).
-#[tokio::test]
-async fn a_plan_or_pin_changed_after_if_match_was_checked_is_412() {
-    let api = stack().api();
-    let org = OrgFixture::create(&api).await;
-    for (read, path, action, mine, theirs) in [
+    let mcp = format!("/mcps/{}", org.mcp(&api).await);
+    let member = format!("/members/{}", org.member.id);
+    let pins = |pin: &str| json!({ "pin": pin, "pin_confirmation": pin });
+    for (read, method, write, action, mine, theirs) in [
+        (
+            "",
+            Method::PATCH,
+            "",
+            "org.updated",
+            json!({ "description": "Paused" }),
+            json!({ "description": "Meanwhile" }),
+        ),
+        (
+            &mcp,
+            Method::PATCH,
+            &mcp,
+            "mcp.updated",
+            json!({ "name": "Paused" }),
+            json!({ "name": "Meanwhile" }),
+        ),
+        (
+            &member,
+            Method::PATCH,
+            &member,
+            "team.role_changed",
+            json!({ "role": "viewer" }),
+            json!({ "role": "admin" }),
+        ),
         (
             "/billing",
+            Method::PUT,
             "/billing",
             "billing.plan_changed",
             json!({ "plan": "pro" }),
@@ -537,44 +489,46 @@ async fn a_plan_or_pin_changed_after_if_match_was_checked_is_412() {
         ),
         (
             "/security",
+            Method::PUT,
             "/security/pin",
             "security.pin_set",
-            json!({ "pin": "840317", "pin_confirmation": "840317" }),
-            json!({ "pin": "193755", "pin_confirmation": "193755" }),
+            pins("840317"),
+            pins("193755"),
         ),
     ] {
-        let answer = api.get(&org.path(read), &org.owner.token).await.expect(200);
+        let (read, write) = (org.path(read), org.path(write));
+        let answer = api.get(&read, &org.owner.token).await.expect(200);
         let version = answer.headers["etag"].to_str().unwrap().to_owned();
-        let (request_api, request_path, token) =
-            (api.clone(), org.path(path), org.owner.token.clone());
+        let request = api
+            .raw(method.clone(), &write)
+            .bearer_auth(&org.owner.token)
+            .header("If-Match", version)
+            .json(&mine);
+        let request_api = api.clone();
         let answer = interleaved(
             action,
             &org,
-            async move {
-                request_api
-                    .send(
-                        request_api
-                            .raw(Method::PUT, &request_path)
-                            .bearer_auth(token)
-                            .header("If-Match", version)
-                            .json(&mine),
-                    )
-                    .await
-            },
+            async move { request_api.send(request).await },
             async {
-                api.put(&org.path(path), &org.admin.token, theirs)
-                    .await
-                    .expect(200);
+                api.call(
+                    method.clone(),
+                    &write,
+                    Some(&org.admin.token),
+                    Some(theirs.clone()),
+                )
+                .await
+                .expect(200);
             },
         )
         .await;
         answer.problem(412, "precondition_failed");
+        let now = api.get(&read, &org.owner.token).await.expect(200);
+        for (field, value) in theirs.as_object().unwrap() {
+            if let Some(shown) = now.body.get(field) {
+                assert_eq!(shown, value, "{read}: {field}");
+            }
+        }
     }
-    let billing = api
-        .get(&org.path("/billing"), &org.owner.token)
-        .await
-        .expect(200);
-    assert_eq!(billing.body["plan"], "team");
 }
 
 /// A retry sent while the first request with its Idempotency-Key is still running is 409
