@@ -286,25 +286,33 @@ pub fn index_query(owner_pk: &str, filters: &Filters) -> IndexQuery {
     }
 }
 
+fn outcome_schema() -> utoipa::openapi::Object {
+    crate::domain::schema::one_of(
+        "`success`, or `failure` (a refused attempt).",
+        &["success", "failure"],
+    )
+}
+
 /// One audit entry; `hash = SHA-256(prev_hash ‖ the entry without hash)`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AuditLogEntry {
     id: String,
     /// The entry's position in the org's chain.
     seq: u64,
+    #[schema(value_type = chrono::DateTime<chrono::Utc>)]
     occurred_at: String,
     /// `{type: "user"|"api_key"|"system", id, email?}`
     #[schema(value_type = Object)]
     actor: serde_json::Value,
     action: String,
-    /// `authentication`, `mcp`, `api_key`, `team`, `settings` or `billing`.
+    #[schema(value_type = crate::audit::Category)]
     category: String,
     /// `{type, id}`
     #[schema(value_type = Object)]
     target: serde_json::Value,
     ip: Option<String>,
     user_agent: Option<String>,
-    /// `success` or `failure`.
+    #[schema(schema_with = outcome_schema)]
     outcome: String,
     #[schema(value_type = Object)]
     details: serde_json::Value,

@@ -175,6 +175,7 @@ pub struct AuditFilters {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::audit::Category>)]
     pub category: Option<String>,
 }
 

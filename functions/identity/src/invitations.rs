@@ -42,7 +42,7 @@ pub struct MyInvitation {
     id: InvitationId,
     organization: InvitingOrg,
     role: Role,
-    /// `pending` or `expired`.
+    #[schema(schema_with = shared::domain::schema::invitation_status)]
     status: &'static str,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,

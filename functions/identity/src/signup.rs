@@ -39,8 +39,12 @@ pub struct SignupRequest {
 pub struct VerificationSent {
     /// Always `verification_sent`: a mail went to the address (a verification link for a
     /// new account; for an address that has one, a notice of the attempt).
-    #[schema(example = "verification_sent")]
+    #[schema(schema_with = verification_sent_schema)]
     pub status: &'static str,
+}
+
+fn verification_sent_schema() -> utoipa::openapi::Object {
+    shared::domain::schema::one_of("Always `verification_sent`.", &["verification_sent"])
 }
 
 impl VerificationSent {

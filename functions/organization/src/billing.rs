@@ -21,12 +21,8 @@ use utoipa::ToSchema;
 
 pub const PLANS: &[&str] = &["free", "pro", "team", "enterprise"];
 
-fn plan_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::String)
-        .description(Some("The plan to move to."))
-        .enum_values(Some(PLANS.iter().copied()))
-        .build()
+pub(crate) fn plan_schema() -> utoipa::openapi::Object {
+    shared::domain::schema::one_of("`free`, `pro`, `team` or `enterprise`.", PLANS)
 }
 const HISTORY_SHOWN: i32 = 100;
 /// On the org item: the sort key of the newest plan change, the billing view's version
@@ -71,6 +67,7 @@ impl PlanChange {
 
 #[derive(Serialize, ToSchema)]
 pub struct BillingView {
+    #[schema(schema_with = plan_schema)]
     plan: String,
     /// Requests a month the plan includes; null is unlimited.
     monthly_request_limit: Option<u64>,

@@ -50,8 +50,12 @@ pub struct DeleteRequest {
 pub struct DeletionStarted {
     /// Always `deleting`: the organization is gone for every route and key, and its data
     /// is being removed.
-    #[schema(example = "deleting")]
+    #[schema(schema_with = deleting_schema)]
     status: &'static str,
+}
+
+fn deleting_schema() -> utoipa::openapi::Object {
+    shared::domain::schema::one_of("Always `deleting`.", &["deleting"])
 }
 
 /// The owner's 2FA was turned off meanwhile.

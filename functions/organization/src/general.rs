@@ -68,7 +68,7 @@ pub struct OrgView {
     name: String,
     slug: String,
     description: String,
-    /// `free`, `pro`, `team` or `enterprise`.
+    #[schema(schema_with = crate::billing::plan_schema)]
     plan: String,
     created_at: DateTime<Utc>,
     pin_protection_enabled: bool,

@@ -40,7 +40,7 @@ pub struct InvitationView {
     id: InvitationId,
     email: String,
     role: Role,
-    /// `pending` or `expired`.
+    #[schema(schema_with = shared::domain::schema::invitation_status)]
     status: &'static str,
     /// The user id of who invited.
     invited_by: String,

@@ -31,10 +31,10 @@ pub struct McpView {
     id: McpId,
     name: String,
     url: String,
-    /// `streamable_http` or `sse`.
+    #[schema(schema_with = shared::domain::schema::transport)]
     transport: String,
     config: Value,
-    /// `unknown` until reported; then `healthy`, `degraded` or `down`.
+    #[schema(schema_with = shared::domain::schema::health_shown)]
     health: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,

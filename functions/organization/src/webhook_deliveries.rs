@@ -20,6 +20,13 @@ use shared::webhooks::DeliveryJob;
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
+fn delivery_status_schema() -> utoipa::openapi::Object {
+    shared::domain::schema::one_of(
+        "`succeeded` (the endpoint answered 2xx) or `failed`.",
+        &["succeeded", "failed"],
+    )
+}
+
 /// One delivery attempt.
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryView {
@@ -27,7 +34,7 @@ pub struct DeliveryView {
     /// The `webhook-id` of the message (the same for every attempt and redelivery).
     message_id: MessageId,
     event: String,
-    /// `succeeded` or `failed`.
+    #[schema(schema_with = delivery_status_schema)]
     status: String,
     /// The endpoint's HTTP status; absent when it gave none (timeout, refused target).
     response_status: Option<i64>,

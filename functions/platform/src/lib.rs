@@ -18,8 +18,13 @@ pub mod settings;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// `ok` when the table answers.
+    /// `ok` when the table answers (otherwise the answer is a 500 problem).
+    #[schema(schema_with = ok_schema)]
     status: &'static str,
+}
+
+fn ok_schema() -> utoipa::openapi::Object {
+    shared::domain::schema::one_of("`ok` when the table answers.", &["ok"])
 }
 
 /// Liveness and storage reachability.

@@ -178,7 +178,8 @@ pub fn mcp_url_or_null() -> Object {
     or_null(mcp_url())
 }
 
-fn one_of(description: &str, values: &[&str]) -> Object {
+/// A string that is one of `values` (an enumeration a generated client can switch on).
+pub fn one_of(description: &str, values: &[&str]) -> Object {
     string(description)
         .enum_values(Some(values.iter().copied()))
         .build()
@@ -193,6 +194,26 @@ pub fn transport_or_null() -> Object {
 
 pub fn health() -> Object {
     one_of("The MCP server's health.", super::mcp::HEALTH)
+}
+
+/// What an answer shows of the values above.
+pub fn transport() -> Object {
+    one_of("`streamable_http` or `sse`.", super::mcp::TRANSPORTS)
+}
+
+pub fn health_shown() -> Object {
+    one_of(
+        "`unknown` until reported; then `healthy`, `degraded` or `down`.",
+        &["unknown", "healthy", "degraded", "down"],
+    )
+}
+
+/// An invitation's state: accepted and declined ones are gone, not shown.
+pub fn invitation_status() -> Object {
+    one_of(
+        "`pending`, or `expired` (past `expires_at`).",
+        &["pending", "expired"],
+    )
 }
 
 /// A custom domain ([`super::CustomDomain`]), in its ASCII form.
