@@ -17,13 +17,16 @@ Usage: openapi_conformance.py BASE_URL [--round-trips FILE]
 """
 
 import argparse
+import http.server
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 
 import boto3
+import jsonschema
 import pyotp
 
 import requests
@@ -53,6 +56,7 @@ spec["servers"] = [{"url": BASE}]
 # RFC 9457 bodies are JSON too.
 openapi = OpenAPI.from_dict(spec, config=Config(extra_media_type_deserializers={"application/problem+json": json.loads}))
 exercised = set()
+bodies = {}  # (method, template) -> the body of its first successful exchange
 checked = 0
 
 
@@ -77,6 +81,7 @@ def call(method, path, token=None, body=None, expect=None, template=None, raw=No
     operation = (method.lower(), template or path.split("?")[0])
     exercised.add(operation)
     if response.status_code < 400:
+        bodies.setdefault(operation, body)
         calls, rest = response.headers["x-plexmcp-dynamodb-calls"].split(";scans=")
         scans, trips = rest.split(";trips=")
         cost = round_trips.setdefault(operation, {"trips": 0, "calls": 0, "scans": 0, "exchanges": 0})
@@ -276,6 +281,77 @@ while True:
 assert logged and logged[0]["message_id"] == queued["message_id"], logged
 call("POST", f"{org}/webhooks/{hook['id']}/deliveries/{logged[0]['id']}/redeliver", token, expect=202, template=H + "/deliveries/{delivery_id}/redeliver")
 call("POST", f"{org}/webhooks/{hook['id']}/deliveries/dlv_01JDQX3Z8E6V4W2N9KQ5M7R1TA/redeliver", token, expect=404, template=H + "/deliveries/{delivery_id}/redeliver")
+
+# Every event an endpoint can subscribe to, and Send Test, arrives as the document's
+# `webhooks` section says: the payload's schema and the Standard Webhooks headers.
+received = []
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        received.append((self.headers, self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=receiver.serve_forever, daemon=True).start()
+catalogue = [e["name"] for e in call("GET", "/v1/webhooks/event-types", expect=200)["items"]]
+listener = call("POST", f"{org}/webhooks", token, {"url": f"http://127.0.0.1:{receiver.server_port}/events", "events": catalogue}, expect=201, template=W)
+evented = call("POST", f"{org}/mcps", token, {"name": "Evented", "url": "https://evented.example.com/mcp"}, expect=201, template=T + "/mcps")
+call("PATCH", f"{org}/mcps/{evented['id']}", token, {"name": "Evented again"}, expect=200, template=M)
+call("PUT", f"{org}/mcps/{evented['id']}/health", token, {"status": "down"}, expect=200, template=M + "/health")
+call("POST", f"{org}/usage", token, {"mcp_id": evented["id"], "requests": 25000, "tokens": 1}, expect=200, template=T + "/usage")
+evented_key = call("POST", f"{org}/api-keys", token, {"name": "Evented"}, expect=201, template=T + "/api-keys")
+call("DELETE", f"{org}/api-keys/{evented_key['id']}", token, expect=204, template=T + "/api-keys/{key_id}")
+joining = call("POST", f"{org}/members", token, {"email": other_email, "role": "viewer"}, expect=201, template=T + "/members")
+call("POST", f"/v1/me/invitations/{joining['id']}/accept", other_token, expect=200, template=mine + "/accept")
+call("DELETE", f"{org}/members/{other_id}", token, expect=200, template=member)
+call("DELETE", f"{org}/mcps/{evented['id']}", token, expect=204, template=M)
+call("POST", f"{org}/webhooks/{listener['id']}/test", token, expect=202, template=H + "/test")
+expected = set(catalogue) | {"webhook.test"}
+deadline = time.time() + 30
+while {json.loads(body)["type"] for _, body in received} < expected and time.time() < deadline:
+    time.sleep(0.2)
+arrived = {}
+for headers, body in received:
+    payload = json.loads(body)
+    delivery = spec["webhooks"][payload["type"]]["post"]
+    schema = {**delivery["requestBody"]["content"]["application/json"]["schema"], "components": spec["components"]}
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(payload)
+    for header in delivery["parameters"]:
+        assert headers.get(header["name"]), f"{payload['type']} arrived without {header['name']}"
+    arrived[payload["type"]] = arrived.get(payload["type"], 0) + 1
+assert set(arrived) == expected, f"events that did not arrive: {sorted(expected - set(arrived))}"
+assert set(spec["webhooks"]) == expected, sorted(spec["webhooks"])
+call("DELETE", f"{org}/webhooks/{listener['id']}", token, expect=204, template=H)
+
+# Who may call what: an operation names `api_key` in its security exactly when an org API
+# key (member rights at most) may do it; every other one refuses a valid key of the org.
+probe = call("POST", f"{org}/api-keys", token, {"name": "Probe"}, expect=201, template=T + "/api-keys")
+owner_id = call("GET", "/v1/me", token, expect=200)["id"]
+probe_mcp = call("POST", f"{org}/mcps", token, {"name": "Probe", "url": "https://probe.example.com/mcp"}, expect=201, template=T + "/mcps")
+probe_invitation = call("POST", f"{org}/members", token, {"email": f"oa-{uuid.uuid4().hex[:12]}@example.com", "role": "viewer"}, expect=201, template=T + "/members")
+ids = {"slug": slug, "mcp_id": probe_mcp["id"], "webhook_id": hook["id"], "delivery_id": logged[0]["id"], "export_id": job["id"],
+       "key_id": probe["id"], "user_id": owner_id, "invitation_id": probe_invitation["id"], "session_id": "ses_01JDQX3Z8E6V4W2N9KQ5M7R1TA"}
+queries = {"/v1/orgs/{slug}/usage": "?from=2026-01-01&to=2026-01-31"}
+# A valid body (one that answered before; the deletion comes last), so what refuses is the key.
+bodies.setdefault(("post", "/v1/orgs/{slug}/delete"), {"confirm_name": "Guarded", "password": "correct horse battery"})
+for template, item in sorted(spec["paths"].items()):
+    for method, operation in sorted(item.items()):
+        schemes = {name for requirement in operation["security"] for name in requirement}
+        if not schemes:
+            continue  # public
+        path = template.format(**ids) + queries.get(template, "")
+        if "api_key" not in schemes:
+            answer = session.request(method, f"{BASE}{path}", headers={"Authorization": f"Bearer {probe['key']}"}, json=bodies.get((method, template)))
+            assert answer.status_code in (401, 403), f"{method} {template} says it refuses API keys but answered one {answer.status_code} {answer.text}"
+        elif method == "get":
+            answer = session.request(method, f"{BASE}{path}", headers={"Authorization": f"Bearer {probe['key']}"})
+            assert answer.status_code not in (401, 403), f"{method} {template} says it takes API keys but answered one {answer.status_code} {answer.text}"
 call("DELETE", f"{org}/webhooks/{hook['id']}", token, expect=204, template=H)
 call("GET", f"{org}/webhooks/{hook['id']}", token, expect=404, template=H)
 

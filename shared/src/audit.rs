@@ -24,13 +24,24 @@ pub enum Category {
     Billing,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Who acted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     #[serde(rename = "type")]
+    #[schema(schema_with = actor_kind)]
     pub kind: String,
+    /// A user id, an API key id, the worker's name, or a network's fingerprint.
     pub id: String,
+    /// The user's address (users only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+}
+
+fn actor_kind() -> utoipa::openapi::Object {
+    crate::domain::schema::one_of(
+        "`user`, `api_key`, `system` (a worker) or `network` (a refused API key, logged by its source network).",
+        &["user", "api_key", "system", "network"],
+    )
 }
 
 impl Actor {
@@ -43,8 +54,11 @@ impl Actor {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What the action was done to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Target {
+    /// The kind of thing: `organization`, `user`, `session`, `invitation`, `mcp`,
+    /// `api_key`, `webhook`, `custom_domain` or `export`.
     #[serde(rename = "type")]
     pub kind: String,
     pub id: String,

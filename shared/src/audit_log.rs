@@ -301,19 +301,16 @@ pub struct AuditLogEntry {
     seq: u64,
     #[schema(value_type = chrono::DateTime<chrono::Utc>)]
     occurred_at: String,
-    /// `{type: "user"|"api_key"|"system", id, email?}`
-    #[schema(value_type = Object)]
-    actor: serde_json::Value,
+    actor: crate::audit::Actor,
     action: String,
-    #[schema(value_type = crate::audit::Category)]
-    category: String,
-    /// `{type, id}`
-    #[schema(value_type = Object)]
-    target: serde_json::Value,
+    category: crate::audit::Category,
+    target: crate::audit::Target,
     ip: Option<String>,
     user_agent: Option<String>,
     #[schema(schema_with = outcome_schema)]
     outcome: String,
+    /// What the action changed or found, by action (`{changes: {field: {from, to}}}`
+    /// for an edit); `{}` when there is nothing to add.
     #[schema(value_type = Object)]
     details: serde_json::Value,
     prev_hash: String,
@@ -343,13 +340,10 @@ impl AuditLogEntry {
             id: id.to_string(),
             seq,
             occurred_at,
-            actor: serde_json::to_value(actor).unwrap_or_default(),
+            actor,
             action,
-            category: serde_json::to_value(category)
-                .ok()
-                .and_then(|c| c.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            target: serde_json::to_value(target).unwrap_or_default(),
+            category,
+            target,
             ip,
             user_agent,
             outcome,

@@ -132,6 +132,11 @@ impl Event {
         }
     }
 
+    /// The event whose `data` is `data`.
+    pub fn of<D: crate::event_data::EventData>(org: &OrgId, data: &D, now: DateTime<Utc>) -> Self {
+        Event::new(D::TYPE, org, data.json(), now)
+    }
+
     /// The body delivered to endpoints: `{type, event, timestamp, organization_id, data}`
     /// (`type` is the Standard Webhooks name of `event`, the product page's: the same
     /// value; the message id travels as the `webhook-id` header).

@@ -18,6 +18,7 @@ pub mod domain;
 pub mod domains;
 pub mod email_verification;
 pub mod error;
+pub mod event_data;
 pub mod events;
 pub mod exports;
 pub mod http;

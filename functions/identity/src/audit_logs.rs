@@ -11,7 +11,7 @@ use shared::store::Key;
 use shared::{AppState, Error};
 
 /// The caller's own security events, newest first.
-#[utoipa::path(get, path = "/v1/me/audit-logs", operation_id = "list_my_audit_logs", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me/audit-logs", operation_id = "list_my_audit_logs", tag = "audit", security(("session" = [])),
     params(PageQuery),
     responses((status = 200, body = Page<AuditLogEntry>), (status = 400, body = Problem), (status = 401, body = Problem)))]
 pub async fn list(

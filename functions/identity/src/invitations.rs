@@ -11,11 +11,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use shared::audit::{Actor, AuditDraft, Category, Target};
 use shared::auth::{authenticate, Bearer};
 use shared::domain::Role;
-use shared::events::{Event, EventType};
+use shared::event_data::{self, EventData};
+use shared::events::Event;
 use shared::http::page::query_page;
 use shared::http::{ClientInfo, Page, PageQuery, Path, Problem, Query};
 use shared::ids::{InvitationId, OrgId};
@@ -66,7 +66,7 @@ impl From<Invitation> for MyInvitation {
 }
 
 /// The caller's invitations (matched on the login e-mail).
-#[utoipa::path(get, path = "/v1/me/invitations", operation_id = "list_my_invitations", tag = "team", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me/invitations", operation_id = "list_my_invitations", tag = "team", security(("session" = [])),
     params(PageQuery),
     responses((status = 200, body = Page<MyInvitation>), (status = 400, body = Problem), (status = 401, body = Problem)))]
 pub async fn list(
@@ -164,7 +164,7 @@ pub struct InvitationAccepted {
 }
 
 /// Accept an invitation: join the organization with the invited role.
-#[utoipa::path(post, path = "/v1/me/invitations/{invitation_id}/accept", operation_id = "accept_invitation", tag = "team", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/invitations/{invitation_id}/accept", operation_id = "accept_invitation", tag = "team", security(("session" = [])),
     params(("invitation_id" = String, Path)),
     responses(
         (status = 200, body = InvitationAccepted),
@@ -228,14 +228,17 @@ pub async fn accept(
         slug: org.slug.clone(),
         role: invitation.role,
     };
-    let data = json!({
-        "user_id": user.id, "email": user.email, "name": user.name,
-        "role": invitation.role, "invitation_id": invitation.id,
-    });
+    let data = event_data::TeamMemberAdded {
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        role: invitation.role,
+        invitation_id: invitation.id.clone(),
+    };
     let mutation = answering.mutation("team.member_added", Target::new("user", &user.id), &client);
     let mut mutation = invitation
         .withdrawn(mutation, &state.table)?
-        .details(data.clone())
+        .details(data.json())
         .write_named(
             ALREADY_MEMBER,
             put(
@@ -256,7 +259,7 @@ pub async fn accept(
             TOO_MANY_MEMBERSHIPS,
             members::joined(&state.table, &user.id)?,
         )
-        .emit(Event::new(EventType::TeamMemberAdded, &org.id, data, now));
+        .emit(Event::of(&org.id, &data, now));
     if invitation.role == Role::Owner {
         mutation = mutation.add("owner_count", 1);
     }
@@ -287,7 +290,7 @@ const ALREADY_MEMBER: &str = "already_member";
 const TOO_MANY_MEMBERSHIPS: &str = "too_many_memberships";
 
 /// Decline an invitation: it is removed, and the org's audit log records it.
-#[utoipa::path(post, path = "/v1/me/invitations/{invitation_id}/decline", operation_id = "decline_invitation", tag = "team", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/invitations/{invitation_id}/decline", operation_id = "decline_invitation", tag = "team", security(("session" = [])),
     params(("invitation_id" = String, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn decline(

@@ -47,14 +47,27 @@ pub struct LoginRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionCreated {
-    /// Send as `Authorization: Bearer <token>`. Shown once. Absent when the sign-in asked
-    /// for a browser session (`X-PlexMCP-Session: cookie`): the token is then only in the
-    /// `HttpOnly` cookie `__Host-plexmcp_session` (`plexmcp_session` over http on loopback).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = String, required = false)]
-    token: Option<String>,
+    /// Send as `Authorization: Bearer <token>`. Shown once.
+    token: String,
     session_id: SessionId,
     expires_at: DateTime<Utc>,
+}
+
+/// A session started for a browser (`X-PlexMCP-Session: cookie`): its token is only in the
+/// `HttpOnly` cookie `__Host-plexmcp_session` (`plexmcp_session` over http on loopback).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserSessionCreated {
+    session_id: SessionId,
+    expires_at: DateTime<Utc>,
+}
+
+/// A new session: its token in the body, or for a browser only in the session cookie.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SessionStarted {
+    Token(SessionCreated),
+    Cookie(BrowserSessionCreated),
 }
 
 #[derive(Serialize, ToSchema)]
@@ -69,7 +82,7 @@ pub struct ChallengeIssued {
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LoginResponse {
-    Session(SessionCreated),
+    Session(SessionStarted),
     Challenge(ChallengeIssued),
 }
 
@@ -141,31 +154,32 @@ pub async fn login(
     }
     let passed = throttle.passed(&state.table)?;
     let passed = |mutation: Mutation| mutation.writes(passed);
-    let response = if user.two_factor_enabled {
-        LoginResponse::Challenge(start_challenge(&state, &user, &profile, &client, passed).await?)
+    Ok(if user.two_factor_enabled {
+        let challenge = start_challenge(&state, &user, &profile, &client, passed).await?;
+        axum::Json(LoginResponse::Challenge(challenge)).into_response()
     } else {
-        LoginResponse::Session(start_session(&state, &user, &profile, &client, passed).await?)
-    };
-    Ok(match response {
-        LoginResponse::Session(session) => session.deliver(&delivery),
-        challenge => axum::Json(challenge).into_response(),
+        let session = start_session(&state, &user, &profile, &client, passed).await?;
+        session.deliver(&delivery, LoginResponse::Session)
     })
 }
 
 impl SessionCreated {
-    /// The answer: the token in the body, or — for a browser session — only in the
-    /// session cookie, which lasts as long as the session may.
-    fn deliver(mut self, delivery: &SessionDelivery) -> Response {
-        match self.token.take() {
-            Some(token) if delivery.cookie => {
-                let cookie = delivery.set(&token, ABSOLUTE_TIMEOUT.num_seconds());
-                ([(header::SET_COOKIE, cookie)], axum::Json(self)).into_response()
-            }
-            token => {
-                self.token = token;
-                axum::Json(self).into_response()
-            }
+    /// The answer (`answer` of the session started): the token in the body, or — for a
+    /// browser session — only in the session cookie, which lasts as long as the session may.
+    fn deliver<T: Serialize>(
+        self,
+        delivery: &SessionDelivery,
+        answer: impl FnOnce(SessionStarted) -> T,
+    ) -> Response {
+        if !delivery.cookie {
+            return axum::Json(answer(SessionStarted::Token(self))).into_response();
         }
+        let cookie = delivery.set(&self.token, ABSOLUTE_TIMEOUT.num_seconds());
+        let started = SessionStarted::Cookie(BrowserSessionCreated {
+            session_id: self.session_id,
+            expires_at: self.expires_at,
+        });
+        ([(header::SET_COOKIE, cookie)], axum::Json(answer(started))).into_response()
     }
 }
 
@@ -259,7 +273,7 @@ async fn start_session(
         .commit(state)
         .await?;
     Ok(SessionCreated {
-        token: Some(token.to_string()),
+        token: token.to_string(),
         session_id: token.session_id,
         expires_at: now + ABSOLUTE_TIMEOUT,
     })
@@ -305,7 +319,7 @@ async fn challenge_and_profile(
 #[utoipa::path(post, path = "/v1/auth/login/2fa", operation_id = "login_second_factor", tag = "identity", request_body = SecondStepRequest,
     params(("X-PlexMCP-Session" = Option<String>, Header, description = "`cookie`: a browser session, as at `/v1/auth/login`")),
     responses(
-        (status = 200, body = SessionCreated),
+        (status = 200, body = SessionStarted),
         (status = 401, description = "`unauthorized` (challenge invalid, expired or used) or `invalid_code`", body = Problem),
         (status = 429, description = "`rate_limited`, with `retry_after`", body = Problem),
     ))]
@@ -371,7 +385,7 @@ pub async fn login_second_factor(
     })
     .await;
     match created {
-        Ok(session) => Ok(session.deliver(&delivery)),
+        Ok(session) => Ok(session.deliver(&delivery, std::convert::identity)),
         // The step was already accepted, or the backup code spent, by another request.
         Err(CommitError::Conflict(FACTOR_SPENT)) => Err(rejected(
             &state,
@@ -392,7 +406,7 @@ pub async fn login_second_factor(
 const CHALLENGE_USED: &str = "challenge_used";
 
 /// Log out: revokes the current session.
-#[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "identity", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "identity", security(("session" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
 pub async fn logout(
     State(state): State<AppState>,

@@ -34,7 +34,7 @@ pub struct MeView {
 /// The caller's profile and organizations.
 ///
 /// Three round trips: session + profile, the caller's memberships, their orgs.
-#[utoipa::path(get, path = "/v1/me", operation_id = "get_me", tag = "identity", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me", operation_id = "get_me", tag = "identity", security(("session" = [])),
     responses((status = 200, body = MeView), (status = 401, body = Problem)))]
 pub async fn me(
     State(state): State<AppState>,

@@ -62,7 +62,7 @@ pub(crate) async fn live_sessions(
 }
 
 /// The caller's active sessions, most recently used first.
-#[utoipa::path(get, path = "/v1/me/sessions", operation_id = "list_sessions", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/me/sessions", operation_id = "list_sessions", tag = "sessions", security(("session" = [])),
     responses((status = 200, body = SessionList), (status = 401, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -89,7 +89,7 @@ pub async fn list(
 const SESSION_GONE: &str = "session_gone";
 
 /// Revoke one session: its token is rejected on its next request.
-#[utoipa::path(delete, path = "/v1/me/sessions/{session_id}", operation_id = "revoke_session", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/me/sessions/{session_id}", operation_id = "revoke_session", tag = "sessions", security(("session" = [])),
     params(("session_id" = String, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn revoke(
@@ -125,7 +125,7 @@ pub async fn revoke(
 }
 
 /// Revoke every session except the current one.
-#[utoipa::path(post, path = "/v1/me/sessions/revoke-all", operation_id = "revoke_all_sessions", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/sessions/revoke-all", operation_id = "revoke_all_sessions", tag = "sessions", security(("session" = [])),
     responses((status = 200, body = Revoked), (status = 401, body = Problem)))]
 pub async fn revoke_all(
     State(state): State<AppState>,

@@ -222,7 +222,7 @@ pub struct SetupRequest {
 /// Needs the password, checked like a login (a wrong one counts towards the login lock:
 /// 5 failures lock for 15 minutes). Calling it again before enabling replaces the
 /// pending secret.
-#[utoipa::path(post, path = "/v1/me/2fa/setup", operation_id = "setup_two_factor", tag = "two-factor", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/2fa/setup", operation_id = "setup_two_factor", tag = "two-factor", security(("session" = [])),
     request_body = SetupRequest,
     responses(
         (status = 200, body = TwoFactorSetup),
@@ -286,7 +286,7 @@ pub async fn setup(
 }
 
 /// Turn 2FA on with a current code of the pending secret; returns the backup codes once.
-#[utoipa::path(post, path = "/v1/me/2fa/enable", operation_id = "enable_two_factor", tag = "two-factor", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/2fa/enable", operation_id = "enable_two_factor", tag = "two-factor", security(("session" = [])),
     request_body = CodeRequest,
     responses(
         (status = 200, body = BackupCodes),
@@ -356,7 +356,7 @@ pub async fn enable(
 }
 
 /// Turn 2FA off: needs the password and a current code (or a backup code).
-#[utoipa::path(post, path = "/v1/me/2fa/disable", operation_id = "disable_two_factor", tag = "two-factor", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/2fa/disable", operation_id = "disable_two_factor", tag = "two-factor", security(("session" = [])),
     request_body = DisableRequest,
     responses(
         (status = 204, description = "Off; `PlexMCP-Other-Sessions` says how many other sessions stay signed in",
@@ -427,7 +427,7 @@ pub async fn disable(
 }
 
 /// Replace the backup codes (a current code is required); the old ones stop working.
-#[utoipa::path(post, path = "/v1/me/2fa/backup-codes", operation_id = "regenerate_backup_codes", tag = "two-factor", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/2fa/backup-codes", operation_id = "regenerate_backup_codes", tag = "two-factor", security(("session" = [])),
     request_body = CodeRequest,
     responses(
         (status = 200, body = BackupCodes),

@@ -88,7 +88,7 @@ pub async fn verify(
 
 /// Send a new verification link to the caller's address (at most one a minute); the
 /// previous link stops working.
-#[utoipa::path(post, path = "/v1/me/verify-email", operation_id = "resend_verification_email", tag = "identity", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/me/verify-email", operation_id = "resend_verification_email", tag = "identity", security(("session" = [])),
     responses(
         (status = 202, body = VerificationSent),
         (status = 401, body = Problem),

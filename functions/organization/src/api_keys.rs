@@ -8,12 +8,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::api_keys::ApiKeySecret;
 use shared::audit::{Category, Target};
 use shared::domain::{Name, Permission};
-use shared::events::{Event, EventType};
+use shared::event_data::{self, EventData};
+use shared::events::Event;
 use shared::http::page::query_page;
 use shared::http::Path;
 use shared::http::{ClientInfo, Created, Json, Page, PageQuery, Problem, Query};
@@ -76,7 +76,7 @@ const KEY_LIMIT: &str = "api_key_limit";
 const KEY_GONE: &str = "api_key_gone";
 
 /// Create an API key (members and up). Emits `api_key.created`.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/api-keys", operation_id = "create_api_key", tag = "api-keys", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/api-keys", operation_id = "create_api_key", tag = "api-keys", security(("session" = [])),
     params(("slug" = String, Path)), request_body = CreateApiKey,
     responses((status = 201, body = ApiKeyCreated, headers(("Location" = String, description = "the new resource's path"))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, description = "`api_key_limit`", body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
@@ -110,7 +110,11 @@ pub async fn create(
     pointer.insert("key_id".into(), s(id.as_str()));
     // Whose rights the key borrows: read with the key on every request it makes.
     pointer.insert("created_by".into(), s(access.actor().id));
-    let data = json!({ "key_id": id, "name": name.as_str(), "prefix": secret.display_prefix() });
+    let data = event_data::ApiKeyCreated {
+        key_id: id.clone(),
+        name: name.as_str().to_owned(),
+        prefix: secret.display_prefix(),
+    };
     access
         .mutation(
             "api_key.created",
@@ -118,7 +122,7 @@ pub async fn create(
             Target::new("api_key", &id),
             &client,
         )
-        .details(data.clone())
+        .details(data.json())
         .write(put(&state.table, item, "attribute_not_exists(pk)")?)
         .write(put(&state.table, pointer, "attribute_not_exists(pk)")?)
         .write_named(
@@ -131,12 +135,7 @@ pub async fn create(
                 &secret.hash(),
             )?,
         )
-        .emit(Event::new(
-            EventType::ApiKeyCreated,
-            &access.org.id,
-            data,
-            now,
-        ))
+        .emit(Event::of(&access.org.id, &data, now))
         .commit(&state)
         .await
         .map_err(|e| match e {
@@ -160,7 +159,7 @@ pub async fn create(
 }
 
 /// The org's API keys: metadata only, never a key (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/api-keys", operation_id = "list_api_keys", tag = "api-keys", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/api-keys", operation_id = "list_api_keys", tag = "api-keys", security(("session" = [])),
     params(("slug" = String, Path), PageQuery),
     responses((status = 200, body = Page<ApiKeyView>), (status = 400, body = Problem), (status = 403, description = "API keys cannot list keys", body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
@@ -185,7 +184,7 @@ pub async fn list(
 
 /// Revoke an API key (owners and admins; **PIN-gated**): it is rejected on its next
 /// request. Emits `api_key.revoked`.
-#[utoipa::path(delete, path = "/v1/orgs/{slug}/api-keys/{key_id}", operation_id = "revoke_api_key", tag = "api-keys", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/api-keys/{key_id}", operation_id = "revoke_api_key", tag = "api-keys", security(("session" = [])),
     params(("slug" = String, Path), ("key_id" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on")),
     responses(
         (status = 204),
@@ -216,7 +215,11 @@ pub async fn revoke(
     };
     let view = ApiKeyView::from_item(&item)?;
     let hash = item.str("key_hash")?;
-    let data = json!({ "key_id": view.id, "name": view.name, "prefix": view.prefix });
+    let data = event_data::ApiKeyRevoked {
+        key_id: view.id.clone(),
+        name: view.name.clone(),
+        prefix: view.prefix.clone(),
+    };
     let mut mutation = access
         .mutation(
             "api_key.revoked",
@@ -224,7 +227,7 @@ pub async fn revoke(
             Target::new("api_key", &view.id),
             &client,
         )
-        .details(data.clone())
+        .details(data.json())
         .write_named(
             KEY_GONE,
             delete(
@@ -234,12 +237,7 @@ pub async fn revoke(
             ),
         )
         .write(delete(&state.table, &Key::api_key_pointer(hash), None))
-        .emit(Event::new(
-            EventType::ApiKeyRevoked,
-            &access.org.id,
-            data,
-            Utc::now(),
-        ));
+        .emit(Event::of(&access.org.id, &data, Utc::now()));
     if let Some(creator) = UserId::parse(&view.created_by) {
         mutation = mutation.write(members::key_revoked(
             &state.table,

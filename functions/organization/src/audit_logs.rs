@@ -73,7 +73,7 @@ async fn access(state: &AppState, credential: &Credential, slug: &str) -> Result
 }
 
 /// The org's audit log, newest first: filters combine; cursors are bound to them.
-#[utoipa::path(get, path = "/v1/orgs/{slug}/audit-logs", operation_id = "list_audit_logs", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/audit-logs", operation_id = "list_audit_logs", tag = "audit", security(("session" = [])),
     params(("slug" = String, Path), AuditQuery),
     responses(
         (status = 200, body = Page<AuditLogEntry>),
@@ -140,7 +140,7 @@ pub async fn list(
 
 /// Recomputes the hash chain over a date range: an entry edited or deleted in the table
 /// is found.
-#[utoipa::path(get, path = "/v1/orgs/{slug}/audit-logs/verify", operation_id = "verify_audit_logs", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/audit-logs/verify", operation_id = "verify_audit_logs", tag = "audit", security(("session" = [])),
     params(("slug" = String, Path), RangeQuery),
     responses(
         (status = 200, body = Verification),

@@ -19,11 +19,6 @@ use shared::store::{put, s, CommitError, Item, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
-pub const PLANS: &[&str] = &["free", "pro", "team", "enterprise"];
-
-pub(crate) fn plan_schema() -> utoipa::openapi::Object {
-    shared::domain::schema::one_of("`free`, `pro`, `team` or `enterprise`.", PLANS)
-}
 const HISTORY_SHOWN: i32 = 100;
 /// On the org item: the sort key of the newest plan change, the billing view's version
 /// (the plan alone could go free → pro → free and look unchanged).
@@ -42,7 +37,7 @@ pub fn monthly_request_limit(plan: &str) -> Option<u64> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePlan {
-    #[schema(schema_with = plan_schema)]
+    #[schema(schema_with = shared::domain::schema::plan)]
     plan: String,
 }
 
@@ -67,7 +62,7 @@ impl PlanChange {
 
 #[derive(Serialize, ToSchema)]
 pub struct BillingView {
-    #[schema(schema_with = plan_schema)]
+    #[schema(schema_with = shared::domain::schema::plan)]
     plan: String,
     /// Requests a month the plan includes; null is unlimited.
     monthly_request_limit: Option<u64>,
@@ -113,7 +108,7 @@ async fn history(state: &AppState, access: &OrgAccess) -> Result<Vec<PlanChange>
 }
 
 /// The plan and its history (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/billing", operation_id = "get_billing", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/billing", operation_id = "get_billing", tag = "billing", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path)),
     responses(
         (status = 200, body = BillingView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change the plan only from that version"))),
@@ -130,7 +125,7 @@ pub async fn get(
 }
 
 /// Change the plan (owners and admins; **PIN-gated**).
-#[utoipa::path(put, path = "/v1/orgs/{slug}/billing", operation_id = "change_plan", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/orgs/{slug}/billing", operation_id = "change_plan", tag = "billing", security(("session" = [])),
     params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on"), ("If-Match" = Option<String>, Header, description = "an ETag of the billing view: the plan changes only from that version")),
     request_body = ChangePlan,
     responses(
@@ -149,7 +144,7 @@ pub async fn change_plan(
     if_match: IfMatch,
     Json(body): Json<ChangePlan>,
 ) -> Result<Tagged<BillingView>, Error> {
-    if !PLANS.contains(&body.plan.as_str()) {
+    if !shared::domain::plan::PLANS.contains(&body.plan.as_str()) {
         return Err(Error::invalid(
             "plan",
             "must be one of free, pro, team, enterprise",

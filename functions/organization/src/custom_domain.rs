@@ -143,7 +143,7 @@ fn taken() -> Error {
 /// failed or expired one and releases its name; the same domain again answers as it is,
 /// and an expired one set again keeps its token. Setting claims nothing: a name another
 /// org has not verified may be set by any number of orgs, each with its own token.
-#[utoipa::path(put, path = "/v1/orgs/{slug}/custom-domain", operation_id = "put_custom_domain", tag = "custom-domain", security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/orgs/{slug}/custom-domain", operation_id = "put_custom_domain", tag = "custom-domain", security(("session" = [])),
     params(("slug" = String, Path)), request_body = PutDomain,
     responses(
         (status = 200, body = CustomDomainView),
@@ -237,7 +237,7 @@ async fn schedule_first_check(state: &AppState, org: &shared::ids::OrgId, record
 }
 
 /// The org's custom domain and where its verification stands (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/custom-domain", operation_id = "get_custom_domain", tag = "custom-domain", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/custom-domain", operation_id = "get_custom_domain", tag = "custom-domain", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path)),
     responses((status = 200, body = CustomDomainView), (status = 404, description = "no custom domain, or no such org", body = Problem)))]
 pub async fn get(
@@ -254,7 +254,7 @@ pub async fn get(
 /// Check DNS now (owners and admins): verified when the CNAME points to the gateway and
 /// the TXT record holds the token; otherwise the reason. A verified domain whose records
 /// are gone is `failed`.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/custom-domain/verify", operation_id = "verify_custom_domain", tag = "custom-domain", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/custom-domain/verify", operation_id = "verify_custom_domain", tag = "custom-domain", security(("session" = [])),
     params(("slug" = String, Path)),
     responses(
         (status = 200, body = CustomDomainView),
@@ -305,7 +305,7 @@ pub async fn verify(
 }
 
 /// Remove the custom domain (owners and admins, any plan): the name is released.
-#[utoipa::path(delete, path = "/v1/orgs/{slug}/custom-domain", operation_id = "delete_custom_domain", tag = "custom-domain", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/custom-domain", operation_id = "delete_custom_domain", tag = "custom-domain", security(("session" = [])),
     params(("slug" = String, Path)),
     responses(
         (status = 204, description = "Removed"),

@@ -68,7 +68,7 @@ const TWO_FACTOR_CHANGED: &str = "two_factor_changed";
 /// the audit log. Billing records are kept for compliance (`BILLING_RETENTION_DAYS`).
 /// From the answer on, every route of the org answers 404 and its API keys 401; the slug
 /// becomes free once everything is gone.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/delete", operation_id = "delete_organization", tag = "organizations", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/delete", operation_id = "delete_organization", tag = "organizations", security(("session" = [])),
     params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on")),
     request_body = DeleteRequest,
     responses(

@@ -141,7 +141,7 @@ async fn start(
 
 /// Start a data export (owners and admins). The audit log is included only on a paid
 /// plan, as it is shown only there.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/exports", operation_id = "create_export", tag = "exports", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/exports", operation_id = "create_export", tag = "exports", security(("session" = [])),
     params(("slug" = String, Path)), request_body = CreateExport,
     responses(
         (status = 202, body = ExportView),
@@ -248,7 +248,7 @@ fn audit_export(body: &CreateAuditExport) -> Result<(Format, AuditFilters), Erro
 /// Export the audit log, filtered as in `GET …/audit-logs` (owners and admins; Pro plan
 /// and up). The CSV columns: id, occurred_at, actor_type, actor_id, actor_email, action,
 /// category, target_type, target_id, ip, user_agent, outcome, hash, prev_hash.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/audit-logs/export", operation_id = "export_audit_logs", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/audit-logs/export", operation_id = "export_audit_logs", tag = "audit", security(("session" = [])),
     params(("slug" = String, Path)), request_body = CreateAuditExport,
     responses(
         (status = 202, body = ExportView),
@@ -281,7 +281,7 @@ pub async fn create_audit(
 
 /// The org's exports, newest first (owners and admins). Download links come with `GET`
 /// of one export.
-#[utoipa::path(get, path = "/v1/orgs/{slug}/exports", operation_id = "list_exports", tag = "exports", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/exports", operation_id = "list_exports", tag = "exports", security(("session" = [])),
     params(("slug" = String, Path), PageQuery),
     responses((status = 200, body = Page<ExportView>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
@@ -306,7 +306,7 @@ pub async fn list(
 
 /// One export (owners and admins); when ready, with a fresh download link valid for 15
 /// minutes. Each link issued is an audit entry.
-#[utoipa::path(get, path = "/v1/orgs/{slug}/exports/{export_id}", operation_id = "get_export", tag = "exports", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/exports/{export_id}", operation_id = "get_export", tag = "exports", security(("session" = [])),
     params(("slug" = String, Path), ("export_id" = String, Path)),
     responses((status = 200, body = ExportView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(

@@ -68,7 +68,7 @@ pub struct OrgView {
     name: String,
     slug: String,
     description: String,
-    #[schema(schema_with = crate::billing::plan_schema)]
+    #[schema(schema_with = shared::domain::schema::plan)]
     plan: String,
     created_at: DateTime<Utc>,
     pin_protection_enabled: bool,
@@ -113,7 +113,7 @@ const SLUG_TAKEN: &str = "slug_taken";
 const FOUNDER_CHANGED: &str = "founder_changed";
 
 /// Create an organization; the caller becomes its owner. Plan `free`.
-#[utoipa::path(post, path = "/v1/orgs", operation_id = "create_org", tag = "organizations", security(("bearer" = [])), request_body = CreateOrg,
+#[utoipa::path(post, path = "/v1/orgs", operation_id = "create_org", tag = "organizations", security(("session" = [])), request_body = CreateOrg,
     responses(
         (status = 201, body = OrgView, headers(("Location" = String, description = "the new resource's path"))),
         (status = 401, body = Problem),
@@ -205,7 +205,7 @@ pub async fn create(
 }
 
 /// Read an organization (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}", operation_id = "get_org", tag = "organizations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}", operation_id = "get_org", tag = "organizations", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path)),
     responses((status = 200, body = OrgView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
@@ -219,7 +219,7 @@ pub async fn get(
 }
 
 /// Change the name and/or description (owners and admins).
-#[utoipa::path(patch, path = "/v1/orgs/{slug}", operation_id = "update_org", tag = "organizations", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/orgs/{slug}", operation_id = "update_org", tag = "organizations", security(("session" = [])),
     params(("slug" = String, Path), ("If-Match" = Option<String>, Header, description = "an ETag of the org: the change is made only to that version")), request_body = UpdateOrg,
     responses(
         (status = 200, body = OrgView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))),

@@ -67,7 +67,7 @@ const ALREADY_MEMBER: &str = "already_member";
 
 /// Invite someone to the team (owners and admins; only owners invite owners). The same
 /// answer whether or not an account uses the address; a current member → 409.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/members", operation_id = "invite_member", tag = "team", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/members", operation_id = "invite_member", tag = "team", security(("session" = [])),
     params(("slug" = String, Path)), request_body = InviteMember,
     responses(
         (status = 201, body = InvitationView, headers(("Location" = String, description = "the new resource's path"))),
@@ -224,7 +224,7 @@ pub async fn invite(
 }
 
 /// The org's invitations, pending and recently expired (owners and admins).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/invitations", operation_id = "list_invitations", tag = "team", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/invitations", operation_id = "list_invitations", tag = "team", security(("session" = [])),
     params(("slug" = String, Path), PageQuery),
     responses((status = 200, body = Page<InvitationView>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
@@ -266,7 +266,7 @@ async fn target(
 }
 
 /// One invitation of the org (owners and admins).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/invitations/{invitation_id}", operation_id = "get_invitation", tag = "team", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/invitations/{invitation_id}", operation_id = "get_invitation", tag = "team", security(("session" = [])),
     params(("slug" = String, Path), ("invitation_id" = String, Path)),
     responses((status = 200, body = InvitationView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
@@ -279,7 +279,7 @@ pub async fn get(
 }
 
 /// Revoke an invitation (owners and admins): it can no longer be accepted.
-#[utoipa::path(delete, path = "/v1/orgs/{slug}/invitations/{invitation_id}", operation_id = "revoke_invitation", tag = "team", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/invitations/{invitation_id}", operation_id = "revoke_invitation", tag = "team", security(("session" = [])),
     params(("slug" = String, Path), ("invitation_id" = String, Path)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn revoke(

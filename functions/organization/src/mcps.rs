@@ -12,7 +12,8 @@ use shared::audit::{Category, Target};
 use shared::domain::mcp::{parse_config, parse_health, parse_transport, split_secrets, McpUrl};
 use shared::domain::{Name, Permission};
 use shared::error::Validator;
-use shared::events::{Event, EventType};
+use shared::event_data::{self, EventData};
+use shared::events::Event;
 use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::page::query_page;
 use shared::http::Path;
@@ -145,7 +146,7 @@ async fn stored_secrets(
 const MCP_CHANGED: &str = "mcp_changed";
 
 /// Register an MCP server (members and up). Emits `mcp.created`.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/mcps", operation_id = "create_mcp", tag = "mcps", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/mcps", operation_id = "create_mcp", tag = "mcps", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path)), request_body = CreateMcp,
     responses((status = 201, body = McpView, headers(("Location" = String, description = "the new resource's path"))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
@@ -194,8 +195,12 @@ pub async fn create(
     }
     item.insert("created_at".into(), time(now));
     item.insert("updated_at".into(), time(now));
-    let data =
-        json!({ "mcp_id": id, "name": name.as_str(), "url": url.as_str(), "transport": transport });
+    let data = event_data::McpCreated {
+        mcp_id: id.clone(),
+        name: name.as_str().to_owned(),
+        url: url.as_str().to_owned(),
+        transport: transport.to_owned(),
+    };
     access
         .mutation(
             "mcp.created",
@@ -203,9 +208,9 @@ pub async fn create(
             Target::new("mcp", &id),
             &client,
         )
-        .details(data.clone())
+        .details(data.json())
         .write(put(&state.table, item.clone(), "attribute_not_exists(pk)")?)
-        .emit(Event::new(EventType::McpCreated, &access.org.id, data, now))
+        .emit(Event::of(&access.org.id, &data, now))
         .commit(&state)
         .await?;
     Ok(Created::at(
@@ -215,7 +220,7 @@ pub async fn create(
 }
 
 /// The org's MCP servers (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/mcps", operation_id = "list_mcps", tag = "mcps", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/mcps", operation_id = "list_mcps", tag = "mcps", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), PageQuery),
     responses((status = 200, body = Page<McpView>), (status = 404, body = Problem)))]
 pub async fn list(
@@ -238,7 +243,7 @@ pub async fn list(
 }
 
 /// One MCP server (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "get_mcp", tag = "mcps", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "get_mcp", tag = "mcps", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), ("mcp_id" = String, Path)),
     responses((status = 200, body = McpView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))), (status = 404, body = Problem)))]
 pub async fn get(
@@ -252,7 +257,7 @@ pub async fn get(
 }
 
 /// Change an MCP server's name, URL, transport or config (members and up). Emits `mcp.updated`.
-#[utoipa::path(patch, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "update_mcp", tag = "mcps", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "update_mcp", tag = "mcps", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), ("mcp_id" = String, Path), ("If-Match" = Option<String>, Header, description = "an ETag: the change is made only to that version")), request_body = UpdateMcp,
     responses((status = 200, body = McpView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, description = "`precondition_failed`: the MCP is not (or no longer) the version If-Match names", body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
@@ -327,7 +332,15 @@ pub async fn update(
     let now = Utc::now();
     let mut sets: Vec<(&str, AttributeValue)> = changes.iter().map(|(a, v)| (*a, s(v))).collect();
     sets.push(("updated_at", time(now)));
-    let data = json!({ "mcp_id": view.id, "name": changes.iter().find(|(a, _)| *a == "name").map(|(_, v)| v.as_str()).unwrap_or(&view.name), "changes": diff });
+    let name = changes
+        .iter()
+        .find(|(a, _)| *a == "name")
+        .map(|(_, v)| v.as_str());
+    let data = event_data::McpUpdated {
+        mcp_id: view.id.clone(),
+        name: name.unwrap_or(&view.name).to_owned(),
+        changes: diff,
+    };
     let key = Key::mcp(&access.org.id, view.id.as_str());
     access
         .mutation(
@@ -336,7 +349,7 @@ pub async fn update(
             Target::new("mcp", &view.id),
             &client,
         )
-        .details(data.clone())
+        .details(data.json())
         .write_named(
             MCP_CHANGED,
             update_if(
@@ -346,7 +359,7 @@ pub async fn update(
                 Some(("updated_at", s(item.str("updated_at")?))),
             )?,
         )
-        .emit(Event::new(EventType::McpUpdated, &access.org.id, data, now))
+        .emit(Event::of(&access.org.id, &data, now))
         .commit(&state)
         .await
         .map_err(|e| match e {
@@ -367,7 +380,7 @@ pub async fn update(
 }
 
 /// Delete an MCP server (owners and admins; **PIN-gated**). Emits `mcp.deleted`.
-#[utoipa::path(delete, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "delete_mcp", tag = "mcps", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/mcps/{mcp_id}", operation_id = "delete_mcp", tag = "mcps", security(("session" = [])),
     params(("slug" = String, Path), ("mcp_id" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on")),
     responses(
         (status = 204),
@@ -397,7 +410,10 @@ pub async fn remove(
         return Err(gate.refuse(&state, Error::NotFound).await);
     };
     let view = McpView::from_item(&item)?;
-    let data = json!({ "mcp_id": view.id, "name": view.name });
+    let data = event_data::McpDeleted {
+        mcp_id: view.id.clone(),
+        name: view.name.clone(),
+    };
     let mutation = access
         .mutation(
             "mcp.deleted",
@@ -405,7 +421,7 @@ pub async fn remove(
             Target::new("mcp", &view.id),
             &client,
         )
-        .details(data.clone())
+        .details(data.json())
         .write_named(
             MCP_CHANGED,
             delete(
@@ -414,12 +430,7 @@ pub async fn remove(
                 Some("attribute_exists(pk)"),
             ),
         )
-        .emit(Event::new(
-            EventType::McpDeleted,
-            &access.org.id,
-            data,
-            Utc::now(),
-        ));
+        .emit(Event::of(&access.org.id, &data, Utc::now()));
     gate.commit(&state, mutation).await.map_err(|e| match e {
         CommitError::Conflict(MCP_CHANGED) => Error::NotFound,
         other => other.into(),
@@ -429,7 +440,7 @@ pub async fn remove(
 
 /// Report an MCP server's health (members and up). Emits `mcp.health_changed` only when
 /// the status changes.
-#[utoipa::path(put, path = "/v1/orgs/{slug}/mcps/{mcp_id}/health", operation_id = "report_mcp_health", tag = "mcps", security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/orgs/{slug}/mcps/{mcp_id}/health", operation_id = "report_mcp_health", tag = "mcps", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), ("mcp_id" = String, Path)), request_body = HealthReport,
     responses((status = 200, body = McpView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn report_health(
@@ -447,7 +458,12 @@ pub async fn report_health(
         return Ok(axum::Json(view));
     }
     let now = Utc::now();
-    let data = json!({ "mcp_id": view.id, "name": view.name, "from": view.health, "to": status });
+    let data = event_data::McpHealthChanged {
+        mcp_id: view.id.clone(),
+        name: view.name.clone(),
+        from: view.health.clone(),
+        to: status.clone(),
+    };
     let key = Key::mcp(&access.org.id, view.id.as_str());
     let sets = [("health", s(&status)), ("updated_at", time(now))];
     let committed = access
@@ -457,17 +473,12 @@ pub async fn report_health(
             Target::new("mcp", &view.id),
             &client,
         )
-        .details(data.clone())
+        .details(data.json())
         .write_named(
             MCP_CHANGED,
             update_if(&state.table, &key, &sets, Some(("health", s(&view.health))))?,
         )
-        .emit(Event::new(
-            EventType::McpHealthChanged,
-            &access.org.id,
-            data,
-            now,
-        ))
+        .emit(Event::of(&access.org.id, &data, now))
         .commit(&state)
         .await;
     match committed {

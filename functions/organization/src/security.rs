@@ -49,7 +49,7 @@ fn view(access: &OrgAccess) -> SecurityView {
 }
 
 /// Whether PIN protection is on (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/security", operation_id = "get_security", tag = "security", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/security", operation_id = "get_security", tag = "security", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path)),
     responses(
         (status = 200, body = SecurityView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to set or turn off the PIN only from that version"))),
@@ -76,7 +76,7 @@ fn changed(if_match: &IfMatch, error: CommitError) -> Error {
 }
 
 /// Turn PIN protection on, or change the PIN (then the current PIN goes in `X-PlexMCP-PIN`).
-#[utoipa::path(put, path = "/v1/orgs/{slug}/security/pin", operation_id = "set_pin", tag = "security", security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/orgs/{slug}/security/pin", operation_id = "set_pin", tag = "security", security(("session" = [])),
     params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The current PIN, when changing it"), ("If-Match" = Option<String>, Header, description = "an ETag of the security settings: the change is made only to that version")),
     request_body = SetPin,
     responses(
@@ -159,7 +159,7 @@ pub async fn set_pin(
 }
 
 /// Turn PIN protection off (the current PIN goes in `X-PlexMCP-PIN`).
-#[utoipa::path(delete, path = "/v1/orgs/{slug}/security/pin", operation_id = "disable_pin", tag = "security", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/security/pin", operation_id = "disable_pin", tag = "security", security(("session" = [])),
     params(("slug" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The current PIN"), ("If-Match" = Option<String>, Header, description = "an ETag of the security settings: the change is made only to that version")),
     responses(
         (status = 204),

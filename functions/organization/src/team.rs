@@ -12,7 +12,8 @@ use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::domain::{Permission, Role};
-use shared::events::{Event, EventType};
+use shared::event_data::{self, EventData};
+use shared::events::Event;
 use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::page::query_page;
 use shared::http::Path;
@@ -84,7 +85,7 @@ fn member_changed() -> Error {
 }
 
 /// List the team (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/members", operation_id = "list_members", tag = "team", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/members", operation_id = "list_members", tag = "team", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), PageQuery),
     responses((status = 200, body = Page<MemberView>), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
@@ -120,7 +121,7 @@ async fn target(
 }
 
 /// One member (any member), with the `ETag` a role change may name in `If-Match`.
-#[utoipa::path(get, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "get_member", tag = "team", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "get_member", tag = "team", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), ("user_id" = String, Path)),
     responses(
         (status = 200, body = MemberView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))),
@@ -138,7 +139,7 @@ pub async fn get(
 }
 
 /// Change a member's role (owners and admins; only owners grant or take `owner`).
-#[utoipa::path(patch, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "change_member_role", tag = "team", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "change_member_role", tag = "team", security(("session" = [])),
     params(("slug" = String, Path), ("user_id" = String, Path), ("If-Match" = Option<String>, Header, description = "The member's `ETag` as read: the role changes only if the member is still that version")),
     request_body = ChangeRole,
     responses(
@@ -215,7 +216,7 @@ pub struct MemberRemoved {
 /// Remove a member (owners and admins; **PIN-gated**), or leave (any member removing
 /// themselves, no PIN). The API keys the member created are revoked with the membership.
 /// Emits `team.member_removed`.
-#[utoipa::path(delete, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "remove_member", tag = "team", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/members/{user_id}", operation_id = "remove_member", tag = "team", security(("session" = [])),
     params(("slug" = String, Path), ("user_id" = String, Path), ("X-PlexMCP-PIN" = Option<String>, Header, description = "The org PIN, when PIN protection is on (not needed to leave)")),
     responses(
         (status = 200, body = MemberRemoved),
@@ -264,10 +265,13 @@ pub async fn remove(
     access.require_person()?;
     let org = &access.org;
     let revoked = member.api_keys.len();
-    let data = json!({
-        "user_id": member.user_id, "email": member.email, "name": member.name,
-        "role": member.role, "revoked_api_keys": revoked,
-    });
+    let data = event_data::TeamMemberRemoved {
+        user_id: member.user_id.clone(),
+        email: member.email.clone(),
+        name: member.name.clone(),
+        role: member.role,
+        revoked_api_keys: revoked,
+    };
     let action = if leaving {
         "team.member_left"
     } else {
@@ -283,7 +287,7 @@ pub async fn remove(
             Target::new("user", &member.user_id),
             &client,
         )
-        .details(data.clone())
+        .details(data.json())
         .write_named(
             MEMBER_CHANGED,
             delete_if(
@@ -306,12 +310,7 @@ pub async fn remove(
             MEMBER_CHANGED,
             members::left(&state.table, &member.user_id)?,
         )
-        .emit(Event::new(
-            EventType::TeamMemberRemoved,
-            &org.id,
-            data,
-            Utc::now(),
-        ));
+        .emit(Event::of(&org.id, &data, Utc::now()));
     for (key_id, hash) in &member.api_keys {
         mutation = mutation
             .write_named(

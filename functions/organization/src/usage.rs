@@ -9,12 +9,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use axum::extract::State;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::domain::Permission;
 use shared::error::Validator;
-use shared::events::{Event, EventType};
+use shared::event_data::{self, EventData};
+use shared::events::Event;
 use shared::http::Path;
 use shared::http::{ClientInfo, Json, Problem, Query};
 use shared::ids::McpId;
@@ -119,7 +119,7 @@ fn add(
 const THRESHOLD_EMITTED: &str = "threshold_emitted";
 
 /// Record usage of one MCP (members and up, typically an API key).
-#[utoipa::path(post, path = "/v1/orgs/{slug}/usage", operation_id = "record_usage", tag = "usage", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/usage", operation_id = "record_usage", tag = "usage", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path)), request_body = RecordUsage,
     responses((status = 200, body = UsageRecorded), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn record(
@@ -205,17 +205,25 @@ pub async fn record(
         .ok_or_else(|| Error::Internal("the month counter returned no total".into()))?;
     let before = after.saturating_sub(body.requests);
     let limit = monthly_request_limit(&access.org.plan);
-    let crossed: Vec<u64> = match limit {
+    // Each threshold crossed, with the limit it is a share of.
+    let crossed: Vec<(u64, u64)> = match limit {
+        None => Vec::new(),
         Some(limit) => THRESHOLDS
             .into_iter()
             .filter(|pct| {
                 (limit * pct).div_ceil(100) > before && (limit * pct).div_ceil(100) <= after
             })
+            .map(|pct| (pct, limit))
             .collect(),
-        None => Vec::new(),
     };
-    for pct in &crossed {
-        let data = json!({ "threshold_percent": pct, "month": month, "requests": after, "limit": limit, "plan": access.org.plan });
+    for &(pct, limit) in &crossed {
+        let data = event_data::UsageThreshold {
+            threshold_percent: pct,
+            month: month.clone(),
+            requests: after,
+            limit,
+            plan: access.org.plan.clone(),
+        };
         let mut marker = Key {
             pk: pk.clone(),
             sk: format!("USAGETHRESHOLD#{month}#{pct}"),
@@ -229,17 +237,12 @@ pub async fn record(
                 Target::new("organization", &access.org.id),
                 &client,
             )
-            .details(data.clone())
+            .details(data.json())
             .write_named(
                 THRESHOLD_EMITTED,
                 put(&state.table, marker, "attribute_not_exists(pk)")?,
             )
-            .emit(Event::new(
-                EventType::UsageThreshold,
-                &access.org.id,
-                data,
-                now,
-            ))
+            .emit(Event::of(&access.org.id, &data, now))
             .commit(&state)
             .await;
         match emitted {
@@ -253,7 +256,7 @@ pub async fn record(
         month,
         month_requests: after,
         monthly_request_limit: limit,
-        thresholds_crossed: crossed,
+        thresholds_crossed: crossed.into_iter().map(|(pct, _)| pct).collect(),
     }))
 }
 
@@ -271,7 +274,7 @@ fn day(raw: &str, field: &str) -> Result<NaiveDate, Error> {
 }
 
 /// Daily totals for a range of days (any member).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/usage", operation_id = "get_usage", tag = "usage", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/usage", operation_id = "get_usage", tag = "usage", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), UsageRange),
     responses((status = 200, body = UsageReport), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn report(

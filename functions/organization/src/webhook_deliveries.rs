@@ -210,7 +210,7 @@ const BUDGET_TAKEN: &str = "send_budget_taken";
 
 /// Send a test event (`webhook.test`) to this endpoint only, through the same signed path
 /// as every event (owners and admins).
-#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/test", operation_id = "test_webhook", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/test", operation_id = "test_webhook", tag = "webhooks", security(("session" = [])),
     params(("slug" = String, Path), ("webhook_id" = String, Path)),
     responses(
         (status = 202, body = MessageQueued),
@@ -233,7 +233,9 @@ pub async fn test(
         "event": "webhook.test",
         "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "organization_id": access.org.id,
-        "data": { "message": "This is a test event from PlexMCP." },
+        "data": shared::event_data::TestMessage {
+            message: "This is a test event from PlexMCP.".into(),
+        },
     });
     let job = DeliveryJob {
         org_id: access.org.id.clone(),
@@ -257,7 +259,7 @@ pub async fn test(
 }
 
 /// The endpoint's delivery attempts, newest first (any member; kept 30 days).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), ("webhook_id" = String, Path), PageQuery),
     responses((status = 200, body = Page<DeliveryView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
@@ -282,7 +284,7 @@ pub async fn list(
 
 /// Send a logged message again, with its original `webhook-id` (owners and admins). It
 /// is sent even if it was delivered before.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", operation_id = "redeliver_webhook", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", operation_id = "redeliver_webhook", tag = "webhooks", security(("session" = [])),
     params(("slug" = String, Path), ("webhook_id" = String, Path), ("delivery_id" = String, Path)),
     responses(
         (status = 202, body = MessageQueued),

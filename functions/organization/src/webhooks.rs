@@ -31,6 +31,7 @@ use utoipa::ToSchema;
 #[derive(Serialize, ToSchema)]
 pub struct EventTypeView {
     /// The event's wire name, e.g. `mcp.created`.
+    #[schema(value_type = EventType)]
     name: &'static str,
     description: &'static str,
 }
@@ -206,7 +207,7 @@ pub async fn event_types() -> axum::Json<EventTypes> {
 }
 
 /// Add a webhook endpoint (owners and admins; at most 20 per org).
-#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks", operation_id = "create_webhook", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks", operation_id = "create_webhook", tag = "webhooks", security(("session" = [])),
     params(("slug" = String, Path)), request_body = CreateWebhook,
     responses(
         (status = 201, body = WebhookCreated, headers(("Location" = String, description = "the new resource's path"))),
@@ -286,7 +287,7 @@ pub async fn create(
 }
 
 /// The org's webhook endpoints (any member; no secrets).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/webhooks", operation_id = "list_webhooks", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/webhooks", operation_id = "list_webhooks", tag = "webhooks", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), PageQuery),
     responses((status = 200, body = Page<WebhookView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
@@ -305,7 +306,7 @@ pub async fn list(
 }
 
 /// One webhook endpoint (any member; no secret).
-#[utoipa::path(get, path = "/v1/orgs/{slug}/webhooks/{webhook_id}", operation_id = "get_webhook", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs/{slug}/webhooks/{webhook_id}", operation_id = "get_webhook", tag = "webhooks", security(("session" = []), ("api_key" = [])),
     params(("slug" = String, Path), ("webhook_id" = String, Path)),
     responses((status = 200, body = WebhookView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))), (status = 404, body = Problem)))]
 pub async fn get(
@@ -320,7 +321,7 @@ pub async fn get(
 
 /// Change an endpoint's URL, events, description, or turn it off and on (owners and
 /// admins). Turning it on clears `disabled_reason`.
-#[utoipa::path(patch, path = "/v1/orgs/{slug}/webhooks/{webhook_id}", operation_id = "update_webhook", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/orgs/{slug}/webhooks/{webhook_id}", operation_id = "update_webhook", tag = "webhooks", security(("session" = [])),
     params(("slug" = String, Path), ("webhook_id" = String, Path), ("If-Match" = Option<String>, Header, description = "an ETag: the change is made only to that version")), request_body = UpdateWebhook,
     responses(
         (status = 200, body = WebhookView, headers(("ETag" = String, description = "the version of what this answer shows; send it back as `If-Match` to change only that version"))),
@@ -410,7 +411,7 @@ pub async fn update(
 
 /// Delete a webhook endpoint (owners and admins). Deliveries already queued for it are
 /// dropped by the worker.
-#[utoipa::path(delete, path = "/v1/orgs/{slug}/webhooks/{webhook_id}", operation_id = "delete_webhook", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/orgs/{slug}/webhooks/{webhook_id}", operation_id = "delete_webhook", tag = "webhooks", security(("session" = [])),
     params(("slug" = String, Path), ("webhook_id" = String, Path)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn remove(
@@ -451,7 +452,7 @@ pub async fn remove(
 
 /// A new signing secret (owners and admins). For 24 hours deliveries carry two
 /// signatures, one with each secret, so receivers can switch without losing any.
-#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/rotate-secret", operation_id = "rotate_webhook_secret", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs/{slug}/webhooks/{webhook_id}/rotate-secret", operation_id = "rotate_webhook_secret", tag = "webhooks", security(("session" = [])),
     params(("slug" = String, Path), ("webhook_id" = String, Path)),
     responses(
         (status = 200, body = SecretRotated),

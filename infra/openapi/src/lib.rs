@@ -5,13 +5,52 @@
 //! `make openapi` writes it; the test below fails while it is not what the code says.
 
 use shared::http::Problem;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::info::ContactBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
+use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, OpenApi};
+
+mod pages;
+mod problems;
+mod security;
+mod webhooks;
 
 /// Where the platform function reads the document from, relative to the workspace.
 pub const COMMITTED: &str = "functions/platform/openapi.json";
 
-/// Every route of every HTTP function, with the shared security scheme and error schema.
+/// The tags the handlers name, in the order of the settings page, with what each holds.
+const TAGS: &[(&str, &str)] = &[
+    ("platform", "Health and this document"),
+    (
+        "identity",
+        "Sign-up, e-mail verification, sign-in and your account",
+    ),
+    (
+        "two-factor",
+        "Your authenticator app (TOTP) and backup codes",
+    ),
+    ("sessions", "Where you are signed in"),
+    (
+        "organizations",
+        "Creating an organization and its general settings",
+    ),
+    ("team", "Members, roles and invitations"),
+    ("security", "PIN protection of sensitive actions"),
+    ("mcps", "The MCP servers the gateway fronts"),
+    ("api-keys", "Organization API keys (`pmcp_…`)"),
+    ("usage", "Metered calls and their totals"),
+    ("billing", "The plan"),
+    (
+        "webhooks",
+        "Endpoints, events, Send Test and delivery history",
+    ),
+    ("custom-domain", "Your own API domain, verified over DNS"),
+    ("audit", "Audit logs, their chain check and export"),
+    ("exports", "JSON and CSV exports of the organization's data"),
+];
+
+/// Every route of every HTTP function, with the security schemes and the error schema.
 pub fn document() -> OpenApi {
     let mut doc = platform::api()
         .merge(identity::api())
@@ -32,70 +71,64 @@ pub fn document() -> OpenApi {
              `idempotency_key_reused`, a retry while the first runs 409 \
              `idempotency_key_in_use`.",
         ))
+        .contact(Some(
+            ContactBuilder::new()
+                .name(Some("PlexMCP"))
+                .url(Some("https://docs.plexmcp.com"))
+                .build(),
+        ))
         .build();
-    let components = doc.components.get_or_insert_with(Default::default);
-    components.add_security_scheme(
-        "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    doc.servers = Some(vec![
+        ServerBuilder::new()
+            .url("https://{host}")
+            .description(Some(
+                "A deployment: the stack's `ApiUrl` output, or the API domain in front of it",
+            ))
+            .parameter(
+                "host",
+                ServerVariableBuilder::new().default_value("api.plexmcp.com"),
+            )
+            .build(),
+        ServerBuilder::new()
+            .url("http://127.0.0.1:3000")
+            .description(Some("The local stack (`make run`)"))
+            .build(),
+    ]);
+    doc.tags = Some(
+        TAGS.iter()
+            .map(|(name, about)| {
+                TagBuilder::new()
+                    .name(*name)
+                    .description(Some(*about))
+                    .build()
+            })
+            .collect(),
     );
+    let components = doc.components.get_or_insert_with(Default::default);
     components.schemas.insert(
         "Problem".into(),
         <Problem as utoipa::PartialSchema>::schema(),
     );
-    describe_problems(&mut doc);
+    security::describe(&mut doc);
+    problems::describe(&mut doc);
+    pages::reference_items(&mut doc);
+    webhooks::describe(&mut doc);
     doc
 }
 
-/// Error responses are `application/problem+json`, and any operation may also answer
-/// with a problem not listed for it (400 malformed body, 413, 415, 429, 500): the
-/// document says so once here instead of on every route.
-fn describe_problems(doc: &mut OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-    for item in doc.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            for (status, response) in operation.responses.responses.iter_mut() {
-                let RefOr::T(response) = response else {
-                    continue;
-                };
-                if status.starts_with('4') || status.starts_with('5') {
-                    if let Some(content) = response.content.shift_remove("application/json") {
-                        response
-                            .content
-                            .insert("application/problem+json".into(), content);
-                    }
-                }
-            }
-            // Header values are strings, never JSON null (an absent header is `required: false`).
-            for parameter in operation.parameters.iter_mut().flatten() {
-                if parameter.parameter_in == utoipa::openapi::path::ParameterIn::Header {
-                    parameter.schema = Some(
-                        utoipa::openapi::ObjectBuilder::new()
-                            .schema_type(utoipa::openapi::Type::String)
-                            .into(),
-                    );
-                }
-            }
-            let problem = ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build();
-            let default = ResponseBuilder::new()
-                .description("A problem (RFC 9457) with a stable `code`")
-                .content("application/problem+json", problem)
-                .build();
-            operation
-                .responses
-                .responses
-                .entry("default".into())
-                .or_insert(default.into());
-        }
-    }
+/// Every operation of the document, with its method.
+fn operations_mut(doc: &mut OpenApi) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+            ("patch", &mut item.patch),
+        ]
+        .into_iter()
+        .filter_map(|(method, operation)| Some((method, operation.as_mut()?)))
+    })
 }
 
 /// The document as committed: pretty JSON, ending with a newline.
@@ -137,8 +170,41 @@ mod tests {
         assert!(signup["422"]["content"].get("application/json").is_none());
         assert!(signup["202"]["content"]["application/json"].is_object());
         assert!(signup["default"]["content"]["application/problem+json"].is_object());
-        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
         assert!(doc["paths"]["/v1/openapi.json"]["get"].is_object());
-        assert!(doc["info"].get("contact").is_none() && doc["info"].get("license").is_none());
+        assert_eq!(doc["info"]["contact"]["name"], "PlexMCP");
+        assert!(doc["info"].get("license").is_none());
+        let login = &doc["paths"]["/v1/auth/login"]["post"]["responses"];
+        assert_eq!(
+            login["429"]["headers"]["Retry-After"]["schema"]["type"],
+            "integer"
+        );
+    }
+
+    #[test]
+    fn public_routes_say_so_and_a_session_may_come_as_the_cookie_with_the_csrf_header() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let security = |path: &str, method: &str| doc["paths"][path][method]["security"].clone();
+        assert_eq!(security("/v1/auth/signup", "post"), serde_json::json!([]));
+        assert_eq!(
+            security("/v1/orgs/{slug}/mcps", "get"),
+            serde_json::json!([{"session": []}, {"api_key": []}, {"session_cookie": []}])
+        );
+        assert_eq!(
+            security("/v1/orgs/{slug}/delete", "post"),
+            serde_json::json!([{"session": []}, {"csrf": [], "session_cookie": []}])
+        );
+        for scheme in ["session", "api_key", "session_cookie", "csrf"] {
+            assert!(
+                doc["components"]["securitySchemes"][scheme].is_object(),
+                "{scheme}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_list_item_is_its_own_schema_not_a_copy() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let page = &doc["components"]["schemas"]["Page_McpView"]["properties"]["items"];
+        assert_eq!(page["items"]["$ref"], "#/components/schemas/McpView");
     }
 }

@@ -9,6 +9,7 @@ pub mod mcp;
 pub mod name;
 pub mod password;
 pub mod pin;
+pub mod plan;
 pub mod role;
 pub mod schema;
 pub mod slug;

@@ -208,6 +208,11 @@ pub fn health_shown() -> Object {
     )
 }
 
+/// The organization's plan.
+pub fn plan() -> Object {
+    one_of("`free`, `pro`, `team` or `enterprise`.", super::plan::PLANS)
+}
+
 /// An invitation's state: accepted and declined ones are gone, not shown.
 pub fn invitation_status() -> Object {
     one_of(
