@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint unit template-check checkov build package package-tools bench openapi browser
+.PHONY: run test venv lint unit template-check checkov build package package-tools bench openapi browser contract
 
 # The function binaries, as template.yaml names them (`BuildProperties: { Binary: … }`).
 FUNCTIONS := $(shell sed -n 's/.*BuildProperties: { Binary: \([a-z0-9-]*\) }.*/\1/p' template.yaml)
@@ -32,6 +32,21 @@ $(BROWSER_STAMP): tests/browser/package-lock.json
 	touch $@
 
 browser: $(BROWSER_STAMP)
+
+# The committed OpenAPI document under the tools its users run (tests/contract/package-lock.json):
+# redocly's recommended rules and spectral's OAS rules find nothing to fix, and the types
+# openapi-typescript generates compile under tsc --strict with a client that switches
+# exhaustively over the enumerations and reads every webhook payload.
+CONTRACT_STAMP := tests/contract/node_modules/.installed
+$(CONTRACT_STAMP): tests/contract/package-lock.json
+	cd tests/contract && npm ci --no-audit --no-fund --quiet
+	touch $@
+
+contract: $(CONTRACT_STAMP)
+	cd tests/contract && npx --no-install redocly lint --format=stylish ../../functions/platform/openapi.json
+	cd tests/contract && npx --no-install spectral lint --fail-severity=warn ../../functions/platform/openapi.json
+	cd tests/contract && npx --no-install openapi-typescript ../../functions/platform/openapi.json --output generated/openapi.d.ts
+	cd tests/contract && npx --no-install tsc -p tsconfig.json
 
 # checkov in a venv of its own (its dependency pins clash with the emulator's).
 CHECKOV_VENV := .venv-checkov
@@ -91,6 +106,6 @@ bench: package build
 
 # Ends with one line that totals every cargo test binary (the last cargo prints is an
 # empty doc-test summary).
-test: venv browser lint template-check checkov build
+test: venv browser lint template-check checkov contract build
 	set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' target/test-output.log
