@@ -14,17 +14,22 @@ on purpose stays invalid.
   run changes it), so the run never locks the PIN;
 - a second factor is either `code` or `backup_code`;
 - a webhook's host must resolve to public addresses: every generated one points at a
-  loopback receiver (the local stack allows private targets), so no case waits on DNS.
+  loopback receiver (the local stack allows private targets), so no case waits on DNS;
+- an `Idempotency-Key` is new for each request, as a client makes it (the tool repeats
+  the few short keys it generates, and the same key with another request is a 422
+  `idempotency_key_reused` by design).
 """
 
 import datetime as dt
 import os
 import re
+import uuid
 
 import pyotp
 import schemathesis
 
 PIN = re.compile(r"^[0-9]{6}$")
+IDEMPOTENCY_KEY = re.compile(r"^[!-~]{1,255}$")
 # The settings org's PIN as the run has set it (None while protection is off).
 current_pin = {"pin": None}
 # The run's person's last 2FA secret (from setup).
@@ -116,6 +121,9 @@ def before_call(ctx, case, **kwargs):
         case.query = _query(op, case.query)
     if isinstance(case.body, dict):
         case.body = _body(op, case.body)
+    key = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and IDEMPOTENCY_KEY.match(key):
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
     settings_org = (case.path_parameters or {}).get("slug") == os.environ["ST_SETTINGS_SLUG"]
     # Not on a case that leaves a header out on purpose (setting headers makes it positive).
     negative = case.meta is not None and case.meta.generation.mode.is_negative

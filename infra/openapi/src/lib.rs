@@ -11,6 +11,7 @@ use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, OpenApi};
 
+mod idempotency;
 mod pages;
 mod problems;
 mod security;
@@ -111,6 +112,7 @@ pub fn document() -> OpenApi {
     );
     security::describe(&mut doc);
     problems::describe(&mut doc);
+    idempotency::describe(&mut doc);
     pages::reference_items(&mut doc);
     webhooks::describe(&mut doc);
     doc

@@ -27,6 +27,8 @@ use sha2::{Digest, Sha256};
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// What a key may be: 1 to 255 printable ASCII characters, no space.
+pub const KEY_PATTERN: &str = "^[!-~]{1,255}$";
 /// How long a first answer is kept.
 pub const KEPT_FOR: Duration = Duration::hours(24);
 /// How long a run holds its key before a retry may take it over (a crashed run).
@@ -46,9 +48,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let Some(key) = request.headers().get(&IDEMPOTENCY_KEY).cloned() else {
         return next.run(request).await;
     };
-    let path = request.uri().path();
-    let acts = path.starts_with("/v1/orgs") || path.starts_with("/v1/me/");
-    if request.method() != Method::POST || !acts {
+    if !applies(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
@@ -89,6 +89,13 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     keep(&state, &record, &fingerprint, now, response).await
 }
 
+/// Whether a request (or a route's path template) takes `Idempotency-Key`: the POSTs
+/// under `/v1/orgs` and `/v1/me/`.
+pub fn applies(method: &Method, path: &str) -> bool {
+    method == Method::POST && (path.starts_with("/v1/orgs") || path.starts_with("/v1/me/"))
+}
+
+/// `KEY_PATTERN`'s rule.
 fn well_formed(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
