@@ -12,10 +12,10 @@
 use crate::api_keys::{ApiKeySecret, API_KEY_TOUCH_INTERVAL};
 use crate::audit::{Actor, AuditDraft, Category, Target};
 use crate::auth::{authenticate, Bearer, Caller, SessionToken};
+use crate::client_info::ClientInfo;
 use crate::domain::{OrgSlug, Permission, Role};
 use crate::error::Error;
 use crate::http::browser::presented_token;
-use crate::http::ClientInfo;
 use crate::ids::{OrgId, UserId};
 use crate::store::attempts::{Reservation, API_KEY_FAILURES};
 use crate::store::item::time;

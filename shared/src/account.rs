@@ -5,7 +5,7 @@
 
 use crate::audit::{Actor, AuditDraft, Category, Target};
 use crate::auth::{authenticate, Bearer};
-use crate::http::ClientInfo;
+use crate::client_info::ClientInfo;
 use crate::store::users::User;
 use crate::store::{ChainOwner, Item, Key, Mutation};
 use crate::{AppState, Error};

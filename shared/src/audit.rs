@@ -3,8 +3,8 @@
 //! canonical entry is the entry's JSON with its fields in declaration order. No secret or
 //! token ever goes into an entry.
 
+use crate::client_info::ClientInfo;
 use crate::crypto::sha256_hex;
-use crate::http::ClientInfo;
 use crate::ids::AuditId;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};

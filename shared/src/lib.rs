@@ -12,6 +12,7 @@ pub mod audit;
 pub mod audit_log;
 pub mod auth;
 pub mod aws;
+pub mod client_info;
 pub mod config;
 pub mod crypto;
 pub mod domain;

@@ -23,11 +23,11 @@
 use crate::access::{Credential, OrgAccess, OrgWrite};
 use crate::audit::AuditEntry;
 use crate::audit::{Category, Target};
+use crate::client_info::ClientInfo;
 use crate::domain::password::verify_secret;
 use crate::domain::Pin;
 use crate::domain::{Permission, Role};
 use crate::error::Error;
-use crate::http::ClientInfo;
 use crate::ids::OrgId;
 use crate::mail::{Links, Mail};
 use crate::store::attempts::{Precondition, Required, Reservation, PIN};

@@ -8,11 +8,11 @@
 
 use crate::account::user_mutation;
 use crate::audit::Target;
+use crate::client_info::ClientInfo;
 use crate::crypto::SecretBox;
 use crate::domain::backup_code;
 use crate::domain::password::verify_secret;
 use crate::domain::TotpSecret;
-use crate::http::ClientInfo;
 use crate::ids::UserId;
 use crate::store::attempts::{Reservation, TWO_FACTOR};
 use crate::store::keys::BACKUP_CODE_PREFIX;

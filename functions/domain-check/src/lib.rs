@@ -13,11 +13,11 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{Duration, Utc};
 use shared::audit::{Actor, AuditDraft, Category, Target};
+use shared::client_info::ClientInfo;
 use shared::domains::{
     check_now, record_check, start_daily_checks, CheckSchedule, DomainCheck, DomainRecord,
     Recorded, FAILED, PENDING, VERIFIED,
 };
-use shared::http::ClientInfo;
 use shared::sqs_batch::each_record;
 use shared::store::orgs::ACTIVE;
 use shared::store::{ChainOwner, ItemExt, Key, Mutation};

@@ -16,11 +16,12 @@ use serde_json::json;
 use shared::account::{actor, caller_profile, user_mutation};
 use shared::audit::{AuditDraft, Category, Target};
 use shared::auth::{Bearer, ChallengeToken, SessionToken};
+use shared::client_info::ClientInfo;
 use shared::crypto::constant_time_eq;
 use shared::domain::{Email, PasswordHash};
 use shared::email_verification::{device_of, known_devices, remember};
 use shared::http::browser::SessionDelivery;
-use shared::http::{ClientInfo, Json, Problem};
+use shared::http::{Json, Problem};
 use shared::ids::SessionId;
 use shared::mail::{Links, Mail};
 use shared::second_factor::{

@@ -14,10 +14,11 @@ use serde_json::json;
 use shared::account::{caller_profile, user_mutation};
 use shared::audit::Target;
 use shared::auth::{authenticate_with, Bearer};
+use shared::client_info::ClientInfo;
 use shared::domain::backup_code;
 use shared::domain::password::hash_secret;
 use shared::domain::TotpSecret;
-use shared::http::{ClientInfo, Json, Problem};
+use shared::http::{Json, Problem};
 use shared::ids::UserId;
 use shared::mail::{Links, Mail};
 use shared::second_factor::{

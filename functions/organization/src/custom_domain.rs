@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
+use shared::client_info::ClientInfo;
 use shared::domain::hostname::Reserved;
 use shared::domain::{CustomDomain, Permission};
 use shared::domains::{
@@ -21,7 +22,7 @@ use shared::domains::{
     DomainCheck, DomainRecord, Recorded, EXPIRED, FAILED, NAME_TAKEN, RECORD_CHANGED, TAKEN,
     VERIFIED,
 };
-use shared::http::{ClientInfo, Json, Path, Problem};
+use shared::http::{Json, Path, Problem};
 use shared::store::{check, delete_if, put_if, CommitError, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;

@@ -17,6 +17,7 @@ use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category as AuditCategory, Target};
 use shared::audit_log::Filters;
+use shared::client_info::ClientInfo;
 use shared::domain::Permission;
 use shared::error::Validator;
 use shared::exports::{
@@ -24,7 +25,7 @@ use shared::exports::{
     MAX_ACTIVE,
 };
 use shared::http::page::query_page_ordered;
-use shared::http::{ClientInfo, Json, Page, PageQuery, Path, Problem, Query};
+use shared::http::{Json, Page, PageQuery, Path, Problem, Query};
 use shared::ids::ExportId;
 use shared::store::keys::EXPORT_PREFIX;
 use shared::store::{n, put, ItemExt};

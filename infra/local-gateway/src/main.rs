@@ -18,7 +18,7 @@ mod stack;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::{self, Next};
-use shared::http::client::PeerAddr;
+use shared::client_info::PeerAddr;
 use shared::AppState;
 use std::net::SocketAddr;
 use std::process::ExitCode;

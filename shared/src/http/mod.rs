@@ -1,9 +1,9 @@
 //! HTTP plumbing shared by every HTTP function: problem responses, the JSON and query
-//! extractors, client information, browser sessions, pagination, the common router layers and the one
+//! extractors, browser sessions, pagination, the common router layers and the one
 //! list of routes a function serves and documents.
 
 pub mod browser;
-pub mod client;
+
 pub mod created;
 pub mod etag;
 pub mod extract;
@@ -14,7 +14,6 @@ pub mod problem;
 pub mod request_id;
 pub mod routes;
 
-pub use client::ClientInfo;
 pub use created::Created;
 pub use extract::{Json, Path, Query};
 pub use page::{Page, PageQuery};

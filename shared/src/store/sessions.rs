@@ -2,8 +2,8 @@
 //! Idle timeout 7 days, absolute 30 days; `last_seen_at` is written at most once a minute.
 
 use super::{n, s, Item, ItemExt, Key, StoreError, Table};
+use crate::client_info::ClientInfo;
 use crate::crypto::constant_time_eq;
-use crate::http::ClientInfo;
 use crate::ids::{SessionId, UserId};
 use crate::store::item::time;
 use aws_sdk_dynamodb::error::SdkError;
