@@ -89,6 +89,13 @@ pub enum Error {
     Internal(String),
 }
 
+/// A list cursor the list did not issue is the client's 400, never DynamoDB's.
+impl From<crate::store::cursor::InvalidCursor> for Error {
+    fn from(_: crate::store::cursor::InvalidCursor) -> Self {
+        Error::InvalidCursor
+    }
+}
+
 impl Error {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, message)])

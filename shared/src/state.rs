@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::crypto::{Keyring, SecretBox};
 use crate::error::Error;
 use crate::events::EventRelay;
-use crate::http::page::CursorKey;
+use crate::store::cursor::CursorKey;
 use crate::store::Table;
 use std::sync::Arc;
 use tokio::sync::OnceCell;

@@ -6,6 +6,7 @@
 //! every invariant that spans items is one `TransactWriteItems` with conditions.
 
 pub mod attempts;
+pub mod cursor;
 pub mod founding;
 pub mod invitations;
 pub mod item;
