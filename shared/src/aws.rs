@@ -133,6 +133,19 @@ impl LazyDynamoDb {
     }
 }
 
+/// A failed call to an AWS service other than the table, in the SDK's words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AwsError(pub String);
+
+impl<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>
+    From<aws_smithy_runtime_api::client::result::SdkError<E, R>> for AwsError
+{
+    fn from(err: aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Self {
+        AwsError(aws_smithy_types::error::display::DisplayErrorContext(&err).to_string())
+    }
+}
+
 /// The SQS client, built on first use: building an SDK client costs ~2 ms of CPU
 /// (`make bench`), and most invocations send no message.
 #[derive(Clone)]
@@ -155,9 +168,8 @@ impl LazySqs {
         queue_url: &str,
         message: &T,
         wait: chrono::Duration,
-    ) -> Result<(), crate::store::StoreError> {
-        let body = serde_json::to_string(message)
-            .map_err(|e| crate::store::StoreError::Corrupt(e.to_string()))?;
+    ) -> Result<(), AwsError> {
+        let body = serde_json::to_string(message).map_err(|e| AwsError(e.to_string()))?;
         let delay = wait.num_seconds().clamp(0, MAX_QUEUE_DELAY.num_seconds()) as i32;
         self.client()
             .send_message()
@@ -184,8 +196,7 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
 pub async fn data_keys(
     sdk: &aws_config::SdkConfig,
     secret: &str,
-) -> Result<crate::crypto::Keyring, crate::error::Error> {
-    use crate::error::Error;
+) -> Result<crate::crypto::Keyring, String> {
     #[cfg(feature = "secrets-manager")]
     {
         let out = aws_sdk_secretsmanager::Client::new(sdk)
@@ -194,23 +205,23 @@ pub async fn data_keys(
             .send()
             .await
             .map_err(|e| {
-                Error::Internal(format!(
+                format!(
                     "reading the data keys from {secret}: {}",
                     aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                ))
+                )
             })?;
         let text = out
             .secret_string()
-            .ok_or_else(|| Error::Internal(format!("{secret} holds no SecretString")))?;
-        crate::crypto::Keyring::parse(text).map_err(Error::Internal)
+            .ok_or_else(|| format!("{secret} holds no SecretString"))?;
+        crate::crypto::Keyring::parse(text)
     }
     #[cfg(not(feature = "secrets-manager"))]
     {
         let _ = sdk;
-        Err(Error::Internal(format!(
+        Err(format!(
             "DATA_KEY_SECRET_ARN ({secret}) is set, but this function is built without the \
              shared crate's `secrets-manager` feature"
-        )))
+        ))
     }
 }
 

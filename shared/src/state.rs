@@ -79,9 +79,10 @@ impl AppState {
                 let secret = self.config.data_key_secret.as_deref().ok_or_else(|| {
                     Error::Internal("no data keys and no secret to read them from".into())
                 })?;
-                Ok(DataKeys::of(
-                    crate::aws::data_keys(&self.sdk, secret).await?,
-                ))
+                let ring = crate::aws::data_keys(&self.sdk, secret)
+                    .await
+                    .map_err(Error::Internal)?;
+                Ok(DataKeys::of(ring))
             })
             .await
     }

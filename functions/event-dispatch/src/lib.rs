@@ -30,6 +30,8 @@ pub enum DispatchError {
     Route53(#[from] shared::platform_zone::Route53Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("sending to a queue: {0}")]
+    Queue(#[from] shared::aws::AwsError),
 }
 
 use shared::webhooks::DeliveryJob;

@@ -58,7 +58,8 @@ impl DomainCheck {
         state
             .sqs
             .send_after(&state.config.domain_checks_queue_url, &job, wait)
-            .await
+            .await?;
+        Ok(())
     }
 }
 

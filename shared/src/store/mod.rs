@@ -57,6 +57,12 @@ impl<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug> From<SdkE
     }
 }
 
+impl From<crate::aws::AwsError> for StoreError {
+    fn from(err: crate::aws::AwsError) -> Self {
+        StoreError::Aws(err.0)
+    }
+}
+
 #[derive(Clone)]
 pub struct Table {
     client: crate::aws::LazyDynamoDb,

@@ -61,7 +61,8 @@ impl DeliveryJob {
         state
             .sqs
             .send_after(&state.config.webhook_deliveries_queue_url, self, wait)
-            .await
+            .await?;
+        Ok(())
     }
 
     /// The job of the next attempt.
