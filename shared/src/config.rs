@@ -1,7 +1,9 @@
 //! Configuration, read once at start from environment variables (set by `template.yaml`
 //! in AWS, by the local stack's bootstrap locally).
 
+use crate::domain::hostname::Reserved;
 use crate::error::Error;
+use std::net::SocketAddr;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -53,11 +55,32 @@ pub struct Config {
     pub platform_zone_id: Option<String>,
     /// `GATEWAY_CNAME_TARGET`: what custom domains must CNAME to.
     pub gateway_cname_target: String,
-    /// `DNS_NAMESERVERS`: where custom-domain checks ask (the system's resolvers if unset).
-    pub dns_nameservers: crate::domains::Nameservers,
+    /// `DNS_NAMESERVERS` (`ip:port,ip:port`): where custom-domain checks ask (the system's
+    /// resolvers if empty).
+    pub dns_nameservers: Vec<SocketAddr>,
+}
+
+/// `DNS_NAMESERVERS`: comma-separated `ip:port` pairs; empty or unset → none.
+fn nameservers(text: &str) -> Result<Vec<SocketAddr>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<SocketAddr>()
+                .map_err(|_| format!("DNS_NAMESERVERS: {part:?} is not an ip:port"))
+        })
+        .collect()
 }
 
 impl Config {
+    /// The names custom domains may not point into: this deployment's own.
+    pub fn reserved(&self) -> Reserved<'_> {
+        Reserved {
+            platform_domain: &self.platform_domain,
+            cname_target: &self.gateway_cname_target,
+        }
+    }
+
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|key| std::env::var(key).ok())
     }
@@ -110,10 +133,21 @@ impl Config {
             gateway_cname_target: lookup("GATEWAY_CNAME_TARGET")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "gateway.plexmcp.com".into()),
-            dns_nameservers: crate::domains::Nameservers::parse(
-                &lookup("DNS_NAMESERVERS").unwrap_or_default(),
-            )
-            .map_err(Error::Internal)?,
+            dns_nameservers: nameservers(&lookup("DNS_NAMESERVERS").unwrap_or_default())
+                .map_err(Error::Internal)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nameservers;
+
+    #[test]
+    fn nameservers_are_ip_port_pairs() {
+        assert!(nameservers("").unwrap().is_empty());
+        assert_eq!(nameservers("127.0.0.1:5353, [::1]:53").unwrap().len(), 2);
+        assert!(nameservers("127.0.0.1").is_err());
+        assert!(nameservers("dns.example:53").is_err());
     }
 }

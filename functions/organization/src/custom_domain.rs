@@ -15,7 +15,6 @@ use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::client_info::ClientInfo;
-use shared::domain::hostname::Reserved;
 use shared::domain::{CustomDomain, Permission};
 use shared::domains::{
     as_read, check_now, claimable_by, held_by, record_check, start_daily_checks, CheckSchedule,
@@ -160,7 +159,7 @@ pub async fn put(
     Path(slug): Path<String>,
     Json(body): Json<PutDomain>,
 ) -> Result<axum::Json<CustomDomainView>, Error> {
-    let domain = CustomDomain::parse(&body.domain, &Reserved::of(&state.config))
+    let domain = CustomDomain::parse(&body.domain, &state.config.reserved())
         .map_err(|e| Error::invalid("domain", e))?;
     let (access, current) = load(&state, &credential, &slug).await?;
     access.require(Permission::Administer)?;

@@ -10,22 +10,12 @@ use std::net::IpAddr;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CustomDomain(String);
 
-/// Where custom domains may not point into.
+/// Where custom domains may not point into (`Config::reserved`).
 pub struct Reserved<'a> {
     /// `PLATFORM_DOMAIN`: the zone of the orgs' own host names.
     pub platform_domain: &'a str,
     /// `GATEWAY_CNAME_TARGET`: what custom domains CNAME to.
     pub cname_target: &'a str,
-}
-
-impl<'a> Reserved<'a> {
-    /// The names of this deployment's configuration.
-    pub fn of(config: &'a crate::config::Config) -> Self {
-        Reserved {
-            platform_domain: &config.platform_domain,
-            cname_target: &config.gateway_cname_target,
-        }
-    }
 }
 
 impl CustomDomain {

@@ -32,17 +32,9 @@ pub enum Finding {
 pub struct Nameservers(Vec<SocketAddr>);
 
 impl Nameservers {
-    /// `DNS_NAMESERVERS`: empty or unset → the system's resolvers.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        text.split(',')
-            .map(str::trim)
-            .filter(|part| !part.is_empty())
-            .map(|part| {
-                part.parse::<SocketAddr>()
-                    .map_err(|_| format!("DNS_NAMESERVERS: {part:?} is not an ip:port"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Nameservers)
+    /// The servers of `DNS_NAMESERVERS` (none: the system's resolvers).
+    pub fn new(servers: &[SocketAddr]) -> Self {
+        Nameservers(servers.to_vec())
     }
 
     fn resolver(&self) -> Result<TokioResolver, String> {
@@ -147,19 +139,5 @@ fn failure(err: &ResolveError) -> String {
         "DNS timeout".into()
     } else {
         format!("DNS error: {text}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nameservers_are_ip_port_pairs() {
-        assert!(Nameservers::parse("").unwrap().0.is_empty());
-        let two = Nameservers::parse("127.0.0.1:5353, [::1]:53").unwrap();
-        assert_eq!(two.0.len(), 2);
-        assert!(Nameservers::parse("127.0.0.1").is_err());
-        assert!(Nameservers::parse("dns.example:53").is_err());
     }
 }

@@ -195,12 +195,9 @@ pub fn as_read(record: Option<&DomainRecord>) -> Cond {
 
 /// Asks DNS about the record's domain now: the record as this check leaves it.
 pub async fn check_now(state: &AppState, record: &DomainRecord) -> Result<DomainRecord, Error> {
-    let reserved = crate::domain::hostname::Reserved::of(&state.config);
-    let domain = CustomDomain::parse(&record.domain, &reserved)
+    let domain = CustomDomain::parse(&record.domain, &state.config.reserved())
         .map_err(|e| Error::Internal(format!("stored domain: {e}")))?;
-    let finding = state
-        .config
-        .dns_nameservers
+    let finding = Nameservers::new(&state.config.dns_nameservers)
         .check(&domain, &state.config.gateway_cname_target, &record.token)
         .await;
     Ok(record.checked(&finding, Utc::now()))

@@ -53,12 +53,8 @@ impl CursorKey {
     /// The key a cursor of this `scope` carries; anything else is `invalid_cursor`.
     pub fn decode(&self, scope: &str, raw: &str) -> Result<Item, InvalidCursor> {
         let (plain, tag) = raw.split_once('.').ok_or(InvalidCursor)?;
-        let plain = URL_SAFE_NO_PAD
-            .decode(plain)
-            .map_err(|_| InvalidCursor)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| InvalidCursor)?;
+        let plain = URL_SAFE_NO_PAD.decode(plain).map_err(|_| InvalidCursor)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| InvalidCursor)?;
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             tag.as_slice(),
             self.tag(scope, &plain).as_slice(),
