@@ -10,6 +10,7 @@
 //! `load_writing_org`). The change, if any, is the third.
 
 use crate::api_keys::{ApiKeySecret, API_KEY_TOUCH_INTERVAL};
+use crate::attempts::{Reservation, API_KEY_FAILURES};
 use crate::audit::{Actor, AuditDraft, Category, Target};
 use crate::auth::{authenticate, Bearer, Caller, SessionToken};
 use crate::client_info::ClientInfo;
@@ -17,7 +18,6 @@ use crate::domain::{OrgSlug, Permission, Role};
 use crate::error::Error;
 use crate::http::browser::presented_token;
 use crate::ids::{OrgId, UserId};
-use crate::store::attempts::{Reservation, API_KEY_FAILURES};
 use crate::store::item::time;
 use crate::store::members::Membership;
 use crate::store::orgs::{Org, ACTIVE};

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod account;
 pub mod api_keys;
+pub mod attempts;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod event_data;
 pub mod events;
 pub mod exports;
+pub mod founding;
 pub mod http;
 pub mod ids;
 pub mod mail;

@@ -21,6 +21,7 @@
 //! gated action is then three round trips: credential, org + target, commit.
 
 use crate::access::{Credential, OrgAccess, OrgWrite};
+use crate::attempts::{Precondition, Required, Reservation, PIN};
 use crate::audit::AuditEntry;
 use crate::audit::{Category, Target};
 use crate::client_info::ClientInfo;
@@ -30,7 +31,6 @@ use crate::domain::{Permission, Role};
 use crate::error::Error;
 use crate::ids::OrgId;
 use crate::mail::{Links, Mail};
-use crate::store::attempts::{Precondition, Required, Reservation, PIN};
 use crate::store::keys::MEMBER_PREFIX;
 use crate::store::members::Member;
 use crate::store::orgs::ACTIVE;

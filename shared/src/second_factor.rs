@@ -7,6 +7,7 @@
 //! 15 minutes), so parallel guesses cannot outrun the counter.
 
 use crate::account::user_mutation;
+use crate::attempts::{Reservation, TWO_FACTOR};
 use crate::audit::Target;
 use crate::client_info::ClientInfo;
 use crate::crypto::SecretBox;
@@ -14,7 +15,6 @@ use crate::domain::backup_code;
 use crate::domain::password::verify_secret;
 use crate::domain::TotpSecret;
 use crate::ids::UserId;
-use crate::store::attempts::{Reservation, TWO_FACTOR};
 use crate::store::keys::BACKUP_CODE_PREFIX;
 use crate::store::users::User;
 use crate::store::{delete, n, put, CommitError, Item, ItemExt, Key, Mutation};

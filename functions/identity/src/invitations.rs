@@ -272,7 +272,7 @@ pub async fn accept(
         CommitError::Conflict(ALREADY_MEMBER) => {
             Error::conflict("conflict", "you are already a member of this organization")
         }
-        CommitError::Conflict(TOO_MANY_MEMBERSHIPS) => members::too_many_memberships(),
+        CommitError::Conflict(TOO_MANY_MEMBERSHIPS) => shared::founding::too_many_memberships(),
         other => other.into(),
     })?;
     Ok(axum::Json(InvitationAccepted {

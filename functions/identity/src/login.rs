@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::account::{actor, caller_profile, user_mutation};
+use shared::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::audit::{AuditDraft, Category, Target};
 use shared::auth::{Bearer, ChallengeToken, SessionToken};
 use shared::client_info::ClientInfo;
@@ -27,7 +28,6 @@ use shared::mail::{Links, Mail};
 use shared::second_factor::{
     self, active_secret, blocking, rejected, Factor, Holder, FACTOR_SPENT,
 };
-use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::keys::BACKUP_CODE_PREFIX;
 use shared::store::sessions::{self, ABSOLUTE_TIMEOUT};

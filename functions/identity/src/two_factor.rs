@@ -12,6 +12,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::account::{caller_profile, user_mutation};
+use shared::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::audit::Target;
 use shared::auth::{authenticate_with, Bearer};
 use shared::client_info::ClientInfo;
@@ -24,7 +25,6 @@ use shared::mail::{Links, Mail};
 use shared::second_factor::{
     self, active_secret, blocking, sealed_secret, Factor, Holder, ACTIVE, FACTOR_SPENT, PENDING,
 };
-use shared::store::attempts::{LoginThrottle, TWO_FACTOR};
 use shared::store::item::time;
 use shared::store::keys::{BACKUP_CODE_PREFIX, SESSION_PREFIX};
 use shared::store::sessions::Session;

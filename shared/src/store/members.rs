@@ -154,14 +154,6 @@ pub fn set_role_of_member(
 /// request that names an org must find the caller's membership cheaply.
 pub const MAX_MEMBERSHIPS_PER_USER: i64 = 1_000;
 
-/// The error when a user would pass [`MAX_MEMBERSHIPS_PER_USER`].
-pub fn too_many_memberships() -> crate::error::Error {
-    crate::error::Error::conflict(
-        "membership_limit",
-        format!("an account can belong to at most {MAX_MEMBERSHIPS_PER_USER} organizations"),
-    )
-}
-
 fn membership_count(condition: &str) -> Cond {
     Cond::new(condition)
         .name("#c", "membership_count")
@@ -169,7 +161,7 @@ fn membership_count(condition: &str) -> Cond {
 }
 
 /// The user's count of memberships, one up, only while under the cap (its failure is
-/// [`too_many_memberships`]).
+/// `founding::too_many_memberships`).
 pub fn joined(table: &Table, user: &UserId) -> Result<TransactWriteItem, StoreError> {
     let cond = membership_count("attribute_exists(pk) AND (attribute_not_exists(#c) OR #c < :max)")
         .value(":zero", n(0))

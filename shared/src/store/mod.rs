@@ -5,9 +5,7 @@
 //! No `Scan` anywhere: point reads are (batch) gets, lists are one `Query` per page, and
 //! every invariant that spans items is one `TransactWriteItems` with conditions.
 
-pub mod attempts;
 pub mod cursor;
-pub mod founding;
 pub mod invitations;
 pub mod item;
 pub mod keys;

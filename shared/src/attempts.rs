@@ -11,8 +11,8 @@
 //! that the first attempt creates and whose TTL removes it once the window has passed
 //! (the logic above does not wait for TTL, which in AWS can lag by hours).
 
-use super::{delete, n, s, Item, ItemExt, Key, StoreError, Table};
 use crate::error::Error;
+use crate::store::{delete, n, s, Item, ItemExt, Key, StoreError, Table};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;

@@ -4,12 +4,21 @@
 //! update that counts the founder's new membership (a transaction touches the profile
 //! once), under conditions that hold what was read.
 
-use super::members::{too_many_memberships, MAX_MEMBERSHIPS_PER_USER};
-use super::{n, update_with, Cond, Item, ItemExt, Key, Table};
 use crate::error::Error;
 use crate::ids::UserId;
+use crate::store::members::MAX_MEMBERSHIPS_PER_USER;
+use crate::store::{n, update_with, Cond, Item, ItemExt, Key, Table};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Days, Utc};
+
+/// The error when a user would pass [`MAX_MEMBERSHIPS_PER_USER`] (founding an org or
+/// joining one).
+pub fn too_many_memberships() -> Error {
+    Error::conflict(
+        "membership_limit",
+        format!("an account can belong to at most {MAX_MEMBERSHIPS_PER_USER} organizations"),
+    )
+}
 
 /// Organizations one person may create in a UTC day.
 pub const PER_DAY: i64 = 10;
