@@ -6,8 +6,10 @@
 use crate::audit::{Actor, AuditDraft, Category, Target};
 use crate::auth::{authenticate, Bearer};
 use crate::client_info::ClientInfo;
+use crate::mutation::ChainOwner;
+use crate::mutation::Mutation;
 use crate::store::users::User;
-use crate::store::{ChainOwner, Item, Key, Mutation};
+use crate::store::{Item, Key};
 use crate::{AppState, Error};
 
 pub fn actor(user: &User) -> Actor {

@@ -18,9 +18,11 @@ use shared::domains::{
     check_now, record_check, start_daily_checks, CheckSchedule, DomainCheck, DomainRecord,
     Recorded, FAILED, PENDING, VERIFIED,
 };
+use shared::mutation::ChainOwner;
+use shared::mutation::Mutation;
 use shared::sqs_batch::each_record;
 use shared::store::orgs::ACTIVE;
-use shared::store::{ChainOwner, ItemExt, Key, Mutation};
+use shared::store::{ItemExt, Key};
 use shared::{AppState, Error};
 
 /// What became of one check.

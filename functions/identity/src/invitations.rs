@@ -20,12 +20,15 @@ use shared::events::Event;
 use shared::http::page::query_page;
 use shared::http::{Page, PageQuery, Path, Problem, Query};
 use shared::ids::{InvitationId, OrgId};
+use shared::mutation::ChainOwner;
+use shared::mutation::CommitError;
+use shared::mutation::Mutation;
 use shared::store::invitations::{inviter_of_pointer, pointer_target, Invitation, INVITATION_GONE};
 use shared::store::keys::invitee_partition;
 use shared::store::members::{self, Member, Membership};
 use shared::store::orgs::{Org, ACTIVE};
 use shared::store::users::User;
-use shared::store::{put, s, ChainOwner, CommitError, Cond, Item, Key, Mutation};
+use shared::store::{put, s, Cond, Item, Key};
 use shared::{AppState, Error};
 use std::collections::HashMap;
 use utoipa::ToSchema;
@@ -237,8 +240,8 @@ pub async fn accept(
         invitation_id: invitation.id.clone(),
     };
     let mutation = answering.mutation("team.member_added", Target::new("user", &user.id), &client);
-    let mut mutation = invitation
-        .withdrawn(mutation, &state.table)?
+    let mut mutation = mutation
+        .writes_named(invitation.withdrawal(&state.table)?)
         .details(data.json())
         .write_named(
             ALREADY_MEMBER,
@@ -306,9 +309,10 @@ pub async fn decline(
         Target::new("invitation", &answering.invitation.id),
         &client,
     );
-    answering
-        .invitation
-        .withdrawn(mutation, &state.table)?
+    let invitation = &answering.invitation;
+    mutation
+        .details(invitation.details())
+        .writes_named(invitation.withdrawal(&state.table)?)
         .commit(&state)
         .await
         .map_err(|e| match e {

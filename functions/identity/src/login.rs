@@ -25,6 +25,8 @@ use shared::http::browser::SessionDelivery;
 use shared::http::{Json, Problem};
 use shared::ids::SessionId;
 use shared::mail::{Links, Mail};
+use shared::mutation::CommitError;
+use shared::mutation::Mutation;
 use shared::second_factor::{
     self, active_secret, blocking, rejected, Factor, Holder, FACTOR_SPENT,
 };
@@ -32,7 +34,7 @@ use shared::store::item::time;
 use shared::store::keys::BACKUP_CODE_PREFIX;
 use shared::store::sessions::{self, ABSOLUTE_TIMEOUT};
 use shared::store::users::{self, User};
-use shared::store::{delete, n, put, s, CommitError, Item, ItemExt, Key, Mutation};
+use shared::store::{delete, n, put, s, Item, ItemExt, Key};
 use shared::{AppState, Error};
 use std::collections::HashMap;
 use utoipa::ToSchema;

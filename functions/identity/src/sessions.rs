@@ -12,9 +12,10 @@ use shared::client_info::ClientInfo;
 use shared::http::Path;
 use shared::http::Problem;
 use shared::ids::SessionId;
+use shared::mutation::CommitError;
 use shared::store::keys::SESSION_PREFIX;
 use shared::store::sessions::Session;
-use shared::store::{delete, CommitError, Key};
+use shared::store::{delete, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

@@ -17,8 +17,11 @@ use shared::events::Outboxed;
 use shared::http::{Json, Problem};
 use shared::ids::UserId;
 use shared::mail::{Links, Mail};
+use shared::mutation::ChainOwner;
+use shared::mutation::CommitError;
+use shared::mutation::Mutation;
 use shared::store::item::time;
-use shared::store::{put, put_if, users, ChainOwner, CommitError, Cond, Key, Mutation, StoreError};
+use shared::store::{put, put_if, users, Cond, Key, StoreError};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

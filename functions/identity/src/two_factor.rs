@@ -22,6 +22,7 @@ use shared::domain::TotpSecret;
 use shared::http::{Json, Problem};
 use shared::ids::UserId;
 use shared::mail::{Links, Mail};
+use shared::mutation::Mutation;
 use shared::second_factor::{
     self, active_secret, blocking, sealed_secret, Factor, Holder, ACTIVE, FACTOR_SPENT, PENDING,
 };
@@ -29,7 +30,7 @@ use shared::store::item::time;
 use shared::store::keys::{BACKUP_CODE_PREFIX, SESSION_PREFIX};
 use shared::store::sessions::Session;
 use shared::store::users::User;
-use shared::store::{delete, n, put, s, Item, ItemExt, Key, Mutation};
+use shared::store::{delete, n, put, s, Item, ItemExt, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

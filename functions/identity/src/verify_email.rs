@@ -17,8 +17,9 @@ use shared::client_info::ClientInfo;
 use shared::email_verification::{last_sent, VerificationToken, RESEND_INTERVAL};
 use shared::http::{Json, Problem};
 use shared::mail::{Links, Mail};
+use shared::mutation::CommitError;
 use shared::store::users::User;
-use shared::store::{s, CommitError, Key};
+use shared::store::{s, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

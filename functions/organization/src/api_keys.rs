@@ -19,11 +19,12 @@ use shared::http::page::query_page;
 use shared::http::Path;
 use shared::http::{Created, Json, Page, PageQuery, Problem, Query};
 use shared::ids::{ApiKeyId, UserId};
+use shared::mutation::CommitError;
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
 use shared::store::keys::API_KEY_PREFIX;
 use shared::store::members::{self, MAX_API_KEYS_PER_MEMBER};
-use shared::store::{delete, put, s, CommitError, Item, ItemExt, Key, StoreError};
+use shared::store::{delete, put, s, Item, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

@@ -13,10 +13,11 @@ use shared::domain::Permission;
 use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::Path;
 use shared::http::{Json, Problem};
+use shared::mutation::CommitError;
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
 use shared::store::keys::BILLING_PREFIX;
-use shared::store::{put, s, CommitError, Item, ItemExt, Key, StoreError};
+use shared::store::{put, s, Item, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

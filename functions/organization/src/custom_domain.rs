@@ -22,7 +22,8 @@ use shared::domains::{
     VERIFIED,
 };
 use shared::http::{Json, Path, Problem};
-use shared::store::{check, delete_if, put_if, CommitError, Key};
+use shared::mutation::CommitError;
+use shared::store::{check, delete_if, put_if, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

@@ -22,13 +22,14 @@ use shared::audit::{Category, Target};
 use shared::client_info::ClientInfo;
 use shared::domain::Permission;
 use shared::http::{Json, Problem};
+use shared::mutation::CommitError;
 use shared::org_deletion::OrgDeletion;
 use shared::pin_gate::{self, PinHeader};
 use shared::second_factor::{self, active_secret, blocking, Factor, Holder, FACTOR_SPENT};
 use shared::store::item::time;
 use shared::store::orgs::DELETING;
 use shared::store::users::User;
-use shared::store::{n, s, update_with, CommitError, Cond, Key};
+use shared::store::{n, s, update_with, Cond, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

@@ -17,11 +17,14 @@ use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::Path;
 use shared::http::{Created, Json, Problem};
 use shared::ids::OrgId;
+use shared::mutation::ChainOwner;
+use shared::mutation::CommitError;
+use shared::mutation::Mutation;
 use shared::platform_hostname::{api_hostname, HostnameRecord};
 use shared::store::members::{Member, Membership};
 use shared::store::orgs::{self, Org};
 use shared::store::users::User;
-use shared::store::{put, s, ChainOwner, CommitError, Key, Mutation};
+use shared::store::{put, s, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

@@ -18,10 +18,11 @@ use shared::http::page::query_page;
 use shared::http::{Created, Json, Page, PageQuery, Path, Problem, Query};
 use shared::ids::InvitationId;
 use shared::mail::{Links, Mail};
+use shared::mutation::CommitError;
 use shared::store::invitations::{Invitation, INVITATION_GONE, INVITATION_LIFETIME};
 use shared::store::keys::INVITATION_PREFIX;
 use shared::store::users::user_id_of_pointer;
-use shared::store::{check, delete, put, put_if, s, CommitError, Cond, ItemExt, Key};
+use shared::store::{check, delete, put, put_if, s, Cond, ItemExt, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -297,8 +298,9 @@ pub async fn revoke(
         Target::new("invitation", &invitation.id),
         &client,
     );
-    invitation
-        .withdrawn(mutation, &state.table)?
+    mutation
+        .details(invitation.details())
+        .writes_named(invitation.withdrawal(&state.table)?)
         .commit(&state)
         .await
         .map_err(|e| match e {

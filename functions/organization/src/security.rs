@@ -16,9 +16,11 @@ use shared::error::Validator;
 use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::Path;
 use shared::http::{Json, Problem};
+use shared::mutation::CommitError;
+use shared::mutation::Mutation;
 use shared::pin_gate::{self, PinHeader};
 use shared::store::item::time;
-use shared::store::{CommitError, ItemExt, Mutation};
+use shared::store::ItemExt;
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

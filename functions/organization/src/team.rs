@@ -20,10 +20,11 @@ use shared::http::page::query_page;
 use shared::http::Path;
 use shared::http::{Json, Page, PageQuery, Problem, Query};
 use shared::ids::UserId;
+use shared::mutation::CommitError;
 use shared::pin_gate::{self, PinHeader};
 use shared::store::keys::MEMBER_PREFIX;
 use shared::store::members::{self, set_role, set_role_of_member, Member};
-use shared::store::{delete, delete_if, n, s, CommitError, Cond, Item, Key};
+use shared::store::{delete, delete_if, n, s, Cond, Item, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

@@ -19,8 +19,9 @@ use shared::events::Event;
 use shared::http::Path;
 use shared::http::{Json, Problem, Query};
 use shared::ids::McpId;
+use shared::mutation::CommitError;
 use shared::store::keys::USAGE_PREFIX;
-use shared::store::{n, put, s, CommitError, ItemExt, Key, StoreError};
+use shared::store::{n, put, s, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 

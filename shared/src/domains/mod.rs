@@ -11,10 +11,10 @@ pub mod dns;
 
 use crate::domain::CustomDomain;
 use crate::ids::OrgId;
+use crate::mutation::CommitError;
+use crate::mutation::Mutation;
 use crate::store::item::time;
-use crate::store::{
-    delete_if, n, put_if, s, CommitError, Cond, Item, ItemExt, Key, Mutation, StoreError,
-};
+use crate::store::{delete_if, n, put_if, s, Cond, Item, ItemExt, Key, StoreError};
 use crate::{AppState, Error};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;

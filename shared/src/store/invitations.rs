@@ -13,6 +13,7 @@ use super::{n, s, Item, ItemExt, Key, StoreError};
 use crate::domain::Role;
 use crate::ids::{InvitationId, OrgId};
 use crate::store::item::time;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 
 /// How long an invitation can be accepted.
@@ -130,33 +131,34 @@ pub fn inviter_of_pointer(item: &Item) -> Option<crate::ids::UserId> {
 }
 
 impl Invitation {
-    /// `mutation`, removing the invitation's three items — only if it is still the one
-    /// read (its writes are the mutation's next three, the org's record first).
-    /// The change that ends the invitation (accepted, declined, revoked) with its
-    /// removal; `CommitError::Conflict(INVITATION_GONE)` when it is no longer pending.
-    pub fn withdrawn(
+    /// What an audit entry of the invitation records.
+    pub fn details(&self) -> serde_json::Value {
+        serde_json::json!({ "invitation_id": self.id, "email": self.email, "role": self.role })
+    }
+
+    /// The writes that end the invitation (accepted, declined, revoked) by removing its
+    /// three items — only if it is still the one read, each named [`INVITATION_GONE`]
+    /// for the commit that finds it no longer pending.
+    pub fn withdrawal(
         &self,
-        mutation: super::Mutation,
         table: &super::Table,
-    ) -> Result<super::Mutation, StoreError> {
+    ) -> Result<Vec<(&'static str, TransactWriteItem)>, StoreError> {
         use super::{delete, delete_if, Cond};
-        Ok(mutation
-            .details(serde_json::json!({
-                "invitation_id": self.id, "email": self.email, "role": self.role,
-            }))
-            .write_named(
+        Ok(vec![
+            (
                 INVITATION_GONE,
                 delete(table, &self.key(), Some("attribute_exists(pk)")),
-            )
-            .write_named(
+            ),
+            (
                 INVITATION_GONE,
                 delete_if(
                     table,
                     &self.invitee_key(),
                     &Cond::new("invitation_id = :id").value(":id", s(self.id.as_str())),
                 )?,
-            )
-            .write(delete(table, &self.pointer_key(), None)))
+            ),
+            (INVITATION_GONE, delete(table, &self.pointer_key(), None)),
+        ])
     }
 }
 

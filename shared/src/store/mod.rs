@@ -10,18 +10,15 @@ pub mod invitations;
 pub mod item;
 pub mod keys;
 pub mod members;
-pub mod mutation;
 pub mod orgs;
 pub mod sessions;
 pub mod users;
 pub mod webhooks;
+pub mod write;
 
 pub use item::{n, s, ItemExt};
 pub use keys::Key;
-pub use mutation::{
-    check, delete, delete_if, put, put_if, update_if, update_with, ChainOwner, CommitError, Cond,
-    Mutation,
-};
+pub use write::{check, delete, delete_if, put, put_if, update_if, update_with, Cond};
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;

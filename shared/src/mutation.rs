@@ -17,15 +17,16 @@
 //! read). If one of them no longer holds, the commit fails with `CommitError::Changed`
 //! instead of acting on a stale decision.
 
-use super::{n, s, Item, ItemExt, Key, StoreError, Table};
 use crate::audit::{AuditDraft, AuditEntry, GENESIS_HASH};
 use crate::audit_log;
 use crate::error::Error;
 use crate::events::Outboxed;
 use crate::store::item::time;
 use crate::store::keys::AUDIT_PREFIX;
+use crate::store::write::UpdateExpression;
+use crate::store::{check, n, put, s, Cond, Item, ItemExt, Key, StoreError, Table};
 use crate::AppState;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::Utc;
 use std::collections::HashMap;
 
@@ -159,38 +160,9 @@ impl From<CommitError> for Error {
     }
 }
 
-/// An `UPDATE` expression on the owner item, with generated attribute names so that
-/// reserved words (`name`, `status`, `role`) need no care at the call site.
-#[derive(Default)]
-struct OwnerUpdate {
-    sets: Vec<String>,
-    removes: Vec<String>,
-    conditions: Vec<String>,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl OwnerUpdate {
-    /// One placeholder per attribute, however often the expression names it.
-    fn name(&mut self, attr: &str) -> String {
-        if let Some((placeholder, _)) = self.names.iter().find(|(_, a)| *a == attr) {
-            return placeholder.clone();
-        }
-        let placeholder = format!("#o{}", self.names.len());
-        self.names.insert(placeholder.clone(), attr.to_owned());
-        placeholder
-    }
-
-    fn value(&mut self, value: AttributeValue) -> String {
-        let placeholder = format!(":o{}", self.values.len());
-        self.values.insert(placeholder.clone(), value);
-        placeholder
-    }
-}
-
 pub struct Mutation {
     owner: ChainOwner,
-    owner_update: OwnerUpdate,
+    owner_update: UpdateExpression,
     /// Owner attributes as the handler read them: `None` for absent.
     decided: Vec<(String, Option<AttributeValue>)>,
     /// Condition checks on other items; one on an item that a write also touches is
@@ -208,7 +180,7 @@ impl Mutation {
     pub fn new(owner: ChainOwner, audit: AuditDraft) -> Self {
         Mutation {
             owner,
-            owner_update: OwnerUpdate::default(),
+            owner_update: UpdateExpression::default(),
             decided: Vec::new(),
             guards: Vec::new(),
             writes: Vec::new(),
@@ -318,6 +290,16 @@ impl Mutation {
         writes.into_iter().fold(self, Mutation::write)
     }
 
+    /// Writes named as `write_named` names one.
+    pub fn writes_named(
+        self,
+        writes: impl IntoIterator<Item = (&'static str, TransactWriteItem)>,
+    ) -> Self {
+        writes.into_iter().fold(self, |mutation, (name, write)| {
+            mutation.write_named(name, write)
+        })
+    }
+
     /// An outbox message written with the change: a webhook event, a platform record, a
     /// job for a worker or an e-mail (several may go with one change).
     pub fn emit(mut self, message: impl Into<Outboxed>) -> Self {
@@ -333,7 +315,7 @@ impl Mutation {
                 backoff(attempt).await;
             }
             let mut entries = self.entries();
-            let table = state.table.name();
+            let table = &state.table;
             let mut items = Vec::with_capacity(entries.len() + self.writes.len() + 2);
             if let Some(last) = entries.last() {
                 items.push(self.owner_write(table, last)?);
@@ -434,7 +416,7 @@ impl Mutation {
 
     fn owner_write(
         &self,
-        table: &str,
+        table: &Table,
         entry: &AuditEntry,
     ) -> Result<TransactWriteItem, StoreError> {
         let hash = entry.hash();
@@ -444,16 +426,10 @@ impl Mutation {
                 item.insert("audit_seq".into(), n(entry.seq as i64));
                 item.insert("audit_hash".into(), s(hash));
                 item.insert("audit_head_at".into(), s(&entry.occurred_at));
-                put_item(table, item).map(|w| with_condition(w, "attribute_not_exists(pk)"))
+                put(table, item, "attribute_not_exists(pk)")
             }
             ChainOwner::Existing { key, seq, .. } => {
-                let mut update = OwnerUpdate {
-                    sets: self.owner_update.sets.clone(),
-                    removes: self.owner_update.removes.clone(),
-                    conditions: self.owner_update.conditions.clone(),
-                    names: self.owner_update.names.clone(),
-                    values: self.owner_update.values.clone(),
-                };
+                let mut update = self.owner_update.clone();
                 let (seq_name, hash_name) = (update.name("audit_seq"), update.name("audit_hash"));
                 let next = update.value(n(entry.seq as i64));
                 let hash_value = update.value(s(hash));
@@ -480,7 +456,7 @@ impl Mutation {
                     expression.push_str(&format!(" REMOVE {}", update.removes.join(", ")));
                 }
                 let built = Update::builder()
-                    .table_name(table)
+                    .table_name(table.name())
                     .set_key(Some(key.to_item()))
                     .update_expression(expression)
                     .condition_expression(update.conditions.join(" AND "))
@@ -495,7 +471,7 @@ impl Mutation {
 
     fn audit_write(
         &self,
-        table: &str,
+        table: &Table,
         entry: &AuditEntry,
     ) -> Result<TransactWriteItem, StoreError> {
         let mut item: Item = HashMap::new();
@@ -518,169 +494,6 @@ impl Mutation {
                 n((now + chrono::Duration::days(days)).timestamp()),
             );
         }
-        put_item(table, item).map(|w| with_condition(w, "attribute_not_exists(sk)"))
+        put(table, item, "attribute_not_exists(sk)")
     }
-}
-
-fn put_item(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
-    let built = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .build()
-        .map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(TransactWriteItem::builder().put(built).build())
-}
-
-fn with_condition(write: TransactWriteItem, condition: &str) -> TransactWriteItem {
-    match write.put {
-        Some(mut p) => {
-            p.condition_expression = Some(condition.to_owned());
-            TransactWriteItem::builder().put(p).build()
-        }
-        None => write,
-    }
-}
-
-/// A conditional put of `item` into the table.
-pub fn put(table: &Table, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
-    put_item(table.name(), item).map(|w| with_condition(w, condition))
-}
-
-/// A delete of `key`, optionally conditional (e.g. `attribute_exists(pk)` to learn that
-/// the item was already gone).
-pub fn delete(table: &Table, key: &Key, condition: Option<&str>) -> TransactWriteItem {
-    let built = aws_sdk_dynamodb::types::Delete::builder()
-        .table_name(table.name())
-        .set_key(Some(key.to_item()))
-        .set_condition_expression(condition.map(str::to_owned))
-        .build();
-    match built {
-        Ok(delete) => TransactWriteItem::builder().delete(delete).build(),
-        // Only reachable without a table name or key, which `Table` and `Key` always have.
-        Err(_) => TransactWriteItem::builder().build(),
-    }
-}
-
-/// `SET` of `sets` on `key`, only if the item exists and (when given) `expect` holds
-/// (`attr = value`): the guard against a lost update between read and write.
-pub fn update_if(
-    table: &Table,
-    key: &Key,
-    sets: &[(&str, AttributeValue)],
-    expect: Option<(&str, AttributeValue)>,
-) -> Result<TransactWriteItem, StoreError> {
-    let mut update = OwnerUpdate::default();
-    for (attr, value) in sets {
-        let (name, value) = (update.name(attr), update.value(value.clone()));
-        update.sets.push(format!("{name} = {value}"));
-    }
-    let mut condition = "attribute_exists(pk)".to_owned();
-    if let Some((attr, value)) = expect {
-        let (name, value) = (update.name(attr), update.value(value));
-        condition.push_str(&format!(" AND {name} = {value}"));
-    }
-    let expression = format!("SET {}", update.sets.join(", "));
-    let cond = Cond {
-        expression: condition,
-        names: update.names,
-        values: update.values,
-    };
-    update_with(table, key, &expression, &cond)
-}
-
-/// A condition expression with its placeholders, for the writes of a transaction that
-/// must hold what the handler decided on (`#role = :role`, `invitation_id = :id`).
-#[derive(Clone, Debug, Default)]
-pub struct Cond {
-    expression: String,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl Cond {
-    pub fn new(expression: impl Into<String>) -> Self {
-        Cond {
-            expression: expression.into(),
-            ..Cond::default()
-        }
-    }
-
-    /// `#placeholder` → attribute name.
-    pub fn name(mut self, placeholder: &str, attr: &str) -> Self {
-        self.names.insert(placeholder.to_owned(), attr.to_owned());
-        self
-    }
-
-    /// `:placeholder` → value.
-    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
-        self.values.insert(placeholder.to_owned(), value);
-        self
-    }
-
-    fn names(&self) -> Option<HashMap<String, String>> {
-        (!self.names.is_empty()).then(|| self.names.clone())
-    }
-
-    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
-        (!self.values.is_empty()).then(|| self.values.clone())
-    }
-}
-
-/// A put of `item` that commits only if `cond` holds.
-pub fn put_if(table: &Table, item: Item, cond: &Cond) -> Result<TransactWriteItem, StoreError> {
-    let built = Put::builder()
-        .table_name(table.name())
-        .set_item(Some(item))
-        .condition_expression(&cond.expression)
-        .set_expression_attribute_names(cond.names())
-        .set_expression_attribute_values(cond.values())
-        .build()
-        .map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(TransactWriteItem::builder().put(built).build())
-}
-
-/// A delete of `key` that commits only if `cond` holds.
-pub fn delete_if(table: &Table, key: &Key, cond: &Cond) -> Result<TransactWriteItem, StoreError> {
-    let built = aws_sdk_dynamodb::types::Delete::builder()
-        .table_name(table.name())
-        .set_key(Some(key.to_item()))
-        .condition_expression(&cond.expression)
-        .set_expression_attribute_names(cond.names())
-        .set_expression_attribute_values(cond.values())
-        .build()
-        .map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(TransactWriteItem::builder().delete(built).build())
-}
-
-/// An update of `key` by `expression` that commits only if `cond` holds; `cond` carries
-/// the placeholders of both expressions.
-pub fn update_with(
-    table: &Table,
-    key: &Key,
-    expression: &str,
-    cond: &Cond,
-) -> Result<TransactWriteItem, StoreError> {
-    let built = Update::builder()
-        .table_name(table.name())
-        .set_key(Some(key.to_item()))
-        .update_expression(expression)
-        .condition_expression(&cond.expression)
-        .set_expression_attribute_names(cond.names())
-        .set_expression_attribute_values(cond.values())
-        .build()
-        .map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(TransactWriteItem::builder().update(built).build())
-}
-
-/// No change to `key`; the transaction commits only if `cond` holds on it.
-pub fn check(table: &Table, key: &Key, cond: &Cond) -> Result<TransactWriteItem, StoreError> {
-    let built = aws_sdk_dynamodb::types::ConditionCheck::builder()
-        .table_name(table.name())
-        .set_key(Some(key.to_item()))
-        .condition_expression(&cond.expression)
-        .set_expression_attribute_names(cond.names())
-        .set_expression_attribute_values(cond.values())
-        .build()
-        .map_err(|e| StoreError::Aws(e.to_string()))?;
-    Ok(TransactWriteItem::builder().condition_check(built).build())
 }
