@@ -13,7 +13,7 @@ pub mod members;
 pub mod orgs;
 pub mod sessions;
 pub mod users;
-pub mod webhooks;
+
 pub mod write;
 
 pub use item::{n, s, ItemExt};

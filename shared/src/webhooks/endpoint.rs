@@ -1,12 +1,12 @@
 //! A webhook endpoint of an organization: where events go, which ones, and the sealed
 //! signing secrets (the current one, and for 24 h after a rotation the previous one).
 
-use super::item::time;
-use super::{s, update_with, Cond, Item, ItemExt, Key, StoreError, Table};
+use super::WebhookSecret;
 use crate::crypto::SecretBox;
 use crate::events::EventType;
 use crate::ids::{OrgId, WebhookId};
-use crate::webhooks::WebhookSecret;
+use crate::store::item::time;
+use crate::store::{s, update_with, Cond, Item, ItemExt, Key, StoreError, Table};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 
