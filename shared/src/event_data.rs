@@ -3,8 +3,9 @@
 //! `webhooks` section are the same thing.
 
 use crate::domain::Role;
-use crate::events::EventType;
-use crate::ids::{ApiKeyId, InvitationId, McpId, UserId};
+use crate::events::{Event, EventType};
+use crate::ids::{ApiKeyId, InvitationId, McpId, OrgId, UserId};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
@@ -15,6 +16,13 @@ pub trait EventData: Serialize {
 
     fn json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("event data is plain JSON")
+    }
+}
+
+impl Event {
+    /// The event whose `data` is `data`.
+    pub fn of<D: EventData>(org: &OrgId, data: &D, now: DateTime<Utc>) -> Self {
+        Event::new(D::TYPE, org, data.json(), now)
     }
 }
 

@@ -29,6 +29,7 @@ pub mod ids;
 pub mod mail;
 pub mod mutation;
 pub mod org_deletion;
+pub mod outbox;
 pub mod pin_gate;
 pub mod platform_hostname;
 #[cfg(feature = "route53")]

@@ -20,7 +20,7 @@
 use crate::audit::{AuditDraft, AuditEntry, GENESIS_HASH};
 use crate::audit_log;
 use crate::error::Error;
-use crate::events::Outboxed;
+use crate::outbox::Outboxed;
 use crate::store::item::time;
 use crate::store::keys::AUDIT_PREFIX;
 use crate::store::write::UpdateExpression;

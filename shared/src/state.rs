@@ -4,7 +4,7 @@ use crate::aws::Clients;
 use crate::config::Config;
 use crate::crypto::{Keyring, SecretBox};
 use crate::error::Error;
-use crate::events::EventRelay;
+use crate::outbox::EventRelay;
 use crate::store::cursor::CursorKey;
 use crate::store::Table;
 use std::sync::Arc;

@@ -14,8 +14,9 @@
 pub use shared::platform_zone::PlatformZone;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use shared::events::{Event, Outboxed};
+use shared::events::Event;
 use shared::ids::WebhookId;
+use shared::outbox::Outboxed;
 use shared::sqs_batch::each_record;
 use shared::store::keys::WEBHOOK_PREFIX;
 use shared::store::orgs::ACTIVE;

@@ -16,9 +16,9 @@
 use crate::DeletionError;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
-use shared::events::Outboxed;
 use shared::ids::{OrgId, UserId};
 use shared::mail::{Links, Mail};
+use shared::outbox::Outboxed;
 use shared::store::keys::{API_KEY_PREFIX, BILLING_PREFIX, INVITATION_PREFIX, MEMBER_PREFIX};
 use shared::store::members::left;
 use shared::store::{delete_if, n, put, s, Cond, Item, ItemExt, Key, StoreError};
