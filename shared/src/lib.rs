@@ -41,6 +41,7 @@ pub mod store;
 pub mod telemetry;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
+mod test_points;
 pub mod webhooks;
 
 pub use error::{Error, FieldError};
@@ -50,37 +51,5 @@ pub use axum as __axum;
 #[doc(hidden)]
 pub use utoipa_axum as __utoipa_axum;
 
-/// A pause between a worker's reads and its commit, for the tests that change an item
-/// meanwhile (see `test_hooks`); nothing without the `test-hooks` feature.
-pub async fn test_pause(action: &str, chain: &str) {
-    #[cfg(feature = "test-hooks")]
-    test_hooks::before_commit(action, chain).await;
-    #[cfg(not(feature = "test-hooks"))]
-    let _ = (action, chain);
-}
-
-/// A fault switch for tests (`test_hooks::switched_on`); always off without the
-/// `test-hooks` feature.
-pub fn test_switch(name: &str) -> bool {
-    #[cfg(feature = "test-hooks")]
-    return test_hooks::switched_on(name);
-    #[cfg(not(feature = "test-hooks"))]
-    {
-        let _ = name;
-        false
-    }
-}
-
-/// A one-shot fault for tests (`test_hooks::fault_once`); never without the `test-hooks`
-/// feature.
-pub fn test_fault_once(name: &str) -> bool {
-    #[cfg(feature = "test-hooks")]
-    return test_hooks::fault_once(name);
-    #[cfg(not(feature = "test-hooks"))]
-    {
-        let _ = name;
-        false
-    }
-}
-
 pub use state::AppState;
+pub use test_points::{test_fault_once, test_pause, test_switch};
