@@ -58,7 +58,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "account",
             "second_factor",
             "pin_gate",
-            "domains",
+            "custom_domain",
             "webhooks",
             "platform_zone",
         ],

@@ -14,7 +14,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{Duration, Utc};
 use shared::audit::{Actor, AuditDraft, Category, Target};
 use shared::client_info::ClientInfo;
-use shared::domains::{
+use shared::custom_domain::{
     check_now, record_check, start_daily_checks, CheckSchedule, DomainCheck, DomainRecord,
     Recorded, FAILED, PENDING, VERIFIED,
 };

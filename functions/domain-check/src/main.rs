@@ -6,7 +6,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let state = shared::AppState::from_env().await?;
-    let schedule = shared::domains::CheckSchedule::from_env()?;
+    let schedule = shared::custom_domain::CheckSchedule::from_env()?;
     let (state, schedule) = (&state, &schedule);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {

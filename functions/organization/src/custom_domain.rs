@@ -15,12 +15,12 @@ use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::client_info::ClientInfo;
-use shared::domain::{CustomDomain, Permission};
-use shared::domains::{
+use shared::custom_domain::{
     as_read, check_now, claimable_by, held_by, record_check, start_daily_checks, CheckSchedule,
     DomainCheck, DomainRecord, Recorded, EXPIRED, FAILED, NAME_TAKEN, RECORD_CHANGED, TAKEN,
     VERIFIED,
 };
+use shared::domain::{CustomDomain, Permission};
 use shared::http::{Json, Path, Problem};
 use shared::mutation::CommitError;
 use shared::store::{check, delete_if, put_if, Key};

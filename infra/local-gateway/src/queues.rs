@@ -32,10 +32,11 @@ async fn invoke(
             Ok(worker.handle(state, event).await)
         }
         "DomainCheckFunction" => {
-            static SCHEDULE: std::sync::OnceLock<Result<shared::domains::CheckSchedule, String>> =
-                std::sync::OnceLock::new();
+            static SCHEDULE: std::sync::OnceLock<
+                Result<shared::custom_domain::CheckSchedule, String>,
+            > = std::sync::OnceLock::new();
             let schedule = SCHEDULE
-                .get_or_init(shared::domains::CheckSchedule::from_env)
+                .get_or_init(shared::custom_domain::CheckSchedule::from_env)
                 .as_ref()
                 .map_err(Clone::clone)?;
             Ok(domain_check::handle(state, schedule, event).await)
