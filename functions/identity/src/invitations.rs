@@ -18,7 +18,7 @@ use shared::domain::Role;
 use shared::event_data::{self, EventData};
 use shared::events::Event;
 use shared::http::page::query_page;
-use shared::http::{Page, PageQuery, Path, Problem, Query};
+use shared::http::{Page, PageQuery, Path, PathId, Problem, Query};
 use shared::ids::{InvitationId, OrgId};
 use shared::mutation::ChainOwner;
 use shared::mutation::CommitError;
@@ -102,9 +102,12 @@ struct Answering {
     items: HashMap<Key, Item>,
 }
 
-async fn answering(state: &AppState, bearer: &Bearer, id: &str) -> Result<Answering, Error> {
+async fn answering(
+    state: &AppState,
+    bearer: &Bearer,
+    id: Option<&InvitationId>,
+) -> Result<Answering, Error> {
     let user_key = Key::user(&bearer.0.user_id);
-    let id = InvitationId::parse(id);
     let mut first = vec![user_key.clone()];
     first.extend(id.as_ref().map(|id| Key::invitation_pointer(id.as_str())));
     let (_, mut items) = authenticate(state, bearer, &first).await?;
@@ -130,7 +133,7 @@ async fn answering(state: &AppState, bearer: &Bearer, id: &str) -> Result<Answer
         .remove(&invitee_key)
         .map(|i| Invitation::from_item(&i))
         .transpose()?
-        .filter(|i| i.id == id && i.is_pending(Utc::now()))
+        .filter(|i| &i.id == id && i.is_pending(Utc::now()))
         .ok_or(Error::NotFound)?;
     Ok(Answering {
         user,
@@ -181,9 +184,9 @@ pub async fn accept(
     State(state): State<AppState>,
     bearer: Bearer,
     client: ClientInfo,
-    Path(id): Path<String>,
+    Path(id): Path<PathId<InvitationId>>,
 ) -> Result<axum::Json<InvitationAccepted>, Error> {
-    let answering = answering(&state, &bearer, &id).await?;
+    let answering = answering(&state, &bearer, id.as_ref()).await?;
     let (user, invitation, org) = (&answering.user, &answering.invitation, &answering.org);
     // Whoever signs up with an address first must not take its invitations: only an
     // account that proved it receives the address's mail joins.
@@ -301,9 +304,9 @@ pub async fn decline(
     State(state): State<AppState>,
     bearer: Bearer,
     client: ClientInfo,
-    Path(id): Path<String>,
+    Path(id): Path<PathId<InvitationId>>,
 ) -> Result<StatusCode, Error> {
-    let answering = answering(&state, &bearer, &id).await?;
+    let answering = answering(&state, &bearer, id.as_ref()).await?;
     let mutation = answering.mutation(
         "team.invitation_declined",
         Target::new("invitation", &answering.invitation.id),

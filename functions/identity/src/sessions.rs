@@ -9,8 +9,8 @@ use shared::account::{caller_profile, user_mutation};
 use shared::audit::Target;
 use shared::auth::Bearer;
 use shared::client_info::ClientInfo;
-use shared::http::Path;
 use shared::http::Problem;
+use shared::http::{Path, PathId};
 use shared::ids::SessionId;
 use shared::mutation::CommitError;
 use shared::store::keys::SESSION_PREFIX;
@@ -98,10 +98,10 @@ pub async fn revoke(
     State(state): State<AppState>,
     bearer: Bearer,
     client: ClientInfo,
-    Path(session_id): Path<String>,
+    Path(session_id): Path<PathId<SessionId>>,
 ) -> Result<StatusCode, Error> {
     let (user, profile) = caller_profile(&state, &bearer).await?;
-    let session_id = SessionId::parse(&session_id).ok_or(Error::NotFound)?;
+    let session_id = session_id.0.ok_or(Error::NotFound)?;
     user_mutation(
         &user,
         &profile,

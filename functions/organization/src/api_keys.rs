@@ -16,8 +16,7 @@ use shared::domain::{Name, Permission};
 use shared::event_data::{self, EventData};
 use shared::events::Event;
 use shared::http::page::query_page;
-use shared::http::Path;
-use shared::http::{Created, Json, Page, PageQuery, Problem, Query};
+use shared::http::{Created, Json, Page, PageQuery, Path, PathId, Problem, Query};
 use shared::ids::{ApiKeyId, UserId};
 use shared::mutation::CommitError;
 use shared::pin_gate::{self, PinHeader};
@@ -184,6 +183,13 @@ pub async fn list(
     Ok(axum::Json(page))
 }
 
+/// `/v1/orgs/{slug}/api-keys/{key_id}`.
+#[derive(Deserialize)]
+pub struct ApiKeyPath {
+    slug: String,
+    key_id: PathId<ApiKeyId>,
+}
+
 /// Revoke an API key (owners and admins; **PIN-gated**): it is rejected on its next
 /// request. Emits `api_key.revoked`.
 #[utoipa::path(delete, path = "/v1/orgs/{slug}/api-keys/{key_id}", operation_id = "revoke_api_key", tag = "api-keys", security(("session" = [])),
@@ -199,9 +205,8 @@ pub async fn revoke(
     credential: Credential,
     client: ClientInfo,
     pin: PinHeader,
-    Path((slug, key_id)): Path<(String, String)>,
+    Path(ApiKeyPath { slug, key_id }): Path<ApiKeyPath>,
 ) -> Result<StatusCode, Error> {
-    let id = ApiKeyId::parse(&key_id);
     let (access, item, gate) = pin_gate::load(
         &state,
         &credential,
@@ -209,7 +214,7 @@ pub async fn revoke(
         Permission::Administer,
         &pin,
         &client,
-        |org| id.as_ref().map(|id| Key::api_key(org, id.as_str())),
+        |org| key_id.as_ref().map(|id| Key::api_key(org, id.as_str())),
     )
     .await?;
     let Some(item) = item else {

@@ -25,7 +25,7 @@ use shared::exports::{
     MAX_ACTIVE,
 };
 use shared::http::page::query_page_ordered;
-use shared::http::{Json, Page, PageQuery, Path, Problem, Query};
+use shared::http::{Json, Page, PageQuery, Path, PathId, Problem, Query};
 use shared::ids::ExportId;
 use shared::store::keys::EXPORT_PREFIX;
 use shared::store::{n, put, ItemExt};
@@ -305,6 +305,13 @@ pub async fn list(
     Ok(axum::Json(page))
 }
 
+/// `/v1/orgs/{slug}/exports/{export_id}`.
+#[derive(Deserialize)]
+pub struct ExportPath {
+    slug: String,
+    export_id: PathId<ExportId>,
+}
+
 /// One export (owners and admins); when ready, with a fresh download link valid for 15
 /// minutes. Each link issued is an audit entry.
 #[utoipa::path(get, path = "/v1/orgs/{slug}/exports/{export_id}", operation_id = "get_export", tag = "exports", security(("session" = [])),
@@ -314,11 +321,10 @@ pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, export_id)): Path<(String, String)>,
+    Path(ExportPath { slug, export_id }): Path<ExportPath>,
 ) -> Result<axum::Json<ExportView>, Error> {
-    let id = ExportId::parse(&export_id);
     let (access, item) = OrgAccess::load_target(&state, &credential, &slug, |org| {
-        id.as_ref().map(|id| ExportJob::key(org, id))
+        export_id.as_ref().map(|id| ExportJob::key(org, id))
     })
     .await?;
     access.require(Permission::Administer)?;

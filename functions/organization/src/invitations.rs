@@ -15,7 +15,7 @@ use shared::client_info::ClientInfo;
 use shared::domain::{Email, Permission, Role};
 use shared::error::Validator;
 use shared::http::page::query_page;
-use shared::http::{Created, Json, Page, PageQuery, Path, Problem, Query};
+use shared::http::{Created, Json, Page, PageQuery, Path, PathId, Problem, Query};
 use shared::ids::InvitationId;
 use shared::mail::{Links, Mail};
 use shared::mutation::CommitError;
@@ -249,16 +249,22 @@ pub async fn list(
     Ok(axum::Json(page))
 }
 
+/// `/v1/orgs/{slug}/invitations/{invitation_id}`.
+#[derive(Deserialize)]
+pub struct InvitationPath {
+    slug: String,
+    invitation_id: PathId<InvitationId>,
+}
+
 /// Loads the caller's access and the invitation named in the path (404 if none).
 async fn target(
     state: &AppState,
     credential: &Credential,
     slug: &str,
-    id: &str,
+    id: Option<&InvitationId>,
 ) -> Result<(OrgAccess, Invitation), Error> {
-    let id = InvitationId::parse(id);
     let (access, item) = OrgAccess::load_target(state, credential, slug, |org| {
-        id.as_ref().map(|id| Key::invitation(org, id.as_str()))
+        id.map(|id| Key::invitation(org, id.as_str()))
     })
     .await?;
     access.require(Permission::Administer)?;
@@ -274,9 +280,12 @@ async fn target(
 pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
-    Path((slug, id)): Path<(String, String)>,
+    Path(InvitationPath {
+        slug,
+        invitation_id,
+    }): Path<InvitationPath>,
 ) -> Result<axum::Json<InvitationView>, Error> {
-    let (_, invitation) = target(&state, &credential, &slug, &id).await?;
+    let (_, invitation) = target(&state, &credential, &slug, invitation_id.as_ref()).await?;
     Ok(axum::Json(invitation.into()))
 }
 
@@ -288,9 +297,12 @@ pub async fn revoke(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, id)): Path<(String, String)>,
+    Path(InvitationPath {
+        slug,
+        invitation_id,
+    }): Path<InvitationPath>,
 ) -> Result<StatusCode, Error> {
-    let (access, invitation) = target(&state, &credential, &slug, &id).await?;
+    let (access, invitation) = target(&state, &credential, &slug, invitation_id.as_ref()).await?;
     guard_owners(&access, invitation.role, None)?;
     let mutation = access.mutation(
         "team.invitation_revoked",

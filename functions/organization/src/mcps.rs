@@ -17,8 +17,7 @@ use shared::event_data::{self, EventData};
 use shared::events::Event;
 use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::page::query_page;
-use shared::http::Path;
-use shared::http::{Created, Json, Page, PageQuery, Problem, Query};
+use shared::http::{Created, Json, Page, PageQuery, Path, PathId, Problem, Query};
 use shared::ids::McpId;
 use shared::mutation::CommitError;
 use shared::pin_gate::{self, PinHeader};
@@ -93,16 +92,22 @@ pub struct HealthReport {
     status: String,
 }
 
-/// The org's MCP `mcp_id` (404 when it is not one).
+/// `/v1/orgs/{slug}/mcps/{mcp_id}`.
+#[derive(Deserialize)]
+pub struct McpPath {
+    slug: String,
+    mcp_id: PathId<McpId>,
+}
+
+/// The org's MCP `id` (404 when it is none).
 async fn load(
     state: &AppState,
     credential: &Credential,
     slug: &str,
-    mcp_id: &str,
+    id: Option<&McpId>,
 ) -> Result<(OrgAccess, Item), Error> {
-    let id = McpId::parse(mcp_id);
     let (access, item) = OrgAccess::load_target(state, credential, slug, |org| {
-        id.as_ref().map(|id| Key::mcp(org, id.as_str()))
+        id.map(|id| Key::mcp(org, id.as_str()))
     })
     .await?;
     Ok((access, item.ok_or(Error::NotFound)?))
@@ -251,9 +256,9 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
-    Path((slug, mcp_id)): Path<(String, String)>,
+    Path(McpPath { slug, mcp_id }): Path<McpPath>,
 ) -> Result<Tagged<McpView>, Error> {
-    let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
+    let (access, item) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
     access.require(Permission::Read)?;
     Ok(Tagged(McpView::from_item(&item)?))
 }
@@ -266,7 +271,7 @@ pub async fn update(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, mcp_id)): Path<(String, String)>,
+    Path(McpPath { slug, mcp_id }): Path<McpPath>,
     if_match: IfMatch,
     Json(body): Json<UpdateMcp>,
 ) -> Result<Tagged<McpView>, Error> {
@@ -297,7 +302,7 @@ pub async fn update(
     if v.has_errors() {
         return Err(v.error());
     }
-    let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
+    let (access, item) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
     access.require(Permission::Contribute)?;
     // The write below is conditioned on the version read (`updated_at`).
     if_match.check(&etag::of(&McpView::from_item(&item)?))?;
@@ -395,9 +400,8 @@ pub async fn remove(
     credential: Credential,
     client: ClientInfo,
     pin: PinHeader,
-    Path((slug, mcp_id)): Path<(String, String)>,
+    Path(McpPath { slug, mcp_id }): Path<McpPath>,
 ) -> Result<StatusCode, Error> {
-    let id = McpId::parse(&mcp_id);
     let (access, item, gate) = pin_gate::load(
         &state,
         &credential,
@@ -405,7 +409,7 @@ pub async fn remove(
         Permission::Administer,
         &pin,
         &client,
-        |org| id.as_ref().map(|id| Key::mcp(org, id.as_str())),
+        |org| mcp_id.as_ref().map(|id| Key::mcp(org, id.as_str())),
     )
     .await?;
     let Some(item) = item else {
@@ -449,11 +453,11 @@ pub async fn report_health(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, mcp_id)): Path<(String, String)>,
+    Path(McpPath { slug, mcp_id }): Path<McpPath>,
     Json(body): Json<HealthReport>,
 ) -> Result<axum::Json<McpView>, Error> {
     let status = parse_health(&body.status).map_err(|m| Error::invalid("status", m))?;
-    let (access, item) = load(&state, &credential, &slug, &mcp_id).await?;
+    let (access, item) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
     access.require(Permission::Contribute)?;
     let mut view = McpView::from_item(&item)?;
     if view.health == status {
@@ -491,7 +495,7 @@ pub async fn report_health(
         }
         // Another report changed it first; that report carried the event.
         Err(CommitError::Conflict(MCP_CHANGED)) => {
-            let (_, item) = load(&state, &credential, &slug, &mcp_id).await?;
+            let (_, item) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
             Ok(axum::Json(McpView::from_item(&item)?))
         }
         Err(other) => Err(other.into()),

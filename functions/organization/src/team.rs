@@ -17,8 +17,7 @@ use shared::event_data::{self, EventData};
 use shared::events::Event;
 use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::page::query_page;
-use shared::http::Path;
-use shared::http::{Json, Page, PageQuery, Problem, Query};
+use shared::http::{Json, Page, PageQuery, Path, PathId, Problem, Query};
 use shared::ids::UserId;
 use shared::mutation::CommitError;
 use shared::pin_gate::{self, PinHeader};
@@ -105,17 +104,23 @@ pub async fn list(
     Ok(axum::Json(page))
 }
 
+/// `/v1/orgs/{slug}/members/{user_id}`.
+#[derive(Deserialize)]
+pub struct MemberPath {
+    slug: String,
+    user_id: PathId<UserId>,
+}
+
 /// Loads the caller's access and the target member (404 if not a member), with the
 /// member's item as read.
 async fn target(
     state: &AppState,
     credential: &Credential,
     slug: &str,
-    user_id: &str,
+    user_id: Option<&UserId>,
 ) -> Result<(OrgAccess, Member, Item), Error> {
-    let user_id = UserId::parse(user_id);
     let (access, item) = OrgAccess::load_target(state, credential, slug, |org| {
-        user_id.as_ref().map(|id| Key::member(org, id))
+        user_id.map(|id| Key::member(org, id))
     })
     .await?;
     let item = item.ok_or(Error::NotFound)?;
@@ -133,9 +138,9 @@ async fn target(
 pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
-    Path((slug, user_id)): Path<(String, String)>,
+    Path(MemberPath { slug, user_id }): Path<MemberPath>,
 ) -> Result<Tagged<MemberView>, Error> {
-    let (access, member, _) = target(&state, &credential, &slug, &user_id).await?;
+    let (access, member, _) = target(&state, &credential, &slug, user_id.as_ref()).await?;
     access.require(Permission::Read)?;
     Ok(Tagged(member.into()))
 }
@@ -156,12 +161,12 @@ pub async fn change_role(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, user_id)): Path<(String, String)>,
+    Path(MemberPath { slug, user_id }): Path<MemberPath>,
     if_match: IfMatch,
     Json(body): Json<ChangeRole>,
 ) -> Result<Tagged<MemberView>, Error> {
     let new = Role::parse(&body.role).map_err(|m| Error::invalid("role", m))?;
-    let (access, mut member, item) = target(&state, &credential, &slug, &user_id).await?;
+    let (access, mut member, item) = target(&state, &credential, &slug, user_id.as_ref()).await?;
     access.require(Permission::Administer)?;
     access.require_person()?;
     guard_owners(&access, member.role, Some(new))?;
@@ -232,18 +237,17 @@ pub async fn remove(
     credential: Credential,
     client: ClientInfo,
     pin: PinHeader,
-    Path((slug, user_id)): Path<(String, String)>,
+    Path(MemberPath { slug, user_id }): Path<MemberPath>,
 ) -> Result<axum::Json<MemberRemoved>, Error> {
     // Leaving needs no PIN: members need not know it.
     let leaving = match &credential {
-        Credential::Session(bearer) => bearer.0.user_id.as_str() == user_id,
+        Credential::Session(bearer) => user_id.as_ref() == Some(&bearer.0.user_id),
         Credential::ApiKey(..) => false,
     };
     let (access, member, gate) = if leaving {
-        let (access, member, _) = target(&state, &credential, &slug, &user_id).await?;
+        let (access, member, _) = target(&state, &credential, &slug, user_id.as_ref()).await?;
         (access, member, None)
     } else {
-        let id = UserId::parse(&user_id);
         let (access, item, gate) = pin_gate::load(
             &state,
             &credential,
@@ -251,7 +255,7 @@ pub async fn remove(
             Permission::Administer,
             &pin,
             &client,
-            |org| id.as_ref().map(|id| Key::member(org, id)),
+            |org| user_id.as_ref().map(|id| Key::member(org, id)),
         )
         .await?;
         let member = match item.map(|item| Member::from_item(&item)) {

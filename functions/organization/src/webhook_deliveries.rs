@@ -1,17 +1,18 @@
 //! An endpoint's deliveries: Send Test, the delivery log (every attempt, newest first,
 //! kept 30 days) and redelivering a logged message with its original `webhook-id`.
 
+use crate::webhooks::WebhookPath;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::client_info::ClientInfo;
 use shared::domain::Permission;
 use shared::http::page::query_page_ordered;
-use shared::http::{Page, PageQuery, Path, Problem, Query};
+use shared::http::{Page, PageQuery, Path, PathId, Problem, Query};
 use shared::ids::{DeliveryId, MessageId, WebhookId};
 use shared::mutation::CommitError;
 use shared::store::item::time;
@@ -77,22 +78,28 @@ pub struct MessageQueued {
     message_id: MessageId,
 }
 
+/// `/v1/orgs/{slug}/webhooks/{webhook_id}/deliveries/{delivery_id}/…`.
+#[derive(Deserialize)]
+pub struct DeliveryPath {
+    slug: String,
+    webhook_id: PathId<WebhookId>,
+    delivery_id: PathId<DeliveryId>,
+}
+
 /// Loads the caller's access, the endpoint and (optionally) one of its logged deliveries.
 async fn load(
     state: &AppState,
     credential: &Credential,
     slug: &str,
-    webhook_id: &str,
-    delivery_id: Option<&str>,
+    webhook: Option<&WebhookId>,
+    delivery: Option<&PathId<DeliveryId>>,
 ) -> Result<(OrgAccess, Webhook, Option<Item>), Error> {
-    let webhook = WebhookId::parse(webhook_id);
-    let delivery = delivery_id.map(DeliveryId::parse);
     let keys = |org: &shared::ids::OrgId| -> Vec<Key> {
         let mut keys: Vec<Key> = webhook
             .iter()
             .map(|w| Key::webhook(org, w.as_str()))
             .collect();
-        if let (Some(w), Some(Some(d))) = (&webhook, &delivery) {
+        if let (Some(w), Some(PathId(Some(d)))) = (webhook, delivery) {
             keys.push(Key::delivery(org, w.as_str(), d.as_str()));
         }
         keys
@@ -225,9 +232,9 @@ pub async fn test(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, webhook_id)): Path<(String, String)>,
+    Path(WebhookPath { slug, webhook_id }): Path<WebhookPath>,
 ) -> Result<(StatusCode, axum::Json<MessageQueued>), Error> {
-    let (access, endpoint, _) = load(&state, &credential, &slug, &webhook_id, None).await?;
+    let (access, endpoint, _) = load(&state, &credential, &slug, webhook_id.as_ref(), None).await?;
     access.require(Permission::Administer)?;
     let message_id = MessageId::generate();
     let payload = json!({
@@ -267,10 +274,10 @@ pub async fn test(
 pub async fn list(
     State(state): State<AppState>,
     credential: Credential,
-    Path((slug, webhook_id)): Path<(String, String)>,
+    Path(WebhookPath { slug, webhook_id }): Path<WebhookPath>,
     Query(query): Query<PageQuery>,
 ) -> Result<axum::Json<Page<DeliveryView>>, Error> {
-    let (access, endpoint, _) = load(&state, &credential, &slug, &webhook_id, None).await?;
+    let (access, endpoint, _) = load(&state, &credential, &slug, webhook_id.as_ref(), None).await?;
     access.require(Permission::Read)?;
     let page = query_page_ordered(
         &state,
@@ -299,10 +306,20 @@ pub async fn redeliver(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, webhook_id, delivery_id)): Path<(String, String, String)>,
+    Path(DeliveryPath {
+        slug,
+        webhook_id,
+        delivery_id,
+    }): Path<DeliveryPath>,
 ) -> Result<(StatusCode, axum::Json<MessageQueued>), Error> {
-    let (access, endpoint, logged) =
-        load(&state, &credential, &slug, &webhook_id, Some(&delivery_id)).await?;
+    let (access, endpoint, logged) = load(
+        &state,
+        &credential,
+        &slug,
+        webhook_id.as_ref(),
+        Some(&delivery_id),
+    )
+    .await?;
     access.require(Permission::Administer)?;
     let logged = logged.ok_or(Error::NotFound)?;
     let job = DeliveryJob {

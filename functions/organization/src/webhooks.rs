@@ -19,7 +19,7 @@ use shared::error::Validator;
 use shared::events::EventType;
 use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::page::query_page;
-use shared::http::{Created, Json, Page, PageQuery, Path, Problem, Query};
+use shared::http::{Created, Json, Page, PageQuery, Path, PathId, Problem, Query};
 use shared::ids::WebhookId;
 use shared::mutation::CommitError;
 use shared::store::item::stored_now;
@@ -138,16 +138,22 @@ async fn checked_url(state: &AppState, raw: &str) -> Result<WebhookUrl, Error> {
     Ok(url)
 }
 
-/// The org's endpoint `webhook_id` (404 when it is not one).
+/// `/v1/orgs/{slug}/webhooks/{webhook_id}` and the routes under it.
+#[derive(Deserialize)]
+pub struct WebhookPath {
+    pub slug: String,
+    pub webhook_id: PathId<WebhookId>,
+}
+
+/// The org's endpoint `id` (404 when it is none).
 async fn load(
     state: &AppState,
     credential: &Credential,
     slug: &str,
-    webhook_id: &str,
+    id: Option<&WebhookId>,
 ) -> Result<(OrgAccess, Webhook), Error> {
-    let id = WebhookId::parse(webhook_id);
     let (access, item) = OrgAccess::load_target(state, credential, slug, |org| {
-        id.as_ref().map(|id| Key::webhook(org, id.as_str()))
+        id.map(|id| Key::webhook(org, id.as_str()))
     })
     .await?;
     let webhook = Webhook::from_item(&item.ok_or(Error::NotFound)?)?;
@@ -314,9 +320,9 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     credential: Credential,
-    Path((slug, webhook_id)): Path<(String, String)>,
+    Path(WebhookPath { slug, webhook_id }): Path<WebhookPath>,
 ) -> Result<Tagged<WebhookView>, Error> {
-    let (access, webhook) = load(&state, &credential, &slug, &webhook_id).await?;
+    let (access, webhook) = load(&state, &credential, &slug, webhook_id.as_ref()).await?;
     access.require(Permission::Read)?;
     Ok(Tagged(WebhookView::for_reader(&webhook, &access)))
 }
@@ -337,7 +343,7 @@ pub async fn update(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, webhook_id)): Path<(String, String)>,
+    Path(WebhookPath { slug, webhook_id }): Path<WebhookPath>,
     if_match: IfMatch,
     Json(body): Json<UpdateWebhook>,
 ) -> Result<Tagged<WebhookView>, Error> {
@@ -357,7 +363,7 @@ pub async fn update(
     if v.has_errors() {
         return Err(v.error());
     }
-    let (access, before) = load(&state, &credential, &slug, &webhook_id).await?;
+    let (access, before) = load(&state, &credential, &slug, webhook_id.as_ref()).await?;
     access.require(Permission::Administer)?;
     // The write is conditioned on the version read (`updated_at`).
     if_match.check(&etag::of(&WebhookView::for_reader(&before, &access)))?;
@@ -420,9 +426,9 @@ pub async fn remove(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, webhook_id)): Path<(String, String)>,
+    Path(WebhookPath { slug, webhook_id }): Path<WebhookPath>,
 ) -> Result<StatusCode, Error> {
-    let (access, webhook) = load(&state, &credential, &slug, &webhook_id).await?;
+    let (access, webhook) = load(&state, &credential, &slug, webhook_id.as_ref()).await?;
     access.require(Permission::Administer)?;
     let count = access.org_item.opt_num(WEBHOOK_COUNT).unwrap_or(1);
     access
@@ -466,9 +472,9 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     credential: Credential,
     client: ClientInfo,
-    Path((slug, webhook_id)): Path<(String, String)>,
+    Path(WebhookPath { slug, webhook_id }): Path<WebhookPath>,
 ) -> Result<axum::Json<SecretRotated>, Error> {
-    let (access, before) = load(&state, &credential, &slug, &webhook_id).await?;
+    let (access, before) = load(&state, &credential, &slug, webhook_id.as_ref()).await?;
     access.require(Permission::Administer)?;
     let now = stored_now();
     let secret = WebhookSecret::generate();

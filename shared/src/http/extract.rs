@@ -141,6 +141,24 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     }
 }
 
+/// An id segment of a path, parsed: `None` when it is not a well-formed id of its kind,
+/// which names no resource. A handler still checks the caller's access before answering
+/// 404 for it, so a malformed id teaches a caller nothing its role would not.
+#[derive(Debug)]
+pub struct PathId<T>(pub Option<T>);
+
+impl<T> PathId<T> {
+    pub fn as_ref(&self) -> Option<&T> {
+        self.0.as_ref()
+    }
+}
+
+impl<'de, T: TryFrom<String>> Deserialize<'de> for PathId<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(PathId(T::try_from(String::deserialize(d)?).ok()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +173,23 @@ mod tests {
 
     fn parse(json: &str) -> Result<Counts, serde_json::Error> {
         serde_json::from_str(json)
+    }
+
+    #[test]
+    fn a_path_id_is_none_when_malformed() {
+        use crate::ids::McpId;
+        let id = McpId::generate();
+        let parsed: PathId<McpId> = serde_json::from_value(id.as_str().into()).unwrap();
+        assert_eq!(parsed.0, Some(id));
+        for malformed in [
+            "",
+            "mcp_",
+            "wh_01JDQX3Z8E6V4W2N9KQ5M7R1TB",
+            "mcp_01jdqx3z8e6v4w2n9kq5m7r1tb!",
+        ] {
+            let parsed: PathId<McpId> = serde_json::from_value(malformed.into()).unwrap();
+            assert_eq!(parsed.0, None, "{malformed}");
+        }
     }
 
     #[test]

@@ -15,6 +15,6 @@ pub mod request_id;
 pub mod routes;
 
 pub use created::Created;
-pub use extract::{Json, Path, Query};
+pub use extract::{Json, Path, PathId, Query};
 pub use page::{Page, PageQuery};
 pub use problem::Problem;
