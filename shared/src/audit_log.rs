@@ -44,7 +44,7 @@ fn resource_of(action: &str) -> &str {
 
 /// The index keys (and filterable attributes) of an org's entry.
 pub fn index_attributes(owner_pk: &str, entry: &AuditEntry) -> Vec<(String, AttributeValue)> {
-    let base = format!("AUDITLOG#{owner_pk}");
+    let base = crate::store::keys::audit_log_index(owner_pk);
     let time = time_key(&entry.occurred_at, entry.seq);
     let category = category_name(entry.category);
     let facets = [
@@ -217,7 +217,7 @@ impl IndexQuery {
 
 /// The query for `filters` over the log of `owner_pk` (`ORG#<id>`).
 pub fn index_query(owner_pk: &str, filters: &Filters) -> IndexQuery {
-    let base = format!("AUDITLOG#{owner_pk}");
+    let base = crate::store::keys::audit_log_index(owner_pk);
     let mut refine = Vec::new();
     let mut names = Vec::new();
     let mut values = Vec::new();

@@ -12,7 +12,7 @@
 use crate::audit_log::Filters;
 use crate::ids::{ExportId, MessageId, OrgId};
 use crate::store::item::time;
-use crate::store::keys::EXPORT_PREFIX;
+
 use crate::store::{n, s, Item, ItemExt, Key, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
@@ -236,10 +236,7 @@ impl ExportJob {
     }
 
     pub fn key(org_id: &OrgId, id: &ExportId) -> Key {
-        Key {
-            pk: format!("ORG#{org_id}"),
-            sk: format!("{EXPORT_PREFIX}{id}"),
-        }
+        Key::export(org_id, id.as_str())
     }
 
     /// Where the file is: one object per job, so a second run overwrites, never adds.

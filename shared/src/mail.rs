@@ -176,7 +176,7 @@ impl Mail {
                 links.settings(&format!("invitations?token={}", invitation.id)),
             )),
         };
-        let owner = format!("ORG#{}", invitation.org_id);
+        let owner = crate::store::keys::org_partition(&invitation.org_id);
         Mail::new(
             owner,
             &invitation.email,

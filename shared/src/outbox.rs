@@ -81,7 +81,7 @@ impl Outboxed {
             Outboxed::Deletion(d) => &d.organization_id,
             Outboxed::Mail(m) => return m.owner.clone(),
         };
-        format!("ORG#{org}")
+        crate::store::keys::org_partition(org)
     }
 
     fn timestamp(&self) -> &str {

@@ -18,7 +18,7 @@ use shared::events::Event;
 use shared::ids::WebhookId;
 use shared::outbox::Outboxed;
 use shared::sqs_batch::each_record;
-use shared::store::keys::WEBHOOK_PREFIX;
+use shared::store::keys::{org_partition, WEBHOOK_PREFIX};
 use shared::store::orgs::ACTIVE;
 use shared::store::{Item, ItemExt, Key, StoreError};
 use shared::AppState;
@@ -100,7 +100,7 @@ pub async fn dispatch(
 }
 
 async fn fan_out(state: &AppState, event: &Event) -> Result<usize, DispatchError> {
-    let pk = format!("ORG#{}", event.organization_id);
+    let pk = org_partition(&event.organization_id);
     let endpoints = state.table.query_all(&pk, WEBHOOK_PREFIX).await?;
     let mut jobs = 0;
     for endpoint in endpoints.iter().filter(|e| subscribes(e, event)) {

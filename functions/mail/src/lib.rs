@@ -44,10 +44,7 @@ pub struct Mailer {
 }
 
 fn sent_key(mail: &Mail) -> Key {
-    Key {
-        pk: mail.owner.clone(),
-        sk: format!("MAILSENT#{}", mail.id),
-    }
+    Key::mail_sent(&mail.owner, mail.id.as_str())
 }
 
 fn utf8(text: &str) -> Result<Content, MailError> {

@@ -177,14 +177,14 @@ pub async fn change_plan(
     }
     let now = Utc::now();
     let actor = access.actor().id;
-    let change_key = Key {
-        pk: access.org_key().pk,
-        sk: format!(
-            "{BILLING_PREFIX}{}#{}",
+    let change_key = Key::billing_change(
+        &access.org.id,
+        &format!(
+            "{}#{}",
             now.timestamp_micros(),
-            shared::crypto::random_secret()[..6].to_owned()
+            &shared::crypto::random_secret()[..6]
         ),
-    };
+    );
     let mut change = change_key.to_item();
     for (attr, value) in [
         ("from", from.as_str()),

@@ -5,7 +5,7 @@
 //! if two records think they crossed it.
 
 use crate::billing::monthly_request_limit;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::ReturnValue;
 use axum::extract::State;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use shared::http::Path;
 use shared::http::{Json, Problem, Query};
 use shared::ids::McpId;
 use shared::mutation::CommitError;
+use shared::store::item::time;
 use shared::store::keys::USAGE_PREFIX;
 use shared::store::{n, put, s, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
@@ -175,15 +176,9 @@ pub async fn record(
         now.format("%Y-%m-%d").to_string(),
         now.format("%Y-%m").to_string(),
     );
-    let pk = access.org_key().pk;
-    let day = Key {
-        pk: pk.clone(),
-        sk: format!("{USAGE_PREFIX}{date}#{mcp_id}"),
-    };
-    let month_key = Key {
-        pk: pk.clone(),
-        sk: format!("USAGEMONTH#{month}"),
-    };
+    let org_id = &access.org.id;
+    let day = Key::usage_day(org_id, &date, mcp_id.as_str());
+    let month_key = Key::usage_month(org_id, &month);
     let (day_result, month_result) = tokio::join!(
         add(
             &state,
@@ -226,12 +221,8 @@ pub async fn record(
             limit,
             plan: access.org.plan.clone(),
         };
-        let mut marker = Key {
-            pk: pk.clone(),
-            sk: format!("USAGETHRESHOLD#{month}#{pct}"),
-        }
-        .to_item();
-        marker.insert("reached_at".into(), AttributeValue::S(now.to_rfc3339()));
+        let mut marker = Key::usage_threshold(org_id, &month, pct).to_item();
+        marker.insert("reached_at".into(), time(now));
         let emitted = access
             .mutation(
                 "usage.threshold_reached",

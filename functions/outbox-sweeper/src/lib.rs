@@ -11,6 +11,7 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
+use shared::store::item::time;
 use shared::store::keys::{outbox_shard_name, Key, OUTBOX_PARKED, OUTBOX_SHARDS};
 use shared::store::{n, s, Item, ItemExt, StoreError};
 use shared::AppState;
@@ -110,7 +111,7 @@ async fn park(state: &AppState, entry: &Item, now: DateTime<Utc>) -> Result<(), 
         .update_existing(
             &key,
             "SET gsi1pk = :parked, parked_at = :now",
-            &[(":parked", s(OUTBOX_PARKED)), (":now", s(now.to_rfc3339()))],
+            &[(":parked", s(OUTBOX_PARKED)), (":now", time(now))],
         )
         .await
         .map(drop)

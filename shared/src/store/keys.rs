@@ -168,10 +168,53 @@ impl Key {
         Self::new(format!("INVITATION#{invitation}"), "INVITATION")
     }
 
+    /// A data export job of the org.
+    pub fn export(org: &OrgId, export: &str) -> Self {
+        Self::new(org_partition(org), format!("{EXPORT_PREFIX}{export}"))
+    }
+
+    /// One plan change of the org (`at`: a time-ordered, unique suffix).
+    pub fn billing_change(org: &OrgId, at: &str) -> Self {
+        Self::new(org_partition(org), format!("{BILLING_PREFIX}{at}"))
+    }
+
+    /// The org's requests to one MCP server on one UTC day (`YYYY-MM-DD`).
+    pub fn usage_day(org: &OrgId, date: &str, mcp_id: &str) -> Self {
+        Self::new(org_partition(org), format!("{USAGE_PREFIX}{date}#{mcp_id}"))
+    }
+
+    /// The org's requests in one UTC month (`YYYY-MM`).
+    pub fn usage_month(org: &OrgId, month: &str) -> Self {
+        Self::new(org_partition(org), format!("USAGEMONTH#{month}"))
+    }
+
+    /// The record that the org's month passed `percent` of its plan's requests (once).
+    pub fn usage_threshold(org: &OrgId, month: &str, percent: u64) -> Self {
+        Self::new(
+            org_partition(org),
+            format!("USAGETHRESHOLD#{month}#{percent}"),
+        )
+    }
+
+    /// The record that a mail was handed to SES, under the mail's owner partition.
+    pub fn mail_sent(owner: &str, mail_id: &str) -> Self {
+        Self::new(owner.to_owned(), format!("MAILSENT#{mail_id}"))
+    }
+
     /// Global pointer: slug → org id; its existence is what makes a slug unique.
     pub fn slug(slug: &str) -> Self {
         Self::new(format!("SLUG#{slug}"), "SLUG")
     }
+}
+
+/// The partition of everything an organization owns.
+pub fn org_partition(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+/// The base of the audit-log index partitions of the chain owned by `owner_pk`.
+pub fn audit_log_index(owner_pk: &str) -> String {
+    format!("AUDITLOG#{owner_pk}")
 }
 
 pub const SESSION_PREFIX: &str = "SESSION#";
