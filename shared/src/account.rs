@@ -6,8 +6,7 @@
 use crate::audit::{Actor, AuditDraft, Category, Target};
 use crate::auth::{authenticate, Bearer};
 use crate::client_info::ClientInfo;
-use crate::mutation::ChainOwner;
-use crate::mutation::Mutation;
+use crate::mutation::{ChainOwner, Mutation};
 use crate::store::users::User;
 use crate::store::{Item, Key};
 use crate::{AppState, Error};

@@ -18,8 +18,7 @@ use shared::custom_domain::{
     check_now, record_check, start_daily_checks, CheckSchedule, DomainCheck, DomainRecord,
     Recorded, FAILED, PENDING, VERIFIED,
 };
-use shared::mutation::ChainOwner;
-use shared::mutation::Mutation;
+use shared::mutation::{ChainOwner, Mutation};
 use shared::sqs_batch::each_record;
 use shared::store::orgs::ACTIVE;
 use shared::store::{ItemExt, Key};

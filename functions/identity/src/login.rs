@@ -25,8 +25,7 @@ use shared::http::browser::SessionDelivery;
 use shared::http::{Json, Problem};
 use shared::ids::SessionId;
 use shared::mail::{Links, Mail};
-use shared::mutation::CommitError;
-use shared::mutation::Mutation;
+use shared::mutation::{CommitError, Mutation};
 use shared::second_factor::{
     self, active_secret, blocking, rejected, Factor, Holder, FACTOR_SPENT,
 };

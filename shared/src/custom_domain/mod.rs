@@ -11,8 +11,7 @@ pub mod dns;
 
 use crate::domain::CustomDomain;
 use crate::ids::OrgId;
-use crate::mutation::CommitError;
-use crate::mutation::Mutation;
+use crate::mutation::{CommitError, Mutation};
 use crate::store::item::time;
 use crate::store::{delete_if, n, put_if, s, Cond, Item, ItemExt, Key, StoreError};
 use crate::{AppState, Error};
