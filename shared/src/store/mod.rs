@@ -48,7 +48,7 @@ impl<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug> From<SdkE
     for StoreError
 {
     fn from(err: SdkError<E, R>) -> Self {
-        StoreError::Aws(DisplayErrorContext(&err).to_string())
+        crate::aws::AwsError::from(err).into()
     }
 }
 
