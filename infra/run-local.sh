@@ -47,10 +47,23 @@ if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
   .venv/bin/python infra/emulator.py -H 127.0.0.1 -p "$moto_port" >"$STACK_DIR/moto.log" 2>&1 &
   pids+=($!)
   export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
-  for _ in $(seq 1 100); do
-    .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1] + '/moto-api/', timeout=1)" "$AWS_ENDPOINT_URL" 2>/dev/null && break
-    sleep 0.1
-  done
+  # Until it answers (seconds; longer on a loaded machine), or it has ended.
+  .venv/bin/python - "$AWS_ENDPOINT_URL" "${pids[-1]}" <<'PY' || { echo "make run: the AWS emulator did not start; its log:" >&2; tail -n 30 "$STACK_DIR/moto.log" >&2; exit 1; }
+import os, sys, time, urllib.request
+url, pid = sys.argv[1] + "/moto-api/", int(sys.argv[2])
+deadline = time.monotonic() + 90
+while time.monotonic() < deadline:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+        sys.exit(0)
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            sys.exit(1)
+        time.sleep(0.1)
+sys.exit(1)
+PY
 fi
 echo "AWS emulator at $AWS_ENDPOINT_URL"
 # Links in e-mails open the settings pages of this stack (template parameter AppUrl).

@@ -6,6 +6,7 @@ use crate::die_with_parent;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -18,6 +19,8 @@ pub struct LocalStack {
     pub stack_file: Value,
     /// Where tests put the files of the read-to-commit pause (`shared::test_hooks`).
     pub hooks_dir: std::path::PathBuf,
+    /// `infra/run-local.sh`, which ends with this process (`die_with_parent`).
+    _script: std::process::Child,
 }
 
 pub fn free_port() -> u16 {
@@ -41,6 +44,39 @@ fn http_ok(port: u16, path: &str) -> bool {
     response.starts_with("HTTP/1.1 200")
 }
 
+/// How long one start may take to answer `/v1/health` (about 4 s on an idle machine).
+const START_DEADLINE: Duration = Duration::from_secs(120);
+const START_ATTEMPTS: u32 = 3;
+
+/// Stops the script and everything it started (emulator, bootstrap, gateway): SIGTERM to
+/// its process group, SIGKILL to what is left after 10 s.
+fn stop_group(script: &mut std::process::Child) {
+    let group = -(script.id() as i32);
+    // SAFETY: kill(2) with a process-group id; no memory is shared.
+    unsafe { libc::kill(group, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while matches!(script.try_wait(), Ok(None)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    unsafe { libc::kill(group, libc::SIGKILL) };
+    let _ = script.wait();
+}
+
+/// The last lines of a stack's own log and of its emulator's, for a failed start.
+fn logs(dir: &Path) -> String {
+    ["stack.log", "moto.log"]
+        .iter()
+        .map(|name| {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            format!("--- {} (last 30 lines)\n{tail}", path.display())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl LocalStack {
     /// Starts a stack from the repository at `root`, serving with the `gateway` binary and
     /// keeping its lock, logs and stack file under `dir`. Waits until it is healthy.
@@ -50,6 +86,12 @@ impl LocalStack {
 
     /// As `start`, with `overrides` of the stack's environment (e.g. without
     /// `WEBHOOK_ALLOW_PRIVATE_TARGETS`, to run as in AWS).
+    ///
+    /// The ports are chosen free but only taken when the emulator and the gateway bind
+    /// them, seconds later, so another process may take one first; and a loaded machine
+    /// may start slowly. A start that ends or is not healthy within its deadline is
+    /// stopped, its logs are printed, and it starts again on new ports, up to
+    /// `START_ATTEMPTS` times; the last failure panics with the logs.
     pub fn start_with(
         root: &Path,
         gateway: &Path,
@@ -61,6 +103,25 @@ impl LocalStack {
             "{} is missing: build the workspace first (`cargo build --workspace --bins`)",
             gateway.display()
         );
+        let mut attempt = 1;
+        loop {
+            match Self::try_start(root, gateway, dir, overrides) {
+                Ok(stack) => return stack,
+                Err(failure) if attempt < START_ATTEMPTS => {
+                    eprintln!("local stack, attempt {attempt} of {START_ATTEMPTS}: {failure}; starting it again on new ports");
+                    attempt += 1;
+                }
+                Err(failure) => panic!("the local stack did not become healthy: {failure}"),
+            }
+        }
+    }
+
+    fn try_start(
+        root: &Path,
+        gateway: &Path,
+        dir: &Path,
+        overrides: &[(&str, &str)],
+    ) -> Result<LocalStack, String> {
         let (port, moto_port) = (free_port(), free_port());
         std::fs::create_dir_all(dir).expect("stack dir");
         let hooks_dir = dir.join("hooks");
@@ -101,31 +162,38 @@ impl LocalStack {
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log);
             die_with_parent(&mut command);
-            let _ = started.send(command.spawn().map(|_| ()));
+            // A group of its own, so a failed start is stopped whole (`stop_group`).
+            command.process_group(0);
+            let _ = started.send(command.spawn());
             loop {
                 std::thread::park();
             }
         });
-        ready
+        let mut script = ready
             .recv()
             .expect("stack thread")
             .expect("spawn infra/run-local.sh");
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + START_DEADLINE;
         while !http_ok(port, "/v1/health") {
-            assert!(
-                Instant::now() < deadline,
-                "the local stack did not become healthy; see {}",
-                dir.join("stack.log").display()
-            );
-            std::thread::sleep(Duration::from_millis(100));
+            let failure = if let Ok(Some(status)) = script.try_wait() {
+                format!("infra/run-local.sh ended ({status})")
+            } else if Instant::now() >= deadline {
+                format!("not healthy after {} s", START_DEADLINE.as_secs())
+            } else {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            };
+            stop_group(&mut script);
+            return Err(format!("{failure}\n{}", logs(dir)));
         }
         let stack_file = std::fs::read_to_string(dir.join("stack.json")).expect("stack.json");
-        LocalStack {
+        Ok(LocalStack {
             base_url: format!("http://127.0.0.1:{port}"),
             aws_endpoint: format!("http://127.0.0.1:{moto_port}"),
             stack_file: serde_json::from_str(&stack_file).expect("stack.json is JSON"),
             hooks_dir,
-        }
+            _script: script,
+        })
     }
 
     pub fn env(&self, key: &str) -> String {
