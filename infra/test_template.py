@@ -90,6 +90,37 @@ class SamBuild(unittest.TestCase):
         self.assertIn("Binary:", makefile, "make package reads the binaries from template.yaml")
 
 
+class SamConfig(unittest.TestCase):
+    """Each profile of samconfig.toml deploys: every override names a parameter of the
+    template and gives it a value the template accepts."""
+
+    def test_every_override_names_a_parameter_and_gives_an_accepted_value(self):
+        import re
+        import shlex
+        import tomllib
+
+        from template import load
+
+        parameters = load(TEMPLATE)["Parameters"]
+        with open(os.path.join(HERE, "..", "samconfig.toml"), "rb") as f:
+            profiles = tomllib.load(f)
+        self.assertIn("prod", profiles)
+        for profile, commands in profiles.items():
+            if not isinstance(commands, dict) or "deploy" not in commands:
+                continue
+            overrides = commands["deploy"]["parameters"].get("parameter_overrides", "")
+            for pair in shlex.split(overrides):
+                name, _, value = pair.partition("=")
+                where = f"{profile}: {pair!r}"
+                self.assertIn(name, parameters, where)
+                self.assertNotEqual(value, "", f"{where}: SAM drops an empty value; leave the parameter out")
+                declared = parameters[name]
+                if "AllowedValues" in declared:
+                    self.assertIn(value, [str(v) for v in declared["AllowedValues"]], where)
+                if "AllowedPattern" in declared:
+                    self.assertRegex(value, re.compile(declared["AllowedPattern"]), where)
+
+
 class Operating(unittest.TestCase):
     """What a deployed stack must not lose, and who hears when work fails for good."""
 
@@ -126,6 +157,21 @@ class Operating(unittest.TestCase):
                 for dimension in props["Dimensions"]:
                     watched.add(dimension["Value"]["Fn::GetAtt"][0])
         self.assertEqual(dead_letter - watched, set(), "dead-letter queues without a depth alarm")
+
+    def test_the_alarm_topic_key_lets_cloudwatch_publish(self):
+        # The AWS-managed alias/aws/sns key cannot be used by CloudWatch: its alarms would
+        # fire and notify no one.
+        key = self.resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"]
+        self.assertEqual(set(key), {"Ref"}, "the alarm topic's key is one of this stack's")
+        props = self.resources[key["Ref"]]["Properties"]
+        self.assertIs(props.get("EnableKeyRotation"), True)
+        granted = {
+            action
+            for statement in props["KeyPolicy"]["Statement"]
+            if statement["Effect"] == "Allow" and statement["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+            for action in statement["Action"]
+        }
+        self.assertEqual(granted, {"kms:Decrypt", "kms:GenerateDataKey*"})
 
     def test_queue_triggers_are_bounded_and_auth_is_throttled(self):
         for name, function in self.of_type("AWS::Serverless::Function").items():
