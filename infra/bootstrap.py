@@ -73,6 +73,12 @@ class Stack:
             if key == "Fn::Split":
                 separator, text = arg
                 return self.resolve(text).split(separator)
+            if key == "Fn::Join":
+                separator, parts = arg
+                return separator.join(self.resolve(parts))
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(index)]
             if key.startswith("Fn::") or key == "Condition":
                 # Never a string that looks like a value: the stack would run on nonsense.
                 raise SystemExit(f"bootstrap: {key} has no local value (in {value!r}); resolve it in bootstrap.py")
@@ -84,14 +90,21 @@ class Stack:
         return value
 
     def holds(self, condition):
-        """A condition of the template's `Conditions` (Fn::Not, Fn::Equals of values)."""
+        """A condition of the template's `Conditions` (Fn::Not, Fn::And, Fn::Or, Fn::Equals of
+        values, another condition by name)."""
         if isinstance(condition, str):
             if condition not in self.doc.get("Conditions", {}):
-                raise SystemExit(f"bootstrap: Fn::If names {condition!r}, which Conditions does not declare")
+                raise SystemExit(f"bootstrap: {condition!r} is not declared in Conditions")
             return self.holds(self.doc["Conditions"][condition])
         (key, arg), = condition.items()
+        if key == "Condition":
+            return self.holds(arg)
         if key == "Fn::Not":
             return not self.holds(arg[0])
+        if key == "Fn::And":
+            return all(self.holds(c) for c in arg)
+        if key == "Fn::Or":
+            return any(self.holds(c) for c in arg)
         if key == "Fn::Equals":
             return self.resolve(arg[0]) == self.resolve(arg[1])
         raise SystemExit(f"bootstrap: the condition {key} has no local value; resolve it in bootstrap.py")

@@ -9,7 +9,7 @@ class _Loader(yaml.SafeLoader):
 
 
 def _tag(loader, suffix, node):
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
         if suffix == "GetAtt":
