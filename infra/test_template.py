@@ -173,6 +173,24 @@ class Operating(unittest.TestCase):
         }
         self.assertEqual(granted, {"kms:Decrypt", "kms:GenerateDataKey*"})
 
+    def test_every_http_function_deploys_as_a_canary_rolled_back_on_its_errors(self):
+        http = {
+            name: f
+            for name, f in self.of_type("AWS::Serverless::Function").items()
+            if any(e["Type"] == "HttpApi" for e in f["Properties"].get("Events", {}).values())
+        }
+        self.assertEqual(set(http), {"PlatformFunction", "IdentityFunction", "OrganizationFunction"})
+        for name, function in http.items():
+            props = function["Properties"]
+            self.assertEqual(props.get("AutoPublishAlias"), "live", name)
+            preference = props.get("DeploymentPreference", {})
+            self.assertEqual(preference.get("Type"), "Canary10Percent5Minutes", name)
+            alarm = self.resources[preference["Alarms"][0]["Ref"]]["Properties"]
+            self.assertEqual(alarm["MetricName"], "Errors", name)
+            self.assertEqual(alarm["Dimensions"][0]["Value"], {"Ref": name})
+            # Without a role of ours, SAM attaches AWSCodeDeployRoleForLambda (on *).
+            self.assertEqual(preference.get("Role"), {"Fn::GetAtt": ["DeploymentRole", "Arn"]}, name)
+
     def test_queue_triggers_are_bounded_and_auth_is_throttled(self):
         for name, function in self.of_type("AWS::Serverless::Function").items():
             for event in function["Properties"].get("Events", {}).values():

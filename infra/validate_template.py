@@ -5,6 +5,7 @@ informational rules included.
 A wrong !GetAtt, runtime or event property fails here, not at deploy time."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -14,6 +15,9 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 import template as cfn
+
+# The transform's feature-toggle notices ("Feature '…' not available") are not findings.
+logging.getLogger("samtranslator").setLevel(logging.ERROR)
 
 # The only AWS managed policies the transform attaches to our functions.
 MANAGED = {
