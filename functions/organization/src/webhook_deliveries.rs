@@ -17,7 +17,8 @@ use shared::ids::{DeliveryId, MessageId, WebhookId};
 use shared::mutation::CommitError;
 use shared::store::item::time;
 use shared::store::keys::delivery_prefix;
-use shared::store::{n, s, update_with, Cond, Item, ItemExt, Key, StoreError};
+use shared::store::{n, s, update_with, Cond, Item, ItemExt, Key};
+use shared::webhooks::delivery_log::LoggedDelivery;
 use shared::webhooks::endpoint::Webhook;
 use shared::webhooks::DeliveryJob;
 use shared::{AppState, Error};
@@ -53,22 +54,21 @@ pub struct DeliveryView {
     created_at: DateTime<Utc>,
 }
 
-impl DeliveryView {
-    fn from_item(item: &Item) -> Result<Self, StoreError> {
-        let corrupt = || StoreError::Corrupt("delivery".into());
-        Ok(DeliveryView {
-            id: DeliveryId::parse(item.str("delivery_id")?).ok_or_else(corrupt)?,
-            message_id: MessageId::parse(item.str("message_id")?).ok_or_else(corrupt)?,
-            event: item.str("event")?.to_owned(),
-            status: item.str("status")?.to_owned(),
-            response_status: item.opt_num("response_status"),
-            response_body: item.opt_str("response_body").map(str::to_owned),
-            error: item.opt_str("error").map(str::to_owned),
-            duration_ms: item.num("duration_ms")?,
-            attempt: item.num("attempt")?,
-            next_attempt_at: item.time("next_attempt_at").ok(),
-            created_at: item.time("created_at")?,
-        })
+impl From<LoggedDelivery> for DeliveryView {
+    fn from(logged: LoggedDelivery) -> Self {
+        DeliveryView {
+            id: logged.id,
+            message_id: logged.message_id,
+            event: logged.event,
+            status: logged.status,
+            response_status: logged.response_status,
+            response_body: logged.response_body,
+            error: logged.error,
+            duration_ms: logged.duration_ms,
+            attempt: logged.attempt,
+            next_attempt_at: logged.next_attempt_at,
+            created_at: logged.created_at,
+        }
     }
 }
 
@@ -285,7 +285,7 @@ pub async fn list(
         &delivery_prefix(endpoint.id.as_str()),
         &query,
         true,
-        DeliveryView::from_item,
+        |item| LoggedDelivery::from_item(item).map(DeliveryView::from),
     )
     .await?;
     Ok(axum::Json(page))
@@ -321,14 +321,13 @@ pub async fn redeliver(
     )
     .await?;
     access.require(Permission::Administer)?;
-    let logged = logged.ok_or(Error::NotFound)?;
+    let logged = LoggedDelivery::from_item(&logged.ok_or(Error::NotFound)?)?;
     let job = DeliveryJob {
         org_id: access.org.id.clone(),
         endpoint_id: endpoint.id.clone(),
-        message_id: MessageId::parse(logged.str("message_id")?)
-            .ok_or_else(|| StoreError::Corrupt("delivery message_id".into()))?,
-        event: logged.str("event")?.to_owned(),
-        payload: logged.str("payload")?.to_owned(),
+        message_id: logged.message_id,
+        event: logged.event,
+        payload: logged.payload,
         attempt: 1,
         not_before: None,
         redelivery: Some(DeliveryId::generate().to_string()),

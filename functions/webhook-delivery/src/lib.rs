@@ -24,14 +24,13 @@ use shared::store::item::time;
 use shared::store::keys::Key;
 use shared::store::orgs::ACTIVE;
 use shared::store::{n, put, s, Item, ItemExt, StoreError};
+use shared::webhooks::delivery_log::{LoggedDelivery, FAILED, LOG_RETENTION, SUCCEEDED};
 use shared::webhooks::endpoint::Webhook;
 use shared::webhooks::signature::signature_header;
 use shared::webhooks::{DeliveryJob, RetrySchedule, WebhookUrl};
 use shared::AppState;
 use std::collections::HashMap;
 
-/// How long delivery logs and delivered records are kept (TTL).
-pub const LOG_RETENTION: Duration = Duration::days(30);
 /// Failing this long without one delivered attempt disables an endpoint.
 pub const FAILING_LIMIT: Duration = Duration::days(5);
 
@@ -201,7 +200,7 @@ impl Worker {
         if let Ok(reply) = &answer {
             if (200..300).contains(&reply.status) {
                 return Ok(Step::Succeeded(Success {
-                    log: attempt.log_item("succeeded"),
+                    log: attempt.log_item(SUCCEEDED),
                     delivered: delivered_item(&keys.delivered, attempt.at),
                     endpoint: endpoint.failing_since.is_some().then_some(keys.endpoint),
                 }));
@@ -289,31 +288,23 @@ struct Attempt<'a> {
 
 impl Attempt<'_> {
     fn log_item(&self, status: &str) -> Item {
-        let id = DeliveryId::generate();
         let job = self.job;
-        let mut item = Key::delivery(&job.org_id, job.endpoint_id.as_str(), id.as_str()).to_item();
-        item.insert("delivery_id".into(), s(id.as_str()));
-        item.insert("message_id".into(), s(job.message_id.as_str()));
-        item.insert("event".into(), s(&job.event));
-        item.insert("status".into(), s(status));
-        item.insert("attempt".into(), n(job.attempt.into()));
-        item.insert("duration_ms".into(), n(self.duration_ms));
-        item.insert("payload".into(), s(&job.payload));
-        match self.answer {
-            Ok(reply) => {
-                item.insert("response_status".into(), n(reply.status.into()));
-                item.insert("response_body".into(), s(&reply.body));
-            }
-            Err(reason) => {
-                item.insert("error".into(), s(reason));
-            }
+        let answer = self.answer.as_ref();
+        LoggedDelivery {
+            id: DeliveryId::generate(),
+            message_id: job.message_id.clone(),
+            event: job.event.clone(),
+            status: status.to_owned(),
+            attempt: job.attempt.into(),
+            duration_ms: self.duration_ms,
+            payload: job.payload.clone(),
+            response_status: answer.ok().map(|reply| reply.status.into()),
+            response_body: answer.ok().map(|reply| reply.body.clone()),
+            error: answer.err().cloned(),
+            next_attempt_at: self.next_attempt_at,
+            created_at: self.at,
         }
-        if let Some(next) = self.next_attempt_at {
-            item.insert("next_attempt_at".into(), time(next));
-        }
-        item.insert("created_at".into(), time(self.at));
-        item.insert("ttl".into(), n((self.at + LOG_RETENTION).timestamp()));
-        item
+        .item(&job.org_id, &job.endpoint_id)
     }
 }
 
@@ -440,7 +431,7 @@ fn delivered_item(key: &Key, at: DateTime<Utc>) -> Item {
 }
 
 async fn log(state: &AppState, attempt: &Attempt<'_>) -> Result<(), StoreError> {
-    let item = attempt.log_item("failed");
+    let item = attempt.log_item(FAILED);
     state
         .table
         .transact(vec![put(&state.table, item, "attribute_not_exists(pk)")?])
