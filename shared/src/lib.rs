@@ -27,6 +27,7 @@ pub mod founding;
 pub mod http;
 pub mod ids;
 pub mod mail;
+pub mod mcps;
 pub mod mutation;
 pub mod org_deletion;
 pub mod outbox;

@@ -37,6 +37,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "event_data",
             "exports",
             "mail",
+            "mcps",
             "org_deletion",
             "platform_hostname",
             "email_verification",

@@ -1,7 +1,6 @@
 //! MCP servers registered with the gateway: create, list, read, update, delete (owners
 //! and admins, **PIN-gated**), and their health, whose change is an event.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -19,11 +18,12 @@ use shared::http::etag::{self, IfMatch, Tagged};
 use shared::http::page::query_page;
 use shared::http::{Created, Json, Page, PageQuery, Path, PathId, Problem, Query};
 use shared::ids::McpId;
+use shared::mcps::{Mcp, UNKNOWN_HEALTH};
 use shared::mutation::CommitError;
 use shared::pin_gate::{self, PinHeader};
-use shared::store::item::time;
+use shared::store::item::{stored_now, time};
 use shared::store::keys::MCP_PREFIX;
-use shared::store::{delete, put, s, update_if, Item, ItemExt, Key, StoreError};
+use shared::store::{delete, put, s, update_if, Item, Key, StoreError};
 use shared::{AppState, Error};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -42,19 +42,24 @@ pub struct McpView {
     updated_at: DateTime<Utc>,
 }
 
+impl From<&Mcp> for McpView {
+    fn from(mcp: &Mcp) -> Self {
+        McpView {
+            id: mcp.id.clone(),
+            name: mcp.name.clone(),
+            url: mcp.url.clone(),
+            transport: mcp.transport.clone(),
+            config: serde_json::from_str(&mcp.config).unwrap_or(Value::Null),
+            health: mcp.health.clone(),
+            created_at: mcp.created_at,
+            updated_at: mcp.updated_at,
+        }
+    }
+}
+
 impl McpView {
     fn from_item(item: &Item) -> Result<Self, StoreError> {
-        Ok(McpView {
-            id: McpId::parse(item.str("mcp_id")?)
-                .ok_or_else(|| StoreError::Corrupt("mcp_id".into()))?,
-            name: item.str("name")?.to_owned(),
-            url: item.str("url")?.to_owned(),
-            transport: item.str("transport")?.to_owned(),
-            config: serde_json::from_str(item.str("config")?).unwrap_or(Value::Null),
-            health: item.str("health")?.to_owned(),
-            created_at: item.time("created_at")?,
-            updated_at: item.time("updated_at")?,
-        })
+        Ok(McpView::from(&Mcp::from_item(item)?))
     }
 }
 
@@ -105,12 +110,12 @@ async fn load(
     credential: &Credential,
     slug: &str,
     id: Option<&McpId>,
-) -> Result<(OrgAccess, Item), Error> {
+) -> Result<(OrgAccess, Mcp), Error> {
     let (access, item) = OrgAccess::load_target(state, credential, slug, |org| {
         id.map(|id| Key::mcp(org, id.as_str()))
     })
     .await?;
-    Ok((access, item.ok_or(Error::NotFound)?))
+    Ok((access, Mcp::from_item(&item.ok_or(Error::NotFound)?)?))
 }
 
 /// A config (valid JSON text) as kept in the clear — every secret replaced by its mask,
@@ -132,12 +137,8 @@ async fn seal(
 }
 
 /// The MCP's secrets as stored (none: empty).
-async fn stored_secrets(
-    state: &AppState,
-    item: &Item,
-    id: &McpId,
-) -> Result<BTreeMap<String, String>, Error> {
-    let Some(sealed) = item.opt_str("config_secrets") else {
+async fn stored_secrets(state: &AppState, mcp: &Mcp) -> Result<BTreeMap<String, String>, Error> {
+    let (Some(sealed), id) = (&mcp.config_secrets, &mcp.id) else {
         return Ok(BTreeMap::new());
     };
     let bytes = state
@@ -181,27 +182,23 @@ pub async fn create(
     let access = OrgAccess::load(&state, &credential, &slug).await?;
     access.require(Permission::Contribute)?;
     let id = McpId::generate();
-    let now = Utc::now();
+    let now = stored_now();
     let (config, secrets) = split(&config, &BTreeMap::new());
-    let mut item = Key::mcp(&access.org.id, id.as_str()).to_item();
-    if !secrets.is_empty() {
-        item.insert(
-            "config_secrets".into(),
-            s(seal(&state, &id, &secrets).await?),
-        );
-    }
-    for (attr, value) in [
-        ("mcp_id", id.as_str()),
-        ("name", name.as_str()),
-        ("url", url.as_str()),
-        ("transport", &transport),
-        ("config", &config),
-        ("health", "unknown"),
-    ] {
-        item.insert(attr.into(), s(value));
-    }
-    item.insert("created_at".into(), time(now));
-    item.insert("updated_at".into(), time(now));
+    let config_secrets = match secrets.is_empty() {
+        true => None,
+        false => Some(seal(&state, &id, &secrets).await?),
+    };
+    let mcp = Mcp {
+        id: id.clone(),
+        name: name.as_str().to_owned(),
+        url: url.as_str().to_owned(),
+        transport: transport.clone(),
+        config,
+        config_secrets,
+        health: UNKNOWN_HEALTH.into(),
+        created_at: now,
+        updated_at: now,
+    };
     let data = event_data::McpCreated {
         mcp_id: id.clone(),
         name: name.as_str().to_owned(),
@@ -216,13 +213,17 @@ pub async fn create(
             &client,
         )
         .details(data.json())
-        .write(put(&state.table, item.clone(), "attribute_not_exists(pk)")?)
+        .write(put(
+            &state.table,
+            mcp.item(&access.org.id),
+            "attribute_not_exists(pk)",
+        )?)
         .emit(Event::of(&access.org.id, &data, now))
         .commit(&state)
         .await?;
     Ok(Created::at(
         access.org_path(&format!("/mcps/{id}")),
-        McpView::from_item(&item)?,
+        McpView::from(&mcp),
     ))
 }
 
@@ -258,9 +259,9 @@ pub async fn get(
     credential: Credential,
     Path(McpPath { slug, mcp_id }): Path<McpPath>,
 ) -> Result<Tagged<McpView>, Error> {
-    let (access, item) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
+    let (access, mcp) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
     access.require(Permission::Read)?;
-    Ok(Tagged(McpView::from_item(&item)?))
+    Ok(Tagged(McpView::from(&mcp)))
 }
 
 /// Change an MCP server's name, URL, transport or config (members and up). Emits `mcp.updated`.
@@ -276,25 +277,18 @@ pub async fn update(
     Json(body): Json<UpdateMcp>,
 ) -> Result<Tagged<McpView>, Error> {
     let mut v = Validator::default();
-    let mut changes: Vec<(&str, String)> = Vec::new();
-    if let Some(raw) = &body.name {
-        changes.extend(
-            v.field("name", Name::parse(raw))
-                .map(|n| ("name", n.into_string())),
-        );
-    }
-    if let Some(raw) = &body.url {
-        changes.extend(
-            v.field("url", McpUrl::parse(raw))
-                .map(|u| ("url", u.as_str().to_owned())),
-        );
-    }
-    if let Some(raw) = &body.transport {
-        changes.extend(
-            v.field("transport", parse_transport(raw))
-                .map(|t| ("transport", t)),
-        );
-    }
+    let name = body
+        .name
+        .as_deref()
+        .and_then(|raw| v.field("name", Name::parse(raw)));
+    let url = body
+        .url
+        .as_deref()
+        .and_then(|raw| v.field("url", McpUrl::parse(raw)));
+    let transport = body
+        .transport
+        .as_deref()
+        .and_then(|raw| v.field("transport", parse_transport(raw)));
     let config = body
         .config
         .as_ref()
@@ -302,58 +296,60 @@ pub async fn update(
     if v.has_errors() {
         return Err(v.error());
     }
-    let (access, item) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
+    let (access, before) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
     access.require(Permission::Contribute)?;
     // The write below is conditioned on the version read (`updated_at`).
-    if_match.check(&etag::of(&McpView::from_item(&item)?))?;
+    if_match.check(&etag::of(&McpView::from(&before)))?;
+    let mut after = before.clone();
+    if let Some(name) = name {
+        after.name = name.into_string();
+    }
+    if let Some(url) = url {
+        after.url = url.as_str().to_owned();
+    }
+    if let Some(transport) = transport {
+        after.transport = transport;
+    }
     if let Some(config) = config {
         // The secrets as stored: a value sent back masked keeps its secret.
-        let id = McpId::parse(item.str("mcp_id")?)
-            .ok_or_else(|| StoreError::Corrupt("mcp_id".into()))?;
-        let previous = stored_secrets(&state, &item, &id).await?;
+        let previous = stored_secrets(&state, &before).await?;
         let (shown, secrets) = split(&config, &previous);
-        if item.opt_str("config") != Some(shown.as_str()) || secrets != previous {
-            changes.push(("config", shown));
-            changes.push(("config_secrets", seal(&state, &id, &secrets).await?));
+        if before.config != shown || secrets != previous {
+            after.config = shown;
+            after.config_secrets = Some(seal(&state, &before.id, &secrets).await?);
         }
     }
-    changes.retain(|(attr, value)| item.opt_str(attr) != Some(value));
-    if changes.is_empty() {
-        return Ok(Tagged(McpView::from_item(&item)?));
+    if after == before {
+        return Ok(Tagged(McpView::from(&before)));
     }
-    let mut diff = Map::new();
     // The config's change is told as a change, never as values; its sealed secrets
     // are not told at all.
-    for (attr, value) in changes.iter().filter(|(attr, _)| *attr != "config_secrets") {
-        let change = if *attr == "config" {
-            json!({ "changed": true })
-        } else {
-            json!({ "from": item.opt_str(attr), "to": value })
-        };
-        diff.insert((*attr).to_owned(), change);
+    let mut diff = Map::new();
+    for (attr, from, to) in [
+        ("name", &before.name, &after.name),
+        ("url", &before.url, &after.url),
+        ("transport", &before.transport, &after.transport),
+    ] {
+        if from != to {
+            diff.insert(attr.to_owned(), json!({ "from": from, "to": to }));
+        }
     }
-    if changes.iter().any(|(attr, _)| *attr == "config_secrets") {
+    if (&before.config, &before.config_secrets) != (&after.config, &after.config_secrets) {
         diff.insert("config".to_owned(), json!({ "changed": true }));
     }
-    let view = McpView::from_item(&item)?;
-    let now = Utc::now();
-    let mut sets: Vec<(&str, AttributeValue)> = changes.iter().map(|(a, v)| (*a, s(v))).collect();
-    sets.push(("updated_at", time(now)));
-    let name = changes
-        .iter()
-        .find(|(a, _)| *a == "name")
-        .map(|(_, v)| v.as_str());
+    let now = stored_now();
+    after.updated_at = now;
     let data = event_data::McpUpdated {
-        mcp_id: view.id.clone(),
-        name: name.unwrap_or(&view.name).to_owned(),
+        mcp_id: after.id.clone(),
+        name: after.name.clone(),
         changes: diff,
     };
-    let key = Key::mcp(&access.org.id, view.id.as_str());
+    let key = Key::mcp(&access.org.id, after.id.as_str());
     access
         .mutation(
             "mcp.updated",
             Category::Mcp,
-            Target::new("mcp", &view.id),
+            Target::new("mcp", &after.id),
             &client,
         )
         .details(data.json())
@@ -362,8 +358,8 @@ pub async fn update(
             update_if(
                 &state.table,
                 &key,
-                &sets,
-                Some(("updated_at", s(item.str("updated_at")?))),
+                &after.changes_from(&before),
+                Some(("updated_at", time(before.updated_at))),
             )?,
         )
         .emit(Event::of(&access.org.id, &data, now))
@@ -376,14 +372,9 @@ pub async fn update(
             )),
             other => other.into(),
         })?;
-    // The item as committed (the write was conditional on the version read), without
+    // The MCP as committed (the write was conditional on the version read), without
     // reading it back.
-    let mut updated = item;
-    updated.extend(
-        sets.into_iter()
-            .map(|(attr, value)| (attr.to_owned(), value)),
-    );
-    Ok(Tagged(McpView::from_item(&updated)?))
+    Ok(Tagged(McpView::from(&after)))
 }
 
 /// Delete an MCP server (owners and admins; **PIN-gated**). Emits `mcp.deleted`.
@@ -415,16 +406,16 @@ pub async fn remove(
     let Some(item) = item else {
         return Err(gate.refuse(&state, Error::NotFound).await);
     };
-    let view = McpView::from_item(&item)?;
+    let mcp = Mcp::from_item(&item)?;
     let data = event_data::McpDeleted {
-        mcp_id: view.id.clone(),
-        name: view.name.clone(),
+        mcp_id: mcp.id.clone(),
+        name: mcp.name.clone(),
     };
     let mutation = access
         .mutation(
             "mcp.deleted",
             Category::Mcp,
-            Target::new("mcp", &view.id),
+            Target::new("mcp", &mcp.id),
             &client,
         )
         .details(data.json())
@@ -432,7 +423,7 @@ pub async fn remove(
             MCP_CHANGED,
             delete(
                 &state.table,
-                &Key::mcp(&access.org.id, view.id.as_str()),
+                &Key::mcp(&access.org.id, mcp.id.as_str()),
                 Some("attribute_exists(pk)"),
             ),
         )
@@ -457,46 +448,50 @@ pub async fn report_health(
     Json(body): Json<HealthReport>,
 ) -> Result<axum::Json<McpView>, Error> {
     let status = parse_health(&body.status).map_err(|m| Error::invalid("status", m))?;
-    let (access, item) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
+    let (access, before) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
     access.require(Permission::Contribute)?;
-    let mut view = McpView::from_item(&item)?;
-    if view.health == status {
-        return Ok(axum::Json(view));
+    if before.health == status {
+        return Ok(axum::Json(McpView::from(&before)));
     }
-    let now = Utc::now();
-    let data = event_data::McpHealthChanged {
-        mcp_id: view.id.clone(),
-        name: view.name.clone(),
-        from: view.health.clone(),
-        to: status.clone(),
+    let now = stored_now();
+    let after = Mcp {
+        health: status,
+        updated_at: now,
+        ..before.clone()
     };
-    let key = Key::mcp(&access.org.id, view.id.as_str());
-    let sets = [("health", s(&status)), ("updated_at", time(now))];
+    let data = event_data::McpHealthChanged {
+        mcp_id: after.id.clone(),
+        name: after.name.clone(),
+        from: before.health.clone(),
+        to: after.health.clone(),
+    };
+    let key = Key::mcp(&access.org.id, after.id.as_str());
     let committed = access
         .mutation(
             "mcp.health_changed",
             Category::Mcp,
-            Target::new("mcp", &view.id),
+            Target::new("mcp", &after.id),
             &client,
         )
         .details(data.json())
         .write_named(
             MCP_CHANGED,
-            update_if(&state.table, &key, &sets, Some(("health", s(&view.health))))?,
+            update_if(
+                &state.table,
+                &key,
+                &after.changes_from(&before),
+                Some(("health", s(&before.health))),
+            )?,
         )
         .emit(Event::of(&access.org.id, &data, now))
         .commit(&state)
         .await;
     match committed {
-        Ok(_) => {
-            view.health = status;
-            view.updated_at = now;
-            Ok(axum::Json(view))
-        }
+        Ok(_) => Ok(axum::Json(McpView::from(&after))),
         // Another report changed it first; that report carried the event.
         Err(CommitError::Conflict(MCP_CHANGED)) => {
-            let (_, item) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
-            Ok(axum::Json(McpView::from_item(&item)?))
+            let (_, now_stored) = load(&state, &credential, &slug, mcp_id.as_ref()).await?;
+            Ok(axum::Json(McpView::from(&now_stored)))
         }
         Err(other) => Err(other.into()),
     }
