@@ -9,7 +9,7 @@
 //! item may instead come back from a write to it, the PIN gate's attempt reservation,
 //! `load_writing_org`). The change, if any, is the third.
 
-use crate::api_keys::{ApiKeySecret, API_KEY_TOUCH_INTERVAL};
+use crate::api_keys::{ApiKeyPointer, ApiKeySecret, API_KEY_TOUCH_INTERVAL};
 use crate::attempts::{Reservation, API_KEY_FAILURES};
 use crate::audit::{Actor, AuditDraft, Category, Target};
 use crate::auth::{authenticate, Bearer, Caller, SessionToken};
@@ -222,15 +222,15 @@ impl OrgAccess {
                     }
                     return Err(Error::Unauthorized);
                 };
-                let org_id = org_id_of(&pointer)?;
+                let ApiKeyPointer {
+                    org_id,
+                    key_id,
+                    created_by,
+                } = ApiKeyPointer::from_item(&pointer)?;
                 let (Some(slug), true) = (slug, slug_org.as_ref() == Some(&org_id)) else {
                     return Err(Error::NotFound);
                 };
-                let key_id = pointer.str("key_id")?.to_owned();
-                let creator = pointer
-                    .opt_str("created_by")
-                    .and_then(UserId::parse)
-                    .map(|user| (Key::member(&org_id, &user), Role::Member));
+                let creator = created_by.map(|user| (Key::member(&org_id, &user), Role::Member));
                 let membership = Membership {
                     org_id,
                     slug: slug.as_str().to_owned(),

@@ -16,7 +16,6 @@ const FLOORS: &[(&str, &[&str])] = &[
         &[
             "ids",
             "crypto",
-            "api_keys",
             "client_info",
             "telemetry",
             "sqs_batch",
@@ -38,6 +37,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "exports",
             "mail",
             "mcps",
+            "api_keys",
             "org_deletion",
             "platform_hostname",
             "email_verification",

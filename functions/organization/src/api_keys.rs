@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::access::{Credential, OrgAccess};
-use shared::api_keys::ApiKeySecret;
+use shared::api_keys::{ApiKey, ApiKeySecret};
 use shared::audit::{Category, Target};
 use shared::client_info::ClientInfo;
 use shared::domain::{Name, Permission};
@@ -20,10 +20,10 @@ use shared::http::{Created, Json, Page, PageQuery, Path, PathId, Problem, Query}
 use shared::ids::{ApiKeyId, UserId};
 use shared::mutation::CommitError;
 use shared::pin_gate::{self, PinHeader};
-use shared::store::item::time;
+use shared::store::item::stored_now;
 use shared::store::keys::API_KEY_PREFIX;
 use shared::store::members::{self, MAX_API_KEYS_PER_MEMBER};
-use shared::store::{delete, put, s, Item, ItemExt, Key, StoreError};
+use shared::store::{delete, put, Key};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -57,17 +57,16 @@ pub struct ApiKeyView {
     created_by: String,
 }
 
-impl ApiKeyView {
-    fn from_item(item: &Item) -> Result<Self, StoreError> {
-        Ok(ApiKeyView {
-            id: ApiKeyId::parse(item.str("key_id")?)
-                .ok_or_else(|| StoreError::Corrupt("key_id".into()))?,
-            name: item.str("name")?.to_owned(),
-            prefix: item.str("prefix")?.to_owned(),
-            created_at: item.time("created_at")?,
-            last_used_at: item.time("last_used_at").ok(),
-            created_by: item.str("created_by")?.to_owned(),
-        })
+impl From<ApiKey> for ApiKeyView {
+    fn from(key: ApiKey) -> Self {
+        ApiKeyView {
+            id: key.id,
+            name: key.name,
+            prefix: key.prefix,
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+            created_by: key.created_by,
+        }
     }
 }
 
@@ -94,23 +93,16 @@ pub async fn create(
     let creator = access.user_id().ok_or(Error::Unauthorized)?.clone();
     let secret = ApiKeySecret::generate();
     let id = ApiKeyId::generate();
-    let now = Utc::now();
-    let mut item = Key::api_key(&access.org.id, id.as_str()).to_item();
-    for (attr, value) in [
-        ("key_id", id.as_str().to_owned()),
-        ("name", name.as_str().to_owned()),
-        ("prefix", secret.display_prefix()),
-        ("key_hash", secret.hash()),
-        ("created_by", access.actor().id),
-    ] {
-        item.insert(attr.into(), s(value));
-    }
-    item.insert("created_at".into(), time(now));
-    let mut pointer = Key::api_key_pointer(&secret.hash()).to_item();
-    pointer.insert("org_id".into(), s(access.org.id.as_str()));
-    pointer.insert("key_id".into(), s(id.as_str()));
-    // Whose rights the key borrows: read with the key on every request it makes.
-    pointer.insert("created_by".into(), s(access.actor().id));
+    let now = stored_now();
+    let key = ApiKey {
+        id: id.clone(),
+        name: name.as_str().to_owned(),
+        prefix: secret.display_prefix(),
+        key_hash: secret.hash(),
+        created_by: access.actor().id,
+        created_at: now,
+        last_used_at: None,
+    };
     let data = event_data::ApiKeyCreated {
         key_id: id.clone(),
         name: name.as_str().to_owned(),
@@ -124,8 +116,16 @@ pub async fn create(
             &client,
         )
         .details(data.json())
-        .write(put(&state.table, item, "attribute_not_exists(pk)")?)
-        .write(put(&state.table, pointer, "attribute_not_exists(pk)")?)
+        .write(put(
+            &state.table,
+            key.item(&access.org.id),
+            "attribute_not_exists(pk)",
+        )?)
+        .write(put(
+            &state.table,
+            key.pointer_item(&access.org.id),
+            "attribute_not_exists(pk)",
+        )?)
         .write_named(
             KEY_LIMIT,
             members::key_created(
@@ -177,7 +177,7 @@ pub async fn list(
         &access.org_key().pk,
         API_KEY_PREFIX,
         &query,
-        ApiKeyView::from_item,
+        |item| ApiKey::from_item(item).map(ApiKeyView::from),
     )
     .await?;
     Ok(axum::Json(page))
@@ -220,18 +220,17 @@ pub async fn revoke(
     let Some(item) = item else {
         return Err(gate.refuse(&state, Error::NotFound).await);
     };
-    let view = ApiKeyView::from_item(&item)?;
-    let hash = item.str("key_hash")?;
+    let key = ApiKey::from_item(&item)?;
     let data = event_data::ApiKeyRevoked {
-        key_id: view.id.clone(),
-        name: view.name.clone(),
-        prefix: view.prefix.clone(),
+        key_id: key.id.clone(),
+        name: key.name.clone(),
+        prefix: key.prefix.clone(),
     };
     let mut mutation = access
         .mutation(
             "api_key.revoked",
             Category::ApiKey,
-            Target::new("api_key", &view.id),
+            Target::new("api_key", &key.id),
             &client,
         )
         .details(data.json())
@@ -239,19 +238,23 @@ pub async fn revoke(
             KEY_GONE,
             delete(
                 &state.table,
-                &Key::api_key(&access.org.id, view.id.as_str()),
+                &Key::api_key(&access.org.id, key.id.as_str()),
                 Some("attribute_exists(pk)"),
             ),
         )
-        .write(delete(&state.table, &Key::api_key_pointer(hash), None))
+        .write(delete(
+            &state.table,
+            &Key::api_key_pointer(&key.key_hash),
+            None,
+        ))
         .emit(Event::of(&access.org.id, &data, Utc::now()));
-    if let Some(creator) = UserId::parse(&view.created_by) {
+    if let Some(creator) = UserId::parse(&key.created_by) {
         mutation = mutation.write(members::key_revoked(
             &state.table,
             &access.org.id,
             &creator,
-            view.id.as_str(),
-            hash,
+            key.id.as_str(),
+            &key.key_hash,
         )?);
     }
     gate.commit(&state, mutation).await.map_err(|e| match e {
