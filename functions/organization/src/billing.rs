@@ -15,7 +15,7 @@ use shared::http::Path;
 use shared::http::{Json, Problem};
 use shared::mutation::CommitError;
 use shared::pin_gate::{self, PinHeader};
-use shared::store::item::time;
+use shared::store::item::{stored_now, time};
 use shared::store::keys::BILLING_PREFIX;
 use shared::store::{put, s, Item, ItemExt, Key, StoreError};
 use shared::{AppState, Error};
@@ -51,7 +51,18 @@ pub struct PlanChange {
     changed_at: DateTime<Utc>,
 }
 
+/// A plan change as the org's history keeps it (`ORG#o / BILLING#<micros>#<random>`),
+/// built and read here only.
 impl PlanChange {
+    fn item(&self, key: &Key) -> Item {
+        let mut item = key.to_item();
+        item.insert("from".into(), s(&self.from));
+        item.insert("to".into(), s(&self.to));
+        item.insert("changed_by".into(), s(&self.changed_by));
+        item.insert("changed_at".into(), time(self.changed_at));
+        item
+    }
+
     fn from_item(item: &Item) -> Result<Self, StoreError> {
         Ok(PlanChange {
             from: item.str("from")?.to_owned(),
@@ -175,8 +186,7 @@ pub async fn change_plan(
         gate.release(&state).await;
         return Ok(Tagged(unchanged));
     }
-    let now = Utc::now();
-    let actor = access.actor().id;
+    let now = stored_now();
     let change_key = Key::billing_change(
         &access.org.id,
         &format!(
@@ -185,16 +195,12 @@ pub async fn change_plan(
             &shared::crypto::random_secret()[..6]
         ),
     );
-    let mut change = change_key.to_item();
-    for (attr, value) in [
-        ("from", from.as_str()),
-        ("to", body.plan.as_str()),
-        ("changed_by", actor.as_str()),
-    ] {
-        change.insert(attr.into(), s(value));
-    }
-    change.insert("changed_at".into(), time(now));
-    let committed = PlanChange::from_item(&change)?;
+    let committed = PlanChange {
+        from: from.clone(),
+        to: body.plan.clone(),
+        changed_by: access.actor().id,
+        changed_at: now,
+    };
     let mut mutation = access
         .mutation(
             "billing.plan_changed",
@@ -205,7 +211,11 @@ pub async fn change_plan(
         .details(json!({ "from": from, "to": body.plan }))
         .set("plan", s(&body.plan))
         .set(PLAN_CHANGE, s(&change_key.sk))
-        .write(put(&state.table, change, "attribute_not_exists(pk)")?);
+        .write(put(
+            &state.table,
+            committed.item(&change_key),
+            "attribute_not_exists(pk)",
+        )?);
     if if_match.given() {
         // The version If-Match named is the one changed: no plan change meanwhile.
         mutation = mutation.decided_on(PLAN_CHANGE, access.org_item.get(PLAN_CHANGE).cloned());
