@@ -43,6 +43,7 @@ pub mod telemetry;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 mod test_points;
+pub mod usage;
 pub mod webhooks;
 
 pub use error::{Error, FieldError};

@@ -38,6 +38,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "mail",
             "mcps",
             "api_keys",
+            "usage",
             "org_deletion",
             "platform_hostname",
             "email_verification",

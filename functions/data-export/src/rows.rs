@@ -9,6 +9,7 @@ use shared::store::keys::{
     API_KEY_PREFIX, MCP_PREFIX, MEMBER_PREFIX, USAGE_PREFIX, WEBHOOK_PREFIX,
 };
 use shared::store::{Item, ItemExt, StoreError};
+use shared::usage::UsageDay;
 use shared::AppState;
 
 /// Items read from DynamoDB per page.
@@ -111,14 +112,12 @@ pub fn row(category: Category, item: &Item) -> Result<Value, StoreError> {
             "joined_at": text(item, "joined_at"),
         }),
         Category::Usage => {
-            // USAGE#<date>#<mcp id>
-            let sk = item.str("sk")?;
-            let mut parts = sk.trim_start_matches(USAGE_PREFIX).splitn(2, '#');
+            let day = UsageDay::from_item(item)?;
             json!({
-                "date": parts.next(),
-                "mcp_id": parts.next(),
-                "requests": item.opt_num("requests").unwrap_or(0),
-                "tokens": item.opt_num("tokens").unwrap_or(0),
+                "date": day.date,
+                "mcp_id": day.mcp_id,
+                "requests": day.requests,
+                "tokens": day.tokens,
             })
         }
         Category::Webhooks => json!({

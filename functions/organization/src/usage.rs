@@ -5,7 +5,6 @@
 //! if two records think they crossed it.
 
 use crate::billing::monthly_request_limit;
-use aws_sdk_dynamodb::types::ReturnValue;
 use axum::extract::State;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,7 +21,8 @@ use shared::ids::McpId;
 use shared::mutation::CommitError;
 use shared::store::item::time;
 use shared::store::keys::USAGE_PREFIX;
-use shared::store::{n, put, s, ItemExt, Key, StoreError};
+use shared::store::{put, s, Key, StoreError};
+use shared::usage::{add_to_month, month_total, UsageDay};
 use shared::{AppState, Error};
 use utoipa::ToSchema;
 
@@ -80,42 +80,6 @@ pub struct UsageReport {
     items: Vec<DailyUsage>,
     total_requests: u64,
     total_tokens: u64,
-}
-
-fn add(
-    state: &AppState,
-    key: Key,
-    sets: &[(&str, &str)],
-    requests: u64,
-    tokens: Option<u64>,
-) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-    let mut expression = "ADD requests :r".to_owned();
-    let mut update = state
-        .table
-        .client()
-        .update_item()
-        .table_name(state.table.name())
-        .set_key(Some(key.to_item()))
-        .expression_attribute_values(":r", n(requests as i64))
-        .return_values(ReturnValue::UpdatedNew);
-    if let Some(tokens) = tokens {
-        expression.push_str(", tokens :t");
-        update = update.expression_attribute_values(":t", n(tokens as i64));
-    }
-    if !sets.is_empty() {
-        let assignments: Vec<String> = sets
-            .iter()
-            .enumerate()
-            .map(|(i, _)| format!("#s{i} = :s{i}"))
-            .collect();
-        expression = format!("SET {} {expression}", assignments.join(", "));
-        for (i, (attr, value)) in sets.iter().enumerate() {
-            update = update
-                .expression_attribute_names(format!("#s{i}"), *attr)
-                .expression_attribute_values(format!(":s{i}"), s(*value));
-        }
-    }
-    update.update_expression(expression)
 }
 
 /// The month's threshold event was emitted already (its marker exists).
@@ -177,28 +141,20 @@ pub async fn record(
         now.format("%Y-%m").to_string(),
     );
     let org_id = &access.org.id;
-    let day = Key::usage_day(org_id, &date, mcp_id.as_str());
-    let month_key = Key::usage_month(org_id, &month);
     let (day_result, month_result) = tokio::join!(
-        add(
-            &state,
-            day,
-            &[("date", &date), ("mcp_id", mcp_id.as_str())],
+        UsageDay::add(
+            &state.table,
+            org_id,
+            &date,
+            mcp_id.as_str(),
             body.requests,
-            Some(body.tokens)
+            body.tokens
         )
         .send(),
-        add(&state, month_key, &[("month", &month)], body.requests, None).send(),
+        add_to_month(&state.table, org_id, &month, body.requests).send(),
     );
     day_result.map_err(StoreError::from)?;
-    let after = month_result
-        .map_err(StoreError::from)?
-        .attributes
-        .and_then(|a| {
-            a.get("requests")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-        })
+    let after = month_total(&month_result.map_err(StoreError::from)?)
         .ok_or_else(|| Error::Internal("the month counter returned no total".into()))?;
     let before = after.saturating_sub(body.requests);
     let limit = monthly_request_limit(&access.org.plan);
@@ -320,10 +276,10 @@ pub async fn report(
         })
         .collect();
     for row in &rows {
-        let date = row.str("date")?;
-        if let Some(day) = days.iter_mut().find(|d| d.date == date) {
-            day.requests += row.opt_num("requests").unwrap_or(0).max(0) as u64;
-            day.tokens += row.opt_num("tokens").unwrap_or(0).max(0) as u64;
+        let counted = UsageDay::from_item(row)?;
+        if let Some(day) = days.iter_mut().find(|d| d.date == counted.date) {
+            day.requests += counted.requests;
+            day.tokens += counted.tokens;
         }
     }
     let (total_requests, total_tokens) = days
