@@ -12,6 +12,7 @@
 //! (the logic above does not wait for TTL, which in AWS can lag by hours).
 
 use crate::error::Error;
+use crate::store::item::time;
 use crate::store::{delete, n, s, Item, ItemExt, Key, StoreError, Table};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -140,9 +141,10 @@ impl AttemptLimit {
                 Err(None) => return Ok(Reservation::Missing),
                 Err(Some(old)) if !met(&old) => return Ok(Reservation::Declined(old)),
                 Err(Some(old)) => {
-                    let last = old
-                        .opt_str(&self.at_attr())
-                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+                    // As stored: the reset below is conditioned on this very text, which
+                    // a version before the table's one time format wrote differently.
+                    let stored = old.opt_str(&self.at_attr()).unwrap_or_default();
+                    let last = DateTime::parse_from_rfc3339(stored).ok();
                     let Some(last) = last.map(|t| t.with_timezone(&Utc)) else {
                         return Err(
                             StoreError::Corrupt("attempt counter without time".into()).into()
@@ -154,7 +156,7 @@ impl AttemptLimit {
                         return Ok(Reservation::Locked { retry_after });
                     }
                     // The lock has expired: start counting again (one racer wins the reset).
-                    if let Some(item) = self.restart(table, key, only_if, &last, now).await? {
+                    if let Some(item) = self.restart(table, key, only_if, stored, now).await? {
                         return Ok(Reservation::Granted(item));
                     }
                 }
@@ -189,7 +191,7 @@ impl AttemptLimit {
             ))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":max", n(self.max))
-            .expression_attribute_values(":since", s((now - self.window).to_rfc3339()))
+            .expression_attribute_values(":since", time(now - self.window))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -222,7 +224,7 @@ impl AttemptLimit {
             .expression_attribute_names("#c", self.counter)
             .expression_attribute_names("#at", self.at_attr())
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(now.to_rfc3339()));
+            .expression_attribute_values(":now", time(now));
         for (i, (attr, value)) in only_if.iter().enumerate() {
             builder = builder
                 .expression_attribute_names(format!("#if{i}"), *attr)
@@ -262,7 +264,7 @@ impl AttemptLimit {
             .expression_attribute_names("#at", self.at_attr())
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":now", time(now))
             .expression_attribute_values(":ttl", n((now + self.window).timestamp()))
             .build()
             .map(|update| TransactWriteItem::builder().update(update).build())
@@ -282,14 +284,14 @@ impl AttemptLimit {
         table: &Table,
         key: &Key,
         only_if: Precondition,
-        last: &DateTime<Utc>,
+        last: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Item>, StoreError> {
         let result = self
             .update(table, key, only_if, now)
             .update_expression(format!("SET #c = :one, #at = :now{}", self.ttl_clause()))
             .condition_expression(format!("{}#at = :last", preconditions(only_if)))
-            .expression_attribute_values(":last", s(last.to_rfc3339()))
+            .expression_attribute_values(":last", s(last))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
