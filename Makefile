@@ -101,7 +101,7 @@ package: package-tools
 # Cold start, zip size, warm memory, round trips and argon2 cost, against the baseline
 # built in the same run: prints a table, writes target/bench/bench.{json,md}.
 bench: package build
-	cargo build --release $(addprefix -p ,$(FUNCTIONS) $(BASELINE) plexmcp-bench)
+	cargo build --release $(addprefix -p ,$(FUNCTIONS) $(BASELINE) hello-dynamodb plexmcp-bench)
 	$(TARGET_DIR)/release/plexmcp-bench
 
 # Ends with one line that totals every cargo test binary (the last cargo prints is an

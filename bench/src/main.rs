@@ -15,7 +15,10 @@
 //!    bare paged Query of the same rows (`BENCH_EXPORT_ROWS`, default `10000,100000`),
 //! 9. concurrent usage records through the local stack, next to bare concurrent
 //!    `UpdateItem ADD`s on one item, and whether the totals are exact
-//!    (`BENCH_USAGE_RECORDS`, default 200).
+//!    (`BENCH_USAGE_RECORDS`, default 200),
+//! 10. the cold start of real first requests (an authenticated read, a PIN-gated delete,
+//!     the settings page) next to the hello-world and `hello-dynamodb`, one `GetItem` with
+//!     aws-config's defaults (`first_requests`; `BENCH_ONLY=first-requests` runs it alone).
 //!
 //! Prints Markdown tables and writes them with the raw figures under `target/bench/`.
 
@@ -24,6 +27,7 @@ mod audit_verify;
 mod cold_start;
 mod delivery;
 mod export;
+mod first_requests;
 mod functions;
 mod memory;
 mod report;
@@ -146,6 +150,17 @@ fn main() {
         logs: std::fs::File::create(out.join("functions.log")).expect("functions.log"),
     };
 
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("first-requests") {
+        eprintln!("bench: real first requests ({starts} each, taking turns)");
+        let fixture = setup::fixture(&launcher, &bin);
+        let rows = first_requests::measure(&launcher, &bin, &fixture, starts);
+        print!(
+            "{}",
+            report::first_requests(&json!({ "starts": starts, "first_requests": rows }))
+        );
+        return;
+    }
+
     eprintln!("bench: cold starts ({starts} each, taking turns)");
     let functions = functions::functions(&template);
     let names: Vec<&str> = std::iter::once(BASELINE)
@@ -200,6 +215,9 @@ fn main() {
             )
         })
         .collect();
+
+    eprintln!("bench: real first requests ({starts} each, taking turns)");
+    let first_requests = first_requests::measure(&launcher, &bin, &fixture, starts);
 
     let deliveries = count("BENCH_DELIVERIES", 1000);
     eprintln!("bench: webhook delivery throughput ({deliveries} deliveries, then 200 slower)");
@@ -265,6 +283,7 @@ fn main() {
                 "organization": sizing("OrganizationFunction", argon2.pin_verify_ms),
             },
         },
+        "first_requests": first_requests,
         "round_trips": round_trips,
         "audit_verify": {
             "entries": verify.entries,

@@ -89,6 +89,52 @@ pub fn cold_starts(report: &Value) -> String {
     out
 }
 
+/// The real first requests: each against its baseline, and against that baseline plus
+/// the warm cost of the work the request does beyond it.
+pub fn first_requests(report: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| function | first request | cold ms | baseline | × baseline | warm ms | extra warm ms | × (baseline + extra) |\n|---|---|---|---|---|---|---|---|"
+    );
+    for row in report["first_requests"].as_array().into_iter().flatten() {
+        let name = row["function"].as_str().unwrap_or("");
+        if row["case"] == "baseline" {
+            let _ = writeln!(
+                out,
+                "| {name} (baseline) | one `{}` | {} | – | 1.00 | {} | – | – |",
+                if name == crate::first_requests::HELLO_DYNAMODB {
+                    "GetItem"
+                } else {
+                    "answer"
+                },
+                f2(&row["median_ms"]),
+                f2(&row["warm_ms"]),
+            );
+            continue;
+        }
+        let adjusted = row["adjusted_ratio"].as_f64().unwrap_or(f64::NAN);
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} | {} | {} | {adjusted:.2} {} |",
+            row["case"].as_str().unwrap_or(""),
+            f2(&row["median_ms"]),
+            row["baseline"].as_str().unwrap_or(""),
+            f2(&row["ratio"]),
+            f2(&row["warm_ms"]),
+            f2(&row["extra_warm_ms"]),
+            verdict(adjusted <= crate::first_requests::TARGET),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nFirst requests: median of {} fresh processes each, process start → first answer, taking turns with the baselines (same release profile). Target ≤ {}× the baseline plus the warm cost of the request's work beyond it (extra warm = its warm answer − the baseline's).",
+        report["starts"],
+        crate::first_requests::TARGET,
+    );
+    out
+}
+
 pub fn markdown(report: &Value) -> String {
     let mut out = String::new();
     let m = &report["machine"];
@@ -102,6 +148,8 @@ pub fn markdown(report: &Value) -> String {
         report["profile"].as_str().unwrap_or("?"),
     );
     out.push_str(&cold_starts(report));
+    out.push('\n');
+    out.push_str(&first_requests(report));
     let _ = writeln!(
         out,
         "\n| function | zip MB (≤ 6) | × hello-world | warm peak RSS MiB (≤ 48) | after one argon2 MiB |\n|---|---|---|---|---|"

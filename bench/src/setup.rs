@@ -17,6 +17,39 @@ pub fn call(runtime: &RuntimeApi, request: Value, expect: u64) -> Value {
     body
 }
 
+/// The token of the verification mail to `email`, from the local stack's mailbox (the mail
+/// goes outbox → events queue → mail worker → the emulator's SES: a few seconds).
+fn verification_token(base_url: &str, email: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            let mailbox: Value = client
+                .get(format!("{base_url}/_local/mailbox"))
+                .query(&[("to", email)])
+                .send()
+                .await
+                .expect("the gateway answers")
+                .json()
+                .await
+                .expect("the mailbox is JSON");
+            let token = mailbox["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|mail| mail["token"].as_str());
+            if let Some(token) = token {
+                return token.to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no verification mail to {email} within 30 s")
+    })
+}
+
 pub fn fixture(launcher: &Launcher, bin: &Path) -> Fixture {
     let stamp = chrono::Utc::now().timestamp_micros();
     let email = format!("bench-{stamp}@example.com");
@@ -28,7 +61,18 @@ pub fn fixture(launcher: &Launcher, bin: &Path) -> Fixture {
     call(
         &runtime,
         http_request("POST", "/v1/auth/signup", None, Some(&signup)),
-        201,
+        202,
+    );
+    let token = verification_token(&launcher.stack.base_url, &email);
+    call(
+        &runtime,
+        http_request(
+            "POST",
+            "/v1/auth/verify-email",
+            None,
+            Some(&json!({ "token": token })),
+        ),
+        200,
     );
     let login = json!({ "email": email, "password": PASSWORD });
     let session = call(

@@ -1,0 +1,112 @@
+//! Cold start of a real first request: a fresh process whose first event is what a user
+//! sends (an authenticated read, a PIN-gated delete, the settings page), against the local
+//! stack, taking turns with two baselines built with the same profile — the hello-world
+//! (no AWS call) and `hello-dynamodb` (aws-config's defaults and one `GetItem`).
+//!
+//! Each case is compared with the baseline that does what it must do at least: a request
+//! that reads the table with `hello-dynamodb`, one that does not with the hello-world. A
+//! request that does more than one read (or hashes a PIN) has that extra work's warm cost
+//! added to the baseline (`allowed_ms`): what it costs beyond that is start-up.
+
+use crate::cold_start::{self, median_ms};
+use crate::functions::{Fixture, BASELINE, PIN};
+use crate::Launcher;
+use local_runtime::events::http_request;
+use serde_json::{json, Value};
+use std::path::Path;
+
+pub const HELLO_DYNAMODB: &str = "hello-dynamodb";
+
+/// How much slower than its baseline a first request may be.
+pub const TARGET: f64 = 1.2;
+
+struct Case {
+    function: &'static str,
+    case: &'static str,
+    event: Value,
+    /// Whether it reads the table (compared with `hello-dynamodb`, else the hello-world).
+    reads: bool,
+}
+
+fn cases(fixture: &Fixture) -> Vec<Case> {
+    let token = Some(fixture.token.as_str());
+    let org = format!("/v1/orgs/{}", fixture.slug);
+    let unknown = shared::ids::McpId::generate();
+    let mut gated = http_request("DELETE", &format!("{org}/mcps/{unknown}"), token, None);
+    gated["headers"]["x-plexmcp-pin"] = json!(PIN);
+    vec![
+        Case {
+            function: "identity",
+            case: "GET /v1/me (session) → 200",
+            event: http_request("GET", "/v1/me", token, None),
+            reads: true,
+        },
+        Case {
+            function: "organization",
+            case: "GET /v1/orgs/{slug} (session) → 200",
+            event: http_request("GET", &org, token, None),
+            reads: true,
+        },
+        Case {
+            function: "organization",
+            case: "DELETE an unknown MCP with the PIN → 404 (argon2)",
+            event: gated,
+            reads: true,
+        },
+        Case {
+            function: "platform",
+            case: "GET /settings → 200 (HTML)",
+            event: http_request("GET", "/settings", None, None),
+            reads: false,
+        },
+    ]
+}
+
+/// `starts` fresh processes per case and per baseline, taking turns; the rows of
+/// `first_requests` in the bench's JSON.
+pub fn measure(launcher: &Launcher, bin: &Path, fixture: &Fixture, starts: usize) -> Vec<Value> {
+    let cases = cases(fixture);
+    let nothing = json!({ "Records": [] });
+    let binaries: Vec<(std::path::PathBuf, &Value)> = [
+        (bin.join(BASELINE), &nothing),
+        (bin.join(HELLO_DYNAMODB), &nothing),
+    ]
+    .into_iter()
+    .chain(cases.iter().map(|c| (bin.join(c.function), &c.event)))
+    .collect();
+    let pairs: Vec<(&Path, &Value)> = binaries.iter().map(|(p, e)| (p.as_path(), *e)).collect();
+    let samples = cold_start::measure(launcher, &pairs, starts);
+    let first = |i: usize| median_ms(&samples[i].first_response);
+    let warm = |i: usize| median_ms(&samples[i].warm_response);
+    let baselines = [
+        (BASELINE, first(0), warm(0)),
+        (HELLO_DYNAMODB, first(1), warm(1)),
+    ];
+    let mut rows: Vec<Value> = baselines
+        .iter()
+        .map(|(name, first, warm)| {
+            json!({ "function": name, "case": "baseline", "median_ms": first, "warm_ms": warm })
+        })
+        .collect();
+    for (i, case) in cases.iter().enumerate() {
+        let (baseline, base_first, base_warm) = baselines[usize::from(case.reads)];
+        let (first, warm) = (first(i + 2), warm(i + 2));
+        // The case's own work beyond the baseline's, as it costs warm.
+        let extra_ms = (warm - base_warm).max(0.0);
+        let allowed_ms = base_first + extra_ms;
+        rows.push(json!({
+            "function": case.function,
+            "case": case.case,
+            "median_ms": first,
+            "warm_ms": warm,
+            "baseline": baseline,
+            "baseline_ms": base_first,
+            "ratio": first / base_first,
+            "extra_warm_ms": extra_ms,
+            "allowed_ms": TARGET * allowed_ms,
+            "adjusted_ratio": first / allowed_ms,
+            "meets_target": first / allowed_ms <= TARGET,
+        }));
+    }
+    rows
+}
