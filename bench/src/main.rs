@@ -18,7 +18,8 @@
 //!    (`BENCH_USAGE_RECORDS`, default 200),
 //! 10. the cold start of real first requests (an authenticated read, a PIN-gated delete,
 //!     the settings page) next to the hello-world and `hello-dynamodb`, one `GetItem` with
-//!     aws-config's defaults (`first_requests`; `BENCH_ONLY=first-requests` runs it alone).
+//!     aws-config's defaults (`first_requests`; `BENCH_ONLY=first-requests` runs it alone
+//!     and writes `target/bench/first-requests.json`).
 //!
 //! Prints Markdown tables and writes them with the raw figures under `target/bench/`.
 
@@ -154,10 +155,16 @@ fn main() {
         eprintln!("bench: real first requests ({starts} each, taking turns)");
         let fixture = setup::fixture(&launcher, &bin);
         let rows = first_requests::measure(&launcher, &bin, &fixture, starts);
-        print!(
-            "{}",
-            report::first_requests(&json!({ "starts": starts, "first_requests": rows }))
-        );
+        let report = json!({
+            "measured_at": chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            "machine": machine(),
+            "profile": profile(&root),
+            "starts": starts,
+            "first_requests": rows,
+        });
+        print!("{}", report::first_requests(&report));
+        let json = serde_json::to_string_pretty(&report).expect("JSON");
+        std::fs::write(out.join("first-requests.json"), json).expect("write first-requests.json");
         return;
     }
 
