@@ -14,11 +14,7 @@ pub struct VerifyCost {
 }
 
 pub fn measure(base_url: &str, fixture: &Fixture, entries: usize) -> VerifyCost {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
+    crate::block_on(async {
         let client = reqwest::Client::new();
         let send = |method: reqwest::Method, path: String, body: Option<Value>| {
             let mut request = client

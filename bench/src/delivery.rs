@@ -140,11 +140,7 @@ pub fn measure(
         "every job was delivered once"
     );
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let bare = runtime.block_on(async {
+    let bare = crate::block_on(async {
         let client = reqwest::Client::new();
         let post = |n: usize| {
             let body = payload(fixture, n);

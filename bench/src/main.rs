@@ -65,6 +65,15 @@ impl Launcher<'_> {
     }
 }
 
+/// Runs `future` on a runtime of its own (the bench's own HTTP calls, between phases).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
 fn count(var: &str, default: usize) -> usize {
     std::env::var(var)
         .ok()

@@ -20,11 +20,7 @@ pub fn call(runtime: &RuntimeApi, request: Value, expect: u64) -> Value {
 /// The token of the verification mail to `email`, from the local stack's mailbox (the mail
 /// goes outbox → events queue → mail worker → the emulator's SES: a few seconds).
 fn verification_token(base_url: &str, email: &str) -> String {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
+    crate::block_on(async {
         let client = reqwest::Client::new();
         for _ in 0..300 {
             let mailbox: Value = client
