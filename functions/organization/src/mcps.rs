@@ -184,9 +184,10 @@ pub async fn create(
     let id = McpId::generate();
     let now = stored_now();
     let (config, secrets) = split(&config, &BTreeMap::new());
-    let config_secrets = match secrets.is_empty() {
-        true => None,
-        false => Some(seal(&state, &id, &secrets).await?),
+    let config_secrets = if secrets.is_empty() {
+        None
+    } else {
+        Some(seal(&state, &id, &secrets).await?)
     };
     let mcp = Mcp {
         id: id.clone(),
