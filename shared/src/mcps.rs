@@ -58,7 +58,7 @@ impl Mcp {
         let before = before.attributes();
         self.attributes()
             .into_iter()
-            .filter(|(name, value)| !before.iter().any(|b| b == &(*name, value.clone())))
+            .filter(|(name, value)| !before.iter().any(|(n, v)| n == name && v == value))
             .collect()
     }
 
