@@ -44,6 +44,7 @@ class Stack:
         self.r53 = boto3.client("route53", **kw)
         self.sm = boto3.client("secretsmanager", **kw)
         self.ses = boto3.client("sesv2", **kw)
+        self.apigw = boto3.client("apigatewayv2", **kw)
 
     def of_type(self, kind):
         return [(name, r.get("Properties", {})) for name, r in self.resources.items() if r["Type"] == kind]
@@ -152,8 +153,10 @@ class Stack:
             created = self.sm.create_secret(Name=f"{name}-{secrets.token_hex(4)}", SecretString=json.dumps(self.secrets[name]))
             self.refs[name] = created["ARN"]
             self.arns[name] = created["ARN"]
+        # The HTTP API exists in the emulator too, so that the domain worker maps a
+        # verified custom domain to it as in AWS (the local gateway serves the routes).
         for name, _ in self.of_type("AWS::Serverless::HttpApi"):
-            self.refs[name] = "local"
+            self.refs[name] = self.apigw.create_api(Name=name, ProtocolType="HTTP")["ApiId"]
         # The SES identity mail is sent as is verified outside the stack in AWS; here the
         # emulator's SES is told it is, so it accepts what the mail worker sends.
         if self.params.get("MailIdentity"):

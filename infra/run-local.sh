@@ -44,6 +44,9 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 
 if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
   moto_port="${MOTO_PORT:-$(free_port)}"
+  # The emulator issues a requested ACM certificate this many seconds after the request
+  # (ACM does once the validation record is in DNS).
+  export MOTO_ACM_VALIDATION_WAIT="${MOTO_ACM_VALIDATION_WAIT:-10}"
   .venv/bin/python infra/emulator.py -H 127.0.0.1 -p "$moto_port" >"$STACK_DIR/moto.log" 2>&1 &
   pids+=($!)
   export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"

@@ -53,6 +53,10 @@ pub struct Config {
     /// `PLATFORM_ZONE_ID`: the Route53 hosted zone of `PLATFORM_DOMAIN`, where the events
     /// worker writes the orgs' host names (only that function is given it).
     pub platform_zone_id: Option<String>,
+    /// The HTTP API a verified custom domain is mapped to, and its stage (`HTTP_API_ID`,
+    /// `HTTP_API_STAGE`, `$default` unless set): the domain worker's.
+    pub http_api_id: Option<String>,
+    pub http_api_stage: String,
     /// `GATEWAY_CNAME_TARGET`: what custom domains must CNAME to.
     pub gateway_cname_target: String,
     /// `DNS_NAMESERVERS` (`ip:port,ip:port`): where custom-domain checks ask (the system's
@@ -130,6 +134,10 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "plexmcp.local".into()),
             platform_zone_id: lookup("PLATFORM_ZONE_ID").filter(|v| !v.is_empty()),
+            http_api_id: lookup("HTTP_API_ID").filter(|v| !v.is_empty()),
+            http_api_stage: lookup("HTTP_API_STAGE")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "$default".into()),
             gateway_cname_target: lookup("GATEWAY_CNAME_TARGET")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "gateway.plexmcp.com".into()),

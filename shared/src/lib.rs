@@ -18,6 +18,7 @@ pub mod config;
 pub mod crypto;
 pub mod custom_domain;
 pub mod domain;
+pub mod domain_release;
 pub mod email_verification;
 pub mod error;
 pub mod event_data;

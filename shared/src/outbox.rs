@@ -5,6 +5,7 @@
 //! a while, so a message survives a crash between commit and enqueue.
 
 use crate::aws::LazySqs;
+use crate::domain_release::DomainRelease;
 use crate::events::Event;
 use crate::exports::ExportMessage;
 use crate::ids::MessageId;
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 /// What the outbox carries: a webhook event, a platform DNS record to write
 /// (`platform_hostname`), an export job for the export worker, an organization to
-/// delete for the deletion worker, or an e-mail for the mail worker. All travel the same way — written in the transaction
+/// delete for the deletion worker, a custom domain's edge to release for the domain
+/// worker, or an e-mail for the mail worker. All travel the same way — written in the transaction
 /// of their change, relayed to the events queue, taken off the outbox by its worker once
 /// done. (Untagged: each kind has a field the others lack.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,6 +29,8 @@ pub enum Outboxed {
     Hostname(HostnameRecord),
     Export(ExportMessage),
     Deletion(OrgDeletion),
+    /// Before `Mail`; the only kind with `certificate_arn`.
+    DomainRelease(DomainRelease),
     /// Last: the only kind without `organization_id`, so no other kind parses as it.
     Mail(Mail),
 }
@@ -55,6 +59,12 @@ impl From<OrgDeletion> for Outboxed {
     }
 }
 
+impl From<DomainRelease> for Outboxed {
+    fn from(release: DomainRelease) -> Self {
+        Outboxed::DomainRelease(release)
+    }
+}
+
 impl From<Mail> for Outboxed {
     fn from(mail: Mail) -> Self {
         Outboxed::Mail(mail)
@@ -68,17 +78,21 @@ impl Outboxed {
             Outboxed::Hostname(h) => &h.id,
             Outboxed::Export(x) => &x.id,
             Outboxed::Deletion(d) => &d.id,
+            Outboxed::DomainRelease(r) => &r.id,
             Outboxed::Mail(m) => &m.id,
         }
     }
 
-    /// The partition of the outbox entry: the organization's, or for an e-mail its owner's.
+    /// The partition of the outbox entry: the organization's, for an e-mail its owner's, for
+    /// a domain's release the name's.
     pub fn partition(&self) -> String {
         let org = match self {
             Outboxed::Event(e) => &e.organization_id,
             Outboxed::Hostname(h) => &h.organization_id,
             Outboxed::Export(x) => &x.organization_id,
             Outboxed::Deletion(d) => &d.organization_id,
+            // The name's: it outlives the org's partition, which the deletion sweeps.
+            Outboxed::DomainRelease(r) => return Key::domain_claim(&r.domain).pk,
             Outboxed::Mail(m) => return m.owner.clone(),
         };
         crate::store::keys::org_partition(org)
@@ -90,6 +104,7 @@ impl Outboxed {
             Outboxed::Hostname(h) => &h.timestamp,
             Outboxed::Export(x) => &x.timestamp,
             Outboxed::Deletion(d) => &d.timestamp,
+            Outboxed::DomainRelease(r) => &r.timestamp,
             Outboxed::Mail(m) => &m.timestamp,
         }
     }
@@ -219,10 +234,20 @@ mod tests {
             Outboxed::from(record),
             Outboxed::from(export),
             Outboxed::from(OrgDeletion::new(&org, "usr_x", Utc::now())),
+            Outboxed::from(DomainRelease::new(
+                &org,
+                "api.example.com",
+                "arn:aws:acm:us-east-1:123456789012:certificate/x",
+                Utc::now(),
+            )),
         ] {
             let back: Outboxed = serde_json::from_str(&message.body()).unwrap();
             assert_eq!(back, message);
-            assert_eq!(back.outbox_key().pk, format!("ORG#{org}"));
+            let partition = match &back {
+                Outboxed::DomainRelease(_) => "DOMAIN#api.example.com".to_owned(),
+                _ => format!("ORG#{org}"),
+            };
+            assert_eq!(back.outbox_key().pk, partition);
         }
     }
 }

@@ -41,6 +41,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "usage",
             "org_deletion",
             "platform_hostname",
+            "domain_release",
             "email_verification",
             "attempts",
             "founding",

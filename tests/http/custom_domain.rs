@@ -2,10 +2,13 @@
 //! whose records the tests change while the stack runs: a domain is verified only with
 //! both the CNAME and the TXT token; records removed → failed, back → verified; one org
 //! per name, released by removal, replacement or expiry (48 h, time the test moves);
-//! IDNA input, every bad input, the Free plan, and roles.
+//! IDNA input, every bad input, the Free plan, and roles. Once verified, the domain worker
+//! gets the name its ACM certificate and API Gateway domain name in the emulator, and
+//! releases them when the domain goes (removed, replaced, org deleted).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::dns::dns;
+use plexmcp_tests::fixtures::PASSWORD;
 use plexmcp_tests::{stack, stack_checking_domains_every_second, unique, Api, OrgFixture, Stack};
 use serde_json::{json, Value};
 
@@ -447,7 +450,7 @@ async fn the_worker_verifies_a_pending_domain_without_anyone_asking() {
     assert_eq!(checked["status"], "pending");
     assert_eq!(checked["reason"], "no CNAME record");
     publish(&answer);
-    let verified = until(&api, &org, |d| d["status"] == "verified").await;
+    let verified = until(&api, &org, proven).await;
     assert!(verified["verified_at"].is_string());
     // Nobody called verify: the change of state is the worker's, in the audit log.
     let log = api
@@ -468,15 +471,15 @@ async fn a_verified_domain_is_rechecked_daily_fails_comes_back_and_is_released_a
     let (org, other) = (pro_org(&api).await, pro_org(&api).await);
     let answer = put_domain(&api, &org, &new_domain()).await;
     publish(&answer);
-    until(&api, &org, |d| d["status"] == "verified").await;
+    until(&api, &org, proven).await;
     // The daily checks (every 2 s here) notice the records are gone, and back.
     unpublish(&answer);
     let failed = until(&api, &org, |d| d["status"] == "failed").await;
     assert_eq!(failed["reason"], "no CNAME record");
     assert!(failed["failed_since"].is_string());
     publish(&answer);
-    let back = until(&api, &org, |d| d["status"] == "verified").await;
-    assert!(back["failed_since"].is_null() && back["reason"].is_null());
+    let back = until(&api, &org, proven).await;
+    assert!(back["failed_since"].is_null(), "{back}");
     // Gone for 7 days (the test moves the record's clock): released.
     unpublish(&answer);
     until(&api, &org, |d| d["status"] == "failed").await;
@@ -484,10 +487,12 @@ async fn a_verified_domain_is_rechecked_daily_fails_comes_back_and_is_released_a
     move_clock(stack, &org, "failed_since", long_ago).await;
     let released = until(&api, &org, |d| d["status"] == "expired").await;
     assert_eq!(released["reason"], "no CNAME record");
+    // Its certificate and domain name (it was served meanwhile) go with the name.
+    until_released(stack, answer["domain"].as_str().unwrap()).await;
     // The name is free: another org proves it.
     let theirs = put_domain(&api, &other, answer["domain"].as_str().unwrap()).await;
     publish(&theirs);
-    until(&api, &other, |d| d["status"] == "verified").await;
+    until(&api, &other, proven).await;
 }
 
 #[tokio::test]
@@ -527,8 +532,221 @@ async fn the_worker_leaves_a_name_another_org_proved_first_pending_until_it_expi
         .await
         .expect(200)
         .body;
-    assert_eq!(
-        kept["status"], "verified",
-        "the release was the loser's only"
+    assert!(proven(&kept), "the release was the loser's only: {kept}");
+}
+
+/// Verified, or further on: waiting for its certificate, or served.
+fn proven(domain: &Value) -> bool {
+    matches!(
+        domain["status"].as_str(),
+        Some("verified" | "certificate_pending" | "active")
+    )
+}
+
+/// The emulator's ACM certificates for `domain`.
+async fn certificates_of(stack: &Stack, domain: &str) -> Vec<String> {
+    let listed = stack
+        .acm()
+        .await
+        .list_certificates()
+        .send()
+        .await
+        .expect("ACM's certificates");
+    listed
+        .certificate_summary_list()
+        .iter()
+        .filter(|c| c.domain_name() == Some(domain))
+        .filter_map(|c| c.certificate_arn().map(str::to_owned))
+        .collect()
+}
+
+/// The certificate API Gateway serves `domain` with, and its mappings (`api/stage`);
+/// `None` when the emulator has no domain name of that name.
+async fn served(stack: &Stack, domain: &str) -> Option<(String, Vec<String>)> {
+    let gateway = stack.api_gateway().await;
+    let name = match gateway.get_domain_name().domain_name(domain).send().await {
+        Ok(name) => name,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
+            return None
+        }
+        Err(err) => panic!("get the domain name: {err:?}"),
+    };
+    let certificate = name.domain_name_configurations()[0]
+        .certificate_arn()
+        .expect("a certificate")
+        .to_owned();
+    let mappings = gateway
+        .get_api_mappings()
+        .domain_name(domain)
+        .send()
+        .await
+        .expect("the mappings");
+    let mappings = mappings
+        .items()
+        .iter()
+        .map(|m| format!("{}/{}", m.api_id().unwrap(), m.stage().unwrap()))
+        .collect();
+    Some((certificate, mappings))
+}
+
+/// Waits until the emulator holds neither a certificate nor a domain name for `domain`.
+async fn until_released(stack: &Stack, domain: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let certificates = certificates_of(stack, domain).await;
+        let name = served(stack, domain).await;
+        if certificates.is_empty() && name.is_none() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {certificates:?} and {name:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// A Pro org whose domain the worker has made active, the name, and the first answer.
+async fn active_domain(api: &Api) -> (OrgFixture, String, Value) {
+    let org = pro_org(api).await;
+    let domain = new_domain();
+    let answer = put_domain(api, &org, &domain).await;
+    publish(&answer);
+    assert_eq!(verify(api, &org).await["status"], "verified");
+    until(api, &org, |d| d["status"] == "active").await;
+    (org, domain, answer)
+}
+
+#[tokio::test]
+async fn a_verified_domain_gets_a_certificate_and_is_served_until_it_is_removed() {
+    let stack = stack_checking_domains_every_second();
+    let api = stack.api();
+    let org = pro_org(&api).await;
+    let domain = new_domain();
+    let answer = put_domain(&api, &org, &domain).await;
+    assert!(answer["certificate"].is_null() && answer["active_at"].is_null());
+    publish(&answer);
+    assert_eq!(verify(&api, &org).await["status"], "verified");
+
+    // The worker requests the certificate and shows the record that validates it.
+    let waiting = until(&api, &org, |d| !d["certificate"].is_null()).await;
+    let record = &waiting["certificate"]["validation_record"];
+    assert_eq!(record["type"], "CNAME", "{waiting}");
+    assert!(
+        record["name"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(".{domain}.")),
+        "{waiting}"
     );
+    assert!(!record["value"].as_str().unwrap().is_empty());
+    // Issued (2 s after the request here), the name is served and the domain active.
+    let active = until(&api, &org, |d| d["status"] == "active").await;
+    assert_eq!(active["certificate"]["status"], "issued");
+    assert_eq!(active["certificate"]["validation_record"], *record);
+    assert!(active["active_at"].is_string() && active["reason"].is_null());
+
+    // In API Gateway: a domain name with that certificate, mapped to the stack's API.
+    let certificates = certificates_of(stack, &domain).await;
+    assert_eq!(certificates.len(), 1, "one certificate, however many looks");
+    let (certificate, mappings) = served(stack, &domain).await.expect("a domain name");
+    assert_eq!(certificate, certificates[0]);
+    assert_eq!(mappings, [format!("{}/$default", stack.env("HTTP_API_ID"))]);
+
+    // Each step is the worker's, in the audit log.
+    let log = api
+        .get(
+            &org.path("/audit-logs?category=settings&action=custom_domain.*"),
+            &org.owner.token,
+        )
+        .await
+        .expect(200)
+        .body;
+    let steps: Vec<(&str, &str)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"]["type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps[..2],
+        [
+            ("custom_domain.active", "system"),
+            ("custom_domain.certificate_pending", "system")
+        ],
+        "{steps:?}"
+    );
+
+    // A served domain is not replaced by accident; removed, its edge goes with it.
+    api.put(
+        &org.path("/custom-domain"),
+        &org.admin.token,
+        json!({ "domain": new_domain() }),
+    )
+    .await
+    .problem(409, "domain_verified");
+    api.delete(&org.path("/custom-domain"), &org.admin.token)
+        .await
+        .expect(204);
+    until_released(stack, &domain).await;
+}
+
+#[tokio::test]
+async fn an_acm_failure_is_retried_on_the_schedule_without_losing_the_chain() {
+    let stack = stack_checking_domains_every_second();
+    let api = stack.api();
+    let org = pro_org(&api).await;
+    let domain = new_domain();
+    let switch = stack.hooks_dir.join(format!("acm-fails.{domain}"));
+    std::fs::write(&switch, b"").unwrap();
+    let answer = put_domain(&api, &org, &domain).await;
+    publish(&answer);
+    assert_eq!(verify(&api, &org).await["status"], "verified");
+    // ACM refuses every look for a while: nothing is requested, the domain waits.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let read = api
+        .get(&org.path("/custom-domain"), &org.viewer.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(read["status"], "verified", "{read}");
+    assert!(read["certificate"].is_null());
+    assert!(certificates_of(stack, &domain).await.is_empty());
+    // ACM answers again: the next look of the same chain goes on to the end.
+    std::fs::remove_file(&switch).unwrap();
+    until(&api, &org, |d| d["status"] == "active").await;
+}
+
+#[tokio::test]
+async fn a_failed_domain_replaced_and_a_deleted_org_release_their_edge() {
+    let stack = stack_checking_domains_every_second();
+    let api = stack.api();
+    // Its records gone, the domain fails (the daily checks, every 2 s here); replaced by
+    // another, its certificate and domain name go.
+    let (org, domain, answer) = active_domain(&api).await;
+    unpublish(&answer);
+    until(&api, &org, |d| d["status"] == "failed").await;
+    assert!(served(stack, &domain).await.is_some(), "kept while failed");
+    put_domain(&api, &org, &new_domain()).await;
+    until_released(stack, &domain).await;
+
+    // An org deleted with its domain active: the deletion releases the edge.
+    let (org, domain, _) = active_domain(&api).await;
+    api.post(
+        &org.path("/delete"),
+        Some(&org.owner.token),
+        json!({ "confirm_name": "Fixture Org", "password": PASSWORD }),
+    )
+    .await
+    .expect(202);
+    until_released(stack, &domain).await;
 }

@@ -62,8 +62,8 @@ pub fn stack_as_in_aws() -> &'static Stack {
 }
 
 /// A stack whose domain worker re-checks pending custom domains every second and
-/// verified ones every 2 seconds (by default: a minute, then daily), for the tests of
-/// those schedules.
+/// verified ones every 2 seconds (by default: a minute, then daily), and whose emulator
+/// issues a certificate 2 seconds after its request, for the tests of those schedules.
 pub fn stack_checking_domains_every_second() -> &'static Stack {
     static QUICK: OnceLock<Stack> = OnceLock::new();
     QUICK.get_or_init(|| {
@@ -72,6 +72,7 @@ pub fn stack_checking_domains_every_second() -> &'static Stack {
             &[
                 ("DOMAIN_VERIFY_SCHEDULE", "1"),
                 ("DOMAIN_RECHECK_SECONDS", "2"),
+                ("MOTO_ACM_VALIDATION_WAIT", "2"),
             ],
         )
     })
@@ -164,6 +165,14 @@ impl Stack {
 
     pub async fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
         aws_sdk_secretsmanager::Client::new(&sdk(self).await)
+    }
+
+    pub async fn acm(&self) -> aws_sdk_acm::Client {
+        aws_sdk_acm::Client::new(&sdk(self).await)
+    }
+
+    pub async fn api_gateway(&self) -> aws_sdk_apigatewayv2::Client {
+        aws_sdk_apigatewayv2::Client::new(&sdk(self).await)
     }
 
     /// The CNAME target of `hostname` in the platform hosted zone, if it has one.

@@ -7,17 +7,28 @@
 //! - once verified, a daily one while the domain is verified or failed; a domain whose
 //!   records stay gone for 7 days is released.
 //!
+//! - once verified, a look at its certificate (`certificate` jobs): requested from ACM,
+//!   its validation record shown to the customer, polled on the pending schedule until
+//!   issued; then the name is served (API Gateway domain name and mapping) and the
+//!   domain is `active`. A failure of ACM or API Gateway is retried on that schedule.
+//!
 //! A check for a domain since replaced or removed (another token), no longer in the
 //! state its chain is for, or of an org being deleted is dropped.
+//!
+//! The queue also carries releases (`DomainRelease`): a removed, replaced, expired or
+//! deleted org's domain loses its mapping, domain name and certificate.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{Duration, Utc};
+use serde::Deserialize;
 use shared::audit::{Actor, AuditDraft, Category, Target};
 use shared::client_info::ClientInfo;
+use shared::custom_domain::edge::Edge;
 use shared::custom_domain::{
-    check_now, record_check, start_daily_checks, CheckSchedule, DomainCheck, DomainRecord,
-    Recorded, FAILED, PENDING, VERIFIED,
+    check_now, record_check, schedule_follow_ups, CheckSchedule, DomainCheck, DomainRecord,
+    Recorded, CERTIFICATE_PENDING, PENDING,
 };
+use shared::domain_release::DomainRelease;
 use shared::mutation::{ChainOwner, Mutation};
 use shared::sqs_batch::each_record;
 use shared::store::orgs::ACTIVE;
@@ -32,27 +43,50 @@ pub enum Done {
     /// Not due yet: put back on the queue.
     Waiting,
     Dropped(&'static str),
+    /// A domain's edge released.
+    Released,
+}
+
+/// What the domain worker's queue carries. (Untagged: only a release has
+/// `certificate_arn`.)
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DomainJob {
+    Release(DomainRelease),
+    Check(DomainCheck),
 }
 
 /// The Lambda handler: the checks of a batch side by side; only those the store or the
 /// queue failed are reported, to come back.
 pub async fn handle(
     state: &AppState,
+    edge: &Edge,
     schedule: &CheckSchedule,
     event: SqsEvent,
 ) -> SqsBatchResponse {
     let concurrency = event.records.len();
     each_record(event, concurrency, |record| async move {
-        let Some(job) = record
+        let job = record
             .body
             .as_deref()
-            .and_then(|body| serde_json::from_str::<DomainCheck>(body).ok())
-        else {
-            tracing::error!(message_id = ?record.message_id, "not a domain check; dropped");
-            return Ok(Done::Dropped("unreadable"));
-        };
-        tracing::info!(org = %job.org_id, check = job.check, "domain check");
-        check(state, schedule, &job).await
+            .and_then(|body| serde_json::from_str::<DomainJob>(body).ok());
+        match job {
+            Some(DomainJob::Check(job)) => {
+                tracing::info!(org = %job.org_id, check = job.check, certificate = job.certificate, "domain check");
+                check(state, edge, schedule, &job).await
+            }
+            Some(DomainJob::Release(release)) => {
+                tracing::info!(org = %release.organization_id, domain = %release.domain, "domain release");
+                edge.release(&release.domain, &release.certificate_arn)
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                Ok(Done::Released)
+            }
+            None => {
+                tracing::error!(message_id = ?record.message_id, "not a domain job; dropped");
+                Ok(Done::Dropped("unreadable"))
+            }
+        }
     })
     .await
 }
@@ -62,6 +96,7 @@ pub async fn handle(
 /// chain of checks goes on.
 pub async fn check(
     state: &AppState,
+    edge: &Edge,
     schedule: &CheckSchedule,
     job: &DomainCheck,
 ) -> Result<Done, Error> {
@@ -71,7 +106,7 @@ pub async fn check(
         return Ok(Done::Waiting);
     }
     for _ in 0..3 {
-        if let Some(done) = check_once(state, schedule, job).await? {
+        if let Some(done) = check_once(state, edge, schedule, job).await? {
             return Ok(done);
         }
     }
@@ -83,6 +118,7 @@ pub async fn check(
 /// `None` when the record changed before the result was written.
 async fn check_once(
     state: &AppState,
+    edge: &Edge,
     schedule: &CheckSchedule,
     job: &DomainCheck,
 ) -> Result<Option<Done>, Error> {
@@ -109,14 +145,7 @@ async fn check_once(
     if record.token != job.token {
         return dropped("the domain was replaced");
     }
-    let checked_daily = record.status == VERIFIED || record.status == FAILED;
-    match (job.daily, record.status == PENDING, checked_daily) {
-        (false, false, _) => return dropped("the domain is no longer pending"),
-        (true, _, false) => return dropped("the domain is not verified"),
-        _ => {}
-    }
-    let next = check_now(state, &record).await?;
-    let recorded = record_check(state, &job.org_id, &record, next, |action| {
+    let by_worker = |action| {
         let actor = Actor {
             kind: "system".into(),
             id: "domain-check".into(),
@@ -131,28 +160,86 @@ async fn check_once(
             &ClientInfo::default(),
         );
         Mutation::new(ChainOwner::existing(org_key.clone(), org), draft)
-    })
-    .await?;
+    };
+    if job.certificate {
+        if !record.is_proven() {
+            return dropped("the domain is not verified");
+        }
+        return see_to_certificate(state, edge, schedule, job, &record, by_worker).await;
+    }
+    match (job.daily, record.status == PENDING, record.holds_claim()) {
+        (false, false, _) => return dropped("the domain is no longer pending"),
+        (true, _, false) => return dropped("the domain is not verified"),
+        _ => {}
+    }
+    let next = check_now(state, &record).await?;
+    let recorded = record_check(state, &job.org_id, &record, next, by_worker).await?;
     // A name another org proved first is checked on as one not verified: it expires.
     let next = match recorded {
         Recorded::Done(next) | Recorded::Taken(next) => next,
         Recorded::ChangedMeanwhile => return Ok(None),
     };
-    start_daily_checks(state, schedule, &job.org_id, &record, &next).await?;
+    schedule_follow_ups(state, schedule, &job.org_id, &record, &next).await?;
     let checked_at = next.last_checked_at.unwrap_or(now);
     let due = match next.status.as_str() {
         // The next check, and one at the expiry at the latest, which expires the domain.
         PENDING => Some((checked_at + schedule.wait_before(job.check + 1)).min(next.expires_at)),
-        VERIFIED | FAILED if job.daily => Some(checked_at + schedule.daily),
+        _ if job.daily && next.holds_claim() => Some(checked_at + schedule.daily),
         _ => None,
     };
     if let Some(due) = due {
-        let following = DomainCheck {
-            check: job.check + 1,
-            not_before: Some(due),
-            ..job.clone()
-        };
-        following.enqueue(state, due - Utc::now()).await?;
+        next_of(job, due).enqueue(state, due - Utc::now()).await?;
+    }
+    Ok(Some(Done::Checked(next.status)))
+}
+
+/// The job after `job`, due at `due`.
+fn next_of(job: &DomainCheck, due: chrono::DateTime<Utc>) -> DomainCheck {
+    DomainCheck {
+        check: job.check + 1,
+        not_before: Some(due),
+        ..job.clone()
+    }
+}
+
+/// A look at a verified domain's certificate (`Edge::advance`), written when it changed
+/// anything; while the certificate is not issued, or ACM or API Gateway failed, the next
+/// look is scheduled as a pending domain's next check is.
+async fn see_to_certificate(
+    state: &AppState,
+    edge: &Edge,
+    schedule: &CheckSchedule,
+    job: &DomainCheck,
+    record: &DomainRecord,
+    by_worker: impl Fn(&'static str) -> Mutation,
+) -> Result<Option<Done>, Error> {
+    let now = Utc::now();
+    let look_again = || next_of(job, now + schedule.wait_before(job.check + 1));
+    let next = match edge.advance(record, now).await {
+        Ok(next) => next,
+        Err(err) => {
+            tracing::warn!(domain = %record.domain, error = %err, "the certificate step failed; it is tried again");
+            let again = look_again();
+            again
+                .enqueue(state, again.not_before.unwrap_or(now) - now)
+                .await?;
+            return Ok(Some(Done::Checked(record.status.clone())));
+        }
+    };
+    let changed = next.status != record.status
+        || next.certificate != record.certificate
+        || next.reason != record.reason;
+    if changed {
+        match record_check(state, &job.org_id, record, next.clone(), by_worker).await? {
+            Recorded::Done(_) => {}
+            Recorded::ChangedMeanwhile | Recorded::Taken(_) => return Ok(None),
+        }
+    }
+    if next.status == CERTIFICATE_PENDING {
+        let again = look_again();
+        again
+            .enqueue(state, again.not_before.unwrap_or(now) - now)
+            .await?;
     }
     Ok(Some(Done::Checked(next.status)))
 }

@@ -3,7 +3,8 @@
 //! endpoints that subscribe to it — one delivery job per endpoint on the deliveries
 //! queue; a platform host name is written to the platform zone (`platform_zone`); an
 //! export job is passed on to the exports queue, an organization to delete to the
-//! deletions queue, and an e-mail to the mail queue.
+//! deletions queue, a custom domain's edge to release to the domain-checks queue, and an
+//! e-mail to the mail queue.
 //!
 //! At-least-once: a redelivered event produces the same jobs again (same message id,
 //! same endpoint id), which the delivery worker deduplicates by that pair
@@ -75,6 +76,14 @@ pub async fn dispatch(
             state
                 .sqs
                 .send_after(queue, deletion, chrono::Duration::zero())
+                .await?;
+            0
+        }
+        Outboxed::DomainRelease(release) => {
+            let queue = &state.config.domain_checks_queue_url;
+            state
+                .sqs
+                .send_after(queue, release, chrono::Duration::zero())
                 .await?;
             0
         }

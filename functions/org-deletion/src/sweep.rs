@@ -9,13 +9,15 @@
 //!   already sends no second mail;
 //! - an API key: its pointer `APIKEY#<sha256>`;
 //! - an invitation: the address's side and the id pointer;
-//! - the custom domain: its claim, only if it is still this org's;
+//! - the custom domain: its claim, only if it is still this org's, with the release of
+//!   its certificate, domain name and mapping (in the name's outbox) in one transaction;
 //! - billing records: kept, given the retention TTL;
 //! - the org item and the tombstone: left for the final transaction.
 
 use crate::DeletionError;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
+use shared::custom_domain::DomainRecord;
 use shared::ids::{OrgId, UserId};
 use shared::mail::{Links, Mail};
 use shared::outbox::Outboxed;
@@ -77,8 +79,8 @@ pub async fn sweep(state: &AppState, deleting: &Deleting<'_>) -> Result<usize, D
 struct Plan {
     /// Members whose membership (and count) is released: who, at which address.
     members: Vec<(UserId, String)>,
-    /// Custom domain names whose claim is released.
-    claims: Vec<String>,
+    /// Custom domain names whose claim is released, and the release of their edge.
+    claims: Vec<(String, Option<Outboxed>)>,
     /// Global items that point into the org.
     pointers: Vec<Key>,
     /// Billing records, rewritten with their TTL.
@@ -113,7 +115,9 @@ impl Plan {
             self.pointers.push(Key::invitee(item.str("email")?, org));
             self.pointers.push(Key::invitation_pointer(invitation));
         } else if sk == Key::custom_domain(org).sk {
-            self.claims.push(item.str("domain")?.to_owned());
+            let record = DomainRecord::from_item(item)?;
+            let release = record.release(org, Utc::now()).map(Outboxed::from);
+            self.claims.push((record.domain, release));
         }
         self.own.push(key);
         Ok(())
@@ -151,9 +155,23 @@ impl Plan {
                 other => released(other)?,
             }
         }
-        for domain in &self.claims {
-            let write = delete_if(&state.table, &Key::domain_claim(domain), &this_org)?;
-            released(state.table.transact(vec![write]).await)?;
+        for (domain, release) in &self.claims {
+            let mut writes = vec![delete_if(
+                &state.table,
+                &Key::domain_claim(domain),
+                &this_org,
+            )?];
+            if let Some(release) = release {
+                writes.push(put(
+                    &state.table,
+                    release.outbox_item(),
+                    "attribute_not_exists(pk)",
+                )?);
+            }
+            match (state.table.transact(writes).await, release) {
+                (Ok(()), Some(release)) => state.events.relay_committed(release).await,
+                (other, _) => released(other)?,
+            }
         }
         let deletes = |keys: Vec<Key>| -> Result<Vec<WriteRequest>, StoreError> {
             keys.into_iter()

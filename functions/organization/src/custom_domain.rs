@@ -16,9 +16,9 @@ use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::client_info::ClientInfo;
 use shared::custom_domain::{
-    as_read, check_now, claimable_by, held_by, record_check, start_daily_checks, CheckSchedule,
-    DomainCheck, DomainRecord, Recorded, EXPIRED, FAILED, NAME_TAKEN, RECORD_CHANGED, TAKEN,
-    VERIFIED,
+    as_read, check_now, claimable_by, held_by, record_check, schedule_follow_ups, CheckSchedule,
+    DomainCheck, DomainRecord, Recorded, ACTIVE, CERTIFICATE_PENDING, EXPIRED, FAILED, ISSUED,
+    NAME_TAKEN, PENDING_VALIDATION, RECORD_CHANGED, TAKEN, VERIFIED,
 };
 use shared::domain::{CustomDomain, Permission};
 use shared::http::{Json, Path, Problem};
@@ -28,12 +28,17 @@ use shared::{AppState, Error};
 use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum DomainStatus {
     /// Waiting for the DNS records (re-checked until 48 hours have passed).
     Pending,
-    /// Both records are in place.
+    /// Both records are in place; the certificate is being requested.
     Verified,
+    /// Verified; waiting for the certificate, whose validation record the customer
+    /// publishes (`certificate.validation_record`), or for a new one (`reason`).
+    CertificatePending,
+    /// Served: API calls to the domain reach the org's gateway over TLS.
+    Active,
     /// Verified once; the records are gone (re-checked daily).
     Failed,
     /// No check verified it within 48 hours: the name was released.
@@ -46,6 +51,36 @@ pub struct TxtRecord {
     /// `_plexmcp-challenge.<domain>`
     name: String,
     value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateStatus {
+    /// ACM waits for the validation record in DNS.
+    PendingValidation,
+    Issued,
+    /// Failed, timed out, revoked, expired or gone: a new one is requested (`reason`).
+    Failed,
+}
+
+/// A DNS record to publish.
+#[derive(Serialize, ToSchema)]
+pub struct DnsRecord {
+    /// `CNAME`
+    r#type: String,
+    name: String,
+    value: String,
+}
+
+/// The domain's TLS certificate (ACM, validated by DNS; renewed by ACM while the
+/// validation record stays published).
+#[derive(Serialize, ToSchema)]
+pub struct CertificateView {
+    status: CertificateStatus,
+    /// The record to publish so that the certificate is issued (and renewed), once ACM
+    /// has made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation_record: Option<DnsRecord>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -71,6 +106,12 @@ pub struct CustomDomainView {
     /// While failed: since when the records are gone (released after 7 days).
     #[serde(skip_serializing_if = "Option::is_none")]
     failed_since: Option<DateTime<Utc>>,
+    /// Once verified: the certificate the domain is served with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<CertificateView>,
+    /// While active: since when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
 
@@ -84,6 +125,8 @@ pub struct PutDomain {
 fn view(state: &AppState, record: &DomainRecord) -> CustomDomainView {
     let status = match record.status.as_str() {
         VERIFIED => DomainStatus::Verified,
+        CERTIFICATE_PENDING => DomainStatus::CertificatePending,
+        ACTIVE => DomainStatus::Active,
         FAILED => DomainStatus::Failed,
         EXPIRED => DomainStatus::Expired,
         _ => DomainStatus::Pending,
@@ -103,6 +146,19 @@ fn view(state: &AppState, record: &DomainRecord) -> CustomDomainView {
         reason: record.reason.clone(),
         verified_at: record.verified_at,
         failed_since: record.failed_since,
+        certificate: record.certificate.as_ref().map(|cert| CertificateView {
+            status: match cert.status.as_str() {
+                ISSUED => CertificateStatus::Issued,
+                PENDING_VALIDATION => CertificateStatus::PendingValidation,
+                _ => CertificateStatus::Failed,
+            },
+            validation_record: cert.validation_record.as_ref().map(|r| DnsRecord {
+                r#type: r.r#type.clone(),
+                name: r.name.clone(),
+                value: r.value.clone(),
+            }),
+        }),
+        active_at: record.active_at,
         created_at: record.created_at,
     }
 }
@@ -169,7 +225,7 @@ pub async fn put(
         if current.domain == domain.as_str() && current.status != EXPIRED {
             return Ok(axum::Json(view(&state, current)));
         }
-        if current.status == VERIFIED {
+        if current.is_proven() {
             return Err(Error::conflict(
                 "domain_verified",
                 format!(
@@ -205,12 +261,17 @@ pub async fn put(
                 &claimable_by(org),
             )?,
         );
-    if let Some(old) = current.filter(|c| c.domain != domain.as_str() && c.holds_claim()) {
-        let claim = Key::domain_claim(&old.domain);
-        mutation = mutation.write_named(
-            RECORD_CHANGED,
-            delete_if(&state.table, &claim, &held_by(org))?,
-        );
+    if let Some(old) = current.filter(|c| c.domain != domain.as_str()) {
+        if old.holds_claim() {
+            let claim = Key::domain_claim(&old.domain);
+            mutation = mutation.write_named(
+                RECORD_CHANGED,
+                delete_if(&state.table, &claim, &held_by(org))?,
+            );
+        }
+        if let Some(release) = old.release(org, Utc::now()) {
+            mutation = mutation.emit(release);
+        }
     }
     mutation.commit(&state).await.map_err(|error| match error {
         CommitError::Conflict(NAME_TAKEN) => taken(),
@@ -289,7 +350,7 @@ pub async fn verify(
         Recorded::Done(next) => {
             let daily = match CheckSchedule::from_env() {
                 Ok(schedule) => {
-                    start_daily_checks(&state, &schedule, &access.org.id, &record, &next)
+                    schedule_follow_ups(&state, &schedule, &access.org.id, &record, &next)
                         .await
                         .map_err(|e| e.to_string())
                 }
@@ -305,7 +366,8 @@ pub async fn verify(
     }
 }
 
-/// Remove the custom domain (owners and admins, any plan): the name is released.
+/// Remove the custom domain (owners and admins, any plan): the name is released, and its
+/// certificate, API Gateway domain name and mapping are deleted.
 #[utoipa::path(delete, path = "/v1/orgs/{slug}/custom-domain", operation_id = "delete_custom_domain", tag = "custom-domain", security(("session" = [])),
     params(("slug" = String, Path)),
     responses(
@@ -346,6 +408,9 @@ pub async fn remove(
             RECORD_CHANGED,
             delete_if(&state.table, &claim, &held_by(org))?,
         );
+    }
+    if let Some(release) = record.release(org, Utc::now()) {
+        mutation = mutation.emit(release);
     }
     mutation.commit(&state).await.map_err(|error| match error {
         CommitError::Conflict(RECORD_CHANGED) => changed_meanwhile(),

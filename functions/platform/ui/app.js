@@ -575,9 +575,13 @@ async function domainView(slug) {
     if (error instanceof Problem && error.status === 404) return null;
     throw error;
   });
+  // Once verified, the certificate's validation record joins them (ACM renews it while
+  // the record stays published).
+  const validation = domain && domain.certificate && domain.certificate.validation_record;
   const records = domain && table(`DNS records for ${domain.domain}`, ["Type", "Name", "Value"], [
     ["CNAME", domain.domain, h("code", {}, domain.cname_target)],
     ["TXT", domain.txt_record.name, h("code", {}, domain.txt_record.value)],
+    ...(validation ? [[validation.type, validation.name, h("code", {}, validation.value)]] : []),
   ], "");
   const verify = domain && button("Verify domain", () => act(verify, async () => {
     await api("POST", org(slug, "/custom-domain/verify"));
@@ -592,7 +596,8 @@ async function domainView(slug) {
       h("h2", {}, domain ? domain.domain : "Use your own domain"),
       domain
         ? [
-            h("p", {}, `Status: ${domain.status}${domain.reason ? ` — ${domain.reason}` : ""}. Last checked ${when(domain.last_checked_at)}.`),
+            h("p", {}, `Status: ${domain.status.replace("_", " ")}${domain.reason ? ` — ${domain.reason}` : ""}. Last checked ${when(domain.last_checked_at)}.`),
+            domain.certificate && h("p", {}, `Certificate: ${domain.certificate.status.replace("_", " ")}.${domain.status === "active" ? ` Serving API calls since ${when(domain.active_at)}.` : ""}`),
             h("p", {}, "Add these records at your DNS provider, then verify:"),
             records,
             h("div", { class: "actions" }, verify,

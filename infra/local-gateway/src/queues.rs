@@ -39,7 +39,10 @@ async fn invoke(
                 .get_or_init(shared::custom_domain::CheckSchedule::from_env)
                 .as_ref()
                 .map_err(Clone::clone)?;
-            Ok(domain_check::handle(state, schedule, event).await)
+            static EDGE: std::sync::OnceLock<shared::custom_domain::edge::Edge> =
+                std::sync::OnceLock::new();
+            let edge = EDGE.get_or_init(|| shared::custom_domain::edge::Edge::new(state));
+            Ok(domain_check::handle(state, edge, schedule, event).await)
         }
         "DataExportFunction" => {
             static WORKER: std::sync::OnceLock<data_export::Worker> = std::sync::OnceLock::new();

@@ -1,4 +1,5 @@
-//! Scheduled re-checks of a custom domain: a job on the domain-checks queue per check.
+//! Scheduled re-checks of a custom domain: a job on the domain-checks queue per check
+//! (and per look at a verified domain's certificate).
 //! A pending domain is checked on the design's schedule (1, 2, 5, 10 and 30 minutes,
 //! then hourly; the last delay repeats) until it is verified or its 48 hours are over; a
 //! verified domain is then checked daily (`daily` jobs) while it is verified or failed.
@@ -27,6 +28,10 @@ pub struct DomainCheck {
     /// A daily re-check of a verified (or failed) domain, not one of a pending domain's.
     #[serde(default)]
     pub daily: bool,
+    /// Not a DNS check: a look at a verified domain's certificate (requested, issued,
+    /// served), repeated on the pending schedule while the certificate is not issued.
+    #[serde(default)]
+    pub certificate: bool,
 }
 
 impl DomainCheck {
@@ -38,6 +43,7 @@ impl DomainCheck {
             check: 0,
             not_before: None,
             daily: false,
+            certificate: false,
         }
     }
 
@@ -45,6 +51,14 @@ impl DomainCheck {
     pub fn daily(org_id: &OrgId, token: &str) -> Self {
         DomainCheck {
             daily: true,
+            ..Self::first(org_id, token)
+        }
+    }
+
+    /// The first look at the certificate of a domain that was just verified.
+    pub fn certificate(org_id: &OrgId, token: &str) -> Self {
+        DomainCheck {
+            certificate: true,
             ..Self::first(org_id, token)
         }
     }

@@ -8,8 +8,11 @@
 
 pub mod check;
 pub mod dns;
+#[cfg(feature = "edge")]
+pub mod edge;
 
 use crate::domain::CustomDomain;
+use crate::domain_release::DomainRelease;
 use crate::ids::OrgId;
 use crate::mutation::{CommitError, Mutation};
 use crate::store::item::time;
@@ -28,8 +31,44 @@ pub const FAILED_FOR: Duration = Duration::days(7);
 
 pub const PENDING: &str = "pending";
 pub const VERIFIED: &str = "verified";
+/// Verified; its certificate is not issued yet (or left `ISSUED`).
+pub const CERTIFICATE_PENDING: &str = "certificate_pending";
+/// Served: the certificate is issued and API Gateway maps the name to the API.
+pub const ACTIVE: &str = "active";
 pub const FAILED: &str = "failed";
 pub const EXPIRED: &str = "expired";
+
+/// ACM's status of an issued certificate, and of one waiting for its DNS validation.
+pub const ISSUED: &str = "ISSUED";
+pub const PENDING_VALIDATION: &str = "PENDING_VALIDATION";
+
+/// The domain's ACM certificate as the domain worker last saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    pub arn: String,
+    /// ACM's status: `PENDING_VALIDATION`, `ISSUED`, `FAILED`, `VALIDATION_TIMED_OUT`,
+    /// `REVOKED`, `EXPIRED`, `INACTIVE` (or `MISSING`: deleted outside the stack).
+    pub status: String,
+    /// The record the customer publishes so that ACM validates the certificate, once ACM
+    /// has made it.
+    pub validation_record: Option<ValidationRecord>,
+    /// Why ACM failed it.
+    pub failure: Option<String>,
+}
+
+impl Certificate {
+    /// Whether the certificate can no longer be issued (or serve): a new one is needed.
+    pub fn is_over(&self) -> bool {
+        self.status != ISSUED && self.status != PENDING_VALIDATION
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidationRecord {
+    pub r#type: String,
+    pub name: String,
+    pub value: String,
+}
 
 /// The org's custom domain and where its verification stands.
 #[derive(Clone, Debug)]
@@ -48,6 +87,11 @@ pub struct DomainRecord {
     pub verified_at: Option<DateTime<Utc>>,
     /// When a verified domain's records were first found gone (while failed).
     pub failed_since: Option<DateTime<Utc>>,
+    pub certificate: Option<Certificate>,
+    /// When it was last made active.
+    pub active_at: Option<DateTime<Utc>>,
+    /// How many times the record was written: what a write is conditioned on.
+    pub revision: i64,
 }
 
 impl DomainRecord {
@@ -71,6 +115,9 @@ impl DomainRecord {
             reason: None,
             verified_at: None,
             failed_since: None,
+            certificate: None,
+            active_at: None,
+            revision: 0,
         }
     }
 
@@ -86,6 +133,24 @@ impl DomainRecord {
             reason: item.opt_str("reason").map(str::to_owned),
             verified_at: item.time("verified_at").ok(),
             failed_since: item.time("failed_since").ok(),
+            certificate: match item.opt_str("cert_arn") {
+                None => None,
+                Some(arn) => Some(Certificate {
+                    arn: arn.to_owned(),
+                    status: item.str("cert_status")?.to_owned(),
+                    validation_record: match item.opt_str("cert_record_name") {
+                        None => None,
+                        Some(name) => Some(ValidationRecord {
+                            r#type: item.str("cert_record_type")?.to_owned(),
+                            name: name.to_owned(),
+                            value: item.str("cert_record_value")?.to_owned(),
+                        }),
+                    },
+                    failure: item.opt_str("cert_failure").map(str::to_owned),
+                }),
+            },
+            active_at: item.time("active_at").ok(),
+            revision: item.opt_num("revision").unwrap_or(0),
         })
     }
 
@@ -109,6 +174,22 @@ impl DomainRecord {
         if let Some(at) = self.failed_since {
             item.insert("failed_since".into(), time(at));
         }
+        if let Some(cert) = &self.certificate {
+            item.insert("cert_arn".into(), s(&cert.arn));
+            item.insert("cert_status".into(), s(&cert.status));
+            if let Some(record) = &cert.validation_record {
+                item.insert("cert_record_type".into(), s(&record.r#type));
+                item.insert("cert_record_name".into(), s(&record.name));
+                item.insert("cert_record_value".into(), s(&record.value));
+            }
+            if let Some(failure) = &cert.failure {
+                item.insert("cert_failure".into(), s(failure));
+            }
+        }
+        if let Some(at) = self.active_at {
+            item.insert("active_at".into(), time(at));
+        }
+        item.insert("revision".into(), n(self.revision));
         item
     }
 
@@ -120,18 +201,19 @@ impl DomainRecord {
         next.checks += 1;
         next.last_checked_at = Some(now);
         match finding {
+            // A domain further on (its certificate, served) stays where it is.
+            Finding::Verified if self.is_proven() => {}
             Finding::Verified => {
                 next.status = VERIFIED.into();
                 next.reason = None;
                 next.failed_since = None;
-                if self.status != VERIFIED {
-                    next.verified_at = Some(now);
-                }
+                next.verified_at = Some(now);
             }
             Finding::NotVerified(reason) => {
                 next.reason = Some(reason.clone());
+                next.active_at = None;
                 next.status = match self.status.as_str() {
-                    VERIFIED | FAILED => {
+                    VERIFIED | CERTIFICATE_PENDING | ACTIVE | FAILED => {
                         let since = self.failed_since.unwrap_or(now);
                         next.failed_since = Some(since);
                         if now - since >= FAILED_FOR {
@@ -148,10 +230,50 @@ impl DomainRecord {
         next
     }
 
-    /// Whether the record holds the claim on the name: once proven (verified, or failed
-    /// and not yet released).
+    /// The record after the domain worker found its certificate as `cert` at `now` (and,
+    /// were it issued, served the name with it): active, or waiting for the certificate
+    /// with the reason when ACM failed it.
+    pub fn with_certificate(&self, cert: Certificate, now: DateTime<Utc>) -> Self {
+        let mut next = self.clone();
+        if cert.status == ISSUED {
+            next.status = ACTIVE.into();
+            next.reason = None;
+            if self.status != ACTIVE {
+                next.active_at = Some(now);
+            }
+        } else {
+            next.status = CERTIFICATE_PENDING.into();
+            next.active_at = None;
+            next.reason = cert.is_over().then(|| {
+                let why = cert.failure.as_deref().unwrap_or("no reason given");
+                format!(
+                    "the certificate is {} ({why}); a new one is requested",
+                    cert.status.to_lowercase()
+                )
+            });
+        }
+        next.certificate = Some(cert);
+        next
+    }
+
+    /// Verified, and maybe further on (its certificate, served).
+    pub fn is_proven(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            VERIFIED | CERTIFICATE_PENDING | ACTIVE
+        )
+    }
+
+    /// Whether the record holds the claim on the name: once proven (verified and on, or
+    /// failed and not yet released).
     pub fn holds_claim(&self) -> bool {
-        self.status == VERIFIED || self.status == FAILED
+        self.is_proven() || self.status == FAILED
+    }
+
+    /// The release of the record's certificate (and what it made), if it has one.
+    pub fn release(&self, org: &OrgId, now: DateTime<Utc>) -> Option<DomainRelease> {
+        let cert = self.certificate.as_ref()?;
+        Some(DomainRelease::new(org, &self.domain, &cert.arn, now))
     }
 
     /// The claim item of the name: whose it is.
@@ -185,10 +307,15 @@ pub fn held_by(org: &OrgId) -> Cond {
 pub fn as_read(record: Option<&DomainRecord>) -> Cond {
     match record {
         None => Cond::new("attribute_not_exists(pk)"),
-        Some(r) => Cond::new("#token = :token AND checks = :checks")
-            .name("#token", "token")
-            .value(":token", s(&r.token))
-            .value(":checks", n(r.checks)),
+        // Records written before `revision` have none: theirs is 0.
+        Some(r) => Cond::new(
+            "#token = :token AND checks = :checks \
+             AND (attribute_not_exists(revision) OR revision = :revision)",
+        )
+        .name("#token", "token")
+        .value(":token", s(&r.token))
+        .value(":checks", n(r.checks))
+        .value(":revision", n(r.revision)),
     }
 }
 
@@ -203,8 +330,11 @@ pub async fn check_now(state: &AppState, record: &DomainRecord) -> Result<Domain
 }
 
 /// After a check was recorded: a domain that has just been verified is re-checked daily
-/// from now on (a failed one that comes back continues its daily checks).
-pub async fn start_daily_checks(
+/// from now on (a failed one that comes back continues its daily checks), and the domain
+/// worker sees to its certificate on the pending schedule, its first look when a pending
+/// domain's first check would be (once verified, and after each check of an active one:
+/// a certificate can leave `ISSUED`).
+pub async fn schedule_follow_ups(
     state: &AppState,
     schedule: &CheckSchedule,
     org: &OrgId,
@@ -214,6 +344,12 @@ pub async fn start_daily_checks(
     if before.status == PENDING && after.status == VERIFIED {
         DomainCheck::daily(org, &after.token)
             .enqueue(state, schedule.daily)
+            .await?;
+    }
+    let just_verified = after.status == VERIFIED && before.status != VERIFIED;
+    if just_verified || after.status == ACTIVE {
+        DomainCheck::certificate(org, &after.token)
+            .enqueue(state, schedule.wait_before(0))
             .await?;
     }
     Ok(())
@@ -245,13 +381,18 @@ pub async fn record_check(
     after: DomainRecord,
     mutation: impl Fn(&'static str) -> Mutation,
 ) -> Result<Recorded, Error> {
+    let after = DomainRecord {
+        revision: before.revision + 1,
+        ..after
+    };
     match write_check(state, org, before, &after, &mutation).await? {
         Written::Done => return Ok(Recorded::Done(after)),
         Written::ChangedMeanwhile => return Ok(Recorded::ChangedMeanwhile),
         Written::Taken => {}
     }
     let now = after.last_checked_at.unwrap_or_else(Utc::now);
-    let lost = before.checked(&Finding::NotVerified(TAKEN.into()), now);
+    let mut lost = before.checked(&Finding::NotVerified(TAKEN.into()), now);
+    lost.revision = after.revision;
     Ok(
         match write_check(state, org, before, &lost, &mutation).await? {
             Written::Done => Recorded::Taken(lost),
@@ -297,6 +438,8 @@ async fn write_check(
     };
     let action = match after.status.as_str() {
         VERIFIED => "custom_domain.verified",
+        CERTIFICATE_PENDING => "custom_domain.certificate_pending",
+        ACTIVE => "custom_domain.active",
         EXPIRED => "custom_domain.expired",
         FAILED => "custom_domain.failed",
         _ => "custom_domain.pending",
@@ -306,6 +449,14 @@ async fn write_check(
         .write_named(RECORD_CHANGED, record);
     let committed = match claim_write {
         Some(claim) => committed.write_named(NAME_TAKEN, claim),
+        None => committed,
+    };
+    // A released name's certificate, domain name and mapping go too.
+    let committed = match before
+        .release(org, Utc::now())
+        .filter(|_| after.status == EXPIRED)
+    {
+        Some(release) => committed.emit(release),
         None => committed,
     }
     .commit(state)
@@ -352,5 +503,63 @@ mod tests {
         let late = pending.checked(&missing, now + PENDING_FOR);
         assert_eq!(late.status, EXPIRED);
         assert!(!late.holds_claim());
+    }
+
+    #[test]
+    fn a_certificate_makes_a_verified_domain_active_and_its_loss_sends_it_back() {
+        let now = Utc::now();
+        let verified = record(now).checked(&Finding::Verified, now);
+        let requested = Certificate {
+            arn: "arn:aws:acm:us-east-1:123456789012:certificate/c".into(),
+            status: PENDING_VALIDATION.into(),
+            validation_record: Some(ValidationRecord {
+                r#type: "CNAME".into(),
+                name: "_x.api.example.com.".into(),
+                value: "_y.acm-validations.aws.".into(),
+            }),
+            failure: None,
+        };
+        let waiting = verified.with_certificate(requested.clone(), now);
+        assert_eq!(waiting.status, CERTIFICATE_PENDING);
+        assert!(waiting.reason.is_none() && waiting.holds_claim());
+        let issued = Certificate {
+            status: ISSUED.into(),
+            ..requested.clone()
+        };
+        let active = waiting.with_certificate(issued.clone(), now);
+        assert_eq!(
+            (active.status.as_str(), active.active_at),
+            (ACTIVE, Some(now))
+        );
+        // A DNS check that verifies again leaves it active; one that does not fails it.
+        let later = now + Duration::days(1);
+        assert_eq!(active.checked(&Finding::Verified, later).status, ACTIVE);
+        let gone = Finding::NotVerified("no CNAME record".into());
+        let failed = active.checked(&gone, later);
+        assert_eq!((failed.status.as_str(), failed.active_at), (FAILED, None));
+        // Revoked: back to waiting, with the reason.
+        let revoked = Certificate {
+            status: "REVOKED".into(),
+            failure: Some("KEY_COMPROMISE".into()),
+            ..issued
+        };
+        assert!(revoked.is_over() && !requested.is_over());
+        let back = active.with_certificate(revoked, later);
+        assert_eq!(back.status, CERTIFICATE_PENDING);
+        assert!(
+            back.reason.as_deref().unwrap().contains("revoked"),
+            "{back:?}"
+        );
+
+        // Stored and read back whole.
+        let org = OrgId::generate();
+        let read = DomainRecord::from_item(&active.item(&org)).unwrap();
+        assert_eq!(read.certificate, active.certificate);
+        assert_eq!(read.status, ACTIVE);
+        assert_eq!(
+            read.active_at.map(|t| t.timestamp_millis()),
+            Some(now.timestamp_millis())
+        );
+        assert!(active.release(&org, now).is_some() && verified.release(&org, now).is_none());
     }
 }
