@@ -238,7 +238,11 @@ class Stack:
             for event in props.get("Events", {}).values():
                 ep = event.get("Properties", {})
                 if event["Type"] == "HttpApi":
-                    routes.append({"function": name, "method": ep.get("Method", "ANY").upper(), "path": ep["Path"]})
+                    route = {"function": name, "method": ep.get("Method", "ANY").upper(), "path": ep["Path"]}
+                    # API Gateway's IAM authorizer, which the local gateway applies too.
+                    if ep.get("Auth", {}).get("Authorizer") == "AWS_IAM":
+                        route["authorizer"] = "AWS_IAM"
+                    routes.append(route)
                 elif event["Type"] == "SQS":
                     arn = self.resolve(ep["Queue"])
                     url = next(self.refs[q] for q, a in self.arns.items() if a == arn)

@@ -26,6 +26,9 @@ import time
 import uuid
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 import jsonschema
 import pyotp
 
@@ -92,6 +95,13 @@ def call(method, path, token=None, body=None, expect=None, template=None, raw=No
     return response.json() if response.content else None
 
 
+def iam_signed(path):
+    """The headers of `GET path` signed as the gateway's IAM role signs its lookups."""
+    request = AWSRequest(method="GET", url=f"{BASE}{path}")
+    SigV4Auth(Credentials("local", "local"), "execute-api", "us-east-1").add_auth(request)
+    return {name: value for name, value in request.headers.items() if name.lower() != "host"}
+
+
 def user():
     email = f"oa-{uuid.uuid4().hex[:12]}@example.com"
     call("POST", "/v1/auth/signup", body={"email": email, "password": "correct horse battery", "name": "Spec"}, expect=202)
@@ -121,8 +131,13 @@ me = call("GET", "/v1/me", token, expect=200)
 call("GET", "/v1/me", "garbage", expect=401)
 
 slug = f"oa-{uuid.uuid4().hex[:10]}"
-call("POST", "/v1/orgs", token, {"name": "Spec Org", "slug": slug, "description": "d"}, expect=201)
+created = call("POST", "/v1/orgs", token, {"name": "Spec Org", "slug": slug, "description": "d"}, expect=201)
 call("POST", "/v1/orgs", token, {"name": "Spec Org", "slug": slug}, expect=409)
+# The gateway's lookup of the org's host name (IAM-signed), and of a name nobody has.
+host_path = "/v1/hostnames/{host}"
+looked_up = call("GET", f"/v1/hostnames/{created['api_hostname']}", headers=iam_signed(f"/v1/hostnames/{created['api_hostname']}"), expect=200, template=host_path)
+assert looked_up == {"org_id": created["id"], "slug": slug, "status": "active"}, looked_up
+call("GET", "/v1/hostnames/nobody.example.com", headers=iam_signed("/v1/hostnames/nobody.example.com"), expect=404, template=host_path)
 org_path = "/v1/orgs/{slug}"
 call("GET", f"/v1/orgs/{slug}", token, expect=200, template=org_path)
 call("GET", "/v1/orgs/no-such-org", token, expect=404, template=org_path)
@@ -336,7 +351,7 @@ owner_id = call("GET", "/v1/me", token, expect=200)["id"]
 probe_mcp = call("POST", f"{org}/mcps", token, {"name": "Probe", "url": "https://probe.example.com/mcp"}, expect=201, template=T + "/mcps")
 probe_invitation = call("POST", f"{org}/members", token, {"email": f"oa-{uuid.uuid4().hex[:12]}@example.com", "role": "viewer"}, expect=201, template=T + "/members")
 ids = {"slug": slug, "mcp_id": probe_mcp["id"], "webhook_id": hook["id"], "delivery_id": logged[0]["id"], "export_id": job["id"],
-       "key_id": probe["id"], "user_id": owner_id, "invitation_id": probe_invitation["id"], "session_id": "ses_01JDQX3Z8E6V4W2N9KQ5M7R1TA"}
+       "key_id": probe["id"], "user_id": owner_id, "host": created["api_hostname"], "invitation_id": probe_invitation["id"], "session_id": "ses_01JDQX3Z8E6V4W2N9KQ5M7R1TA"}
 queries = {"/v1/orgs/{slug}/usage": "?from=2026-01-01&to=2026-01-31"}
 # A valid body (one that answered before; the deletion comes last), so what refuses is the key.
 bodies.setdefault(("post", "/v1/orgs/{slug}/delete"), {"confirm_name": "Guarded", "password": "correct horse battery"})

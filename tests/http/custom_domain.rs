@@ -9,7 +9,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::dns::dns;
 use plexmcp_tests::fixtures::PASSWORD;
-use plexmcp_tests::{stack, stack_checking_domains_every_second, unique, Api, OrgFixture, Stack};
+use plexmcp_tests::{
+    signed_get, stack, stack_checking_domains_every_second, unique, Api, OrgFixture, Stack,
+};
 use serde_json::{json, Value};
 
 /// An org on the Pro plan (custom domains need it).
@@ -749,4 +751,94 @@ async fn a_failed_domain_replaced_and_a_deleted_org_release_their_edge() {
     .await
     .expect(202);
     until_released(stack, &domain).await;
+}
+
+/// `GET path` on the stack as a client that names `host`, as a request to that name
+/// reaches API Gateway: the status and the body.
+async fn on_host(stack: &Stack, host: &str, path: &str) -> (u16, Value) {
+    let answer = reqwest::Client::new()
+        .get(format!("{}{path}", stack.base_url))
+        .header("host", host)
+        .send()
+        .await
+        .expect("an answer");
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+/// The gateway's lookup of `host`, signed (or with `token` instead): status and body.
+async fn look_up(stack: &Stack, host: &str, token: Option<&str>) -> (u16, Value) {
+    let url = format!("{}/v1/hostnames/{host}", stack.base_url);
+    let mut request = reqwest::Client::new().get(&url);
+    match token {
+        Some(token) => request = request.bearer_auth(token),
+        None => {
+            for (name, value) in signed_get(&url) {
+                request = request.header(name, value);
+            }
+        }
+    }
+    let answer = request.send().await.expect("an answer");
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_active_domain_serves_its_org_and_a_name_nobody_serves_gets_api_gateways_403() {
+    let stack = stack_checking_domains_every_second();
+    let api = stack.api();
+    let (org, domain, _) = active_domain(&api).await;
+    let forbidden = json!({ "message": "Forbidden" });
+
+    // The API answers on the active domain, in any case, and on the org's platform name.
+    assert_eq!(on_host(stack, &domain, "/v1/health").await.0, 200);
+    let upper = format!("{}:443", domain.to_uppercase());
+    assert_eq!(on_host(stack, &upper, "/v1/health").await.0, 200);
+    let platform = format!("{}.{}", org.slug, stack.env("PLATFORM_DOMAIN"));
+    assert_eq!(on_host(stack, &platform, "/v1/health").await.0, 200);
+    // A name nobody serves: a domain only set, an unknown slug, another name.
+    let pending = pro_org(&api).await;
+    let set_only = new_domain();
+    put_domain(&api, &pending, &set_only).await;
+    let unknown_slug = format!("{}.{}", unique("nobody-"), stack.env("PLATFORM_DOMAIN"));
+    for host in [set_only.as_str(), &unknown_slug, "api.example.org"] {
+        assert_eq!(
+            on_host(stack, host, "/v1/health").await,
+            (403, forbidden.clone()),
+            "{host}"
+        );
+    }
+
+    // The gateway's lookup: IAM-signed calls only, one answer per name.
+    let (status, owner) = look_up(stack, &domain, None).await;
+    assert_eq!(status, 200, "{owner}");
+    assert_eq!(
+        owner,
+        json!({ "org_id": org.id, "slug": org.slug, "status": "active" })
+    );
+    let (status, owner) = look_up(stack, &platform, None).await;
+    assert_eq!(
+        (status, &owner["status"]),
+        (200, &json!("active")),
+        "{owner}"
+    );
+    assert_eq!(look_up(stack, &set_only, None).await.0, 404);
+    let (_, key) = org.api_key(&api).await;
+    for token in [org.owner.token.as_str(), &key] {
+        assert_eq!(
+            look_up(stack, &domain, Some(token)).await,
+            (403, forbidden.clone()),
+            "a session or an API key is refused"
+        );
+    }
+
+    // Removed, the name serves nothing more.
+    api.delete(&org.path("/custom-domain"), &org.admin.token)
+        .await
+        .expect(204);
+    assert_eq!(
+        on_host(stack, &domain, "/v1/health").await,
+        (403, forbidden)
+    );
+    assert_eq!(look_up(stack, &domain, None).await.0, 404);
 }

@@ -195,6 +195,37 @@ impl Stack {
     }
 }
 
+/// The headers that sign `GET url` with Signature Version 4 for API Gateway
+/// (`execute-api`), with the stack's credentials: a call of the gateway's IAM role.
+pub fn signed_get(url: &str) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let identity =
+        aws_credential_types::Credentials::new("local", "local", None, None, "tests").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("execute-api")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing parameters")
+        .into();
+    let host = reqwest::Url::parse(url).expect("a URL");
+    let host = format!("{}:{}", host.host_str().unwrap(), host.port().unwrap());
+    let request = SignableRequest::new(
+        "GET",
+        url,
+        std::iter::once(("host", host.as_str())),
+        SignableBody::Bytes(&[]),
+    )
+    .expect("a signable request");
+    let (instructions, _) = sign(request, &params).expect("signed").into_parts();
+    instructions
+        .headers()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+}
+
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
     use rand::Rng;

@@ -165,7 +165,8 @@ async fn check_once(
         if !record.is_proven() {
             return dropped("the domain is not verified");
         }
-        return see_to_certificate(state, edge, schedule, job, &record, by_worker).await;
+        let slug = org.str("slug")?;
+        return see_to_certificate(state, edge, schedule, job, slug, &record, by_worker).await;
     }
     match (job.daily, record.status == PENDING, record.holds_claim()) {
         (false, false, _) => return dropped("the domain is no longer pending"),
@@ -173,7 +174,15 @@ async fn check_once(
         _ => {}
     }
     let next = check_now(state, &record).await?;
-    let recorded = record_check(state, &job.org_id, &record, next, by_worker).await?;
+    let recorded = record_check(
+        state,
+        &job.org_id,
+        org.str("slug")?,
+        &record,
+        next,
+        by_worker,
+    )
+    .await?;
     // A name another org proved first is checked on as one not verified: it expires.
     let next = match recorded {
         Recorded::Done(next) | Recorded::Taken(next) => next,
@@ -210,6 +219,7 @@ async fn see_to_certificate(
     edge: &Edge,
     schedule: &CheckSchedule,
     job: &DomainCheck,
+    slug: &str,
     record: &DomainRecord,
     by_worker: impl Fn(&'static str) -> Mutation,
 ) -> Result<Option<Done>, Error> {
@@ -230,7 +240,7 @@ async fn see_to_certificate(
         || next.certificate != record.certificate
         || next.reason != record.reason;
     if changed {
-        match record_check(state, &job.org_id, record, next.clone(), by_worker).await? {
+        match record_check(state, &job.org_id, slug, record, next.clone(), by_worker).await? {
             Recorded::Done(_) => {}
             Recorded::ChangedMeanwhile | Recorded::Taken(_) => return Ok(None),
         }

@@ -342,9 +342,14 @@ pub async fn verify(
     }
     let next = check_now(&state, &record).await?;
     let target = Target::new("custom_domain", &next.domain);
-    let recorded = record_check(&state, &access.org.id, &record, next, |action| {
-        access.mutation(action, Category::Settings, target.clone(), &client)
-    })
+    let recorded = record_check(
+        &state,
+        &access.org.id,
+        &access.org.slug,
+        &record,
+        next,
+        |action| access.mutation(action, Category::Settings, target.clone(), &client),
+    )
     .await?;
     match recorded {
         Recorded::Done(next) => {

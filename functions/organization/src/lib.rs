@@ -1,6 +1,7 @@
 //! Organization: every route under `/v1/orgs/{slug}` — general settings, security and the
 //! PIN, the team and invitations, MCP servers, API keys, usage, billing, webhooks, the
-//! custom domain, audit logs, exports and deletion — and creating an org.
+//! custom domain, audit logs, exports and deletion — creating an org, and the gateway's
+//! lookup of a host name.
 
 mod api_keys;
 mod audit_logs;
@@ -9,6 +10,7 @@ mod custom_domain;
 mod deletion;
 mod exports;
 mod general;
+mod hostnames;
 mod invitations;
 mod mcps;
 mod security;
@@ -56,6 +58,7 @@ macro_rules! each_route {
             exports::create, exports::list;
             exports::get;
             exports::create_audit;
+            hostnames::get;
         }
     };
 }

@@ -5,12 +5,17 @@
 //! same handler Lambda runs (deleting only the messages the handler did not report as
 //! failed), and runs the scheduled functions.
 //!
+//! A request reaches the API on the gateway's own address (127.0.0.1, localhost), on an
+//! org's `<slug>.<PLATFORM_DOMAIN>`, or on an active custom domain (`hosts`); any other
+//! `Host` gets API Gateway's 403, as a name API Gateway does not serve does.
+//!
 //! What to poll and every function's environment come from the stack file that
 //! `infra/bootstrap.py` wrote from `template.yaml`, so the two cannot drift. Each
 //! function runs with its own configuration (its template environment), as in Lambda: a
 //! variable one function is given is not seen by another.
 
 mod cors;
+mod hosts;
 mod mailbox;
 mod queues;
 mod routes;
@@ -78,6 +83,10 @@ async fn run() -> Result<(), String> {
     let cors = std::sync::Arc::new(stack.cors.clone());
     let app = http_functions(&stack.routes, &state_of)?
         .layer(middleware::from_fn_with_state(cors, cors::apply))
+        .layer(middleware::from_fn_with_state(
+            state_of("OrganizationFunction")?,
+            hosts::admit,
+        ))
         .layer(middleware::from_fn(whole_body))
         .layer(middleware::from_fn(peer_addr));
     println!("PlexMCP Settings API listening on http://127.0.0.1:{port}/v1 (Ctrl-C stops it)");
@@ -145,7 +154,11 @@ fn http_functions(
         .fallback(move |request: Request| {
             let (routes, routers) = (routes.clone(), routers.clone());
             async move {
-                match routes::function_of(&routes, &request).and_then(|f| routers.get(f)) {
+                let Some(route) = routes::route_of(&routes, &request) else {
+                    return routes::not_found();
+                };
+                match routers.get(&route.function) {
+                    Some(_) if !route.admits(&request) => routes::forbidden(),
                     Some(router) => router.clone().oneshot(request).await.into_response(),
                     None => routes::not_found(),
                 }

@@ -17,6 +17,27 @@ pub struct Route {
     pub method: String,
     /// `/v1/health`, `/v1/orgs/{slug}`, `/v1/orgs/{proxy+}`.
     pub path: String,
+    /// `AWS_IAM`: API Gateway lets only IAM-signed calls through.
+    #[serde(default)]
+    pub authorizer: Option<String>,
+}
+
+impl Route {
+    /// Whether API Gateway lets `request` reach the function: on an `AWS_IAM` route, only
+    /// a Signature Version 4 request of the stack's credentials (`AWS_ACCESS_KEY_ID`).
+    /// The signature itself is not recomputed locally.
+    pub fn admits(&self, request: &Request<Body>) -> bool {
+        if self.authorizer.as_deref() != Some("AWS_IAM") {
+            return true;
+        }
+        let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
+        request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("AWS4-HMAC-SHA256 Credential="))
+            .is_some_and(|rest| !key.is_empty() && rest.starts_with(&format!("{key}/")))
+    }
 }
 
 /// How well `route_path` matches `path`: `None` if it does not; higher is more specific
@@ -103,9 +124,18 @@ pub fn check(
     Ok(())
 }
 
-/// The request's function, by the template's routes.
-pub fn function_of<'a>(routes: &'a [Route], request: &Request<Body>) -> Option<&'a str> {
-    select(routes, request.method().as_str(), request.uri().path()).map(|r| r.function.as_str())
+/// The request's route, by the template's.
+pub fn route_of<'a>(routes: &'a [Route], request: &Request<Body>) -> Option<&'a Route> {
+    select(routes, request.method().as_str(), request.uri().path())
+}
+
+/// API Gateway's answer to a call its authorizer (or the host) refuses.
+pub fn forbidden() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::FORBIDDEN)
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"message":"Forbidden"}"#))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -117,6 +147,7 @@ mod tests {
             function: function.into(),
             method: method.into(),
             path: path.into(),
+            authorizer: None,
         }
     }
 

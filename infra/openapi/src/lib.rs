@@ -47,6 +47,10 @@ const TAGS: &[(&str, &str)] = &[
         "Endpoints, events, Send Test and delivery history",
     ),
     ("custom-domain", "Your own API domain, verified over DNS"),
+    (
+        "hostnames",
+        "The gateway's lookup of the org a host name serves (IAM-signed calls only)",
+    ),
     ("audit", "Audit logs, their chain check and export"),
     ("exports", "JSON and CSV exports of the organization's data"),
 ];

@@ -1,4 +1,5 @@
-//! Error responses are `application/problem+json`, and any operation may also answer with
+//! Error responses are `application/problem+json` (but API Gateway's own, `GatewayMessage`,
+//! which are plain JSON), and any operation may also answer with
 //! a problem not listed for it (400 malformed body, 413, 415, 429, 500): the document says
 //! so once here, as each operation's `default`, instead of on every route. A 429 or 423
 //! says when to come back in `Retry-After`.
@@ -13,7 +14,15 @@ pub fn describe(doc: &mut OpenApi) {
             let RefOr::T(response) = response else {
                 continue;
             };
-            if status.starts_with('4') || status.starts_with('5') {
+            // API Gateway's own answers (`GatewayMessage`) are plain JSON, not problems.
+            let gateways = response
+                .content
+                .get("application/json")
+                .and_then(|c| c.schema.as_ref())
+                .is_some_and(
+                    |s| matches!(s, RefOr::Ref(r) if r.ref_location.ends_with("/GatewayMessage")),
+                );
+            if (status.starts_with('4') || status.starts_with('5')) && !gateways {
                 if let Some(content) = response.content.shift_remove("application/json") {
                     response
                         .content

@@ -2,8 +2,9 @@
 //! API key can do it, `api_key` (keys act with `member` rights at most, so routes for
 //! owners and admins, and a person's own settings, do not name it). The browser's session
 //! cookie is another way to present a session: every operation that takes `session` also
-//! takes the cookie, with the CSRF header on anything but a GET. An operation that names
-//! no scheme is public (`security: []`).
+//! takes the cookie, with the CSRF header on anything but a GET. `iam` is the gateway's
+//! own (AWS Signature Version 4). An operation that names no scheme is public
+//! (`security: []`).
 
 use shared::http::browser::{CSRF_HEADER, LOOPBACK_SESSION_COOKIE, SESSION_COOKIE};
 use utoipa::openapi::security::{
@@ -29,6 +30,14 @@ pub fn describe(doc: &mut OpenApi) {
             "An organization API key (`pmcp_…`): on its own org's routes only, with `member` \
              rights or its creator's current role, whichever is less.",
         ),
+    );
+    components.add_security_scheme(
+        "iam",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "Authorization",
+            "An AWS Signature Version 4 signature (`AWS4-HMAC-SHA256 …`) of a principal the \
+             stack's IAM policy lets call the API: the gateway's own lookups only.",
+        ))),
     );
     components.add_security_scheme(
         "session_cookie",

@@ -10,6 +10,7 @@ pub mod check;
 pub mod dns;
 #[cfg(feature = "edge")]
 pub mod edge;
+pub mod host;
 
 use crate::domain::CustomDomain;
 use crate::domain_release::DomainRelease;
@@ -276,11 +277,15 @@ impl DomainRecord {
         Some(DomainRelease::new(org, &self.domain, &cert.arn, now))
     }
 
-    /// The claim item of the name: whose it is.
-    pub fn claim_item(&self, org: &OrgId) -> Item {
+    /// The claim item of the name: whose it is (the org and its slug) and the domain's
+    /// status, rewritten at each change of status while the claim is held, so that a host
+    /// name is resolved to its org in one read (`host::owner_of`).
+    pub fn claim_item(&self, org: &OrgId, slug: &str) -> Item {
         let mut item = Key::domain_claim(&self.domain).to_item();
         item.insert("org_id".into(), s(org.as_str()));
+        item.insert("slug".into(), s(slug));
         item.insert("domain".into(), s(&self.domain));
+        item.insert("status".into(), s(&self.status));
         item
     }
 }
@@ -377,6 +382,7 @@ pub enum Recorded {
 pub async fn record_check(
     state: &AppState,
     org: &OrgId,
+    slug: &str,
     before: &DomainRecord,
     after: DomainRecord,
     mutation: impl Fn(&'static str) -> Mutation,
@@ -385,7 +391,7 @@ pub async fn record_check(
         revision: before.revision + 1,
         ..after
     };
-    match write_check(state, org, before, &after, &mutation).await? {
+    match write_check(state, org, slug, before, &after, &mutation).await? {
         Written::Done => return Ok(Recorded::Done(after)),
         Written::ChangedMeanwhile => return Ok(Recorded::ChangedMeanwhile),
         Written::Taken => {}
@@ -394,7 +400,7 @@ pub async fn record_check(
     let mut lost = before.checked(&Finding::NotVerified(TAKEN.into()), now);
     lost.revision = after.revision;
     Ok(
-        match write_check(state, org, before, &lost, &mutation).await? {
+        match write_check(state, org, slug, before, &lost, &mutation).await? {
             Written::Done => Recorded::Taken(lost),
             Written::ChangedMeanwhile | Written::Taken => Recorded::ChangedMeanwhile,
         },
@@ -411,6 +417,7 @@ enum Written {
 async fn write_check(
     state: &AppState,
     org: &OrgId,
+    slug: &str,
     before: &DomainRecord,
     after: &DomainRecord,
     mutation: &impl Fn(&'static str) -> Mutation,
@@ -427,7 +434,7 @@ async fn write_check(
     let claim_write = if after.holds_claim() {
         Some(put_if(
             &state.table,
-            after.claim_item(org),
+            after.claim_item(org, slug),
             &claimable_by(org),
         )?)
     } else if before.holds_claim() {
