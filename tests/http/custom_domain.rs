@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::dns::dns;
 use plexmcp_tests::fixtures::PASSWORD;
 use plexmcp_tests::{
-    signed_get, stack, stack_checking_domains_every_second, unique, Api, OrgFixture, Stack,
+    signed_get, stack, stack_checking_domains_every_second, unique, Api, OrgFixture, Pause, Stack,
 };
 use serde_json::{json, Value};
 
@@ -841,4 +841,31 @@ async fn an_active_domain_serves_its_org_and_a_name_nobody_serves_gets_api_gatew
         (403, forbidden)
     );
     assert_eq!(look_up(stack, &domain, None).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_domain_removed_while_its_certificate_is_requested_leaves_nothing_behind() {
+    let stack = stack_checking_domains_every_second();
+    let api = stack.api();
+    let org = pro_org(&api).await;
+    let domain = new_domain();
+    let chain = format!("ORG#{}", org.id);
+    let pause = Pause::before_commit_on(stack, "custom_domain.certificate_pending", &chain).await;
+    let answer = put_domain(&api, &org, &domain).await;
+    publish(&answer);
+    assert_eq!(verify(&api, &org).await["status"], "verified");
+    // The worker has requested the certificate and is about to record it; the domain is
+    // removed meanwhile (its release knows of no certificate).
+    pause.reached().await;
+    assert_eq!(certificates_of(stack, &domain).await.len(), 1);
+    api.delete(&org.path("/custom-domain"), &org.admin.token)
+        .await
+        .expect(204);
+    pause.resume();
+    // The worker's write is refused (the record is not as it read it), and it releases
+    // what it requested instead of recording it.
+    until_released(stack, &domain).await;
+    api.get(&org.path("/custom-domain"), &org.admin.token)
+        .await
+        .problem(404, "not_found");
 }

@@ -394,8 +394,13 @@ pub struct Pause {
 
 impl Pause {
     pub async fn before_commit(action: &str, chain: &str) -> Pause {
+        Self::before_commit_on(stack(), action, chain).await
+    }
+
+    /// `before_commit` in the gateway of `stack` (its workers' commits too).
+    pub async fn before_commit_on(stack: &Stack, action: &str, chain: &str) -> Pause {
         let pause = Pause {
-            dir: stack().hooks_dir.clone(),
+            dir: stack.hooks_dir.clone(),
             name: format!("{action}.{chain}"),
         };
         let _ = std::fs::remove_file(pause.file("paused"));

@@ -211,6 +211,34 @@ fn next_of(job: &DomainCheck, due: chrono::DateTime<Utc>) -> DomainCheck {
     }
 }
 
+/// The record changed while this look requested a certificate (`next`'s, not
+/// `record`'s): when the domain went meanwhile (removed or replaced, so its release knew
+/// nothing of the new certificate), the certificate and what it made are nobody's and are
+/// released here; otherwise the look is made again on what is there now (`None`).
+async fn orphaned(
+    state: &AppState,
+    edge: &Edge,
+    job: &DomainCheck,
+    record: &DomainRecord,
+    next: &DomainRecord,
+) -> Result<Option<Done>, Error> {
+    let known = record.certificate.as_ref().map(|c| &c.arn);
+    let Some(requested) = next.certificate.as_ref().filter(|c| Some(&c.arn) != known) else {
+        return Ok(None);
+    };
+    let now = state.table.get(&Key::custom_domain(&job.org_id)).await?;
+    let now = now.as_ref().map(DomainRecord::from_item).transpose()?;
+    if now.is_some_and(|r| r.token == record.token) {
+        return Ok(None);
+    }
+    edge.release(&record.domain, &requested.arn)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Some(Done::Dropped(
+        "the domain went while its certificate was requested",
+    )))
+}
+
 /// A look at a verified domain's certificate (`Edge::advance`), written when it changed
 /// anything; while the certificate is not issued, or ACM or API Gateway failed, the next
 /// look is scheduled as a pending domain's next check is.
@@ -242,7 +270,9 @@ async fn see_to_certificate(
     if changed {
         match record_check(state, &job.org_id, slug, record, next.clone(), by_worker).await? {
             Recorded::Done(_) => {}
-            Recorded::ChangedMeanwhile | Recorded::Taken(_) => return Ok(None),
+            Recorded::ChangedMeanwhile | Recorded::Taken(_) => {
+                return orphaned(state, edge, job, record, &next).await;
+            }
         }
     }
     if next.status == CERTIFICATE_PENDING {
