@@ -1,6 +1,7 @@
 //! Property test of the whole router: arbitrary paths, queries, headers and bodies, aimed
 //! at every operation of the OpenAPI document with a valid session (and an API key of the
-//! org), never get a 5xx, and every 4xx is an RFC 9457 problem.
+//! org), never get a 5xx, and every 4xx is an RFC 9457 problem (but API Gateway's own
+//! refusal of a call without an IAM signature on the gateway's routes).
 //!
 //! The run is bounded (`FUZZ_CASES`, default 1,500 requests) and reproducible: the seed
 //! is printed, and `FUZZ_SEED` replays it.
@@ -259,6 +260,15 @@ async fn arbitrary_requests_to_every_route_are_never_5xx_and_every_4xx_is_a_prob
             _ => request.json(&junk_object(&mut rng, &fields, 0)),
         };
         let resp = api.send(request).await;
-        check(&resp, &format!("seed {seed} case {case}: {method} {path}"));
+        let what = format!("seed {seed} case {case}: {method} {path}");
+        // The gateway's own routes (`iam`) are refused by API Gateway, in its own words.
+        let iam = operation["security"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|s| s.get("iam").is_some()));
+        if iam && resp.status == 403 {
+            assert_eq!(resp.body, json!({ "message": "Forbidden" }), "{what}");
+            continue;
+        }
+        check(&resp, &what);
     }
 }

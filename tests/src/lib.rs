@@ -92,6 +92,8 @@ fn start_stack(suffix: &str, overrides: &[(&str, &str)]) -> Stack {
     let nameservers = dns::dns().address.clone();
     let mut overrides = overrides.to_vec();
     overrides.push(("DNS_NAMESERVERS", &nameservers));
+    // The API's own name (the template's `ApiDomainName`), as a deployed API is asked.
+    overrides.push(("API_DOMAIN_NAME", "api.plexmcp.example"));
     let dir = repo_root()
         .join("target")
         .join("test-stacks")

@@ -1,6 +1,6 @@
 //! Host routing as API Gateway does it: the API answers on its own endpoint (here the
-//! gateway's address: an IP literal or `localhost`) and on the custom domain names mapped
-//! to it — an org's `<slug>.<PLATFORM_DOMAIN>` and each custom domain the domain worker
+//! gateway's address: an IP literal or `localhost`), on its own name (`API_DOMAIN_NAME`,
+//! the template's `ApiDomainName`) and on the custom domain names mapped to it — an org's `<slug>.<PLATFORM_DOMAIN>` and each custom domain the domain worker
 //! made `active`. A request on any other name gets API Gateway's `403 {"message":
 //! "Forbidden"}`. The owner of a name is found as the gateway's lookup finds it
 //! (`GET /v1/hostnames/{host}`: `shared::custom_domain::host`).
@@ -19,7 +19,9 @@ pub async fn admit(State(state): State<AppState>, request: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<axum::http::uri::Authority>().ok())
         .map(|authority| authority.host().to_owned());
-    let Some(host) = host.filter(|h| !is_own_endpoint(h)) else {
+    let own_name = std::env::var("API_DOMAIN_NAME").unwrap_or_default();
+    let Some(host) = host.filter(|h| !is_own_endpoint(h) && !h.eq_ignore_ascii_case(&own_name))
+    else {
         return next.run(request).await;
     };
     match owner_of(&state, &host).await {
