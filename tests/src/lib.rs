@@ -62,8 +62,9 @@ pub fn stack_as_in_aws() -> &'static Stack {
 }
 
 /// A stack whose domain worker re-checks pending custom domains every second and
-/// verified ones every 2 seconds (by default: a minute, then daily), and whose emulator
-/// issues a certificate 2 seconds after its request, for the tests of those schedules.
+/// verified ones every 2 seconds (by default: a minute, then daily), looks at a verified
+/// one's certificate every second, and whose emulator issues a certificate 2 seconds after
+/// its request, for the tests of those schedules.
 pub fn stack_checking_domains_every_second() -> &'static Stack {
     static QUICK: OnceLock<Stack> = OnceLock::new();
     QUICK.get_or_init(|| {
@@ -72,6 +73,7 @@ pub fn stack_checking_domains_every_second() -> &'static Stack {
             &[
                 ("DOMAIN_VERIFY_SCHEDULE", "1"),
                 ("DOMAIN_RECHECK_SECONDS", "2"),
+                ("DOMAIN_CERTIFICATE_SCHEDULE", "1"),
                 ("MOTO_ACM_VALIDATION_WAIT", "2"),
             ],
         )

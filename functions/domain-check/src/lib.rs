@@ -8,7 +8,7 @@
 //!   records stay gone for 7 days is released.
 //!
 //! - once verified, a look at its certificate (`certificate` jobs): requested from ACM,
-//!   its validation record shown to the customer, polled on the pending schedule until
+//!   its validation record shown to the customer, polled on its schedule until
 //!   issued; then the name is served (API Gateway domain name and mapping) and the
 //!   domain is `active`. A failure of ACM or API Gateway is retried on that schedule.
 //!
@@ -241,7 +241,7 @@ async fn orphaned(
 
 /// A look at a verified domain's certificate (`Edge::advance`), written when it changed
 /// anything; while the certificate is not issued, or ACM or API Gateway failed, the next
-/// look is scheduled as a pending domain's next check is.
+/// look is scheduled (`DOMAIN_CERTIFICATE_SCHEDULE`).
 async fn see_to_certificate(
     state: &AppState,
     edge: &Edge,
@@ -252,7 +252,7 @@ async fn see_to_certificate(
     by_worker: impl Fn(&'static str) -> Mutation,
 ) -> Result<Option<Done>, Error> {
     let now = Utc::now();
-    let look_again = || next_of(job, now + schedule.wait_before(job.check + 1));
+    let look_again = || next_of(job, now + schedule.certificate_wait(job.check + 1));
     let next = match edge.advance(record, now).await {
         Ok(next) => next,
         Err(err) => {

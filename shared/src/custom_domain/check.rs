@@ -77,34 +77,43 @@ impl DomainCheck {
     }
 }
 
-/// The waits before each check of a pending domain, and between the daily re-checks.
+/// The waits before each check of a pending domain, before each look at a verified
+/// domain's certificate, and between the daily re-checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckSchedule {
     pending: Vec<Duration>,
+    certificate: Vec<Duration>,
     pub daily: Duration,
 }
 
 impl Default for CheckSchedule {
     fn default() -> Self {
+        let minutes_then_hourly: Vec<Duration> = [60, 120, 300, 600, 1800, 3600]
+            .into_iter()
+            .map(Duration::seconds)
+            .collect();
         CheckSchedule {
-            pending: [60, 120, 300, 600, 1800, 3600]
-                .into_iter()
-                .map(Duration::seconds)
-                .collect(),
+            certificate: minutes_then_hourly.clone(),
+            pending: minutes_then_hourly,
             daily: Duration::days(1),
         }
     }
 }
 
 impl CheckSchedule {
-    /// `DOMAIN_VERIFY_SCHEDULE` (comma-separated seconds) and `DOMAIN_RECHECK_SECONDS` (the
-    /// daily interval, for tests); unset or empty → the defaults.
+    /// `DOMAIN_VERIFY_SCHEDULE` and `DOMAIN_CERTIFICATE_SCHEDULE` (comma-separated
+    /// seconds; each its own, so quicker DNS checks do not hurry ACM) and
+    /// `DOMAIN_RECHECK_SECONDS` (the daily interval, for tests); unset or empty → the
+    /// defaults.
     pub fn from_env() -> Result<Self, String> {
         let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
         let mut schedule = match var("DOMAIN_VERIFY_SCHEDULE") {
             Some(text) => Self::parse(&text)?,
             None => Self::default(),
         };
+        if let Some(text) = var("DOMAIN_CERTIFICATE_SCHEDULE") {
+            schedule.certificate = waits(&text, "DOMAIN_CERTIFICATE_SCHEDULE")?;
+        }
         if let Some(text) = var("DOMAIN_RECHECK_SECONDS") {
             schedule.daily = seconds(&text, "DOMAIN_RECHECK_SECONDS")?;
         }
@@ -112,24 +121,33 @@ impl CheckSchedule {
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
-        let pending = text
-            .split(',')
-            .map(|part| seconds(part, "DOMAIN_VERIFY_SCHEDULE"))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(CheckSchedule {
-            pending,
+            pending: waits(text, "DOMAIN_VERIFY_SCHEDULE")?,
             ..Self::default()
         })
     }
 
     /// The wait before check `n` (0-based); past the list, its last delay again.
     pub fn wait_before(&self, n: u32) -> Duration {
-        let last = self.pending.len().saturating_sub(1);
-        self.pending
-            .get((n as usize).min(last))
-            .copied()
-            .unwrap_or_else(|| Duration::hours(1))
+        nth(&self.pending, n)
     }
+
+    /// The wait before look `n` (0-based) at a verified domain's certificate.
+    pub fn certificate_wait(&self, n: u32) -> Duration {
+        nth(&self.certificate, n)
+    }
+}
+
+fn nth(waits: &[Duration], n: u32) -> Duration {
+    let last = waits.len().saturating_sub(1);
+    waits
+        .get((n as usize).min(last))
+        .copied()
+        .unwrap_or_else(|| Duration::hours(1))
+}
+
+fn waits(text: &str, key: &str) -> Result<Vec<Duration>, String> {
+    text.split(',').map(|part| seconds(part, key)).collect()
 }
 
 fn seconds(text: &str, key: &str) -> Result<Duration, String> {
@@ -155,5 +173,6 @@ mod tests {
         assert!(CheckSchedule::parse("1,x").is_err());
         assert!(CheckSchedule::parse("0").is_err());
         assert_eq!(quick.daily, Duration::days(1));
+        assert_eq!(quick.certificate_wait(0), Duration::minutes(1), "its own");
     }
 }

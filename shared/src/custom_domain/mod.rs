@@ -336,9 +336,8 @@ pub async fn check_now(state: &AppState, record: &DomainRecord) -> Result<Domain
 
 /// After a check was recorded: a domain that has just been verified is re-checked daily
 /// from now on (a failed one that comes back continues its daily checks), and the domain
-/// worker sees to its certificate on the pending schedule, its first look when a pending
-/// domain's first check would be (once verified, and after each check of an active one:
-/// a certificate can leave `ISSUED`).
+/// worker sees to its certificate on its schedule (`DOMAIN_CERTIFICATE_SCHEDULE`): once
+/// verified, and after each check of an active one (a certificate can leave `ISSUED`).
 pub async fn schedule_follow_ups(
     state: &AppState,
     schedule: &CheckSchedule,
@@ -354,7 +353,7 @@ pub async fn schedule_follow_ups(
     let just_verified = after.status == VERIFIED && before.status != VERIFIED;
     if just_verified || after.status == ACTIVE {
         DomainCheck::certificate(org, &after.token)
-            .enqueue(state, schedule.wait_before(0))
+            .enqueue(state, schedule.certificate_wait(0))
             .await?;
     }
     Ok(())
