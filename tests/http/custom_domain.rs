@@ -47,6 +47,27 @@ async fn verify(api: &Api, org: &OrgFixture) -> Value {
     .body
 }
 
+/// The org's custom-domain audit entries, newest first: (action, actor type).
+async fn domain_log(api: &Api, org: &OrgFixture) -> Vec<(String, String)> {
+    let log = api
+        .get(
+            &org.path("/audit-logs?category=settings&action=custom_domain.*"),
+            &org.owner.token,
+        )
+        .await
+        .expect(200)
+        .body;
+    log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let field = |v: &Value| v.as_str().unwrap().to_owned();
+            (field(&e["action"]), field(&e["actor"]["type"]))
+        })
+        .collect()
+}
+
 /// Publishes what the answer asks for: the CNAME and the TXT token.
 fn publish(answer: &Value) {
     dns().publish(answer, &[]);
@@ -109,20 +130,8 @@ async fn a_domain_is_verified_only_with_both_records_and_fails_when_they_go() {
     assert_eq!(verify(&api, &org).await["status"], "verified");
 
     // Each change of state is in the audit log (category settings).
-    let log = api
-        .get(
-            &org.path("/audit-logs?category=settings&action=custom_domain.*"),
-            &org.owner.token,
-        )
-        .await
-        .expect(200)
-        .body;
-    let actions: Vec<&str> = log["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let log = domain_log(&api, &org).await;
+    let actions: Vec<&str> = log.iter().map(|(action, _)| action.as_str()).collect();
     assert_eq!(
         actions,
         [
@@ -660,24 +669,10 @@ async fn a_verified_domain_gets_a_certificate_and_is_served_until_it_is_removed(
     assert_eq!(mappings, [format!("{}/$default", stack.env("HTTP_API_ID"))]);
 
     // Each step is the worker's, in the audit log.
-    let log = api
-        .get(
-            &org.path("/audit-logs?category=settings&action=custom_domain.*"),
-            &org.owner.token,
-        )
-        .await
-        .expect(200)
-        .body;
-    let steps: Vec<(&str, &str)> = log["items"]
-        .as_array()
-        .unwrap()
+    let log = domain_log(&api, &org).await;
+    let steps: Vec<(&str, &str)> = log
         .iter()
-        .map(|e| {
-            (
-                e["action"].as_str().unwrap(),
-                e["actor"]["type"].as_str().unwrap(),
-            )
-        })
+        .map(|(a, by)| (a.as_str(), by.as_str()))
         .collect();
     assert_eq!(
         steps[..2],

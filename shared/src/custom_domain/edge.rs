@@ -19,6 +19,19 @@ fn failed(err: impl std::error::Error) -> EdgeError {
     EdgeError(aws_sdk_acm::error::DisplayErrorContext(err).to_string())
 }
 
+/// An answer, or `None` when the error's code is `gone` (what was asked about is not
+/// there: deleted already, or never made).
+fn unless<T, E>(result: Result<T, E>, gone: &str) -> Result<Option<T>, EdgeError>
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match result {
+        Ok(answer) => Ok(Some(answer)),
+        Err(err) if err.code() == Some(gone) => Ok(None),
+        Err(err) => Err(failed(err)),
+    }
+}
+
 /// ACM's status of a certificate that no longer exists (deleted outside the stack).
 pub const MISSING: &str = "MISSING";
 
@@ -113,23 +126,19 @@ impl Edge {
     /// has made it, and why it failed. One that no longer exists is `MISSING`.
     pub async fn certificate(&self, domain: &str, arn: &str) -> Result<Certificate, EdgeError> {
         self.switch(domain)?;
-        let answer = match self
+        let described = self
             .acm()
             .describe_certificate()
             .certificate_arn(arn)
             .send()
-            .await
-        {
-            Ok(answer) => answer,
-            Err(err) if err.code() == Some("ResourceNotFoundException") => {
-                return Ok(Certificate {
-                    arn: arn.to_owned(),
-                    status: MISSING.into(),
-                    validation_record: None,
-                    failure: Some("the certificate no longer exists".into()),
-                })
-            }
-            Err(err) => return Err(failed(err)),
+            .await;
+        let Some(answer) = unless(described, "ResourceNotFoundException")? else {
+            return Ok(Certificate {
+                arn: arn.to_owned(),
+                status: MISSING.into(),
+                validation_record: None,
+                failure: Some("the certificate no longer exists".into()),
+            });
         };
         let detail = answer
             .certificate()
@@ -177,12 +186,8 @@ impl Edge {
             .domain_name_configurations(configuration)
             .send()
             .await;
-        match created {
-            Err(err) if err.code() == Some("ConflictException") => {}
-            other => {
-                other.map_err(failed)?;
-            }
-        }
+        // A conflict: made by an earlier look.
+        unless(created, "ConflictException")?;
         if self.mapping_ids(domain, Some(api_id)).await?.is_empty() {
             self.apigw()
                 .create_api_mapping()
@@ -198,20 +203,15 @@ impl Edge {
 
     /// The mappings of `domain` (to `api`, or all), none when it has no domain name.
     async fn mapping_ids(&self, domain: &str, api: Option<&str>) -> Result<Vec<String>, EdgeError> {
-        let answer = match self
+        let listed = self
             .apigw()
             .get_api_mappings()
             .domain_name(domain)
             .send()
-            .await
-        {
-            Ok(answer) => answer,
-            Err(err) if err.code() == Some("NotFoundException") => return Ok(Vec::new()),
-            Err(err) => return Err(failed(err)),
-        };
-        Ok(answer
-            .items()
+            .await;
+        Ok(unless(listed, "NotFoundException")?
             .iter()
+            .flat_map(|answer| answer.items())
             .filter(|m| api.is_none_or(|api| m.api_id() == Some(api)))
             .filter_map(|m| m.api_mapping_id().map(str::to_owned))
             .collect())
@@ -219,20 +219,18 @@ impl Edge {
 
     /// The certificate the domain name of `domain` serves with, if it has one.
     async fn served_with(&self, domain: &str) -> Result<Option<String>, EdgeError> {
-        match self
+        let read = self
             .apigw()
             .get_domain_name()
             .domain_name(domain)
             .send()
-            .await
-        {
-            Ok(answer) => Ok(answer
+            .await;
+        Ok(unless(read, "NotFoundException")?.and_then(|answer| {
+            answer
                 .domain_name_configurations()
                 .iter()
-                .find_map(|c| c.certificate_arn().map(str::to_owned))),
-            Err(err) if err.code() == Some("NotFoundException") => Ok(None),
-            Err(err) => Err(failed(err)),
-        }
+                .find_map(|c| c.certificate_arn().map(str::to_owned))
+        }))
     }
 
     /// Releases what the certificate `arn` of `domain` made: the mappings, the domain
@@ -250,12 +248,7 @@ impl Edge {
                     .api_mapping_id(id)
                     .send()
                     .await;
-                match deleted {
-                    Err(err) if err.code() == Some("NotFoundException") => {}
-                    other => {
-                        other.map_err(failed)?;
-                    }
-                }
+                unless(deleted, "NotFoundException")?;
             }
             let deleted = self
                 .apigw()
@@ -263,12 +256,7 @@ impl Edge {
                 .domain_name(domain)
                 .send()
                 .await;
-            match deleted {
-                Err(err) if err.code() == Some("NotFoundException") => {}
-                other => {
-                    other.map_err(failed)?;
-                }
-            }
+            unless(deleted, "NotFoundException")?;
         }
         let deleted = self
             .acm()
@@ -276,9 +264,7 @@ impl Edge {
             .certificate_arn(arn)
             .send()
             .await;
-        match deleted {
-            Err(err) if err.code() == Some("ResourceNotFoundException") => Ok(()),
-            other => other.map(|_| ()).map_err(failed),
-        }
+        unless(deleted, "ResourceNotFoundException")?;
+        Ok(())
     }
 }
