@@ -63,38 +63,14 @@ pub async fn dispatch(
             }
             0
         }
-        Outboxed::Export(job) => {
-            let queue = &state.config.exports_queue_url;
-            state
-                .sqs
-                .send_after(queue, job, chrono::Duration::zero())
-                .await?;
-            0
-        }
+        Outboxed::Export(job) => pass_on(state, &state.config.exports_queue_url, job).await?,
         Outboxed::Deletion(deletion) => {
-            let queue = &state.config.org_deletions_queue_url;
-            state
-                .sqs
-                .send_after(queue, deletion, chrono::Duration::zero())
-                .await?;
-            0
+            pass_on(state, &state.config.org_deletions_queue_url, deletion).await?
         }
         Outboxed::DomainRelease(release) => {
-            let queue = &state.config.domain_checks_queue_url;
-            state
-                .sqs
-                .send_after(queue, release, chrono::Duration::zero())
-                .await?;
-            0
+            pass_on(state, &state.config.domain_checks_queue_url, release).await?
         }
-        Outboxed::Mail(mail) => {
-            let queue = &state.config.mail_queue_url;
-            state
-                .sqs
-                .send_after(queue, mail, chrono::Duration::zero())
-                .await?;
-            0
-        }
+        Outboxed::Mail(mail) => pass_on(state, &state.config.mail_queue_url, mail).await?,
     };
     state
         .table
@@ -106,6 +82,19 @@ pub async fn dispatch(
         .await
         .map_err(StoreError::from)?;
     Ok(jobs)
+}
+
+/// Passes a job on to the queue of the worker that does it (no delivery jobs of its own).
+async fn pass_on<T: serde::Serialize>(
+    state: &AppState,
+    queue: &str,
+    job: &T,
+) -> Result<usize, DispatchError> {
+    state
+        .sqs
+        .send_after(queue, job, chrono::Duration::zero())
+        .await?;
+    Ok(0)
 }
 
 async fn fan_out(state: &AppState, event: &Event) -> Result<usize, DispatchError> {
