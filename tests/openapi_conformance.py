@@ -159,12 +159,18 @@ call("POST", f"/v1/me/invitations/{invitation['id']}/accept", token, expect=404,
 call("POST", f"/v1/me/invitations/{invitation['id']}/accept", other_token, expect=403, template=mine + "/accept")
 call("POST", "/v1/me/verify-email", other_token, expect=429)
 # A minute later (time moves for this one profile), a new link goes out.
-boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local").update_item(
-    TableName=os.environ["TABLE_NAME"],
-    Key={"pk": {"S": f"USER#{other_id}"}, "sk": {"S": "PROFILE"}},
-    UpdateExpression="SET verification_sent_at = :past",
-    ExpressionAttributeValues={":past": {"S": "2020-01-01T00:00:00.000Z"}},
-)
+def move_to_the_past(pk, sk, attribute):
+    """What a client cannot do: move time for one item of the table."""
+    boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local").update_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key={"pk": {"S": pk}, "sk": {"S": sk}},
+        UpdateExpression="SET #at = :past",
+        ExpressionAttributeNames={"#at": attribute},
+        ExpressionAttributeValues={":past": {"S": "2020-01-01T00:00:00.000Z"}},
+    )
+
+
+move_to_the_past(f"USER#{other_id}", "PROFILE", "verification_sent_at")
 call("POST", "/v1/me/verify-email", other_token, expect=202)
 call("POST", "/v1/auth/verify-email", body={"token": "pmv.usr_nope.x"}, expect=404)
 call("POST", "/v1/auth/verify-email", body={"token": verification_token(other_email, mails=2)}, expect=200)
@@ -210,7 +216,7 @@ call("POST", "/v1/me/2fa/disable", token, {"password": "correct horse battery", 
 # PIN protection and what it guards: MCPs, API keys, billing, usage.
 email, token, _ = user()
 slug = f"oa-{uuid.uuid4().hex[:10]}"
-call("POST", "/v1/orgs", token, {"name": "Guarded", "slug": slug}, expect=201)
+guarded = call("POST", "/v1/orgs", token, {"name": "Guarded", "slug": slug}, expect=201)
 org = f"/v1/orgs/{slug}"
 T = "/v1/orgs/{slug}"
 call("GET", f"{org}/security", token, expect=200, template=T + "/security")
@@ -314,7 +320,8 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
 receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
 threading.Thread(target=receiver.serve_forever, daemon=True).start()
-catalogue = [e["name"] for e in call("GET", "/v1/webhooks/event-types", expect=200)["items"]]
+listed = call("GET", "/v1/webhooks/event-types", expect=200)
+catalogue = [e["name"] for e in listed["items"] + listed["opt_in"]]
 listener = call("POST", f"{org}/webhooks", token, {"url": f"http://127.0.0.1:{receiver.server_port}/events", "events": catalogue}, expect=201, template=W)
 evented = call("POST", f"{org}/mcps", token, {"name": "Evented", "url": "https://evented.example.com/mcp"}, expect=201, template=T + "/mcps")
 call("PATCH", f"{org}/mcps/{evented['id']}", token, {"name": "Evented again"}, expect=200, template=M)
@@ -326,6 +333,11 @@ joining = call("POST", f"{org}/members", token, {"email": other_email, "role": "
 call("POST", f"/v1/me/invitations/{joining['id']}/accept", other_token, expect=200, template=mine + "/accept")
 call("DELETE", f"{org}/members/{other_id}", token, expect=200, template=member)
 call("DELETE", f"{org}/mcps/{evented['id']}", token, expect=204, template=M)
+# The opt-in event: a pending domain whose 48 hours are over expires at its next check.
+call("PUT", f"{org}/custom-domain", token, {"domain": f"api-{uuid.uuid4().hex[:12]}.example.com"}, expect=200, template=D)
+move_to_the_past(f"ORG#{guarded['id']}", "CUSTOMDOMAIN", "expires_at")
+assert call("POST", f"{org}/custom-domain/verify", token, expect=200, template=D + "/verify")["status"] == "expired"
+call("DELETE", f"{org}/custom-domain", token, expect=204, template=D)
 call("POST", f"{org}/webhooks/{listener['id']}/test", token, expect=202, template=H + "/test")
 expected = set(catalogue) | {"webhook.test"}
 deadline = time.time() + 30

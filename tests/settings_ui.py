@@ -306,6 +306,10 @@ try:
     heading("General")
     section("Webhooks", "Webhooks")
     form = fill("Add a webhook endpoint", {"url": f"http://127.0.0.1:{receiver.server_port}/hook"})
+    # The opt-in event type is offered under its own heading, unticked.
+    opt_in = form.find_element(By.CSS_SELECTOR, 'input[value="custom_domain.status_changed"]')
+    assert not opt_in.is_selected()
+    assert "More events" in opt_in.find_element(By.XPATH, "ancestor::fieldset/legend").text
     form.find_element(By.CSS_SELECTOR, 'input[value="mcp.created"]').click()
     submit(form)
     secret = wait.until(EC.visibility_of_element_located((By.XPATH, "//section[@role='alert']/code"))).text

@@ -41,6 +41,7 @@ pub fn schemas() -> Vec<(EventType, RefOr<Schema>)> {
         entry::<TeamMemberAdded>(),
         entry::<TeamMemberRemoved>(),
         entry::<UsageThreshold>(),
+        entry::<CustomDomainStatusChanged>(),
     ];
     all.sort_by_key(|(event, _)| event.ordinal());
     all
@@ -131,6 +132,18 @@ pub struct UsageThreshold {
     pub plan: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct CustomDomainStatusChanged {
+    /// The domain in its ASCII (IDNA) form.
+    pub domain: String,
+    #[schema(schema_with = crate::domain::schema::custom_domain_status)]
+    pub from: String,
+    #[schema(schema_with = crate::domain::schema::custom_domain_status)]
+    pub to: String,
+    /// Why it is not (or no longer) verified or served, as `GET …/custom-domain` says.
+    pub reason: Option<String>,
+}
+
 /// What Send Test delivers as `webhook.test`.
 #[derive(Serialize, ToSchema)]
 pub struct TestMessage {
@@ -163,6 +176,9 @@ impl EventData for TeamMemberRemoved {
 }
 impl EventData for UsageThreshold {
     const TYPE: EventType = EventType::UsageThreshold;
+}
+impl EventData for CustomDomainStatusChanged {
+    const TYPE: EventType = EventType::CustomDomainStatusChanged;
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Webhook events: the nine event types and the envelope delivered to endpoints (what
-//! each one's `data` holds is `event_data`; how it travels, `outbox`).
+//! Webhook events: the product page's nine event types, the opt-in ones past them, and
+//! the envelope delivered to endpoints (what each one's `data` holds is `event_data`; how
+//! it travels, `outbox`).
 
 use crate::ids::{MessageId, OrgId};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -25,10 +26,13 @@ pub enum EventType {
     TeamMemberRemoved,
     #[serde(rename = "usage.threshold")]
     UsageThreshold,
+    #[serde(rename = "custom_domain.status_changed")]
+    CustomDomainStatusChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    /// Every event type, in catalogue order: the product page's nine, then the opt-in ones.
+    pub const ALL: [EventType; 10] = [
         EventType::McpCreated,
         EventType::McpUpdated,
         EventType::McpDeleted,
@@ -38,7 +42,16 @@ impl EventType {
         EventType::TeamMemberAdded,
         EventType::TeamMemberRemoved,
         EventType::UsageThreshold,
+        EventType::CustomDomainStatusChanged,
     ];
+
+    /// Past the product page's nine: the catalogue lists it apart (`opt_in`) and the
+    /// settings page under its own heading, so that a client that takes "every event" from
+    /// the list of nine does not start receiving it. (Like any event, an endpoint receives
+    /// it only when it names it.)
+    pub fn is_opt_in(self) -> bool {
+        matches!(self, EventType::CustomDomainStatusChanged)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -51,6 +64,7 @@ impl EventType {
             EventType::TeamMemberAdded => "team.member_added",
             EventType::TeamMemberRemoved => "team.member_removed",
             EventType::UsageThreshold => "usage.threshold",
+            EventType::CustomDomainStatusChanged => "custom_domain.status_changed",
         }
     }
 
@@ -63,7 +77,7 @@ impl EventType {
         EventType::ALL.iter().position(|e| *e == self).unwrap_or(0)
     }
 
-    /// A non-empty set of event names, each one of the nine: in canonical order, without
+    /// A non-empty set of event names, each a known one: in canonical order, without
     /// repeats; an unknown name is refused by name.
     pub fn parse_set(names: &[String]) -> Result<Vec<EventType>, String> {
         if names.is_empty() {
@@ -94,6 +108,9 @@ impl EventType {
             EventType::TeamMemberAdded => "New team member joined",
             EventType::TeamMemberRemoved => "Team member removed",
             EventType::UsageThreshold => "Usage threshold reached",
+            EventType::CustomDomainStatusChanged => {
+                "Custom domain verified, served, failed or expired"
+            }
         }
     }
 }
@@ -140,7 +157,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nine_event_types_with_their_wire_names() {
+    fn nine_event_types_and_the_opt_in_one_with_their_wire_names() {
+        let nine: Vec<_> = EventType::ALL
+            .into_iter()
+            .filter(|e| !e.is_opt_in())
+            .collect();
+        assert_eq!(nine.len(), 9);
+        assert_eq!(nine[..], EventType::ALL[..9], "the nine come first");
         for event in EventType::ALL {
             let wire = serde_json::to_value(event).unwrap();
             assert_eq!(wire, event.name());

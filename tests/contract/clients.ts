@@ -99,6 +99,7 @@ export function eventType(value: Schemas["EventType"]): string {
     case "team.member_added":
     case "team.member_removed":
     case "usage.threshold":
+    case "custom_domain.status_changed":
       return value;
     default:
       return unreachable(value);
@@ -138,6 +139,12 @@ export function onMcpCreated(payload: Delivered<"mcp.created">): string {
 
 export function onUsageThreshold(payload: Delivered<"usage.threshold">): number {
   return payload.data.threshold_percent;
+}
+
+export function onCustomDomainStatusChanged(payload: Delivered<"custom_domain.status_changed">): string {
+  const { domain, from, to, reason } = payload.data;
+  const served: boolean = to === "active";
+  return `${domain}: ${from} → ${to}${served ? " (served)" : ""}${reason ? ` — ${reason}` : ""}`;
 }
 
 export function onTest(payload: Delivered<"webhook.test">): string {

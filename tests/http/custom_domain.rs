@@ -8,11 +8,13 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::dns::dns;
+use plexmcp_tests::events::subscribe;
 use plexmcp_tests::fixtures::PASSWORD;
 use plexmcp_tests::{
     signed_get, stack, stack_checking_domains_every_second, unique, Api, OrgFixture, Pause, Stack,
 };
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// An org on the Pro plan (custom domains need it).
 async fn pro_org(api: &Api) -> OrgFixture {
@@ -637,6 +639,7 @@ async fn a_verified_domain_gets_a_certificate_and_is_served_until_it_is_removed(
     let stack = stack_checking_domains_every_second();
     let api = stack.api();
     let org = pro_org(&api).await;
+    let watching = subscribe(&api, &org, &["custom_domain.status_changed"]).await;
     let domain = new_domain();
     let answer = put_domain(&api, &org, &domain).await;
     assert!(answer["certificate"].is_null() && answer["active_at"].is_null());
@@ -681,6 +684,25 @@ async fn a_verified_domain_gets_a_certificate_and_is_served_until_it_is_removed(
             ("custom_domain.certificate_pending", "system")
         ],
         "{steps:?}"
+    );
+    // And a `custom_domain.status_changed` event, for the endpoint that chose it.
+    let events = watching.messages(3, Duration::from_secs(20)).await;
+    let changes: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|e| {
+            assert_eq!(e["type"], "custom_domain.status_changed");
+            assert!(e["data"]["reason"].is_null(), "{e}");
+            let field = |name: &str| e["data"][name].as_str().unwrap();
+            (field("domain"), field("from"), field("to"))
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (domain.as_str(), "pending", "verified"),
+            (domain.as_str(), "verified", "certificate_pending"),
+            (domain.as_str(), "certificate_pending", "active"),
+        ]
     );
 
     // A served domain is not replaced by accident; removed, its edge goes with it.

@@ -40,7 +40,12 @@ pub struct EventTypeView {
 
 #[derive(Serialize, ToSchema)]
 pub struct EventTypes {
+    /// The product page's nine event types.
     items: Vec<EventTypeView>,
+    /// Event types past the nine (`custom_domain.status_changed`): listed apart, so that a
+    /// client that subscribes to every item does not start receiving them. An endpoint
+    /// receives one when it names it, as any other.
+    opt_in: Vec<EventTypeView>,
 }
 
 /// A webhook endpoint, without its secret.
@@ -199,18 +204,24 @@ async fn commit_change(
     Ok(())
 }
 
-/// The nine event types an endpoint can subscribe to.
+/// The event types an endpoint can subscribe to: the nine, and the opt-in ones.
 #[utoipa::path(get, path = "/v1/webhooks/event-types", operation_id = "list_webhook_event_types", tag = "webhooks",
     responses((status = 200, body = EventTypes)))]
 pub async fn event_types() -> axum::Json<EventTypes> {
-    axum::Json(EventTypes {
-        items: EventType::ALL
+    let (opt_in, nine): (Vec<EventType>, Vec<EventType>) =
+        EventType::ALL.into_iter().partition(|e| e.is_opt_in());
+    let views = |events: Vec<EventType>| {
+        events
             .into_iter()
             .map(|e| EventTypeView {
                 name: e.name(),
                 description: e.description(),
             })
-            .collect(),
+            .collect()
+    };
+    axum::Json(EventTypes {
+        items: views(nine),
+        opt_in: views(opt_in),
     })
 }
 

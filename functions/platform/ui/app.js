@@ -514,6 +514,13 @@ async function securityView(slug) {
   );
 }
 
+function eventChoice(type) {
+  const id = `event-${type.name.replace(/[._]/g, "-")}`;
+  return h("label", { class: "check", for: id },
+    h("input", { type: "checkbox", id, name: "events", value: type.name }),
+    ` ${type.name}`, h("span", { class: "hint" }, ` — ${type.description}`));
+}
+
 async function webhooksView(slug) {
   const [hooks, types] = await Promise.all([
     api("GET", org(slug, "/webhooks?limit=100")),
@@ -556,9 +563,10 @@ async function webhooksView(slug) {
         h("fieldset", {},
           h("legend", {}, "Events"),
           h("span", { "data-error-for": "events", class: "field-error" }),
-          types.items.map((t, i) => h("label", { class: "check", for: `event-${i}` },
-            h("input", { type: "checkbox", id: `event-${i}`, name: "events", value: t.name }),
-            ` ${t.name}`, h("span", { class: "hint" }, ` — ${t.description}`)))),
+          types.items.map(eventChoice)),
+        h("fieldset", {},
+          h("legend", {}, "More events (off unless chosen)"),
+          types.opt_in.map(eventChoice)),
       ], "Add endpoint", async (values, data) => {
         const hook = await api("POST", org(slug, "/webhooks"), { url: values.url, events: data.getAll("events") });
         say("Endpoint added.");

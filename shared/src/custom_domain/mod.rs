@@ -14,6 +14,8 @@ pub mod host;
 
 use crate::domain::CustomDomain;
 use crate::domain_release::DomainRelease;
+use crate::event_data::CustomDomainStatusChanged;
+use crate::events::Event;
 use crate::ids::OrgId;
 use crate::mutation::{CommitError, Mutation};
 use crate::store::item::time;
@@ -38,6 +40,15 @@ pub const CERTIFICATE_PENDING: &str = "certificate_pending";
 pub const ACTIVE: &str = "active";
 pub const FAILED: &str = "failed";
 pub const EXPIRED: &str = "expired";
+/// Every status, in the order a domain goes through them.
+pub const STATUSES: [&str; 6] = [
+    PENDING,
+    VERIFIED,
+    CERTIFICATE_PENDING,
+    ACTIVE,
+    FAILED,
+    EXPIRED,
+];
 
 /// ACM's status of an issued certificate, and of one waiting for its DNS validation.
 pub const ISSUED: &str = "ISSUED";
@@ -375,7 +386,8 @@ pub enum Recorded {
 }
 
 /// Writes a check's result (`after`) while the record is as read (`before`). A change of
-/// status is an audit entry (`mutation(action)` makes it, with its actor); a verified or
+/// status is an audit entry (`mutation(action)` makes it, with its actor) and a
+/// `custom_domain.status_changed` event; a verified or
 /// failed domain takes or keeps the claim, unless another org holds it, and an expired
 /// one releases it.
 pub async fn record_check(
@@ -450,18 +462,23 @@ async fn write_check(
         FAILED => "custom_domain.failed",
         _ => "custom_domain.pending",
     };
+    let now = Utc::now();
+    let changed = CustomDomainStatusChanged {
+        domain: after.domain.clone(),
+        from: before.status.clone(),
+        to: after.status.clone(),
+        reason: after.reason.clone(),
+    };
     let committed = mutation(action)
         .details(serde_json::json!({ "domain": after.domain, "reason": after.reason }))
+        .emit(Event::of(org, &changed, now))
         .write_named(RECORD_CHANGED, record);
     let committed = match claim_write {
         Some(claim) => committed.write_named(NAME_TAKEN, claim),
         None => committed,
     };
     // A released name's certificate, domain name and mapping go too.
-    let committed = match before
-        .release(org, Utc::now())
-        .filter(|_| after.status == EXPIRED)
-    {
+    let committed = match before.release(org, now).filter(|_| after.status == EXPIRED) {
         Some(release) => committed.emit(release),
         None => committed,
     }

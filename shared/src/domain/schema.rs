@@ -221,6 +221,14 @@ pub fn invitation_status() -> Object {
     )
 }
 
+/// Where a custom domain's verification and serving stand.
+pub fn custom_domain_status() -> Object {
+    one_of(
+        "`pending` (DNS not proven yet), `verified`, `certificate_pending`, `active` (served), `failed` (records gone; released after 7 days) or `expired`.",
+        &crate::custom_domain::STATUSES,
+    )
+}
+
 /// A custom domain ([`super::CustomDomain`]), in its ASCII form.
 pub fn custom_domain() -> Object {
     string("A host name you own, like `api.example.com`: at least two labels of 1–63 letters, digits and inner hyphens, a top-level label that is not all digits, at most 253 characters; not an IP address, no wildcard, not under the platform's domain. Internationalized names are also accepted and stored in their IDNA ASCII form.")
