@@ -127,7 +127,8 @@ class Operating(unittest.TestCase):
     def setUp(self):
         from template import load
 
-        self.resources = load(TEMPLATE)["Resources"]
+        self.doc = load(TEMPLATE)
+        self.resources = self.doc["Resources"]
 
     def of_type(self, kind):
         return {name: r for name, r in self.resources.items() if r["Type"] == kind}
@@ -240,6 +241,24 @@ class Operating(unittest.TestCase):
             self.assertIn("HttpApi", self.watched("AWS/ApiGateway", metric), metric)
         for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
             self.assertIn("SettingsTable", self.watched("AWS/DynamoDB", metric), metric)
+
+    def test_the_custom_domain_quota_reaches_both_writers_and_alarms_at_80_percent(self):
+        env = self.doc["Globals"]["Function"]["Environment"]["Variables"]
+        self.assertEqual(env["CUSTOM_DOMAIN_QUOTA"], {"Ref": "CustomDomainQuota"})
+        self.assertEqual(self.doc["Parameters"]["CustomDomainQuota"]["Default"], 120)
+        (metric,) = [
+            f["Properties"]
+            for f in self.of_type("AWS::Logs::MetricFilter").values()
+            if f["Properties"]["MetricTransformations"][0]["MetricName"] == "CustomDomainQuotaUsedPercent"
+        ]
+        self.assertEqual(metric["LogGroupName"], {"Ref": "DomainCheckLogGroup"})
+        self.assertEqual(metric["MetricTransformations"][0]["MetricValue"], "$.custom_domain_quota_used_percent")
+        (alarm,) = [
+            a["Properties"]
+            for a in self.of_type("AWS::CloudWatch::Alarm").values()
+            if a["Properties"].get("MetricName") == "CustomDomainQuotaUsedPercent"
+        ]
+        self.assertEqual((alarm["Threshold"], alarm["ComparisonOperator"]), (80, "GreaterThanOrEqualToThreshold"))
 
 
 class ApiDomain(unittest.TestCase):

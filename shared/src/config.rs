@@ -62,6 +62,9 @@ pub struct Config {
     /// `DNS_NAMESERVERS` (`ip:port,ip:port`): where custom-domain checks ask (the system's
     /// resolvers if empty).
     pub dns_nameservers: Vec<SocketAddr>,
+    /// `CUSTOM_DOMAIN_QUOTA`: how many custom domains may hold a claim (an ACM certificate
+    /// and an API Gateway domain name each); API Gateway's regional default, 120, unless set.
+    pub custom_domain_quota: i64,
 }
 
 /// `DNS_NAMESERVERS`: comma-separated `ip:port` pairs; empty or unset → none.
@@ -143,6 +146,14 @@ impl Config {
                 .unwrap_or_else(|| "gateway.plexmcp.com".into()),
             dns_nameservers: nameservers(&lookup("DNS_NAMESERVERS").unwrap_or_default())
                 .map_err(Error::Internal)?,
+            custom_domain_quota: match lookup("CUSTOM_DOMAIN_QUOTA").filter(|v| !v.is_empty()) {
+                None => 120,
+                Some(quota) => quota.parse::<i64>().ok().filter(|q| *q > 0).ok_or_else(|| {
+                    Error::Internal(format!(
+                        "CUSTOM_DOMAIN_QUOTA must be a positive number of domains, not {quota:?}"
+                    ))
+                })?,
+            },
         })
     }
 }

@@ -208,7 +208,7 @@ mod tests {
         let config = crate::config::Config::from_lookup(|key| match key {
             "DATA_KEY" => Some("k".repeat(32)),
             "PLATFORM_DOMAIN" => Some("plexmcp.test".into()),
-            "DNS_NAMESERVERS" | "BILLING_RETENTION_DAYS" => None,
+            "DNS_NAMESERVERS" | "BILLING_RETENTION_DAYS" | "CUSTOM_DOMAIN_QUOTA" => None,
             _ => Some("x".into()),
         })
         .unwrap();

@@ -9,9 +9,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::dns::dns;
 use plexmcp_tests::events::subscribe;
-use plexmcp_tests::fixtures::PASSWORD;
 use plexmcp_tests::{
-    signed_get, stack, stack_checking_domains_every_second, unique, Api, OrgFixture, Pause, Stack,
+    signed_get, stack, stack_checking_domains_every_second, stack_serving_two_custom_domains,
+    unique, Api, OrgFixture, Pause, Stack,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -406,6 +406,100 @@ async fn the_free_plan_and_roles() {
         .expect(204);
 }
 
+/// How many custom domains of the stack hold a claim (and a slot of its quota).
+async fn slots_held(stack: &Stack) -> i64 {
+    let count = stack
+        .dynamodb()
+        .await
+        .get_item()
+        .table_name(stack.table_name())
+        .key("pk", AttributeValue::S("QUOTA#custom_domains".into()))
+        .key("sk", AttributeValue::S("COUNT".into()))
+        .send()
+        .await
+        .expect("the count")
+        .item;
+    count
+        .and_then(|item| item.get("held")?.as_n().ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn at_the_quota_a_new_domain_is_refused_until_a_slot_is_released() {
+    let stack = stack_serving_two_custom_domains();
+    let api = stack.api();
+    // One org sets its domain while slots are free; two others verify theirs.
+    let waiting = pro_org(&api).await;
+    let waiting_answer = put_domain(&api, &waiting, &new_domain()).await;
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let org = pro_org(&api).await;
+        publish(&put_domain(&api, &org, &new_domain()).await);
+        assert_eq!(verify(&api, &org).await["status"], "verified");
+        holders.push(org);
+    }
+    assert_eq!(slots_held(stack).await, 2);
+
+    // Full: a new domain is refused and nothing is written.
+    let late = pro_org(&api).await;
+    api.put(
+        &late.path("/custom-domain"),
+        &late.admin.token,
+        json!({ "domain": new_domain() }),
+    )
+    .await
+    .problem(409, "domain_quota");
+    api.get(&late.path("/custom-domain"), &late.admin.token)
+        .await
+        .problem(404, "not_found");
+    // The domain set before proves its name, but takes no slot: it stays pending, saying why.
+    publish(&waiting_answer);
+    api.post(
+        &waiting.path("/custom-domain/verify"),
+        Some(&waiting.admin.token),
+        json!({}),
+    )
+    .await
+    .problem(409, "domain_quota");
+    let read = api
+        .get(&waiting.path("/custom-domain"), &waiting.admin.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(read["status"], "pending");
+    assert!(read["reason"].as_str().unwrap().contains("quota"), "{read}");
+    assert_eq!(slots_held(stack).await, 2);
+
+    // A removed domain frees its slot: the waiting one is verified, the late one set.
+    api.delete(&holders[0].path("/custom-domain"), &holders[0].admin.token)
+        .await
+        .expect(204);
+    assert_eq!(slots_held(stack).await, 1);
+    assert_eq!(verify(&api, &waiting).await["status"], "verified");
+    api.put(
+        &late.path("/custom-domain"),
+        &late.admin.token,
+        json!({ "domain": new_domain() }),
+    )
+    .await
+    .problem(409, "domain_quota");
+    // An org deleted with its verified domain frees its slot too.
+    holders[1].delete_org(&api).await;
+    until_slots(stack, 1).await;
+    put_domain(&api, &late, &new_domain()).await;
+}
+
+/// Waits until `held` slots are held (a deletion frees its slot in the worker).
+async fn until_slots(stack: &Stack, held: i64) {
+    for _ in 0..80 {
+        if slots_held(stack).await == held {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{} slots held, not {held}", slots_held(stack).await);
+}
+
 /// Moves the org's pending domain 48 hours on: its expiry is a minute ago.
 async fn expire(stack: &Stack, org: &OrgFixture) {
     let past = chrono::Utc::now() - chrono::Duration::minutes(1);
@@ -760,13 +854,7 @@ async fn a_failed_domain_replaced_and_a_deleted_org_release_their_edge() {
 
     // An org deleted with its domain active: the deletion releases the edge.
     let (org, domain, _) = active_domain(&api).await;
-    api.post(
-        &org.path("/delete"),
-        Some(&org.owner.token),
-        json!({ "confirm_name": "Fixture Org", "password": PASSWORD }),
-    )
-    .await
-    .expect(202);
+    org.delete_org(&api).await;
     until_released(stack, &domain).await;
 }
 

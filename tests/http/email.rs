@@ -324,13 +324,7 @@ async fn the_owners_are_told_when_the_pin_locks() {
 async fn every_member_is_told_when_their_org_is_deleted() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
-    api.post(
-        &org.path("/delete"),
-        Some(&org.owner.token),
-        json!({ "confirm_name": "Fixture Org", "password": PASSWORD }),
-    )
-    .await
-    .expect(202);
+    org.delete_org(&api).await;
     let subject = "Fixture Org is being deleted";
     for (_, account) in org.everyone() {
         let mail = wait_for(&api, &account.email, subject).await;

@@ -229,6 +229,17 @@ impl OrgFixture {
         .expect(200);
     }
 
+    /// Deletes the org as its owner does (its name and password; no PIN, no 2FA): 202.
+    pub async fn delete_org(&self, api: &Api) {
+        api.post(
+            &self.path("/delete"),
+            Some(&self.owner.token),
+            json!({ "confirm_name": "Fixture Org", "password": PASSWORD }),
+        )
+        .await
+        .expect(202);
+    }
+
     /// Moves the org to `plan` (the owner changes it; PIN protection must be off).
     pub async fn set_plan(&self, api: &Api, plan: &str) {
         api.put(

@@ -80,6 +80,13 @@ pub fn stack_checking_domains_every_second() -> &'static Stack {
     })
 }
 
+/// A stack that serves at most two custom domains (`CUSTOM_DOMAIN_QUOTA`; 120 by
+/// default), for the tests of the quota (a count the whole stack shares).
+pub fn stack_serving_two_custom_domains() -> &'static Stack {
+    static TWO: OnceLock<Stack> = OnceLock::new();
+    TWO.get_or_init(|| start_stack("-quota", &[("CUSTOM_DOMAIN_QUOTA", "2")]))
+}
+
 /// A stack whose export worker takes up a run that died after 3 seconds (its queue's
 /// visibility timeout; 90 minutes in the template), for the crash test.
 pub async fn stack_retrying_exports_quickly() -> &'static Stack {

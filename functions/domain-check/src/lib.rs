@@ -25,7 +25,7 @@ use shared::audit::{Actor, AuditDraft, Category, Target};
 use shared::client_info::ClientInfo;
 use shared::custom_domain::edge::Edge;
 use shared::custom_domain::{
-    check_now, record_check, schedule_follow_ups, CheckSchedule, DomainCheck, DomainRecord,
+    check_now, quota, record_check, schedule_follow_ups, CheckSchedule, DomainCheck, DomainRecord,
     Recorded, CERTIFICATE_PENDING, PENDING,
 };
 use shared::domain_release::DomainRelease;
@@ -57,7 +57,8 @@ enum DomainJob {
 }
 
 /// The Lambda handler: the checks of a batch side by side; only those the store or the
-/// queue failed are reported, to come back.
+/// queue failed are reported, to come back. Then the count of custom domains against the
+/// quota, for its alarm.
 pub async fn handle(
     state: &AppState,
     edge: &Edge,
@@ -65,7 +66,7 @@ pub async fn handle(
     event: SqsEvent,
 ) -> SqsBatchResponse {
     let concurrency = event.records.len();
-    each_record(event, concurrency, |record| async move {
+    let answer = each_record(event, concurrency, |record| async move {
         let job = record
             .body
             .as_deref()
@@ -88,7 +89,9 @@ pub async fn handle(
             }
         }
     })
-    .await
+    .await;
+    quota::report(&state.table, state.config.custom_domain_quota).await;
+    answer
 }
 
 /// One scheduled check. When the record changes between the read and the write (a
@@ -185,7 +188,7 @@ async fn check_once(
     .await?;
     // A name another org proved first is checked on as one not verified: it expires.
     let next = match recorded {
-        Recorded::Done(next) | Recorded::Taken(next) => next,
+        Recorded::Done(next) | Recorded::Taken(next) | Recorded::QuotaFull(next) => next,
         Recorded::ChangedMeanwhile => return Ok(None),
     };
     schedule_follow_ups(state, schedule, &job.org_id, &record, &next).await?;
@@ -270,7 +273,7 @@ async fn see_to_certificate(
     if changed {
         match record_check(state, &job.org_id, slug, record, next.clone(), by_worker).await? {
             Recorded::Done(_) => {}
-            Recorded::ChangedMeanwhile | Recorded::Taken(_) => {
+            Recorded::ChangedMeanwhile | Recorded::Taken(_) | Recorded::QuotaFull(_) => {
                 return orphaned(state, edge, job, record, &next).await;
             }
         }

@@ -17,7 +17,7 @@
 use crate::DeletionError;
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use chrono::{DateTime, Utc};
-use shared::custom_domain::DomainRecord;
+use shared::custom_domain::{quota, DomainRecord};
 use shared::ids::{OrgId, UserId};
 use shared::mail::{Links, Mail};
 use shared::outbox::Outboxed;
@@ -156,11 +156,11 @@ impl Plan {
             }
         }
         for (domain, release) in &self.claims {
-            let mut writes = vec![delete_if(
-                &state.table,
-                &Key::domain_claim(domain),
-                &this_org,
-            )?];
+            // The claim (first: a claim already gone cancels the rest) and its slot.
+            let mut writes = vec![
+                delete_if(&state.table, &Key::domain_claim(domain), &this_org)?,
+                quota::free(&state.table)?,
+            ];
             if let Some(release) = release {
                 writes.push(put(
                     &state.table,

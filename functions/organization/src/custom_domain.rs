@@ -16,9 +16,9 @@ use shared::access::{Credential, OrgAccess};
 use shared::audit::{Category, Target};
 use shared::client_info::ClientInfo;
 use shared::custom_domain::{
-    as_read, check_now, claimable_by, held_by, record_check, schedule_follow_ups, CheckSchedule,
-    DomainCheck, DomainRecord, Recorded, ACTIVE, CERTIFICATE_PENDING, EXPIRED, FAILED, ISSUED,
-    NAME_TAKEN, PENDING_VALIDATION, RECORD_CHANGED, TAKEN, VERIFIED,
+    as_read, check_now, claimable_by, held_by, quota, record_check, schedule_follow_ups,
+    CheckSchedule, DomainCheck, DomainRecord, Recorded, ACTIVE, CERTIFICATE_PENDING, EXPIRED,
+    FAILED, ISSUED, NAME_TAKEN, PENDING_VALIDATION, RECORD_CHANGED, TAKEN, VERIFIED,
 };
 use shared::domain::{CustomDomain, Permission};
 use shared::http::{Json, Path, Problem};
@@ -196,6 +196,16 @@ fn taken() -> Error {
     Error::conflict("domain_taken", TAKEN)
 }
 
+fn quota_full(state: &AppState) -> Error {
+    Error::conflict(
+        "domain_quota",
+        format!(
+            "the platform serves its quota of {} custom domains; try again once one is released",
+            state.config.custom_domain_quota
+        ),
+    )
+}
+
 /// Set the org's custom domain (owners and admins). A new domain replaces a pending,
 /// failed or expired one and releases its name; the same domain again answers as it is,
 /// and an expired one set again keeps its token. Setting claims nothing: a name another
@@ -206,7 +216,7 @@ fn taken() -> Error {
         (status = 200, body = CustomDomainView),
         (status = 403, description = "`forbidden`, or `plan_required` on the Free plan", body = Problem),
         (status = 404, body = Problem),
-        (status = 409, description = "`domain_taken`: another org verified it, `domain_verified`: remove the verified one first, or `conflict`", body = Problem),
+        (status = 409, description = "`domain_taken`: another org verified it, `domain_verified`: remove the verified one first, `domain_quota`: the platform serves its quota of custom domains, or `conflict`", body = Problem),
         (status = 422, body = Problem),
     ))]
 pub async fn put(
@@ -261,21 +271,32 @@ pub async fn put(
                 &claimable_by(org),
             )?,
         );
-    if let Some(old) = current.filter(|c| c.domain != domain.as_str()) {
-        if old.holds_claim() {
+    // The replaced domain's claim and slot are released; otherwise a slot must be free
+    // for the new one to be verified.
+    let replaced = current.filter(|c| c.domain != domain.as_str());
+    match replaced.as_ref().filter(|old| old.holds_claim()) {
+        Some(old) => {
             let claim = Key::domain_claim(&old.domain);
-            mutation = mutation.write_named(
-                RECORD_CHANGED,
-                delete_if(&state.table, &claim, &held_by(org))?,
-            );
+            mutation = mutation
+                .write_named(
+                    RECORD_CHANGED,
+                    delete_if(&state.table, &claim, &held_by(org))?,
+                )
+                .write_named(RECORD_CHANGED, quota::free(&state.table)?);
         }
-        if let Some(release) = old.release(org, Utc::now()) {
-            mutation = mutation.emit(release);
+        None => {
+            let quota = state.config.custom_domain_quota;
+            mutation =
+                mutation.write_named(quota::QUOTA_FULL, quota::has_room(&state.table, quota)?);
         }
+    }
+    if let Some(release) = replaced.and_then(|old| old.release(org, Utc::now())) {
+        mutation = mutation.emit(release);
     }
     mutation.commit(&state).await.map_err(|error| match error {
         CommitError::Conflict(NAME_TAKEN) => taken(),
         CommitError::Conflict(RECORD_CHANGED) => changed_meanwhile(),
+        CommitError::Conflict(quota::QUOTA_FULL) => quota_full(&state),
         other => other.into(),
     })?;
     schedule_first_check(&state, org, &record).await;
@@ -322,7 +343,7 @@ pub async fn get(
         (status = 200, body = CustomDomainView),
         (status = 403, description = "`forbidden`, or `plan_required` on the Free plan", body = Problem),
         (status = 404, body = Problem),
-        (status = 409, description = "`domain_expired`: set it again; `domain_taken`; or `conflict`", body = Problem),
+        (status = 409, description = "`domain_expired`: set it again; `domain_taken`; `domain_quota`: verified records, but the platform serves its quota of custom domains (the domain stays pending); or `conflict`", body = Problem),
     ))]
 pub async fn verify(
     State(state): State<AppState>,
@@ -368,6 +389,7 @@ pub async fn verify(
         }
         Recorded::ChangedMeanwhile => Err(changed_meanwhile()),
         Recorded::Taken(_) => Err(taken()),
+        Recorded::QuotaFull(_) => Err(quota_full(&state)),
     }
 }
 
@@ -409,10 +431,12 @@ pub async fn remove(
         );
     if record.holds_claim() {
         let claim = Key::domain_claim(&record.domain);
-        mutation = mutation.write_named(
-            RECORD_CHANGED,
-            delete_if(&state.table, &claim, &held_by(org))?,
-        );
+        mutation = mutation
+            .write_named(
+                RECORD_CHANGED,
+                delete_if(&state.table, &claim, &held_by(org))?,
+            )
+            .write_named(RECORD_CHANGED, quota::free(&state.table)?);
     }
     if let Some(release) = record.release(org, Utc::now()) {
         mutation = mutation.emit(release);

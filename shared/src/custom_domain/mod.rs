@@ -11,6 +11,7 @@ pub mod dns;
 #[cfg(feature = "edge")]
 pub mod edge;
 pub mod host;
+pub mod quota;
 
 use crate::domain::CustomDomain;
 use crate::domain_release::DomainRelease;
@@ -381,6 +382,9 @@ pub enum Recorded {
     /// The records were in place, but another org had proven the name first: written as
     /// a check that did not verify it (reason `TAKEN`), so a pending domain still expires.
     Taken(DomainRecord),
+    /// The records were in place, but every slot of the quota is held: written as a check
+    /// that did not verify it (reason `quota::QUOTA_REACHED`); later checks try again.
+    QuotaFull(DomainRecord),
     /// The record changed after it was read (another check, a replacement, a removal).
     ChangedMeanwhile,
 }
@@ -402,18 +406,20 @@ pub async fn record_check(
         revision: before.revision + 1,
         ..after
     };
-    match write_check(state, org, slug, before, &after, &mutation).await? {
-        Written::Done => return Ok(Recorded::Done(after)),
-        Written::ChangedMeanwhile => return Ok(Recorded::ChangedMeanwhile),
-        Written::Taken => {}
-    }
+    let (why, refused): (&str, fn(DomainRecord) -> Recorded) =
+        match write_check(state, org, slug, before, &after, &mutation).await? {
+            Written::Done => return Ok(Recorded::Done(after)),
+            Written::ChangedMeanwhile => return Ok(Recorded::ChangedMeanwhile),
+            Written::Taken => (TAKEN, Recorded::Taken),
+            Written::QuotaFull => (quota::QUOTA_REACHED, Recorded::QuotaFull),
+        };
     let now = after.last_checked_at.unwrap_or_else(Utc::now);
-    let mut lost = before.checked(&Finding::NotVerified(TAKEN.into()), now);
-    lost.revision = after.revision;
+    let mut unclaimed = before.checked(&Finding::NotVerified(why.into()), now);
+    unclaimed.revision = after.revision;
     Ok(
-        match write_check(state, org, slug, before, &lost, &mutation).await? {
-            Written::Done => Recorded::Taken(lost),
-            Written::ChangedMeanwhile | Written::Taken => Recorded::ChangedMeanwhile,
+        match write_check(state, org, slug, before, &unclaimed, &mutation).await? {
+            Written::Done => refused(unclaimed),
+            _ => Recorded::ChangedMeanwhile,
         },
     )
 }
@@ -423,6 +429,8 @@ enum Written {
     ChangedMeanwhile,
     /// The claim is another org's.
     Taken,
+    /// The claim would take a slot, and none is free.
+    QuotaFull,
 }
 
 async fn write_check(
@@ -441,18 +449,27 @@ async fn write_check(
             Err(other) => Err(other.into()),
         };
     }
-    // A proven name takes or keeps its claim; one that stops being proven releases it.
-    let claim_write = if after.holds_claim() {
-        Some(put_if(
-            &state.table,
-            after.claim_item(org, slug),
-            &claimable_by(org),
-        )?)
-    } else if before.holds_claim() {
-        let claim = Key::domain_claim(&after.domain);
-        Some(delete_if(&state.table, &claim, &held_by(org))?)
-    } else {
-        None
+    // A proven name takes (with a slot of the quota) or keeps its claim; one that stops
+    // being proven releases it and its slot.
+    let (claim_write, slot_write) = match (before.holds_claim(), after.holds_claim()) {
+        (held, true) => (
+            Some(put_if(
+                &state.table,
+                after.claim_item(org, slug),
+                &claimable_by(org),
+            )?),
+            (!held)
+                .then(|| quota::take(&state.table, state.config.custom_domain_quota))
+                .transpose()?,
+        ),
+        (true, false) => {
+            let claim = Key::domain_claim(&after.domain);
+            (
+                Some(delete_if(&state.table, &claim, &held_by(org))?),
+                Some(quota::free(&state.table)?),
+            )
+        }
+        (false, false) => (None, None),
     };
     let action = match after.status.as_str() {
         VERIFIED => "custom_domain.verified",
@@ -477,6 +494,10 @@ async fn write_check(
         Some(claim) => committed.write_named(NAME_TAKEN, claim),
         None => committed,
     };
+    let committed = match slot_write {
+        Some(slot) => committed.write_named(quota::QUOTA_FULL, slot),
+        None => committed,
+    };
     // A released name's certificate, domain name and mapping go too.
     let committed = match before.release(org, now).filter(|_| after.status == EXPIRED) {
         Some(release) => committed.emit(release),
@@ -488,6 +509,7 @@ async fn write_check(
         Ok(_) => Ok(Written::Done),
         Err(CommitError::Conflict(RECORD_CHANGED)) => Ok(Written::ChangedMeanwhile),
         Err(CommitError::Conflict(NAME_TAKEN)) => Ok(Written::Taken),
+        Err(CommitError::Conflict(quota::QUOTA_FULL)) => Ok(Written::QuotaFull),
         Err(other) => Err(other.into()),
     }
 }

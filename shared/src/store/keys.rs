@@ -93,6 +93,11 @@ impl Key {
         Self::new(format!("ORG#{org}"), "CUSTOMDOMAIN")
     }
 
+    /// The count of custom domain names holding a claim, against the regional quota.
+    pub fn custom_domain_quota() -> Self {
+        Self::new("QUOTA#custom_domains".into(), "COUNT")
+    }
+
     /// The claim of a custom domain name by one org.
     pub fn domain_claim(domain: &str) -> Self {
         Self::new(format!("DOMAIN#{domain}"), "CLAIM")
