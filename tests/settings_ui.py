@@ -18,6 +18,7 @@ Usage: settings_ui.py BASE_URL
 
 import http.server
 import json
+import os
 import pathlib
 import sys
 import tempfile
@@ -89,6 +90,18 @@ screens = []
 
 def heading(text):
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "main h1"), text))
+
+
+def publish(rows):
+    """Publishes the records the page lists (type, name, value) in the test's DNS zone."""
+    zone_file = pathlib.Path(os.environ["DNS_ZONE_FILE"])
+    zone = json.loads(zone_file.read_text())
+    for row in rows:
+        kind, name, value = (cell.text for cell in row.find_elements(By.TAG_NAME, "td"))
+        zone[name] = [[kind, value]]
+    written = zone_file.with_suffix(".tmp")
+    written.write_text(json.dumps(zone))
+    written.rename(zone_file)
 
 
 def screen(name):
@@ -245,6 +258,20 @@ try:
     form = fill("Custom domain", {"domain": domain})
     submit(form)
     wait.until(EC.presence_of_element_located((By.XPATH, "//td[text()='TXT']")))
+    # Published at the DNS provider (the test's DNS server on loopback) as the page says,
+    # then verified: the worker gets its certificate and serves it; the page lists the
+    # certificate's validation record beside the CNAME and the TXT.
+    publish(driver.find_elements(By.XPATH, "//main//table//tr[td]"))
+    click(By.XPATH, "//button[text()='Verify domain']")
+    wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "main"), "Status: verified"))
+    deadline = time.time() + 30
+    while "Serving API calls since" not in driver.find_element(By.TAG_NAME, "main").text:
+        assert time.time() < deadline, driver.find_element(By.TAG_NAME, "main").text
+        time.sleep(0.5)
+        driver.refresh()
+        heading("Custom domain")
+    names = [row.find_elements(By.TAG_NAME, "td")[1].text for row in driver.find_elements(By.XPATH, "//main//table//tr[td]")]
+    assert len(names) == 3 and names[2].endswith(f".{domain}."), names
     screen("custom-domain")
 
     # A PIN, then an MCP server deleted through the PIN dialog: a wrong PIN first.

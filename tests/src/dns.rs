@@ -12,7 +12,9 @@ use std::sync::{Mutex, OnceLock};
 pub struct DnsServer {
     /// `127.0.0.1:<port>`, UDP and TCP.
     pub address: String,
-    zone_file: PathBuf,
+    /// The zone the server answers from (JSON `{name: [[type, value], …]}`), reread on
+    /// each query.
+    pub zone_file: PathBuf,
     zone: Mutex<Map<String, Value>>,
 }
 

@@ -347,13 +347,20 @@ pub async fn audit_chain(pk: &str) -> Vec<serde_json::Value> {
 /// Runs a Python check of the other side's libraries (`tests/<script>`) against this
 /// binary's stack; it must succeed. Its output is printed.
 pub fn python_check(script: &str) {
+    python_check_on(stack(), script)
+}
+
+/// As `python_check`, against `stack`.
+pub fn python_check_on(stack: &Stack, script: &str) {
     let root = repo_root();
     let out = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("tests").join(script))
-        .arg(&stack().base_url)
+        .arg(&stack.base_url)
         // For what a client cannot do: move time for one item.
-        .env("AWS_ENDPOINT_URL", &stack().aws_endpoint)
-        .env("TABLE_NAME", stack().table_name())
+        .env("AWS_ENDPOINT_URL", &stack.aws_endpoint)
+        .env("TABLE_NAME", stack.table_name())
+        // What a domain owner does at their DNS provider (the binary's DNS server).
+        .env("DNS_ZONE_FILE", &dns::dns().zone_file)
         .output()
         .expect("the venv python runs (make venv)");
     let (stdout, stderr) = (
