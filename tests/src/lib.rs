@@ -209,9 +209,14 @@ impl Stack {
 /// The headers that sign `GET url` with Signature Version 4 for API Gateway
 /// (`execute-api`), with the stack's credentials: a call of the gateway's IAM role.
 pub fn signed_get(url: &str) -> Vec<(String, String)> {
+    signed_get_with(url, "local")
+}
+
+/// As `signed_get`, with `secret` for the stack's access key id.
+pub fn signed_get_with(url: &str, secret: &str) -> Vec<(String, String)> {
     use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
     let identity =
-        aws_credential_types::Credentials::new("local", "local", None, None, "tests").into();
+        aws_credential_types::Credentials::new("local", secret, None, None, "tests").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")

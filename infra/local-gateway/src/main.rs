@@ -19,6 +19,7 @@ mod hosts;
 mod mailbox;
 mod queues;
 mod routes;
+mod sigv4;
 mod stack;
 
 use axum::extract::{ConnectInfo, Request};

@@ -24,19 +24,9 @@ pub struct Route {
 
 impl Route {
     /// Whether API Gateway lets `request` reach the function: on an `AWS_IAM` route, only
-    /// a Signature Version 4 request of the stack's credentials (`AWS_ACCESS_KEY_ID`).
-    /// The signature itself is not recomputed locally.
-    pub fn admits(&self, request: &Request<Body>) -> bool {
-        if self.authorizer.as_deref() != Some("AWS_IAM") {
-            return true;
-        }
-        let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
-        request
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("AWS4-HMAC-SHA256 Credential="))
-            .is_some_and(|rest| !key.is_empty() && rest.starts_with(&format!("{key}/")))
+    /// a request signed with the stack's credentials (`sigv4`).
+    pub fn admits<B>(&self, request: &Request<B>) -> bool {
+        self.authorizer.as_deref() != Some("AWS_IAM") || crate::sigv4::verifies(request)
     }
 }
 
