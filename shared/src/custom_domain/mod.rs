@@ -33,23 +33,9 @@ pub const PENDING_FOR: Duration = Duration::hours(48);
 /// A verified domain whose records stay gone this long is released.
 pub const FAILED_FOR: Duration = Duration::days(7);
 
-pub const PENDING: &str = "pending";
-pub const VERIFIED: &str = "verified";
-/// Verified; its certificate is not issued yet (or left `ISSUED`).
-pub const CERTIFICATE_PENDING: &str = "certificate_pending";
-/// Served: the certificate is issued and API Gateway maps the name to the API.
-pub const ACTIVE: &str = "active";
-pub const FAILED: &str = "failed";
-pub const EXPIRED: &str = "expired";
-/// Every status, in the order a domain goes through them.
-pub const STATUSES: [&str; 6] = [
-    PENDING,
-    VERIFIED,
-    CERTIFICATE_PENDING,
-    ACTIVE,
-    FAILED,
-    EXPIRED,
-];
+pub use crate::domain::hostname::{
+    ACTIVE, CERTIFICATE_PENDING, EXPIRED, FAILED, PENDING, STATUSES, VERIFIED,
+};
 
 /// ACM's status of an issued certificate, and of one waiting for its DNS validation.
 pub const ISSUED: &str = "ISSUED";

@@ -10,6 +10,25 @@ use std::net::IpAddr;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CustomDomain(String);
 
+/// Where a custom domain stands: not proven yet.
+pub const PENDING: &str = "pending";
+pub const VERIFIED: &str = "verified";
+/// Verified; its certificate is not issued yet (or left `ISSUED`).
+pub const CERTIFICATE_PENDING: &str = "certificate_pending";
+/// Served: the certificate is issued and API Gateway maps the name to the API.
+pub const ACTIVE: &str = "active";
+pub const FAILED: &str = "failed";
+pub const EXPIRED: &str = "expired";
+/// Every status, in the order a domain goes through them.
+pub const STATUSES: [&str; 6] = [
+    PENDING,
+    VERIFIED,
+    CERTIFICATE_PENDING,
+    ACTIVE,
+    FAILED,
+    EXPIRED,
+];
+
 /// Where custom domains may not point into (`Config::reserved`).
 pub struct Reserved<'a> {
     /// `PLATFORM_DOMAIN`: the zone of the orgs' own host names.

@@ -225,7 +225,7 @@ pub fn invitation_status() -> Object {
 pub fn custom_domain_status() -> Object {
     one_of(
         "`pending` (DNS not proven yet), `verified`, `certificate_pending`, `active` (served), `failed` (records gone; released after 7 days) or `expired`.",
-        &crate::custom_domain::STATUSES,
+        &super::hostname::STATUSES,
     )
 }
 
