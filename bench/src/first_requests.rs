@@ -6,10 +6,13 @@
 //! Each case is compared with the baseline that does what it must do at least: a request
 //! that reads the table with `hello-dynamodb`, one that does not with the hello-world. A
 //! request that does more than one read (or hashes a PIN) has that extra work's warm cost
-//! added to the baseline (`allowed_ms`): what it costs beyond that is start-up.
+//! added to the baseline (`allowed_ms`): what it costs beyond that is start-up. Warm, one
+//! process per case answers the request `BENCH_WARM` times (1,000): its p50 and p99 next
+//! to the baseline's.
 
 use crate::cold_start::{self, median_ms};
 use crate::functions::{Fixture, BASELINE, PIN};
+use crate::warm;
 use crate::Launcher;
 use local_runtime::events::http_request;
 use serde_json::{json, Value};
@@ -62,9 +65,16 @@ fn cases(fixture: &Fixture) -> Vec<Case> {
     ]
 }
 
-/// `starts` fresh processes per case and per baseline, taking turns; the rows of
-/// `first_requests` in the bench's JSON.
-pub fn measure(launcher: &Launcher, bin: &Path, fixture: &Fixture, starts: usize) -> Vec<Value> {
+/// `starts` fresh processes per case and per baseline, taking turns, then `warm`
+/// answers of one process each (p50, p99); the rows of `first_requests` in the bench's
+/// JSON.
+pub fn measure(
+    launcher: &Launcher,
+    bin: &Path,
+    fixture: &Fixture,
+    starts: usize,
+    warm_answers: usize,
+) -> Vec<Value> {
     let cases = cases(fixture);
     let nothing = json!({ "Records": [] });
     let binaries: Vec<(std::path::PathBuf, &Value)> = [
@@ -78,19 +88,24 @@ pub fn measure(launcher: &Launcher, bin: &Path, fixture: &Fixture, starts: usize
     let samples = cold_start::measure(launcher, &pairs, starts);
     let first = |i: usize| median_ms(&samples[i].first_response);
     let warm = |i: usize| median_ms(&samples[i].warm_response);
+    let steady: Vec<(f64, f64)> = pairs
+        .iter()
+        .map(|(binary, event)| warm::percentiles(launcher, binary, event, warm_answers))
+        .collect();
     let baselines = [
-        (BASELINE, first(0), warm(0)),
-        (HELLO_DYNAMODB, first(1), warm(1)),
+        (BASELINE, first(0), warm(0), steady[0]),
+        (HELLO_DYNAMODB, first(1), warm(1), steady[1]),
     ];
     let mut rows: Vec<Value> = baselines
         .iter()
-        .map(|(name, first, warm)| {
-            json!({ "function": name, "case": "baseline", "median_ms": first, "warm_ms": warm })
+        .map(|(name, first, warm, (p50, p99))| {
+            json!({ "function": name, "case": "baseline", "median_ms": first, "warm_ms": warm,
+                    "warm_p50_ms": p50, "warm_p99_ms": p99 })
         })
         .collect();
     for (i, case) in cases.iter().enumerate() {
-        let (baseline, base_first, base_warm) = baselines[usize::from(case.reads)];
-        let (first, warm) = (first(i + 2), warm(i + 2));
+        let (baseline, base_first, base_warm, (base_p50, _)) = baselines[usize::from(case.reads)];
+        let (first, warm, (p50, p99)) = (first(i + 2), warm(i + 2), steady[i + 2]);
         // The case's own work beyond the baseline's, as it costs warm.
         let extra_ms = (warm - base_warm).max(0.0);
         let allowed_ms = base_first + extra_ms;
@@ -106,6 +121,9 @@ pub fn measure(launcher: &Launcher, bin: &Path, fixture: &Fixture, starts: usize
             "allowed_ms": TARGET * allowed_ms,
             "adjusted_ratio": first / allowed_ms,
             "meets_target": first / allowed_ms <= TARGET,
+            "warm_p50_ms": p50,
+            "warm_p99_ms": p99,
+            "warm_p50_ratio": p50 / base_p50,
         }));
     }
     rows

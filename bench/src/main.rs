@@ -19,7 +19,8 @@
 //! 10. the cold start of real first requests (an authenticated read, a PIN-gated delete,
 //!     the settings page) next to the hello-world and `hello-dynamodb`, one `GetItem` with
 //!     aws-config's defaults (`first_requests`; `BENCH_ONLY=first-requests` runs it alone
-//!     and writes `target/bench/first-requests.json`).
+//!     and writes `target/bench/first-requests.json`), and the p50/p99 of `BENCH_WARM`
+//!     (default 1,000) warm answers to each of them by one process.
 //!
 //! Prints Markdown tables and writes them with the raw figures under `target/bench/`.
 
@@ -35,6 +36,7 @@ mod report;
 mod round_trips;
 mod setup;
 mod usage;
+mod warm;
 
 use cold_start::median_ms;
 use functions::BASELINE;
@@ -142,6 +144,7 @@ fn main() {
     let out = target.join("bench");
     std::fs::create_dir_all(&out).expect("target/bench");
     let (starts, invocations) = (count("BENCH_STARTS", 20), count("BENCH_INVOCATIONS", 1000));
+    let warm_answers = count("BENCH_WARM", 1000);
     let template = std::fs::read_to_string(root.join("template.yaml")).expect("template.yaml");
 
     eprintln!("bench: starting the local stack");
@@ -163,8 +166,9 @@ fn main() {
     if std::env::var("BENCH_ONLY").as_deref() == Ok("first-requests") {
         eprintln!("bench: real first requests ({starts} each, taking turns)");
         let fixture = setup::fixture(&launcher, &bin);
-        let rows = first_requests::measure(&launcher, &bin, &fixture, starts);
+        let rows = first_requests::measure(&launcher, &bin, &fixture, starts, warm_answers);
         let report = json!({
+            "warm_answers": warm_answers,
             "measured_at": chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             "machine": machine(),
             "profile": profile(&root),
@@ -233,7 +237,7 @@ fn main() {
         .collect();
 
     eprintln!("bench: real first requests ({starts} each, taking turns)");
-    let first_requests = first_requests::measure(&launcher, &bin, &fixture, starts);
+    let first_requests = first_requests::measure(&launcher, &bin, &fixture, starts, warm_answers);
 
     let deliveries = count("BENCH_DELIVERIES", 1000);
     eprintln!("bench: webhook delivery throughput ({deliveries} deliveries, then 200 slower)");
@@ -288,6 +292,7 @@ fn main() {
         "machine": machine(),
         "profile": profile(&root),
         "starts": starts,
+        "warm_answers": warm_answers,
         "invocations": invocations,
         "baseline": row(0),
         "functions": (1..names.len()).map(row).collect::<Vec<_>>(),

@@ -132,6 +132,36 @@ pub fn first_requests(report: &Value) -> String {
         report["starts"],
         crate::first_requests::TARGET,
     );
+    let _ = writeln!(
+        out,
+        "\n| function | warm request | p50 ms | p99 ms | baseline | × baseline p50 |\n|---|---|---|---|---|---|"
+    );
+    for row in report["first_requests"].as_array().into_iter().flatten() {
+        let baseline = row["case"] == "baseline";
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            row["function"].as_str().unwrap_or(""),
+            if baseline {
+                "(baseline)"
+            } else {
+                row["case"].as_str().unwrap_or("")
+            },
+            f2(&row["warm_p50_ms"]),
+            f2(&row["warm_p99_ms"]),
+            row["baseline"].as_str().unwrap_or("–"),
+            if baseline {
+                "1.00".to_owned()
+            } else {
+                f2(&row["warm_p50_ratio"])
+            },
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nWarm: {} answers of one process each, submission → answer, after one unrecorded answer.",
+        report["warm_answers"],
+    );
     out
 }
 

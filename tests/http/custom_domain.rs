@@ -4,7 +4,9 @@
 //! per name, released by removal, replacement or expiry (48 h, time the test moves);
 //! IDNA input, every bad input, the Free plan, and roles. Once verified, the domain worker
 //! gets the name its ACM certificate and API Gateway domain name in the emulator, and
-//! releases them when the domain goes (removed, replaced, org deleted).
+//! releases them when the domain goes (removed, replaced, org deleted); each change of
+//! status is a `custom_domain.status_changed` event; at the stack's quota a new domain is
+//! refused (409 `domain_quota`) until a slot is released.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use plexmcp_tests::dns::dns;
@@ -47,6 +49,21 @@ async fn verify(api: &Api, org: &OrgFixture) -> Value {
     .await
     .expect(200)
     .body
+}
+
+/// Verify, refused with 409 `code`: the record as the refusal left it.
+async fn verify_refused(api: &Api, org: &OrgFixture, code: &str) -> Value {
+    api.post(
+        &org.path("/custom-domain/verify"),
+        Some(&org.admin.token),
+        json!({}),
+    )
+    .await
+    .problem(409, code);
+    api.get(&org.path("/custom-domain"), &org.viewer.token)
+        .await
+        .expect(200)
+        .body
 }
 
 /// The org's custom-domain audit entries, newest first: (action, actor type).
@@ -186,18 +203,7 @@ async fn only_proof_claims_a_name_and_a_claim_without_it_blocks_nobody() {
     // Even with its token published too, the name is the org's that proved it first; the
     // loser's domain stays pending with the reason, and expires as any unproven one.
     dns().publish(&first, &[&squatted]);
-    api.post(
-        &squatter.path("/custom-domain/verify"),
-        Some(&squatter.admin.token),
-        json!({}),
-    )
-    .await
-    .problem(409, "domain_taken");
-    let lost = api
-        .get(&squatter.path("/custom-domain"), &squatter.viewer.token)
-        .await
-        .expect(200)
-        .body;
+    let lost = verify_refused(&api, &squatter, "domain_taken").await;
     assert_eq!(lost["status"], "pending");
     assert_eq!(
         lost["reason"],
@@ -454,18 +460,7 @@ async fn at_the_quota_a_new_domain_is_refused_until_a_slot_is_released() {
         .problem(404, "not_found");
     // The domain set before proves its name, but takes no slot: it stays pending, saying why.
     publish(&waiting_answer);
-    api.post(
-        &waiting.path("/custom-domain/verify"),
-        Some(&waiting.admin.token),
-        json!({}),
-    )
-    .await
-    .problem(409, "domain_quota");
-    let read = api
-        .get(&waiting.path("/custom-domain"), &waiting.admin.token)
-        .await
-        .expect(200)
-        .body;
+    let read = verify_refused(&api, &waiting, "domain_quota").await;
     assert_eq!(read["status"], "pending");
     assert!(read["reason"].as_str().unwrap().contains("quota"), "{read}");
     assert_eq!(slots_held(stack).await, 2);
