@@ -1,6 +1,6 @@
 //! Cold start: a fresh process per sample, its first event already waiting at the Runtime
 //! API; timed from spawning the process to its first answer arriving. The same process
-//! then answers the same event `WARM_ANSWERS` times more, each timed from its submission
+//! then answers the same event (or a fresh one of the same kind) `WARM_ANSWERS` times more, each timed from its submission
 //! to its answer, which shows how much of the first answer is the event's own work (for
 //! the sweeper, whose every run queries the emulator, nearly all of it). The functions
 //! and the baseline take turns, so that a noisy moment hits them alike.
@@ -33,17 +33,22 @@ fn answered(binary: &Path, runtime: &RuntimeApi, event: &Value) -> Instant {
     answer.at
 }
 
-fn once(launcher: &Launcher, binary: &Path, event: &Value) -> (Duration, Duration, Duration) {
+/// What a sample sends: the same event each time, or a fresh one (a worker's job is
+/// consumed by its answer).
+pub type Events<'a> = &'a dyn Fn() -> Value;
+
+fn once(launcher: &Launcher, binary: &Path, event: Events) -> (Duration, Duration, Duration) {
     let runtime = RuntimeApi::start();
     let process = launcher.start(binary, &runtime);
-    let first = answered(binary, &runtime, event) - process.started;
+    let first = answered(binary, &runtime, &event()) - process.started;
     let polled = runtime
         .first_poll()
         .expect("the function polled before answering");
     let mut warm: Vec<Duration> = (0..WARM_ANSWERS)
         .map(|_| {
+            let event = event();
             let submitted = Instant::now();
-            answered(binary, &runtime, event) - submitted
+            answered(binary, &runtime, &event) - submitted
         })
         .collect();
     warm.sort();
@@ -52,7 +57,7 @@ fn once(launcher: &Launcher, binary: &Path, event: &Value) -> (Duration, Duratio
 
 /// `starts` samples of each `(binary, first event)`, after one unrecorded start each
 /// (which reads the binary into the page cache).
-pub fn measure(launcher: &Launcher, binaries: &[(&Path, &Value)], starts: usize) -> Vec<Samples> {
+pub fn measure(launcher: &Launcher, binaries: &[(&Path, Events)], starts: usize) -> Vec<Samples> {
     let mut samples: Vec<Samples> = binaries.iter().map(|_| Samples::default()).collect();
     for (binary, event) in binaries {
         once(launcher, binary, event);

@@ -70,14 +70,14 @@ fn message_id(run: &str, n: usize) -> String {
     format!("msg_{run}{n:012}")
 }
 
-pub fn measure(
+/// An endpoint of the fixture's org for `mcp.updated`, delivering to `url`: its id and
+/// secret (created through the organization function).
+fn endpoint(
     launcher: &Launcher,
     bin: &Path,
     fixture: &Fixture,
-    deliveries: usize,
-    latency: Duration,
-) -> Throughput {
-    let (url, received) = receiver(latency);
+    url: &str,
+) -> (String, WebhookSecret) {
     let runtime = RuntimeApi::start();
     let _organization = launcher.start(&bin.join("organization"), &runtime);
     let endpoint = json!({ "url": url, "events": ["mcp.updated"], "description": "bench" });
@@ -91,24 +91,67 @@ pub fn measure(
         ),
         201,
     );
-    let endpoint_id = endpoint["id"].as_str().expect("endpoint id").to_owned();
     let secret = WebhookSecret::parse(endpoint["secret"].as_str().expect("secret"))
         .expect("a whsec_ secret");
+    (
+        endpoint["id"].as_str().expect("endpoint id").to_owned(),
+        secret,
+    )
+}
 
+/// The delivery job of message `n` of `run` to `endpoint_id`, as an SQS record.
+fn job(fixture: &Fixture, endpoint_id: &str, run: &str, n: usize) -> Value {
+    let job = json!({
+        "org_id": fixture.org_id, "endpoint_id": endpoint_id,
+        "message_id": message_id(run, n), "event": "mcp.updated",
+        "payload": payload(fixture, n), "attempt": 1
+    });
+    sqs_record(&format!("m-{n}"), &job.to_string())
+}
+
+/// `msg_` and 26 symbols, unlike any earlier run's.
+fn new_run() -> String {
+    format!("{:014}", chrono::Utc::now().timestamp_millis())
+}
+
+/// Batches of one new job each (a delivered message is not sent again), to an endpoint
+/// whose receiver answers at once: a delivery worker's first real message.
+pub fn one_job_at_a_time(
+    launcher: &Launcher,
+    bin: &Path,
+    fixture: &Fixture,
+) -> Box<dyn Fn() -> Value> {
+    let (url, received) = receiver(Duration::ZERO);
+    let (endpoint_id, _) = endpoint(launcher, bin, fixture, &url);
+    let (run, fixture) = (new_run(), fixture.clone());
+    let sent = AtomicUsize::new(0);
+    Box::new(move || {
+        // Each job is asked for once the one before was answered: it has arrived.
+        let n = sent.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(
+            received.load(Ordering::Relaxed),
+            n,
+            "a delivery did not arrive"
+        );
+        json!({ "Records": [job(&fixture, &endpoint_id, &run, n)] })
+    })
+}
+
+pub fn measure(
+    launcher: &Launcher,
+    bin: &Path,
+    fixture: &Fixture,
+    deliveries: usize,
+    latency: Duration,
+) -> Throughput {
+    let (url, received) = receiver(latency);
+    let (endpoint_id, secret) = endpoint(launcher, bin, fixture, &url);
     let runtime = RuntimeApi::start();
     let _worker = launcher.start(&bin.join("webhook-delivery"), &runtime);
-    // `msg_` and 26 symbols, unlike any earlier run's.
-    let run = format!("{:014}", chrono::Utc::now().timestamp_millis());
+    let run = new_run();
     let batch = |first: usize| {
         let records: Vec<Value> = (first..first + BATCH)
-            .map(|n| {
-                let job = json!({
-                    "org_id": fixture.org_id, "endpoint_id": endpoint_id,
-                    "message_id": message_id(&run, n), "event": "mcp.updated",
-                    "payload": payload(fixture, n), "attempt": 1
-                });
-                sqs_record(&format!("m-{n}"), &job.to_string())
-            })
+            .map(|n| job(fixture, &endpoint_id, &run, n))
             .collect();
         json!({ "Records": records })
     };

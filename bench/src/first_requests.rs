@@ -1,5 +1,6 @@
 //! Cold start of a real first request: a fresh process whose first event is what a user
-//! sends (an authenticated read, a PIN-gated delete, the settings page), against the local
+//! sends (an authenticated read, a PIN-gated delete, the settings page) or a worker's
+//! first real job (a webhook delivery to a receiver on loopback), against the local
 //! stack, taking turns with two baselines built with the same profile — the hello-world
 //! (no AWS call) and `hello-dynamodb` (aws-config's defaults and one `GetItem`).
 //!
@@ -10,7 +11,8 @@
 //! process per case answers the request `BENCH_WARM` times (1,000): its p50 and p99 next
 //! to the baseline's.
 
-use crate::cold_start::{self, median_ms};
+use crate::cold_start::{self, median_ms, Events};
+use crate::delivery;
 use crate::functions::{Fixture, BASELINE, PIN};
 use crate::warm;
 use crate::Launcher;
@@ -26,12 +28,17 @@ pub const TARGET: f64 = 1.2;
 struct Case {
     function: &'static str,
     case: &'static str,
-    event: Value,
+    /// Its event: the same request each time, or a fresh job (a worker's is consumed).
+    event: Box<dyn Fn() -> Value>,
     /// Whether it reads the table (compared with `hello-dynamodb`, else the hello-world).
     reads: bool,
 }
 
-fn cases(fixture: &Fixture) -> Vec<Case> {
+fn same(event: Value) -> Box<dyn Fn() -> Value> {
+    Box::new(move || event.clone())
+}
+
+fn cases(fixture: &Fixture, delivery: Box<dyn Fn() -> Value>) -> Vec<Case> {
     let token = Some(fixture.token.as_str());
     let org = format!("/v1/orgs/{}", fixture.slug);
     let unknown = shared::ids::McpId::generate();
@@ -41,26 +48,32 @@ fn cases(fixture: &Fixture) -> Vec<Case> {
         Case {
             function: "identity",
             case: "GET /v1/me (session) → 200",
-            event: http_request("GET", "/v1/me", token, None),
+            event: same(http_request("GET", "/v1/me", token, None)),
             reads: true,
         },
         Case {
             function: "organization",
             case: "GET /v1/orgs/{slug} (session) → 200",
-            event: http_request("GET", &org, token, None),
+            event: same(http_request("GET", &org, token, None)),
             reads: true,
         },
         Case {
             function: "organization",
             case: "DELETE an unknown MCP with the PIN → 404 (argon2)",
-            event: gated,
+            event: same(gated),
             reads: true,
         },
         Case {
             function: "platform",
             case: "GET /settings → 200 (HTML)",
-            event: http_request("GET", "/settings", None, None),
+            event: same(http_request("GET", "/settings", None, None)),
             reads: false,
+        },
+        Case {
+            function: "webhook-delivery",
+            case: "one job delivered to a receiver on loopback (reads, POST, log write)",
+            event: delivery,
+            reads: true,
         },
     ]
 }
@@ -75,16 +88,20 @@ pub fn measure(
     starts: usize,
     warm_answers: usize,
 ) -> Vec<Value> {
-    let cases = cases(fixture);
-    let nothing = json!({ "Records": [] });
-    let binaries: Vec<(std::path::PathBuf, &Value)> = [
-        (bin.join(BASELINE), &nothing),
-        (bin.join(HELLO_DYNAMODB), &nothing),
+    let cases = cases(fixture, delivery::one_job_at_a_time(launcher, bin, fixture));
+    let nothing = same(json!({ "Records": [] }));
+    let binaries: Vec<(std::path::PathBuf, Events)> = [
+        (bin.join(BASELINE), nothing.as_ref()),
+        (bin.join(HELLO_DYNAMODB), nothing.as_ref()),
     ]
     .into_iter()
-    .chain(cases.iter().map(|c| (bin.join(c.function), &c.event)))
+    .chain(
+        cases
+            .iter()
+            .map(|c| (bin.join(c.function), c.event.as_ref())),
+    )
     .collect();
-    let pairs: Vec<(&Path, &Value)> = binaries.iter().map(|(p, e)| (p.as_path(), *e)).collect();
+    let pairs: Vec<(&Path, Events)> = binaries.iter().map(|(p, e)| (p.as_path(), *e)).collect();
     let samples = cold_start::measure(launcher, &pairs, starts);
     let first = |i: usize| median_ms(&samples[i].first_response);
     let warm = |i: usize| median_ms(&samples[i].warm_response);

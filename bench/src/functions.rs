@@ -57,6 +57,7 @@ pub fn judged_on_init(function: &str) -> bool {
 }
 
 /// What a warm function serves, 1,000 times over: requests that touch the table.
+#[derive(Clone)]
 pub struct Fixture {
     pub token: String,
     pub email: String,

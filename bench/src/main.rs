@@ -188,10 +188,14 @@ fn main() {
         .collect();
     let paths: Vec<PathBuf> = names.iter().map(|n| bin.join(n)).collect();
     let events: Vec<(Value, &str)> = names.iter().map(|n| functions::cold_event(n)).collect();
-    let pairs: Vec<(&Path, &Value)> = paths
+    let same: Vec<Box<dyn Fn() -> Value>> = events
         .iter()
-        .zip(&events)
-        .map(|(p, (e, _))| (p.as_path(), e))
+        .map(|(e, _)| Box::new(move || e.clone()) as Box<dyn Fn() -> Value>)
+        .collect();
+    let pairs: Vec<(&Path, cold_start::Events)> = paths
+        .iter()
+        .zip(&same)
+        .map(|(p, e)| (p.as_path(), e.as_ref()))
         .collect();
     let cold = cold_start::measure(&launcher, &pairs, starts);
     let cold_json = |i: usize| {

@@ -2,19 +2,20 @@
 //! unrecorded answer); each is timed from its submission to its answer, and the p50 and
 //! p99 of them are the figures.
 
+use crate::cold_start::Events;
 use crate::Launcher;
 use local_runtime::{Outcome, RuntimeApi};
-use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The p50 and p99 (ms) of `n` warm answers of `binary` to `event`.
-pub fn percentiles(launcher: &Launcher, binary: &Path, event: &Value, n: usize) -> (f64, f64) {
+/// The p50 and p99 (ms) of `n` warm answers of `binary` to `event`s.
+pub fn percentiles(launcher: &Launcher, binary: &Path, event: Events, n: usize) -> (f64, f64) {
     let runtime = RuntimeApi::start();
     let _process = launcher.start(binary, &runtime);
     let answer = || {
+        let event = event();
         let submitted = Instant::now();
-        if let Outcome::Error(error) = runtime.invoke(event) {
+        if let Outcome::Error(error) = runtime.invoke(&event) {
             panic!("{}: an invocation failed: {error}", binary.display());
         }
         submitted.elapsed()
