@@ -27,8 +27,12 @@ pub struct ExportRun {
 }
 
 pub(crate) async fn dynamodb(stack: &LocalStack) -> aws_sdk_dynamodb::Client {
+    dynamodb_at(&stack.aws_endpoint).await
+}
+
+async fn dynamodb_at(endpoint: &str) -> aws_sdk_dynamodb::Client {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&stack.aws_endpoint)
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "local", "local", None, None, "bench",
@@ -137,20 +141,19 @@ async fn bare_query(db: &aws_sdk_dynamodb::Client, table: &str, org: &OrgId) -> 
     }
 }
 
-/// One export job, written as the organization function writes it (the org counts it as
-/// running), and the worker's run of it in a process of its own.
-async fn export(
-    launcher: &Launcher<'_>,
-    bin: &Path,
+/// An export job of `include`, written as the organization function writes it (the org
+/// counts it as running).
+async fn write_job(
     db: &aws_sdk_dynamodb::Client,
     table: &str,
     org: &OrgId,
     format: Format,
-) -> (f64, i64, u64) {
+    include: Vec<Category>,
+) -> ExportJob {
     let job = ExportJob::new(
         org,
         format,
-        vec![Category::Usage],
+        include,
         None,
         "usr_bench".into(),
         chrono::Utc::now(),
@@ -170,12 +173,52 @@ async fn export(
         .send()
         .await
         .expect("the org's count");
-    let message = serde_json::to_string(&ExportMessage::of(&job)).expect("JSON");
+    job
+}
+
+/// The SQS event of `job`'s message.
+fn job_event(job: &ExportJob) -> Value {
+    let message = serde_json::to_string(&ExportMessage::of(job)).expect("JSON");
+    json!({ "Records": [sqs_record("export", &message)] })
+}
+
+/// Jobs of a small export each (the fixture's org, every category, JSON): an export
+/// worker's first real message.
+pub fn one_small_export_at_a_time(stack: &LocalStack, fixture: &Fixture) -> Box<dyn Fn() -> Value> {
+    let endpoint = stack.aws_endpoint.clone();
+    let table = table_name(stack);
+    let org = OrgId::parse(&fixture.org_id).expect("the fixture's org id");
+    Box::new(move || {
+        crate::block_on(async {
+            let db = dynamodb_at(&endpoint).await;
+            let job = write_job(&db, &table, &org, Format::Json, Category::ALL.to_vec()).await;
+            job_event(&job)
+        })
+    })
+}
+
+fn table_name(stack: &LocalStack) -> String {
+    stack.stack_file["env"]["TABLE_NAME"]
+        .as_str()
+        .expect("TABLE_NAME")
+        .to_owned()
+}
+
+/// One export job and the worker's run of it in a process of its own.
+async fn export(
+    launcher: &Launcher<'_>,
+    bin: &Path,
+    db: &aws_sdk_dynamodb::Client,
+    table: &str,
+    org: &OrgId,
+    format: Format,
+) -> (f64, i64, u64) {
+    let job = write_job(db, table, org, format, vec![Category::Usage]).await;
     let runtime = RuntimeApi::start();
     let process = launcher.start(&bin.join("data-export"), &runtime);
     let started = Instant::now();
     // Up to the function's timeout in the template (900 s), not the usual 30 s.
-    let invocation = runtime.submit(&json!({ "Records": [sqs_record("export", &message)] }));
+    let invocation = runtime.submit(&job_event(&job));
     match runtime
         .wait_within(&invocation, std::time::Duration::from_secs(900))
         .outcome
@@ -222,10 +265,7 @@ pub fn measure(
     runtime.block_on(async {
         let client = reqwest::Client::new();
         let db = dynamodb(stack).await;
-        let table = stack.stack_file["env"]["TABLE_NAME"]
-            .as_str()
-            .expect("TABLE_NAME")
-            .to_owned();
+        let table = table_name(stack);
         let mut runs = Vec::new();
         for &rows in sizes {
             eprintln!("bench: export: seeding {rows} usage rows");

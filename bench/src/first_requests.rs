@@ -1,6 +1,6 @@
 //! Cold start of a real first request: a fresh process whose first event is what a user
 //! sends (an authenticated read, a PIN-gated delete, the settings page) or a worker's
-//! first real job (a webhook delivery to a receiver on loopback), against the local
+//! first real job (a webhook delivery to a receiver on loopback, a small export), against the local
 //! stack, taking turns with two baselines built with the same profile — the hello-world
 //! (no AWS call) and `hello-dynamodb` (aws-config's defaults and one `GetItem`).
 //!
@@ -12,10 +12,10 @@
 //! to the baseline's.
 
 use crate::cold_start::{self, median_ms, Events};
-use crate::delivery;
 use crate::functions::{Fixture, BASELINE, PIN};
 use crate::warm;
 use crate::Launcher;
+use crate::{delivery, export};
 use local_runtime::events::http_request;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -38,7 +38,13 @@ fn same(event: Value) -> Box<dyn Fn() -> Value> {
     Box::new(move || event.clone())
 }
 
-fn cases(fixture: &Fixture, delivery: Box<dyn Fn() -> Value>) -> Vec<Case> {
+/// The workers' first real jobs, each made afresh (a job is consumed).
+struct Jobs {
+    delivery: Box<dyn Fn() -> Value>,
+    export: Box<dyn Fn() -> Value>,
+}
+
+fn cases(fixture: &Fixture, jobs: Jobs) -> Vec<Case> {
     let token = Some(fixture.token.as_str());
     let org = format!("/v1/orgs/{}", fixture.slug);
     let unknown = shared::ids::McpId::generate();
@@ -72,7 +78,13 @@ fn cases(fixture: &Fixture, delivery: Box<dyn Fn() -> Value>) -> Vec<Case> {
         Case {
             function: "webhook-delivery",
             case: "one job delivered to a receiver on loopback (reads, POST, log write)",
-            event: delivery,
+            event: jobs.delivery,
+            reads: true,
+        },
+        Case {
+            function: "data-export",
+            case: "a small org's export, every category, JSON (queries, S3 put, job write)",
+            event: jobs.export,
             reads: true,
         },
     ]
@@ -88,7 +100,11 @@ pub fn measure(
     starts: usize,
     warm_answers: usize,
 ) -> Vec<Value> {
-    let cases = cases(fixture, delivery::one_job_at_a_time(launcher, bin, fixture));
+    let jobs = Jobs {
+        delivery: delivery::one_job_at_a_time(launcher, bin, fixture),
+        export: export::one_small_export_at_a_time(launcher.stack, fixture),
+    };
+    let cases = cases(fixture, jobs);
     let nothing = same(json!({ "Records": [] }));
     let binaries: Vec<(std::path::PathBuf, Events)> = [
         (bin.join(BASELINE), nothing.as_ref()),
