@@ -51,6 +51,17 @@ async fn verify(api: &Api, org: &OrgFixture) -> Value {
     .body
 }
 
+/// A new domain set by the org's admin, refused with 409 `code`.
+async fn put_refused(api: &Api, org: &OrgFixture, code: &str) {
+    api.put(
+        &org.path("/custom-domain"),
+        &org.admin.token,
+        json!({ "domain": new_domain() }),
+    )
+    .await
+    .problem(409, code);
+}
+
 /// Verify, refused with 409 `code`: the record as the refusal left it.
 async fn verify_refused(api: &Api, org: &OrgFixture, code: &str) -> Value {
     api.post(
@@ -222,13 +233,7 @@ async fn only_proof_claims_a_name_and_a_claim_without_it_blocks_nobody() {
     let again = put_domain(&api, &squatter, &domain).await;
     assert_eq!(again["txt_record"], squatted["txt_record"]);
     // A verified domain is not replaced by accident.
-    api.put(
-        &owner.path("/custom-domain"),
-        &owner.admin.token,
-        json!({ "domain": new_domain() }),
-    )
-    .await
-    .problem(409, "domain_verified");
+    put_refused(&api, &owner, "domain_verified").await;
 
     // Removing it releases the name: the next org to prove it has it.
     api.delete(&owner.path("/custom-domain"), &owner.admin.token)
@@ -448,13 +453,7 @@ async fn at_the_quota_a_new_domain_is_refused_until_a_slot_is_released() {
 
     // Full: a new domain is refused and nothing is written.
     let late = pro_org(&api).await;
-    api.put(
-        &late.path("/custom-domain"),
-        &late.admin.token,
-        json!({ "domain": new_domain() }),
-    )
-    .await
-    .problem(409, "domain_quota");
+    put_refused(&api, &late, "domain_quota").await;
     api.get(&late.path("/custom-domain"), &late.admin.token)
         .await
         .problem(404, "not_found");
@@ -471,13 +470,7 @@ async fn at_the_quota_a_new_domain_is_refused_until_a_slot_is_released() {
         .expect(204);
     assert_eq!(slots_held(stack).await, 1);
     assert_eq!(verify(&api, &waiting).await["status"], "verified");
-    api.put(
-        &late.path("/custom-domain"),
-        &late.admin.token,
-        json!({ "domain": new_domain() }),
-    )
-    .await
-    .problem(409, "domain_quota");
+    put_refused(&api, &late, "domain_quota").await;
     // An org deleted with its verified domain frees its slot too.
     holders[1].delete_org(&api).await;
     until_slots(stack, 1).await;
@@ -795,13 +788,7 @@ async fn a_verified_domain_gets_a_certificate_and_is_served_until_it_is_removed(
     );
 
     // A served domain is not replaced by accident; removed, its edge goes with it.
-    api.put(
-        &org.path("/custom-domain"),
-        &org.admin.token,
-        json!({ "domain": new_domain() }),
-    )
-    .await
-    .problem(409, "domain_verified");
+    put_refused(&api, &org, "domain_verified").await;
     remove_served(&api, &org).await;
     until_released(stack, &domain).await;
 }
