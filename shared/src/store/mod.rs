@@ -91,49 +91,59 @@ impl Table {
         Ok(out.item)
     }
 
-    /// Strongly consistent read of several items in one round trip per 100 keys (the
-    /// most a `BatchGetItem` takes), plus retries of the keys DynamoDB left unprocessed
-    /// under throttling, with backoff.
+    /// Strongly consistent read of several items in one round trip: one `BatchGetItem`
+    /// per 100 keys (the most it takes), side by side, plus retries of the keys DynamoDB
+    /// left unprocessed under throttling, with backoff.
     pub async fn get_many(&self, keys: &[Key]) -> Result<HashMap<Key, Item>, StoreError> {
+        let unique = unique(keys);
+        let chunks = futures_util::future::try_join_all(
+            unique
+                .chunks(BATCH_GET_MAX)
+                .map(|chunk| self.get_chunk(chunk)),
+        )
+        .await?;
+        Ok(chunks.into_iter().flatten().collect())
+    }
+
+    /// `get_many` of at most 100 keys.
+    async fn get_chunk(&self, chunk: &[Key]) -> Result<HashMap<Key, Item>, StoreError> {
         let mut found = HashMap::new();
-        for chunk in unique(keys).chunks(BATCH_GET_MAX) {
-            let mut pending: Vec<Item> = chunk.iter().map(Key::to_item).collect();
-            let mut retries = 0u32;
-            while !pending.is_empty() {
-                if retries > 0 {
-                    let millis = (10u64 << retries.min(6)).min(1_000);
-                    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-                }
-                if retries > 10 {
-                    return Err(StoreError::Aws(
-                        "BatchGetItem left keys unprocessed after 10 retries".into(),
-                    ));
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(pending))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Aws(e.to_string()))?;
-                let out = self
-                    .client()
-                    .batch_get_item()
-                    .request_items(&self.name, request)
-                    .send()
-                    .await?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.name))
-                    .unwrap_or_default()
-                {
-                    found.insert(Key::of(&item)?, item);
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.name))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-                retries += 1;
+        let mut pending: Vec<Item> = chunk.iter().map(Key::to_item).collect();
+        let mut retries = 0u32;
+        while !pending.is_empty() {
+            if retries > 0 {
+                let millis = (10u64 << retries.min(6)).min(1_000);
+                tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
             }
+            if retries > 10 {
+                return Err(StoreError::Aws(
+                    "BatchGetItem left keys unprocessed after 10 retries".into(),
+                ));
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Aws(e.to_string()))?;
+            let out = self
+                .client()
+                .batch_get_item()
+                .request_items(&self.name, request)
+                .send()
+                .await?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.name))
+                .unwrap_or_default()
+            {
+                found.insert(Key::of(&item)?, item);
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.name))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            retries += 1;
         }
         Ok(found)
     }
