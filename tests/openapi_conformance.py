@@ -233,6 +233,9 @@ call("PUT", f"{org}/mcps/{mcp['id']}/health", token, {"status": "degraded"}, exp
 key = call("POST", f"{org}/api-keys", token, {"name": "CI"}, expect=201, template=T + "/api-keys")
 call("GET", f"{org}/api-keys", token, expect=200, template=T + "/api-keys")
 call("POST", f"{org}/usage", key["key"], {"mcp_id": mcp["id"], "requests": 5, "tokens": 9}, expect=200, template=T + "/usage")
+records = [{"mcp_id": mcp["id"], "requests": 2, "tokens": 3}] * 3
+call("POST", f"{org}/usage/batch", key["key"], {"records": records}, expect=200, template=T + "/usage/batch")
+call("POST", f"{org}/usage/batch", key["key"], {"records": []}, expect=422, template=T + "/usage/batch")
 call("GET", f"{org}/usage?from=2026-01-01&to=2026-01-31", token, expect=200, template=T + "/usage")
 call("GET", f"{org}/usage?from=soon", token, expect=400, template=T + "/usage")
 call("GET", f"{org}/billing", token, expect=200, template=T + "/billing")

@@ -5,7 +5,7 @@ on purpose stays invalid.
 - `pin_confirmation` is the same PIN again;
 - a date range has `from` before `to` (and a usage range at most 366 days);
 - `slug` in a PATCH of the org may only repeat the current slug;
-- a usage record names one of the org's MCPs;
+- a usage record (or each of a batch) names one of the org's MCPs;
 - the password and the name typed to confirm are the account's and the org's (a wrong
   one is a 422 by design, and would hide what the tool is there to find);
 - an authenticator code is the current one of the secret the run last set up (pyotp, as
@@ -87,6 +87,10 @@ def _body(op, body):
         body["slug"] = os.environ["ST_SLUG"]
     if op == "record_usage" and isinstance(body.get("mcp_id"), str):
         body["mcp_id"] = os.environ["ST_USAGE_MCP_ID"]
+    if op == "record_usage_batch" and isinstance(body.get("records"), list):
+        for record in body["records"]:
+            if isinstance(record, dict) and isinstance(record.get("mcp_id"), str):
+                record["mcp_id"] = os.environ["ST_USAGE_MCP_ID"]
     if op in ("create_webhook", "update_webhook") and _valid_text(body.get("url"), 2048):
         if re.match(r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+(?:[/?][^#]*)?$", body["url"]):
             body["url"] = "http://127.0.0.1:9/hook"

@@ -44,6 +44,7 @@ macro_rules! each_route {
             api_keys::revoke;
             billing::get, billing::change_plan;
             usage::record, usage::report;
+            usage::record_batch;
             webhooks::event_types;
             webhooks::create, webhooks::list;
             webhooks::get, webhooks::update, webhooks::remove;

@@ -24,10 +24,13 @@ use shared::store::keys::USAGE_PREFIX;
 use shared::store::{put, s, Key, StoreError};
 use shared::usage::{add_to_month, month_total, UsageDay};
 use shared::{AppState, Error};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 pub const THRESHOLDS: [u64; 4] = [50, 75, 90, 100];
 const MAX_DAYS: i64 = 366;
+/// The most records one batch holds.
+const MAX_BATCH: usize = 100;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +46,25 @@ pub struct RecordUsage {
     tokens: u64,
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordUsageBatch {
+    /// 1 to 100 records; several of one MCP are added up.
+    #[schema(min_items = 1, max_items = 100)]
+    records: Vec<RecordUsage>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageBatchRecorded {
+    /// Records counted.
+    records: usize,
+    /// Their requests and tokens, added up.
+    requests: u64,
+    tokens: u64,
+    #[serde(flatten)]
+    counted: UsageRecorded,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct UsageRecorded {
     date: String,
@@ -51,7 +73,7 @@ pub struct UsageRecorded {
     month_requests: u64,
     /// Null when the plan is unlimited.
     monthly_request_limit: Option<u64>,
-    /// Thresholds (percent of the limit) this record crossed.
+    /// Thresholds (percent of the limit) this record (or batch) crossed.
     thresholds_crossed: Vec<u64>,
 }
 
@@ -97,41 +119,123 @@ pub async fn record(
     Json(body): Json<RecordUsage>,
 ) -> Result<axum::Json<UsageRecorded>, Error> {
     let mut v = Validator::default();
+    let mcp_id = checked(&mut v, "", &body);
+    let Some(mcp_id) = mcp_id.filter(|_| !v.has_errors()) else {
+        return Err(v.error());
+    };
+    let per_mcp = BTreeMap::from([(mcp_id, (body.requests, body.tokens))]);
+    count(&state, &credential, &client, &slug, per_mcp, |_| {
+        "mcp_id".into()
+    })
+    .await
+    .map(axum::Json)
+}
+
+/// Record usage of many MCPs at once, as a gateway that adds up its traffic sends it
+/// (members and up, typically an API key): 1 to 100 records, counted together — the
+/// records of one MCP are added to its day's counter in one write, and the batch to the
+/// month's in one — with the thresholds of the month's total announced once each, as for
+/// single records. A bad record (422, named by its index) counts none.
+#[utoipa::path(post, path = "/v1/orgs/{slug}/usage/batch", operation_id = "record_usage_batch", tag = "usage", security(("session" = []), ("api_key" = [])),
+    params(("slug" = String, Path)), request_body = RecordUsageBatch,
+    responses((status = 200, body = UsageBatchRecorded), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn record_batch(
+    State(state): State<AppState>,
+    credential: Credential,
+    client: ClientInfo,
+    Path(slug): Path<String>,
+    Json(body): Json<RecordUsageBatch>,
+) -> Result<axum::Json<UsageBatchRecorded>, Error> {
+    let mut v = Validator::default();
+    if !(1..=MAX_BATCH).contains(&body.records.len()) {
+        v.field::<()>(
+            "records",
+            Err(format!("must hold 1 to {MAX_BATCH} records")),
+        );
+        return Err(v.error());
+    }
+    let mut per_mcp: BTreeMap<McpId, (u64, u64)> = BTreeMap::new();
+    for (i, record) in body.records.iter().enumerate() {
+        if let Some(mcp_id) = checked(&mut v, &format!("records[{i}]."), record) {
+            let counts = per_mcp.entry(mcp_id).or_default();
+            *counts = (counts.0 + record.requests, counts.1 + record.tokens);
+        }
+    }
+    if v.has_errors() {
+        return Err(v.error());
+    }
+    let (requests, tokens) = per_mcp.values().fold((0, 0), |(r, t), (requests, tokens)| {
+        (r + requests, t + tokens)
+    });
+    // An MCP the org does not have is named by the first record of it.
+    let field = |unknown: &McpId| {
+        let at = body
+            .records
+            .iter()
+            .position(|r| r.mcp_id == unknown.as_str());
+        format!("records[{}].mcp_id", at.unwrap_or_default())
+    };
+    let counted = count(&state, &credential, &client, &slug, per_mcp, field).await?;
+    Ok(axum::Json(UsageBatchRecorded {
+        records: body.records.len(),
+        requests,
+        tokens,
+        counted,
+    }))
+}
+
+/// The MCP id of a valid record; its errors go to `v`, under `prefix`.
+fn checked(v: &mut Validator, prefix: &str, record: &RecordUsage) -> Option<McpId> {
     let mcp_id = v.field(
-        "mcp_id",
-        McpId::parse(&body.mcp_id).ok_or_else(|| "is not an MCP id".to_string()),
+        &format!("{prefix}mcp_id"),
+        McpId::parse(&record.mcp_id).ok_or_else(|| "is not an MCP id".to_string()),
     );
     v.field(
-        "requests",
-        if (1..=1_000_000).contains(&body.requests) {
+        &format!("{prefix}requests"),
+        if (1..=1_000_000).contains(&record.requests) {
             Ok(())
         } else {
             Err("must be 1 to 1,000,000".into())
         },
     );
     v.field(
-        "tokens",
-        if body.tokens <= 1_000_000_000 {
+        &format!("{prefix}tokens"),
+        if record.tokens <= 1_000_000_000 {
             Ok(())
         } else {
             Err("must be at most 1,000,000,000".into())
         },
     );
-    let Some(mcp_id) = mcp_id.filter(|_| !v.has_errors()) else {
-        return Err(v.error());
-    };
-    let wanted = mcp_id.clone();
-    let access = OrgAccess::load_with(&state, &credential, &slug, &[], |m, _| {
-        vec![Key::mcp(&m.org_id, wanted.as_str())]
+    mcp_id
+}
+
+/// Adds each MCP's requests and tokens to its counter of the day and their sum to the
+/// month's, side by side, then announces each threshold the month's total crossed. The
+/// caller must be allowed to contribute, and every MCP must be the org's (else 422 on
+/// the field `field` names for it).
+async fn count(
+    state: &AppState,
+    credential: &Credential,
+    client: &ClientInfo,
+    slug: &str,
+    per_mcp: BTreeMap<McpId, (u64, u64)>,
+    field: impl Fn(&McpId) -> String,
+) -> Result<UsageRecorded, Error> {
+    let access = OrgAccess::load_with(state, credential, slug, &[], |m, _| {
+        per_mcp
+            .keys()
+            .map(|mcp| Key::mcp(&m.org_id, mcp.as_str()))
+            .collect()
     })
     .await?;
     access.require(Permission::Contribute)?;
-    if !access
-        .items
-        .contains_key(&Key::mcp(&access.org.id, mcp_id.as_str()))
+    let org_id = &access.org.id;
+    if let Some(unknown) = per_mcp
+        .keys()
+        .find(|mcp| !access.items.contains_key(&Key::mcp(org_id, mcp.as_str())))
     {
         return Err(Error::invalid(
-            "mcp_id",
+            &field(unknown),
             "no MCP of this organization has this id",
         ));
     }
@@ -140,23 +244,28 @@ pub async fn record(
         now.format("%Y-%m-%d").to_string(),
         now.format("%Y-%m").to_string(),
     );
-    let org_id = &access.org.id;
-    let (day_result, month_result) = tokio::join!(
+    let requests: u64 = per_mcp.values().map(|(requests, _)| requests).sum();
+    let days = futures_util::future::join_all(per_mcp.iter().map(|(mcp, (requests, tokens))| {
         UsageDay::add(
             &state.table,
             org_id,
             &date,
-            mcp_id.as_str(),
-            body.requests,
-            body.tokens
+            mcp.as_str(),
+            *requests,
+            *tokens,
         )
-        .send(),
-        add_to_month(&state.table, org_id, &month, body.requests).send(),
+        .send()
+    }));
+    let (days, month_result) = tokio::join!(
+        days,
+        add_to_month(&state.table, org_id, &month, requests).send(),
     );
-    day_result.map_err(StoreError::from)?;
+    for day in days {
+        day.map_err(StoreError::from)?;
+    }
     let after = month_total(&month_result.map_err(StoreError::from)?)
         .ok_or_else(|| Error::Internal("the month counter returned no total".into()))?;
-    let before = after.saturating_sub(body.requests);
+    let before = after.saturating_sub(requests);
     let limit = monthly_request_limit(&access.org.plan);
     // Each threshold crossed, with the limit it is a share of.
     let crossed: Vec<(u64, u64)> = match limit {
@@ -184,7 +293,7 @@ pub async fn record(
                 "usage.threshold_reached",
                 Category::Billing,
                 Target::new("organization", &access.org.id),
-                &client,
+                client,
             )
             .details(data.json())
             .write_named(
@@ -192,7 +301,7 @@ pub async fn record(
                 put(&state.table, marker, "attribute_not_exists(pk)")?,
             )
             .emit(Event::of(&access.org.id, &data, now))
-            .commit(&state)
+            .commit(state)
             .await;
         match emitted {
             // Already emitted this month.
@@ -200,13 +309,13 @@ pub async fn record(
             Err(other) => return Err(other.into()),
         }
     }
-    Ok(axum::Json(UsageRecorded {
+    Ok(UsageRecorded {
         date,
         month,
         month_requests: after,
         monthly_request_limit: limit,
         thresholds_crossed: crossed.into_iter().map(|(pct, _)| pct).collect(),
-    }))
+    })
 }
 
 /// A day of the query: `YYYY-MM-DD` between 2000 and 2100, so that no date arithmetic
