@@ -9,13 +9,15 @@
 //! 5. one argon2id password and PIN verification, and what it means at the template's
 //!    memory sizes (Lambda gives 1 vCPU at 1,769 MB),
 //! 6. webhook deliveries per second of the delivery worker against a loopback receiver,
-//!    next to a bare reqwest loop (`BENCH_DELIVERIES`, default 1,000),
+//!    next to a bare reqwest loop and to the worker's floor, a loop doing the same reads,
+//!    POSTs and log write per batch (`BENCH_DELIVERIES`, default 1,000),
 //! 7. the audit-log chain check's time and DynamoDB calls per 1,000 entries,
 //! 8. data exports of 10k and 100k usage rows: peak RSS and rows per second, next to a
 //!    bare paged Query of the same rows (`BENCH_EXPORT_ROWS`, default `10000,100000`),
-//! 9. concurrent usage records through the local stack, next to bare concurrent
-//!    `UpdateItem ADD`s on one item, and whether the totals are exact
-//!    (`BENCH_USAGE_RECORDS`, default 200),
+//! 9. usage records per second through the organization function, one record a POST and
+//!    100 a batch, next to their floor (the same DynamoDB calls, made by a loop), and
+//!    whether the totals are exact (`BENCH_USAGE_RECORDS` single records, default 500,
+//!    and ten times as many in batches),
 //! 10. the cold start of real first requests (an authenticated read, a PIN-gated delete,
 //!     the settings page) next to the hello-world and `hello-dynamodb`, one `GetItem` with
 //!     aws-config's defaults (`first_requests`; `BENCH_ONLY=first-requests` runs it alone
@@ -131,6 +133,57 @@ fn zip_bytes(target: &Path, binary: &str) -> u64 {
         .len()
 }
 
+/// Webhook deliveries a second: `BENCH_DELIVERIES` to a receiver that answers at once,
+/// then 200 to one that takes 50 ms.
+fn delivery_throughput(launcher: &Launcher, bin: &Path, fixture: &functions::Fixture) -> Value {
+    let deliveries = count("BENCH_DELIVERIES", 1000);
+    eprintln!("bench: webhook delivery throughput ({deliveries} deliveries, then 200 slower)");
+    let runs = [
+        delivery::measure(launcher, bin, fixture, deliveries, Duration::ZERO),
+        delivery::measure(launcher, bin, fixture, 200, Duration::from_millis(50)),
+    ];
+    runs.iter()
+        .map(|t| {
+            json!({
+                "receiver_ms": t.receiver_ms,
+                "deliveries": t.deliveries,
+                "batch": delivery::BATCH,
+                "worker_per_s": t.worker_per_s,
+                "bare_loop_per_s": t.bare_loop_per_s,
+                "ratio": t.worker_per_s / t.bare_loop_per_s,
+                "floor_per_s": t.floor_per_s,
+                "floor_ratio": t.worker_per_s / t.floor_per_s,
+            })
+        })
+        .collect()
+}
+
+/// Usage records a second, one a POST (`BENCH_USAGE_RECORDS`) and 100 a POST (ten times
+/// as many).
+fn usage_throughput(
+    launcher: &Launcher,
+    bin: &Path,
+    stack: &LocalStack,
+    fixture: &functions::Fixture,
+) -> Value {
+    let records = count("BENCH_USAGE_RECORDS", 500);
+    eprintln!("bench: {records} usage records one a POST, then ten times as many 100 a POST");
+    usage::measure(launcher, bin, stack, fixture, records)
+        .iter()
+        .map(|u| {
+            json!({
+                "way": u.way,
+                "records": u.records,
+                "calls_per_record": u.calls_per_record,
+                "per_s": u.function_per_s,
+                "floor_per_s": u.floor_per_s,
+                "ratio": u.function_per_s / u.floor_per_s,
+                "exact": u.exact,
+            })
+        })
+        .collect()
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let bin = std::env::current_exe()
@@ -178,6 +231,18 @@ fn main() {
         print!("{}", report::first_requests(&report));
         let json = serde_json::to_string_pretty(&report).expect("JSON");
         std::fs::write(out.join("first-requests.json"), json).expect("write first-requests.json");
+        return;
+    }
+
+    // `BENCH_ONLY=throughput`: webhook deliveries and usage records, each next to its
+    // floor, alone.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("throughput") {
+        let fixture = setup::fixture(&launcher, &bin);
+        let report = json!({
+            "webhook_delivery": delivery_throughput(&launcher, &bin, &fixture),
+            "usage_records": usage_throughput(&launcher, &bin, &stack, &fixture),
+        });
+        print!("{}", report::throughput(&report));
         return;
     }
 
@@ -243,12 +308,7 @@ fn main() {
     eprintln!("bench: real first requests ({starts} each, taking turns)");
     let first_requests = first_requests::measure(&launcher, &bin, &fixture, starts, warm_answers);
 
-    let deliveries = count("BENCH_DELIVERIES", 1000);
-    eprintln!("bench: webhook delivery throughput ({deliveries} deliveries, then 200 slower)");
-    let throughput = [
-        delivery::measure(&launcher, &bin, &fixture, deliveries, Duration::ZERO),
-        delivery::measure(&launcher, &bin, &fixture, 200, Duration::from_millis(50)),
-    ];
+    let webhook_delivery = delivery_throughput(&launcher, &bin, &fixture);
 
     let audit_entries = count("BENCH_AUDIT_ENTRIES", 1000);
     eprintln!("bench: audit-log verify ({audit_entries} entries)");
@@ -262,9 +322,7 @@ fn main() {
     eprintln!("bench: data export ({export_sizes:?} usage rows)");
     let exports = export::measure(&launcher, &bin, &stack, &fixture, &export_sizes);
 
-    let records = count("BENCH_USAGE_RECORDS", 200);
-    eprintln!("bench: {records} concurrent usage records");
-    let usage = usage::measure(&stack, &fixture, records);
+    let usage_records = usage_throughput(&launcher, &bin, &stack, &fixture);
 
     eprintln!("bench: DynamoDB round trips per route");
     let round_trips = round_trips::measure(&root, &stack.base_url, &out.join("round-trips.json"));
@@ -327,21 +385,8 @@ fn main() {
             "ratio": e.rows as f64 / e.seconds / e.bare_query_rows_per_s,
             "peak_rss_kib": e.peak_rss_kib,
         })).collect::<Vec<_>>(),
-        "usage_records": {
-            "records": usage.records,
-            "per_s": usage.records as f64 / usage.seconds,
-            "bare_update_item_per_s": usage.records as f64 / usage.bare_seconds,
-            "ratio": usage.bare_seconds / usage.seconds,
-            "exact": usage.exact,
-        },
-        "webhook_delivery": throughput.iter().map(|t| json!({
-            "receiver_ms": t.receiver_ms,
-            "deliveries": t.deliveries,
-            "batch": delivery::BATCH,
-            "worker_per_s": t.worker_per_s,
-            "bare_loop_per_s": t.bare_loop_per_s,
-            "ratio": t.worker_per_s / t.bare_loop_per_s,
-        })).collect::<Vec<_>>(),
+        "usage_records": usage_records,
+        "webhook_delivery": webhook_delivery,
     });
 
     let table = report::markdown(&report);

@@ -1,166 +1,257 @@
-//! Usage records against the local stack: `BENCH_USAGE_RECORDS` (default 200) concurrent
-//! `POST …/usage` with the org's API key, as a gateway would send them, next to the same
-//! number of bare concurrent `UpdateItem ADD`s on one item (the least a record costs: its
-//! monthly counter is one hot item). The totals must come out exact.
+//! Usage records, one after the other as one function instance takes them: the
+//! organization function's release binary answering `POST …/usage` (one record) and
+//! `POST …/usage/batch` (100 records of two MCPs) with an API key, next to its floor —
+//! the same DynamoDB calls, made by a loop with the same `shared` code: the key's
+//! pointer and the slug; the org, the key, its creator's membership and the MCPs; then
+//! each MCP's day counter and the month's, side by side. The floor counts on other days
+//! (2000-01), so the function's totals can be checked: they must come out exact.
 
 use crate::functions::Fixture;
-use aws_sdk_dynamodb::types::AttributeValue;
-use local_runtime::LocalStack;
+use crate::setup::call;
+use crate::Launcher;
+use local_runtime::events::http_request;
+use local_runtime::{LocalStack, RuntimeApi};
 use serde_json::{json, Value};
+use shared::api_keys::{ApiKeyPointer, ApiKeySecret};
+use shared::aws::LazyDynamoDb;
+use shared::ids::OrgId;
+use shared::store::{ItemExt, Key, Table};
+use shared::usage::{add_to_month, month_total, UsageDay};
+use std::path::Path;
 use std::time::Instant;
 
 pub struct UsageRun {
+    pub way: &'static str,
     pub records: usize,
-    pub seconds: f64,
-    pub bare_seconds: f64,
-    /// The day's and the month's totals equal what was sent, and the bare counter too.
+    /// DynamoDB calls a POST makes (its floor's), per record.
+    pub calls_per_record: f64,
+    pub function_per_s: f64,
+    pub floor_per_s: f64,
+    /// The day's and the month's counters hold what the function was sent.
     pub exact: bool,
 }
 
 const REQUESTS: u64 = 3;
 const TOKENS: u64 = 7;
+/// Records of a batch (the route's most), half of them to each MCP.
+const BATCH: usize = 100;
 
-/// One request through the local stack; it must answer `expect`.
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Option<&Value>,
-    expect: u16,
-) -> Value {
-    let mut request = http.request(method, url).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.expect("an answer");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, expect, "{body}");
-    body
+/// The org of the runs: its own, on a plan without a limit (no threshold event in the
+/// figures), two MCPs and an API key.
+struct UsageOrg {
+    slug: String,
+    org_id: OrgId,
+    mcps: [String; 2],
+    key: String,
 }
 
-pub fn measure(stack: &LocalStack, fixture: &Fixture, records: usize) -> UsageRun {
-    use reqwest::Method;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn usage_org(runtime: &RuntimeApi, fixture: &Fixture) -> UsageOrg {
+    let owner = Some(fixture.token.as_str());
+    let slug = format!("{}-usage", fixture.slug);
+    let org = json!({ "name": "Bench Usage", "slug": slug });
+    let org = call(
+        runtime,
+        http_request("POST", "/v1/orgs", owner, Some(&org)),
+        201,
+    );
+    let path = format!("/v1/orgs/{slug}");
+    let plan = json!({ "plan": "enterprise" });
+    let billing = http_request("PUT", &format!("{path}/billing"), owner, Some(&plan));
+    call(runtime, billing, 200);
+    let mcp = |name: &str| {
+        let mcp = json!({ "name": name, "url": format!("https://{name}.example.com") });
+        let mcp = http_request("POST", &format!("{path}/mcps"), owner, Some(&mcp));
+        call(runtime, mcp, 201)["id"].as_str().unwrap().to_owned()
+    };
+    let mcps = [mcp("weather"), mcp("search")];
+    let key = json!({ "name": "gateway" });
+    let key = http_request("POST", &format!("{path}/api-keys"), owner, Some(&key));
+    let key = call(runtime, key, 201)["key"].as_str().unwrap().to_owned();
+    UsageOrg {
+        org_id: OrgId::parse(org["id"].as_str().unwrap()).expect("an org id"),
+        slug,
+        mcps,
+        key,
+    }
+}
+
+/// The records of one POST of `way`: (path, body, requests per MCP).
+fn post(org: &UsageOrg, batch: bool) -> (String, Value, Vec<(&str, u64, u64)>) {
+    let path = format!("/v1/orgs/{}/usage", org.slug);
+    let record = |mcp: &str| json!({ "mcp_id": mcp, "requests": REQUESTS, "tokens": TOKENS });
+    if !batch {
+        let mcp = org.mcps[0].as_str();
+        return (path, record(mcp), vec![(mcp, REQUESTS, TOKENS)]);
+    }
+    let records: Vec<Value> = (0..BATCH).map(|n| record(&org.mcps[n % 2])).collect();
+    let half = (BATCH / 2) as u64;
+    let per_mcp = org
+        .mcps
+        .iter()
+        .map(|mcp| (mcp.as_str(), half * REQUESTS, half * TOKENS))
+        .collect();
+    (
+        format!("{path}/batch"),
+        json!({ "records": records }),
+        per_mcp,
+    )
+}
+
+/// What one POST must do, with the function's own code: the key's pointer and the slug;
+/// the org, the key, its creator's membership and the MCPs; the counters side by side.
+async fn floor(table: &Table, org: &UsageOrg, per_mcp: &[(&str, u64, u64)]) {
+    let secret = ApiKeySecret::parse(&org.key).expect("an API key");
+    let pointer_key = Key::api_key_pointer(&secret.hash());
+    let first = table
+        .get_many(&[pointer_key.clone(), Key::slug(&org.slug)])
+        .await
+        .expect("the pointer and the slug");
+    let pointer = ApiKeyPointer::from_item(&first[&pointer_key]).expect("a pointer");
+    let mut keys = vec![
+        Key::org(&pointer.org_id),
+        Key::api_key(&pointer.org_id, &pointer.key_id),
+    ];
+    keys.extend(
+        pointer
+            .created_by
+            .iter()
+            .map(|u| Key::member(&org.org_id, u)),
+    );
+    keys.extend(per_mcp.iter().map(|(mcp, ..)| Key::mcp(&org.org_id, mcp)));
+    let second = table.get_many(&keys).await.expect("the org and its MCPs");
+    assert_eq!(
+        second.len(),
+        keys.len(),
+        "every item the route reads is there"
+    );
+    // Other days than the function's: its totals stay what it was sent.
+    let (date, month) = ("2000-01-01", "2000-01");
+    let days = per_mcp.iter().map(|(mcp, requests, tokens)| {
+        UsageDay::add(table, &org.org_id, date, mcp, *requests, *tokens).send()
+    });
+    let requests = per_mcp.iter().map(|(_, requests, _)| requests).sum();
+    let (days, total) = tokio::join!(
+        futures::future::join_all(days),
+        add_to_month(table, &org.org_id, month, requests).send()
+    );
+    assert!(days.iter().all(Result::is_ok), "the day counters");
+    month_total(&total.expect("the month counter")).expect("a total");
+}
+
+/// `posts` records one after the other (batches of 100 with `batch`), through the
+/// function and through its floor taking turns, each warmed by one more of its own (a
+/// batch's concurrent writes open connections a record's do not).
+fn run(
+    runtime: &RuntimeApi,
+    table: &Table,
+    org: &UsageOrg,
+    batch: bool,
+    posts: usize,
+) -> (f64, f64) {
+    let (path, body, per_mcp) = post(org, batch);
+    let request = http_request("POST", &path, Some(&org.key), Some(&body));
+    // One runtime for the floor's calls: the client's connections live on it.
+    let floor_runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
-    runtime.block_on(async {
-        let http = reqwest::Client::new();
-        let slug = format!("{}-usage", fixture.slug);
-        let org = format!("{}/v1/orgs/{slug}", stack.base_url);
-        let owner = fixture.token.as_str();
-        // An org of its own on an unlimited plan: no threshold event in the figures.
-        let new_org = json!({ "name": "Bench Usage", "slug": slug });
-        let orgs = format!("{}/v1/orgs", stack.base_url);
-        call(&http, Method::POST, orgs, owner, Some(&new_org), 201).await;
-        let plan = json!({ "plan": "enterprise" });
-        call(
-            &http,
-            Method::PUT,
-            format!("{org}/billing"),
-            owner,
-            Some(&plan),
-            200,
-        )
-        .await;
-        let mcp = json!({ "name": "Bench", "url": "https://bench.example.com" });
-        let mcp = call(
-            &http,
-            Method::POST,
-            format!("{org}/mcps"),
-            owner,
-            Some(&mcp),
-            201,
-        )
-        .await;
-        let key = json!({ "name": "gateway" });
-        let key = call(
-            &http,
-            Method::POST,
-            format!("{org}/api-keys"),
-            owner,
-            Some(&key),
-            201,
-        )
-        .await;
-        let (mcp, key) = (mcp["id"].as_str().unwrap(), key["key"].as_str().unwrap());
-
-        let record = json!({ "mcp_id": mcp, "requests": REQUESTS, "tokens": TOKENS });
+    let (mut function, mut floor_s) = (0.0, 0.0);
+    for n in 0..=posts {
         let started = Instant::now();
-        let answers = futures::future::join_all((0..records).map(|_| {
-            call(
-                &http,
-                Method::POST,
-                format!("{org}/usage"),
-                key,
-                Some(&record),
-                200,
-            )
-        }))
-        .await;
-        let seconds = started.elapsed().as_secs_f64();
-        let mut month_requests: Vec<u64> = answers
-            .iter()
-            .map(|answer| answer["month_requests"].as_u64().unwrap())
-            .collect();
-        month_requests.sort_unstable();
-        let sent = records as u64 * REQUESTS;
-        let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
-        let report = format!("{org}/usage?from={day}&to={day}");
-        let report = call(&http, Method::GET, report, owner, None, 200).await;
-        let today = &report["items"][0];
-        // Each record saw the month's counter at a different value: ADD is atomic.
-        let every_count_once = month_requests
-            == (1..=records as u64)
-                .map(|n| n * REQUESTS)
-                .collect::<Vec<_>>();
-        let mut exact = every_count_once
-            && today["requests"] == json!(sent)
-            && today["tokens"] == json!(records as u64 * TOKENS);
-
-        let db = crate::export::dynamodb(stack).await;
-        let table = stack.stack_file["env"]["TABLE_NAME"]
-            .as_str()
-            .expect("TABLE_NAME");
-        let counter = [
-            (
-                "pk".to_owned(),
-                AttributeValue::S(format!("BENCH#USAGE#{slug}")),
-            ),
-            ("sk".to_owned(), AttributeValue::S("COUNTER".into())),
-        ];
-        let add = || {
-            db.update_item()
-                .table_name(table)
-                .set_key(Some(counter.clone().into()))
-                .update_expression("ADD requests :r")
-                .expression_attribute_values(":r", AttributeValue::N(REQUESTS.to_string()))
-                .send()
-        };
+        call(runtime, request.clone(), 200);
+        let answered = started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let bare = futures::future::join_all((0..records).map(|_| add())).await;
-        let bare_seconds = started.elapsed().as_secs_f64();
-        assert!(bare.iter().all(Result::is_ok), "bare UpdateItems answered");
-        let total = db
-            .get_item()
-            .table_name(table)
-            .set_key(Some(counter.clone().into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("the bare counter");
-        exact &= total
-            .item()
-            .and_then(|i| i.get("requests"))
-            .and_then(|v| v.as_n().ok())
-            == Some(&sent.to_string());
-        UsageRun {
-            records,
-            seconds,
-            bare_seconds,
-            exact,
+        floor_runtime.block_on(floor(table, org, &per_mcp));
+        if n > 0 {
+            function += answered;
+            floor_s += started.elapsed().as_secs_f64();
         }
-    })
+    }
+    (function, floor_s)
+}
+
+/// The org's counters of today (each MCP's day, the month) hold `expected` requests and
+/// tokens per MCP.
+fn counted(table: &Table, org: &UsageOrg, expected: &[(u64, u64); 2]) -> bool {
+    let now = chrono::Utc::now();
+    let (date, month) = (
+        now.format("%Y-%m-%d").to_string(),
+        now.format("%Y-%m").to_string(),
+    );
+    let mut keys: Vec<Key> = org
+        .mcps
+        .iter()
+        .map(|mcp| Key::usage_day(&org.org_id, &date, mcp))
+        .collect();
+    keys.push(Key::usage_month(&org.org_id, &month));
+    let items = crate::block_on(table.get_many(&keys)).expect("the counters");
+    // A counter never written holds zero.
+    let number = |key: &Key, name| items.get(key).and_then(|i| i.opt_num(name)).unwrap_or(0);
+    let days_exact = keys[..2].iter().zip(expected).all(|(key, (r, t))| {
+        number(key, "requests") == *r as i64 && number(key, "tokens") == *t as i64
+    });
+    let month_requests: u64 = expected.iter().map(|(r, _)| r).sum();
+    days_exact && number(&keys[2], "requests") == month_requests as i64
+}
+
+/// `records` single records, then ten times as many in batches of 100 (the batches are
+/// fast: as many POSTs would be too short a run to time).
+pub fn measure(
+    launcher: &Launcher,
+    bin: &Path,
+    stack: &LocalStack,
+    fixture: &Fixture,
+    records: usize,
+) -> Vec<UsageRun> {
+    let runtime = RuntimeApi::start();
+    let _organization = launcher.start(&bin.join("organization"), &runtime);
+    let org = usage_org(&runtime, fixture);
+    let client = crate::block_on(crate::export::dynamodb(stack));
+    let name = stack.stack_file["env"]["TABLE_NAME"]
+        .as_str()
+        .expect("TABLE_NAME");
+    let table = Table::new(LazyDynamoDb::built(client), name.to_owned());
+    let single = run(&runtime, &table, &org, false, records);
+    let single_requests = (records as u64 + 1) * REQUESTS;
+    let single_tokens = (records as u64 + 1) * TOKENS;
+    let single_exact = counted(&table, &org, &[(single_requests, single_tokens), (0, 0)]);
+
+    let batches = (records * 10).div_ceil(BATCH);
+    let batched = run(&runtime, &table, &org, true, batches);
+    let half = ((batches + 1) * BATCH / 2) as u64;
+    let expected = [
+        (
+            single_requests + half * REQUESTS,
+            single_tokens + half * TOKENS,
+        ),
+        (half * REQUESTS, half * TOKENS),
+    ];
+    let batch_exact = counted(&table, &org, &expected);
+
+    // Calls of the floor: two reads, then a write a counter.
+    let figures =
+        |way, records: usize, calls: f64, (function, floor): (f64, f64), exact| UsageRun {
+            way,
+            records,
+            calls_per_record: calls,
+            function_per_s: records as f64 / function,
+            floor_per_s: records as f64 / floor,
+            exact,
+        };
+    vec![
+        figures(
+            "POST /usage, one record",
+            records,
+            4.0,
+            single,
+            single_exact,
+        ),
+        figures(
+            "POST /usage/batch, 100 records of 2 MCPs",
+            batches * BATCH,
+            5.0 / BATCH as f64,
+            batched,
+            batch_exact,
+        ),
+    ]
 }
