@@ -57,8 +57,8 @@ enum DomainJob {
 }
 
 /// The Lambda handler: the checks of a batch side by side; only those the store or the
-/// queue failed are reported, to come back. Then the count of custom domains against the
-/// quota, for its alarm.
+/// queue failed are reported, to come back. Then, when there was a job, the count of
+/// custom domains against the quota, for its alarm.
 pub async fn handle(
     state: &AppState,
     edge: &Edge,
@@ -90,7 +90,9 @@ pub async fn handle(
         }
     })
     .await;
-    quota::report(&state.table, state.config.custom_domain_quota).await;
+    if concurrency > 0 {
+        quota::report(&state.table, state.config.custom_domain_quota).await;
+    }
     answer
 }
 
