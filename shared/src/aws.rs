@@ -1,5 +1,5 @@
-//! AWS clients, built once per process. `aws-config` honours `AWS_ENDPOINT_URL`, which is
-//! the only thing that points the same code at the local emulator.
+//! AWS clients, built once per process. `AWS_ENDPOINT_URL` is the only thing that points
+//! the same code at the local emulator.
 //!
 //! The SDK's HTTPS client trusts the roots AWS endpoints chain to (Amazon Trust Services
 //! and the Starfield root that cross-signs them, `aws_roots.pem`), compiled in, plus the
@@ -15,6 +15,7 @@
 //! the calls (what a request costs) are measured beside it.
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
@@ -262,17 +263,27 @@ fn https_client() -> SharedHttpClient {
 }
 
 impl Clients {
+    /// The SDK's configuration as Lambda gives it, built without `aws-config`'s loader:
+    /// the region and the role's credentials are environment variables there (and in the
+    /// local stack), so the provider chains the loader would build and consult (profile
+    /// files, SSO, web identity, container and instance metadata) have nothing to find,
+    /// and the clients' own defaults (retries, timeouts, sleep, time source, identity
+    /// cache, for the behavior version) are what the loader would set. `AWS_ENDPOINT_URL`
+    /// points every client at the local emulator.
     pub async fn from_env() -> Self {
-        // Lambda gives the region and the role's credentials as environment variables:
-        // naming their sources skips building the provider chains (profile files, SSO,
-        // web identity, container and instance metadata) at init.
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let mut sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
             .http_client(https_client())
-            .credentials_provider(EnvironmentVariableCredentialsProvider::new());
-        if let Some(region) = std::env::var_os("AWS_REGION").and_then(|r| r.into_string().ok()) {
-            loader = loader.region(aws_config::Region::new(region));
+            .credentials_provider(SharedCredentialsProvider::new(
+                EnvironmentVariableCredentialsProvider::new(),
+            ));
+        if let Some(region) = env_var("AWS_REGION").or_else(|| env_var("AWS_DEFAULT_REGION")) {
+            sdk = sdk.region(aws_config::Region::new(region));
         }
-        let sdk = loader.load().await;
+        if let Some(url) = env_var("AWS_ENDPOINT_URL") {
+            sdk = sdk.endpoint_url(url);
+        }
+        let sdk = sdk.build();
         let dynamodb_config = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(RoundTripCounter)
             .build();
@@ -282,4 +293,9 @@ impl Clients {
             sdk,
         }
     }
+}
+
+/// A variable that is set and not empty.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
 }
