@@ -57,9 +57,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
 }
 
-/// The API routes and the settings pages.
+/// The API routes and the settings pages, as this function serves them: without their
+/// OpenAPI description (built by `api` for the document, not at every cold start).
 pub fn routes() -> Router<AppState> {
-    api().split_for_parts().0.merge(settings::routes())
+    shared::served! { health; openapi_json }.merge(settings::routes())
 }
 
 pub fn router(state: AppState) -> Router {
