@@ -17,7 +17,6 @@ use local_runtime::events::{http_request, sqs_record};
 use local_runtime::http::{read_request, write_response, Response};
 use local_runtime::{Outcome, RuntimeApi};
 use serde_json::{json, Value};
-use shared::aws::LazyDynamoDb;
 use shared::ids::DeliveryId;
 use shared::store::item::time;
 use shared::store::{n, put, Key, Table};
@@ -264,12 +263,8 @@ pub fn measure(
         "every job was delivered once"
     );
 
+    let table = crate::setup::table(launcher.stack);
     let floor = crate::block_on(async {
-        let db = crate::export::dynamodb(launcher.stack).await;
-        let name = launcher.stack.stack_file["env"]["TABLE_NAME"]
-            .as_str()
-            .expect("TABLE_NAME");
-        let table = Table::new(LazyDynamoDb::built(db), name.to_owned());
         let client = reqwest::Client::new();
         let run = new_run();
         let batch = |first: usize| -> Vec<DeliveryJob> {

@@ -1,6 +1,7 @@
 //! Cold start of a real first request: a fresh process whose first event is what a user
 //! sends (an authenticated read, a PIN-gated delete, the settings page) or a worker's
-//! first real job (a webhook delivery to a receiver on loopback, a small export), against the local
+//! first real job (a webhook delivery to a receiver on loopback, a small export, a domain
+//! check asked of a DNS server on loopback), against the local
 //! stack, taking turns with two baselines built with the same profile — the hello-world
 //! (no AWS call) and `hello-dynamodb` (aws-config's defaults and one `GetItem`).
 //!
@@ -15,7 +16,7 @@ use crate::cold_start::{self, median_ms, Events};
 use crate::functions::{Fixture, BASELINE, PIN};
 use crate::warm;
 use crate::Launcher;
-use crate::{delivery, export};
+use crate::{delivery, domain_check, export};
 use local_runtime::events::http_request;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -42,6 +43,7 @@ fn same(event: Value) -> Box<dyn Fn() -> Value> {
 struct Jobs {
     delivery: Box<dyn Fn() -> Value>,
     export: Box<dyn Fn() -> Value>,
+    domain_check: Box<dyn Fn() -> Value>,
 }
 
 fn cases(fixture: &Fixture, jobs: Jobs) -> Vec<Case> {
@@ -87,6 +89,12 @@ fn cases(fixture: &Fixture, jobs: Jobs) -> Vec<Case> {
             event: jobs.export,
             reads: true,
         },
+        Case {
+            function: "domain-check",
+            case: "a pending domain checked (reads, DNS on loopback, check write, next queued)",
+            event: jobs.domain_check,
+            reads: true,
+        },
     ]
 }
 
@@ -103,6 +111,12 @@ pub fn measure(
     let jobs = Jobs {
         delivery: delivery::one_job_at_a_time(launcher, bin, fixture),
         export: export::one_small_export_at_a_time(launcher.stack, fixture),
+        domain_check: domain_check::one_check_at_a_time(
+            launcher,
+            bin,
+            &crate::setup::table(launcher.stack),
+            fixture,
+        ),
     };
     let cases = cases(fixture, jobs);
     let nothing = same(json!({ "Records": [] }));

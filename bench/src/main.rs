@@ -19,7 +19,8 @@
 //!    whether the totals are exact (`BENCH_USAGE_RECORDS` single records, default 500,
 //!    and ten times as many in batches),
 //! 10. the cold start of real first requests (an authenticated read, a PIN-gated delete,
-//!     the settings page) next to the hello-world and `hello-dynamodb`, one `GetItem` with
+//!     the settings page; a worker's first job: a delivery, an export, a domain check)
+//!     next to the hello-world and `hello-dynamodb`, one `GetItem` with
 //!     aws-config's defaults (`first_requests`; `BENCH_ONLY=first-requests` runs it alone
 //!     and writes `target/bench/first-requests.json`), and the p50/p99 of `BENCH_WARM`
 //!     (default 1,000) warm answers to each of them by one process.
@@ -30,6 +31,7 @@ mod argon2_cost;
 mod audit_verify;
 mod cold_start;
 mod delivery;
+mod domain_check;
 mod export;
 mod first_requests;
 mod functions;
@@ -201,18 +203,26 @@ fn main() {
     let template = std::fs::read_to_string(root.join("template.yaml")).expect("template.yaml");
 
     eprintln!("bench: starting the local stack");
+    // Custom-domain checks ask a DNS server on loopback, the bench's and the stack's.
+    let dns = domain_check::DnsServer::start(&root, &out);
     // Schedules every 10 minutes, not the tests' 2 seconds: the outbox sweep's index
     // queries read the whole table in the emulator, which the export rows make large.
     let stack = LocalStack::start_with(
         &root,
         &target.join("debug/local-gateway"),
         &out.join("stack"),
-        &[("LOCAL_SCHEDULE_SECONDS", "600")],
+        &[
+            ("LOCAL_SCHEDULE_SECONDS", "600"),
+            ("DNS_NAMESERVERS", &dns.address),
+        ],
     );
     let launcher = Launcher {
         stack: &stack,
         // The delivery throughput's receiver listens on loopback.
-        extra: vec![("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1")],
+        extra: vec![
+            ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "1"),
+            ("DNS_NAMESERVERS", &dns.address),
+        ],
         logs: std::fs::File::create(out.join("functions.log")).expect("functions.log"),
     };
 

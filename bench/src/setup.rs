@@ -4,9 +4,20 @@
 use crate::functions::{Fixture, PASSWORD, PIN};
 use crate::Launcher;
 use local_runtime::events::{http_request, http_response};
-use local_runtime::{Outcome, RuntimeApi};
+use local_runtime::{LocalStack, Outcome, RuntimeApi};
 use serde_json::{json, Value};
+use shared::aws::LazyDynamoDb;
+use shared::store::Table;
 use std::path::Path;
+
+/// The stack's table, as the functions reach it (the bench's floors and checks).
+pub fn table(stack: &LocalStack) -> Table {
+    let client = crate::block_on(crate::export::dynamodb(stack));
+    let name = stack.stack_file["env"]["TABLE_NAME"]
+        .as_str()
+        .expect("TABLE_NAME");
+    Table::new(LazyDynamoDb::built(client), name.to_owned())
+}
 
 pub fn call(runtime: &RuntimeApi, request: Value, expect: u64) -> Value {
     let Outcome::Response(response) = runtime.invoke(&request) else {

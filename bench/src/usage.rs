@@ -13,7 +13,6 @@ use local_runtime::events::http_request;
 use local_runtime::{LocalStack, RuntimeApi};
 use serde_json::{json, Value};
 use shared::api_keys::{ApiKeyPointer, ApiKeySecret};
-use shared::aws::LazyDynamoDb;
 use shared::ids::OrgId;
 use shared::store::{ItemExt, Key, Table};
 use shared::usage::{add_to_month, month_total, UsageDay};
@@ -206,11 +205,7 @@ pub fn measure(
     let runtime = RuntimeApi::start();
     let _organization = launcher.start(&bin.join("organization"), &runtime);
     let org = usage_org(&runtime, fixture);
-    let client = crate::block_on(crate::export::dynamodb(stack));
-    let name = stack.stack_file["env"]["TABLE_NAME"]
-        .as_str()
-        .expect("TABLE_NAME");
-    let table = Table::new(LazyDynamoDb::built(client), name.to_owned());
+    let table = crate::setup::table(stack);
     let single = run(&runtime, &table, &org, false, records);
     let single_requests = (records as u64 + 1) * REQUESTS;
     let single_tokens = (records as u64 + 1) * TOKENS;
