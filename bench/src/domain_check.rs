@@ -2,8 +2,8 @@
 //! asked of an authoritative DNS server on loopback (`tests/dns_server.py`, which every
 //! function and the stack are pointed at with `DNS_NAMESERVERS`) that holds none of its
 //! records — the org and domain read, the CNAME and TXT lookups, the check written, the
-//! next one queued. A pending domain's check can be made again and again: each answer
-//! is a real check.
+//! next one queued (an hour on). A pending domain's check can be made again and again:
+//! each answer is a real check.
 
 use crate::functions::Fixture;
 use crate::setup::call;
@@ -97,7 +97,13 @@ pub fn one_check_at_a_time(
         .expect("the domain record")
         .expect("a pending domain");
     let record = DomainRecord::from_item(&record).expect("a domain record");
-    let job = DomainCheck::first(&org_id, &record.token);
+    // A late check of the schedule (hourly): the next one it queues is due after the
+    // bench, so the stack's own domain worker does no checks that would share the
+    // emulator with the figures.
+    let job = DomainCheck {
+        check: 10,
+        ..DomainCheck::first(&org_id, &record.token)
+    };
     let event = json!({
         "Records": [sqs_record("check", &serde_json::to_string(&job).expect("JSON"))]
     });

@@ -1,8 +1,8 @@
 //! Billing (the plan and its history) and usage (daily totals and the monthly
 //! thresholds that emit `usage.threshold` once each).
 
-use plexmcp_tests::events::{outbox_drains, subscribe};
-use plexmcp_tests::{audit_chain, items, stack, OrgFixture};
+use plexmcp_tests::events::{outbox_drains, subscribe, Endpoint};
+use plexmcp_tests::{audit_chain, items, stack, OrgFixture, Resp};
 use serde_json::json;
 use std::time::Duration;
 
@@ -149,18 +149,7 @@ async fn each_threshold_is_announced_once_even_under_fifty_concurrent_records() 
         "{:?}",
         results.iter().map(|r| r.status).collect::<Vec<_>>()
     );
-    let mut crossed: Vec<u64> = results
-        .iter()
-        .flat_map(|r| {
-            r.body["thresholds_crossed"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_u64().unwrap())
-        })
-        .collect();
-    crossed.sort();
-    assert_eq!(crossed, [50, 75, 90, 100]);
+    assert_eq!(crossed(&results), [50, 75, 90, 100]);
     // More usage this month announces nothing more.
     api.post(
         &path,
@@ -170,18 +159,10 @@ async fn each_threshold_is_announced_once_even_under_fifty_concurrent_records() 
     .await
     .expect(200);
 
-    let jobs = endpoint.messages(4, Duration::from_secs(20)).await;
-    let mut announced: Vec<u64> = jobs
-        .iter()
-        .map(|j| j["data"]["threshold_percent"].as_u64().unwrap())
-        .collect();
-    announced.sort();
-    assert_eq!(announced, [50, 75, 90, 100]);
+    let jobs = announced_once(&endpoint, &org).await;
     assert!(jobs
         .iter()
         .all(|j| j["data"]["limit"] == 1000 && j["data"]["plan"] == "free"));
-    outbox_drains(&org.id).await;
-    assert_eq!(endpoint.messages(5, Duration::from_secs(1)).await.len(), 4);
     assert_eq!(
         items(&format!("ORG#{}", org.id), "USAGETHRESHOLD#")
             .await
@@ -197,6 +178,32 @@ async fn each_threshold_is_announced_once_even_under_fifty_concurrent_records() 
         .await
         .expect(200);
     assert_eq!(report.body["total_requests"], 1750);
+}
+
+/// Every threshold the answers say they crossed, in order.
+fn crossed(answers: &[Resp]) -> Vec<u64> {
+    let mut crossed: Vec<u64> = answers
+        .iter()
+        .flat_map(|r| r.body["thresholds_crossed"].as_array().unwrap().clone())
+        .map(|t| t.as_u64().unwrap())
+        .collect();
+    crossed.sort();
+    crossed
+}
+
+/// The four thresholds arrive at `endpoint`, each once (and nothing more once the
+/// outbox is empty): their jobs.
+async fn announced_once(endpoint: &Endpoint, org: &OrgFixture) -> Vec<serde_json::Value> {
+    let jobs = endpoint.messages(4, Duration::from_secs(20)).await;
+    let mut announced: Vec<u64> = jobs
+        .iter()
+        .map(|j| j["data"]["threshold_percent"].as_u64().unwrap())
+        .collect();
+    announced.sort();
+    assert_eq!(announced, [50, 75, 90, 100]);
+    outbox_drains(&org.id).await;
+    assert_eq!(endpoint.messages(5, Duration::from_secs(1)).await.len(), 4);
+    jobs
 }
 
 /// The records of a batch, `records` of (mcp, requests, tokens).
@@ -340,20 +347,6 @@ async fn each_threshold_is_announced_once_across_concurrent_batches() {
         .collect();
     totals.sort();
     assert_eq!(totals, (1..=8).map(|n| n * 125).collect::<Vec<_>>());
-    let mut crossed: Vec<u64> = results
-        .iter()
-        .flat_map(|r| r.body["thresholds_crossed"].as_array().unwrap().clone())
-        .map(|t| t.as_u64().unwrap())
-        .collect();
-    crossed.sort();
-    assert_eq!(crossed, [50, 75, 90, 100]);
-    let jobs = endpoint.messages(4, Duration::from_secs(20)).await;
-    let mut announced: Vec<u64> = jobs
-        .iter()
-        .map(|j| j["data"]["threshold_percent"].as_u64().unwrap())
-        .collect();
-    announced.sort();
-    assert_eq!(announced, [50, 75, 90, 100]);
-    outbox_drains(&org.id).await;
-    assert_eq!(endpoint.messages(5, Duration::from_secs(1)).await.len(), 4);
+    assert_eq!(crossed(&results), [50, 75, 90, 100]);
+    announced_once(&endpoint, &org).await;
 }
