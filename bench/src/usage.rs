@@ -74,7 +74,8 @@ fn usage_org(runtime: &RuntimeApi, fixture: &Fixture) -> UsageOrg {
     }
 }
 
-/// The records of one POST of `way`: (path, body, requests per MCP).
+/// One POST, a single record or (`batch`) 100: its path, its body, and what it adds to
+/// each MCP (requests, tokens).
 fn post(org: &UsageOrg, batch: bool) -> (String, Value, Vec<(&str, u64, u64)>) {
     let path = format!("/v1/orgs/{}/usage", org.slug);
     let record = |mcp: &str| json!({ "mcp_id": mcp, "requests": REQUESTS, "tokens": TOKENS });
@@ -223,7 +224,7 @@ pub fn measure(
     ];
     let batch_exact = counted(&table, &org, &expected);
 
-    // Calls of the floor: two reads, then a write a counter.
+    // The floor's calls: two reads, then one write a counter.
     let figures =
         |way, records: usize, calls: f64, (function, floor): (f64, f64), exact| UsageRun {
             way,
