@@ -252,6 +252,13 @@ fn matrix(probe_domain: &str, mcp: &str) -> HashMap<&'static str, (Least, Option
                 Some(json!({ "mcp_id": mcp, "requests": 1, "tokens": 1 })),
             ),
         ),
+        (
+            "record_usage_batch",
+            (
+                Member,
+                Some(json!({ "records": [{ "mcp_id": mcp, "requests": 1, "tokens": 1 }] })),
+            ),
+        ),
     ])
 }
 
