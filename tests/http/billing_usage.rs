@@ -2,7 +2,7 @@
 //! thresholds that emit `usage.threshold` once each).
 
 use plexmcp_tests::events::{outbox_drains, subscribe, Endpoint};
-use plexmcp_tests::{audit_chain, items, stack, OrgFixture, Resp};
+use plexmcp_tests::{audit_chain, items, stack, Api, OrgFixture, Resp};
 use serde_json::json;
 use std::time::Duration;
 
@@ -129,11 +129,7 @@ async fn usage_is_counted_per_day_and_validated() {
 #[tokio::test]
 async fn each_threshold_is_announced_once_even_under_fifty_concurrent_records() {
     let api = stack().api();
-    let org = OrgFixture::create(&api).await;
-    let mcp = org.mcp(&api).await;
-    let (_, key) = org.api_key(&api).await;
-    outbox_drains(&org.id).await;
-    let endpoint = subscribe(&api, &org, &["usage.threshold"]).await;
+    let (org, mcp, key, endpoint) = subscribed_to_thresholds(&api).await;
     // The free plan allows 1,000 requests a month: 50 records of 25 cross 50, 75, 90 and 100 %.
     let path = org.path("/usage");
     let records = (0..50).map(|_| {
@@ -180,6 +176,17 @@ async fn each_threshold_is_announced_once_even_under_fifty_concurrent_records() 
     assert_eq!(report.body["total_requests"], 1750);
 }
 
+/// An org on the free plan (1,000 requests a month) with an MCP, an API key, and an
+/// endpoint subscribed to `usage.threshold` (after the outbox emptied of its setup).
+async fn subscribed_to_thresholds(api: &Api) -> (OrgFixture, String, String, Endpoint) {
+    let org = OrgFixture::create(api).await;
+    let mcp = org.mcp(api).await;
+    let (_, key) = org.api_key(api).await;
+    outbox_drains(&org.id).await;
+    let endpoint = subscribe(api, &org, &["usage.threshold"]).await;
+    (org, mcp, key, endpoint)
+}
+
 /// Every threshold the answers say they crossed, in order.
 fn crossed(answers: &[Resp]) -> Vec<u64> {
     let mut crossed: Vec<u64> = answers
@@ -220,18 +227,7 @@ async fn a_batch_is_counted_whole_with_one_write_per_mcp_or_not_at_all() {
     let api = stack().api();
     let org = OrgFixture::create(&api).await;
     let weather = org.mcp(&api).await;
-    let search = api
-        .post(
-            &org.path("/mcps"),
-            Some(&org.owner.token),
-            json!({ "name": "Search", "url": "https://search.example.com/mcp" }),
-        )
-        .await
-        .expect(201)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let search = org.mcp(&api).await;
     let (_, key) = org.api_key(&api).await;
     // One single record first: the key's first use writes its last_used_at.
     let one = json!({ "mcp_id": weather, "requests": 1, "tokens": 1 });
@@ -330,11 +326,7 @@ async fn a_batch_is_counted_whole_with_one_write_per_mcp_or_not_at_all() {
 #[tokio::test]
 async fn each_threshold_is_announced_once_across_concurrent_batches() {
     let api = stack().api();
-    let org = OrgFixture::create(&api).await;
-    let mcp = org.mcp(&api).await;
-    let (_, key) = org.api_key(&api).await;
-    outbox_drains(&org.id).await;
-    let endpoint = subscribe(&api, &org, &["usage.threshold"]).await;
+    let (org, mcp, key, endpoint) = subscribed_to_thresholds(&api).await;
     // 8 batches of 25 records of 5 requests: 1,000, the free plan's month.
     let records = vec![(mcp.as_str(), 5, 1); 25];
     let path = org.path("/usage/batch");
