@@ -180,7 +180,9 @@ class Operating(unittest.TestCase):
             for name, f in self.of_type("AWS::Serverless::Function").items()
             if any(e["Type"] == "HttpApi" for e in f["Properties"].get("Events", {}).values())
         }
-        self.assertEqual(set(http), {"PlatformFunction", "IdentityFunction", "OrganizationFunction"})
+        self.assertEqual(
+            set(http), {"PlatformFunction", "SettingsPagesFunction", "IdentityFunction", "OrganizationFunction"}
+        )
         for name, function in http.items():
             props = function["Properties"]
             self.assertEqual(props.get("AutoPublishAlias"), "live", name)
@@ -427,6 +429,19 @@ class LeastPrivilege(unittest.TestCase):
         self.assertEqual(len(roles), len(set(roles)), "two functions share a role")
         for role in roles:
             self.assertEqual(self.resources[role]["Type"], "AWS::IAM::Role")
+
+    def test_the_settings_pages_may_write_their_logs_and_traces_and_nothing_else(self):
+        function = self.resources["SettingsPagesFunction"]["Properties"]
+        role = self.resources[function["Role"]["Fn::GetAtt"][0]]
+        actions = {
+            action
+            for policy in role["Properties"]["Policies"]
+            for statement in policy["PolicyDocument"]["Statement"]
+            for action in statement["Action"]
+        }
+        self.assertEqual(
+            actions, {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+        )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,10 @@ pub fn cold_event(function: &str) -> (Value, &'static str) {
             http_request("GET", "/v1/nowhere", None, None),
             "GET unknown path → 404",
         ),
+        "settings-pages" => (
+            http_request("GET", "/settings/", None, None),
+            "GET /settings/ → 200 (HTML)",
+        ),
         "identity" => (
             http_request("GET", "/v1/me", None, None),
             "GET /v1/me unauthenticated → 401",
@@ -76,6 +80,8 @@ pub fn warm_event(function: &str, fixture: &Fixture, n: usize) -> Value {
     match function {
         "platform" if n.is_multiple_of(2) => http_request("GET", "/v1/health", None, None),
         "platform" => http_request("GET", "/v1/openapi.json", None, None),
+        "settings-pages" if n.is_multiple_of(2) => http_request("GET", "/settings/", None, None),
+        "settings-pages" => http_request("GET", "/settings/webhooks", None, None),
         "identity" if n.is_multiple_of(2) => http_request("GET", "/v1/me", token, None),
         "identity" => http_request("GET", "/v1/me/sessions", token, None),
         "organization" => match n % 3 {
@@ -133,6 +139,7 @@ pub fn warm_event(function: &str, fixture: &Fixture, n: usize) -> Value {
 pub fn warm_mix(function: &str) -> &'static str {
     match function {
         "platform" => "health / openapi.json",
+        "settings-pages" => "/settings/ / a deep link",
         "identity" => "GET me / sessions",
         "organization" => "GET org / mcps / security",
         "event-dispatch" => "1-record batch, no endpoints",

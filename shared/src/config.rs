@@ -79,6 +79,12 @@ fn nameservers(text: &str) -> Result<Vec<SocketAddr>, String> {
         .collect()
 }
 
+/// `EXPOSE_DYNAMODB_CALLS=1`: answers carry `x-plexmcp-dynamodb-calls` (local stack and
+/// tests only). Read alone by the settings pages, which need no other configuration.
+pub fn expose_round_trips(lookup: impl Fn(&str) -> Option<String>) -> bool {
+    lookup("EXPOSE_DYNAMODB_CALLS").as_deref() == Some("1")
+}
+
 impl Config {
     /// The names custom domains may not point into: this deployment's own.
     pub fn reserved(&self) -> Reserved<'_> {
@@ -129,7 +135,7 @@ impl Config {
                 .map(|text| crate::crypto::Keyring::parse(&text).map_err(Error::Internal))
                 .transpose()?,
             data_key_secret: lookup("DATA_KEY_SECRET_ARN").filter(|v| !v.is_empty()),
-            expose_round_trips: lookup("EXPOSE_DYNAMODB_CALLS").as_deref() == Some("1"),
+            expose_round_trips: expose_round_trips(&lookup),
             local_http_cookies: lookup("LOCAL_HTTP_COOKIES").as_deref() == Some("1"),
             webhook_allow_private_targets: lookup("WEBHOOK_ALLOW_PRIVATE_TARGETS").as_deref()
                 == Some("1"),

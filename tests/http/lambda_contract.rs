@@ -34,6 +34,25 @@ fn http_functions_answer_api_gateway_v2_events() {
     assert_eq!(body["request_id"], "local-request");
 
     let runtime = RuntimeApi::start();
+    let _pages = start("settings-pages", &runtime);
+    let Outcome::Response(page) = runtime.invoke(&http_request("GET", "/settings/", None, None))
+    else {
+        panic!("the settings pages failed")
+    };
+    assert_eq!(page["statusCode"], 200);
+    assert!(page["headers"]["content-type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("text/html")));
+    assert!(page["body"].as_str().is_some_and(|b| b.contains("<html")));
+    let (status, body) = response(runtime.invoke(&http_request(
+        "GET",
+        "/settings/assets/nothing.0000000000000000.js",
+        None,
+        None,
+    )));
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+
+    let runtime = RuntimeApi::start();
     let _identity = start("identity", &runtime);
     let email = format!("{}@example.com", unique("lambda-"));
     let signup = json!({ "email": email, "password": "correct horse battery", "name": "Lambda" });
@@ -114,6 +133,11 @@ fn functions_start_without_reaching_aws() {
             "platform",
             http_request("GET", "/v1/nowhere", None, None),
             404,
+        ),
+        (
+            "settings-pages",
+            http_request("GET", "/settings/", None, None),
+            200,
         ),
         ("identity", http_request("GET", "/v1/me", None, None), 401),
         (

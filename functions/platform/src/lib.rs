@@ -1,6 +1,7 @@
 //! Platform: the health check, the OpenAPI document of every HTTP function (generated
 //! by `infra/openapi` from the handlers and committed, so it is served as it is), and
-//! the settings pages (`settings`).
+//! the answer to requests no route matches. (The settings pages are a function of
+//! their own, `settings-pages`, which links no AWS SDK.)
 
 use axum::extract::State;
 use axum::http::header;
@@ -13,8 +14,6 @@ use shared::{AppState, Error};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-pub mod settings;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -57,10 +56,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
 }
 
-/// The API routes and the settings pages, as this function serves them: without their
-/// OpenAPI description (built by `api` for the document, not at every cold start).
+/// The API routes as this function serves them: without their OpenAPI description
+/// (built by `api` for the document, not at every cold start).
 pub fn routes() -> Router<AppState> {
-    shared::served! { health; openapi_json }.merge(settings::routes())
+    shared::served! { health; openapi_json }
 }
 
 pub fn router(state: AppState) -> Router {

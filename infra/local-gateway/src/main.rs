@@ -121,25 +121,20 @@ fn http_functions(
     use axum::response::IntoResponse;
     use tower::ServiceExt;
     let mut routers = std::collections::HashMap::new();
-    for (function, api, pages) in [
-        (
-            "PlatformFunction",
-            platform::api(),
-            Some(platform::settings::routes()),
-        ),
-        ("IdentityFunction", identity::api(), None),
-        ("OrganizationFunction", organization::api(), None),
+    for (function, api) in [
+        ("PlatformFunction", platform::api()),
+        ("IdentityFunction", identity::api()),
+        ("OrganizationFunction", organization::api()),
     ] {
         let (router, doc) = api.split_for_parts();
         routes::check(routes, function, &doc)?;
-        let router = match pages {
-            Some(pages) => router.merge(pages),
-            None => router,
-        };
         let state = state_of(function)?;
         let router = shared::http::layers::finish(router.with_state(state.clone()), &state);
         routers.insert(function.to_owned(), router);
     }
+    let pages = "SettingsPagesFunction";
+    let expose_round_trips = state_of(pages)?.config.expose_round_trips;
+    routers.insert(pages.to_owned(), settings_pages::router(expose_round_trips));
     if let Some(route) = routes.iter().find(|r| !routers.contains_key(&r.function)) {
         return Err(format!(
             "{} {} goes to {}, which the local gateway does not serve",

@@ -125,17 +125,34 @@ async fn no_store(request: Request, next: Next) -> Response {
 
 /// Finishes a function's router (or the local gateway's merged one).
 pub fn finish(router: Router, state: &crate::AppState) -> Router {
-    let expose_round_trips = state.config.expose_round_trips;
+    around(
+        // Outside the panic net, so a panic's 500 releases the key for a retry.
+        within(router).layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::idempotency::layer,
+        )),
+        state.config.expose_round_trips,
+    )
+}
+
+/// Finishes the router of a function that keeps no state (the settings pages): every
+/// layer of `finish` but the idempotency keys, which only writes need.
+pub fn finish_stateless(router: Router, expose_round_trips: bool) -> Router {
+    around(within(router), expose_round_trips)
+}
+
+/// The layers inside the idempotency keys.
+fn within(router: Router) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(contain_panics))
-        // Outside the panic net, so a panic's 500 releases the key for a retry.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::http::idempotency::layer,
-        ))
+}
+
+/// The layers outside them.
+fn around(router: Router, expose_round_trips: bool) -> Router {
+    router
         .layer(middleware::from_fn(problems_only))
         .layer(middleware::from_fn(no_store))
         .layer(middleware::from_fn(move |req, next| {

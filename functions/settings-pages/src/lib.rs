@@ -3,13 +3,17 @@
 //! a Content-Security-Policy that allows no inline script and nothing but this origin.
 //! The pages call the same HTTP API as any client, signed in with a browser session
 //! (`shared::http::browser`).
+//!
+//! A function of their own, which reads no table and calls no AWS service: its binary
+//! links no AWS SDK, so a first page load costs about what a hello-world's start does
+//! (`make bench`), and its role grants nothing but its logs.
 
 use axum::extract::Path;
 use axum::http::{header, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use shared::{AppState, Error};
+use shared::Error;
 
 pub struct Asset {
     pub name: &'static str,
@@ -25,13 +29,19 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router {
     Router::new()
         .route("/", get(to_settings))
         .route("/settings", get(to_settings))
         .route("/settings/", get(page))
         .route("/settings/assets/{name}", get(asset))
         .route("/settings/{*page}", get(page))
+}
+
+/// The pages as the function serves them: behind the layers of every HTTP function but
+/// the idempotency keys (GET only, nothing stored).
+pub fn router(expose_round_trips: bool) -> Router {
+    shared::http::layers::finish_stateless(routes(), expose_round_trips)
 }
 
 async fn to_settings() -> Redirect {
