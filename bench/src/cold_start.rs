@@ -27,20 +27,34 @@ pub struct Samples {
 fn answered(binary: &Path, runtime: &RuntimeApi, event: &Value) -> Instant {
     let id = runtime.submit(event);
     let answer = runtime.wait(&id);
-    if let Outcome::Error(error) = &answer.outcome {
-        panic!("{}: an invocation failed: {error}", binary.display());
-    }
+    check(binary, &answer.outcome);
     answer.at
 }
 
-/// What a sample sends: the same event each time, or a fresh one (a worker's job is
-/// consumed by its answer).
+/// An answer the figures may use: the invocation did not fail, and no record of a batch
+/// was reported failed (a worker that gave up on its job answers fast, and would flatter
+/// the figure).
+pub fn check(binary: &Path, outcome: &Outcome) {
+    match outcome {
+        Outcome::Error(error) => panic!("{}: an invocation failed: {error}", binary.display()),
+        Outcome::Response(answer) => {
+            let failed = answer["batchItemFailures"].as_array();
+            if failed.is_some_and(|failed| !failed.is_empty()) {
+                panic!("{}: a record failed: {answer}", binary.display());
+            }
+        }
+    }
+}
+
 pub type Events<'a> = &'a dyn Fn() -> Value;
 
 fn once(launcher: &Launcher, binary: &Path, event: Events) -> (Duration, Duration, Duration) {
+    // Made before the process starts (a fresh job writes to the table), so that its
+    // making is not timed with the start.
+    let first_event = event();
     let runtime = RuntimeApi::start();
     let process = launcher.start(binary, &runtime);
-    let first = answered(binary, &runtime, &event()) - process.started;
+    let first = answered(binary, &runtime, &first_event) - process.started;
     let polled = runtime
         .first_poll()
         .expect("the function polled before answering");

@@ -1,7 +1,7 @@
 //! Cold start of a real first request: a fresh process whose first event is what a user
 //! sends (an authenticated read, a PIN-gated delete, the settings page) or a worker's
 //! first real job (a webhook delivery to a receiver on loopback, a small export, a domain
-//! check asked of a DNS server on loopback), against the local
+//! check asked of a DNS server on loopback, a small org's deletion), against the local
 //! stack, taking turns with two baselines built with the same profile — the hello-world
 //! (no AWS call) and `hello-dynamodb` (aws-config's defaults and one `GetItem`).
 //!
@@ -16,7 +16,7 @@ use crate::cold_start::{self, median_ms, Events};
 use crate::functions::{Fixture, BASELINE, PIN};
 use crate::warm;
 use crate::Launcher;
-use crate::{delivery, domain_check, export};
+use crate::{delivery, domain_check, export, org_deletion};
 use local_runtime::events::http_request;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -44,6 +44,7 @@ struct Jobs {
     delivery: Box<dyn Fn() -> Value>,
     export: Box<dyn Fn() -> Value>,
     domain_check: Box<dyn Fn() -> Value>,
+    deletion: Box<dyn Fn() -> Value>,
 }
 
 fn cases(fixture: &Fixture, jobs: Jobs) -> Vec<Case> {
@@ -72,9 +73,9 @@ fn cases(fixture: &Fixture, jobs: Jobs) -> Vec<Case> {
             reads: true,
         },
         Case {
-            function: "platform",
-            case: "GET /settings → 200 (HTML)",
-            event: same(http_request("GET", "/settings", None, None)),
+            function: "settings-pages",
+            case: "GET /settings/ → 200 (HTML)",
+            event: same(http_request("GET", "/settings/", None, None)),
             reads: false,
         },
         Case {
@@ -93,6 +94,12 @@ fn cases(fixture: &Fixture, jobs: Jobs) -> Vec<Case> {
             function: "domain-check",
             case: "a pending domain checked (reads, DNS on loopback, check write, next queued)",
             event: jobs.domain_check,
+            reads: true,
+        },
+        Case {
+            function: "org-deletion",
+            case: "a small org deleted (sweep, membership and mail, S3, Route53, tombstone)",
+            event: jobs.deletion,
             reads: true,
         },
     ]
@@ -115,6 +122,12 @@ pub fn measure(
             launcher,
             bin,
             &crate::setup::table(launcher.stack),
+            fixture,
+        ),
+        deletion: org_deletion::one_deletion_at_a_time(
+            launcher,
+            bin,
+            crate::setup::table(launcher.stack),
             fixture,
         ),
     };

@@ -19,7 +19,8 @@
 //!    whether the totals are exact (`BENCH_USAGE_RECORDS` single records, default 500,
 //!    and ten times as many in batches),
 //! 10. the cold start of real first requests (an authenticated read, a PIN-gated delete,
-//!     the settings page; a worker's first job: a delivery, an export, a domain check)
+//!     the settings page; a worker's first job: a delivery, an export, a domain check,
+//!     a small org's deletion)
 //!     next to the hello-world and `hello-dynamodb`, one `GetItem` with
 //!     aws-config's defaults (`first_requests`; `BENCH_ONLY=first-requests` runs it alone
 //!     and writes `target/bench/first-requests.json`), and the p50/p99 of `BENCH_WARM`
@@ -36,6 +37,7 @@ mod export;
 mod first_requests;
 mod functions;
 mod memory;
+mod org_deletion;
 mod report;
 mod round_trips;
 mod setup;

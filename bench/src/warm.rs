@@ -4,7 +4,7 @@
 
 use crate::cold_start::Events;
 use crate::Launcher;
-use local_runtime::{Outcome, RuntimeApi};
+use local_runtime::RuntimeApi;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -15,10 +15,10 @@ pub fn percentiles(launcher: &Launcher, binary: &Path, event: Events, n: usize) 
     let answer = || {
         let event = event();
         let submitted = Instant::now();
-        if let Outcome::Error(error) = runtime.invoke(&event) {
-            panic!("{}: an invocation failed: {error}", binary.display());
-        }
-        submitted.elapsed()
+        let outcome = runtime.invoke(&event);
+        let elapsed = submitted.elapsed();
+        crate::cold_start::check(binary, &outcome);
+        elapsed
     };
     answer();
     let mut times: Vec<Duration> = (0..n).map(|_| answer()).collect();
