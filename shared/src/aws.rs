@@ -4,8 +4,8 @@
 //! The SDK's HTTPS client trusts the roots AWS endpoints chain to (Amazon Trust Services
 //! and the Starfield root that cross-signs them, `aws_roots.pem`), compiled in, plus the
 //! PEM file `SSL_CERT_FILE` names, if any (a proxy's CA, say). The SDK's default would
-//! read and parse every certificate of the system store at init: ~10 ms of each cold
-//! start, measured by `make bench`, for trust in CAs that no AWS endpoint uses.
+//! read and parse every certificate of the system store at init, a large part of a
+//! cold start (`make bench`), for trust in CAs that no AWS endpoint uses.
 //!
 //! Every DynamoDB client carries `RoundTripCounter`: inside a request scope
 //! (`count_round_trips`) it counts each call sent to DynamoDB, each `Scan`, and the round
@@ -121,9 +121,8 @@ impl Intercept for RoundTripCounter {
 }
 
 /// The DynamoDB client, built on first use from its configuration: building an SDK
-/// client costs about a millisecond of CPU (`make bench`), which a request that needs no
-/// table — the settings pages, the OpenAPI document, a 401 or a 404, an empty batch —
-/// should not pay at a cold start.
+/// client costs CPU (`make bench`), which a request that needs no table — the OpenAPI
+/// document, a 401 or a 404, an empty batch — should not pay at a cold start.
 #[derive(Clone)]
 pub struct LazyDynamoDb(Arc<(aws_sdk_dynamodb::Config, OnceLock<aws_sdk_dynamodb::Client>)>);
 
@@ -154,8 +153,8 @@ impl<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug>
     }
 }
 
-/// The SQS client, built on first use: building an SDK client costs ~2 ms of CPU
-/// (`make bench`), and most invocations send no message.
+/// The SQS client, built on first use: building an SDK client costs CPU at every cold
+/// start (`make bench`), and most invocations send no message.
 #[derive(Clone)]
 pub struct LazySqs(Arc<(aws_config::SdkConfig, OnceLock<aws_sdk_sqs::Client>)>);
 

@@ -1,5 +1,5 @@
 // Lambda hands a sandbox one invocation at a time: one thread, and no worker threads
-// to start at init (about 0.25 ms of each cold start, `make bench`).
+// to start at init (what that saves: `make bench`'s cold starts).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
