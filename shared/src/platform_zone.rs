@@ -41,25 +41,6 @@ impl PlatformZone {
     /// Creates or overwrites the record of `hostname` (UPSERT): doing it again changes
     /// nothing.
     pub async fn write(&self, hostname: &str) -> Result<(), Route53Error> {
-        self.change(ChangeAction::Upsert, hostname).await
-    }
-
-    /// Removes the record of `hostname`; one that is not there (removed already) is done.
-    pub async fn remove(&self, hostname: &str) -> Result<(), Route53Error> {
-        match self.change(ChangeAction::Delete, hostname).await {
-            Err(Route53Error(reason)) if is_not_found(&reason) => Ok(()),
-            other => other,
-        }
-    }
-
-    async fn change(&self, action: ChangeAction, hostname: &str) -> Result<(), Route53Error> {
-        let zone_id = self
-            .zone_id
-            .as_deref()
-            .ok_or_else(|| Route53Error("PLATFORM_ZONE_ID is not set for this function".into()))?;
-        if crate::test_switch(&format!("route53-fails.{hostname}")) {
-            return Err(Route53Error("failed by the test switch".into()));
-        }
         let set = ResourceRecordSet::builder()
             .name(format!("{hostname}."))
             .r#type(RrType::Cname)
@@ -72,6 +53,61 @@ impl PlatformZone {
             )
             .build()
             .map_err(route53)?;
+        self.change(ChangeAction::Upsert, hostname, set).await
+    }
+
+    /// Removes the record of `hostname` as the zone holds it; one that is not there
+    /// (never written, or removed already) is done.
+    ///
+    /// Route53 deletes a record set only when given its exact TTL and values, so the
+    /// set is read first: one written for an earlier `GATEWAY_CNAME_TARGET` (or TTL)
+    /// goes too, where a DELETE of the set as this function would write it now would
+    /// leave it in the zone.
+    pub async fn remove(&self, hostname: &str) -> Result<(), Route53Error> {
+        let name = format!("{hostname}.");
+        let listed = self
+            .client()
+            .list_resource_record_sets()
+            .hosted_zone_id(self.zone_id()?)
+            .start_record_name(&name)
+            .start_record_type(RrType::Cname)
+            .max_items(1)
+            .send()
+            .await
+            .map_err(route53)?;
+        let Some(set) = listed
+            .resource_record_sets()
+            .iter()
+            .find(|set| set.name() == name && *set.r#type() == RrType::Cname)
+        else {
+            return Ok(());
+        };
+        match self
+            .change(ChangeAction::Delete, hostname, set.clone())
+            .await
+        {
+            // Removed between the read and the change (a redelivered message's run).
+            Err(Route53Error(reason)) if is_not_found(&reason) => Ok(()),
+            other => other,
+        }
+    }
+
+    fn zone_id(&self) -> Result<&str, Route53Error> {
+        self.zone_id
+            .as_deref()
+            .ok_or_else(|| Route53Error("PLATFORM_ZONE_ID is not set for this function".into()))
+    }
+
+    async fn change(
+        &self,
+        action: ChangeAction,
+        hostname: &str,
+        set: ResourceRecordSet,
+    ) -> Result<(), Route53Error> {
+        let zone_id = self.zone_id()?;
+        if crate::test_switch(&format!("route53-fails.{hostname}")) {
+            return Err(Route53Error("failed by the test switch".into()));
+        }
         let change = Change::builder()
             .action(action)
             .resource_record_set(set)

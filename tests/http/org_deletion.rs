@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue::{self, N, S};
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use plexmcp_tests::fixtures::PASSWORD;
-use plexmcp_tests::{audit_chain, interleaved, stack, Account, Api, OrgFixture, Resp};
+use plexmcp_tests::{audit_chain, interleaved, stack, unique, Account, Api, OrgFixture, Resp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -664,6 +664,68 @@ async fn a_deletion_that_dies_mid_way_is_resumed_by_the_redelivered_message() {
     let left = sort_keys(&partition(&org_pk).await);
     assert_eq!(left, ["TOMBSTONE"]);
     assert_eq!(get_item(&format!("SLUG#{}", org.slug), "SLUG").await, None);
+}
+
+/// The org's host name record goes whatever the zone holds for it: a record written for
+/// an earlier gateway target and TTL (a DELETE must name a set's exact values), or no
+/// record at all (the org deleted before the events worker wrote it). Either way the
+/// deletion ends with the tombstone.
+#[tokio::test]
+async fn the_host_name_record_goes_whatever_the_zone_holds_for_it() {
+    use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
+    let api = api().await;
+    let hostname = |slug: &str| format!("{slug}.{}", stack().env("PLATFORM_DOMAIN"));
+    let slugs = [unique("was-"), unique("nil-")];
+    // Route53 refuses both records while the orgs are founded: the events worker writes
+    // neither (it retries a minute later, from the outbox).
+    let switches = slugs.clone().map(|slug| {
+        stack()
+            .hooks_dir
+            .join(format!("route53-fails.{}", hostname(&slug)))
+    });
+    for switch in &switches {
+        std::fs::write(switch, b"").unwrap();
+    }
+    let (earlier, never) = tokio::join!(
+        OrgFixture::create_with_slug(&api, &slugs[0]),
+        OrgFixture::create_with_slug(&api, &slugs[1])
+    );
+    let old = ResourceRecordSet::builder()
+        .name(format!("{}.", hostname(&earlier.slug)))
+        .r#type(RrType::Cname)
+        .ttl(60)
+        .resource_records(
+            ResourceRecord::builder()
+                .value("gateway-before.plexmcp.test")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    stack()
+        .change_platform_record(ChangeAction::Create, old)
+        .await;
+    assert_eq!(
+        stack()
+            .platform_cname(&hostname(&earlier.slug))
+            .await
+            .as_deref(),
+        Some("gateway-before.plexmcp.test")
+    );
+    assert_eq!(stack().platform_cname(&hostname(&never.slug)).await, None);
+    for switch in &switches {
+        std::fs::remove_file(switch).unwrap();
+    }
+
+    for org in [&earlier, &never] {
+        delete_org(&api, org, &org.owner.token, confirmed(None))
+            .await
+            .expect(202);
+    }
+    for org in [&earlier, &never] {
+        tombstone(org).await;
+        assert_eq!(stack().platform_cname(&hostname(&org.slug)).await, None);
+    }
 }
 
 /// A deletion message for an org that is not being deleted (forged, or sent twice)

@@ -131,8 +131,12 @@ pub struct OrgFixture {
 
 impl OrgFixture {
     pub async fn create(api: &Api) -> OrgFixture {
+        Self::create_with_slug(api, &unique("org-")).await
+    }
+
+    /// `create`, with the slug the test chose (to name its host name before it exists).
+    pub async fn create_with_slug(api: &Api, slug: &str) -> OrgFixture {
         let owner = Account::create(api).await;
-        let slug = unique("org-");
         let org = api
             .post(
                 "/v1/orgs",
@@ -144,13 +148,13 @@ impl OrgFixture {
         let mut others = Vec::new();
         for role in ["admin", "member", "viewer"] {
             let account = Account::create(api).await;
-            join(api, &slug, &owner.token, &account, role).await;
+            join(api, slug, &owner.token, &account, role).await;
             others.push(account);
         }
         let [admin, member, viewer] = <[Account; 3]>::try_from(others).unwrap();
         OrgFixture {
             id: org.body["id"].as_str().unwrap().to_owned(),
-            slug,
+            slug: slug.to_owned(),
             owner,
             admin,
             member,

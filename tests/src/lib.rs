@@ -188,9 +188,20 @@ impl Stack {
 
     /// The CNAME target of `hostname` in the platform hosted zone, if it has one.
     pub async fn platform_cname(&self, hostname: &str) -> Option<String> {
-        let route53 = aws_sdk_route53::Client::new(&sdk(self).await);
+        let set = self.platform_record(hostname).await?;
+        assert_eq!(set.resource_records().len(), 1, "{set:?}");
+        Some(set.resource_records()[0].value().to_owned())
+    }
+
+    /// The CNAME record set of `hostname` in the platform hosted zone, if it has one.
+    pub async fn platform_record(
+        &self,
+        hostname: &str,
+    ) -> Option<aws_sdk_route53::types::ResourceRecordSet> {
         let name = format!("{hostname}.");
-        let sets = route53
+        let sets = self
+            .route53()
+            .await
             .list_resource_record_sets()
             .hosted_zone_id(self.env("PLATFORM_ZONE_ID"))
             .start_record_name(&name)
@@ -198,11 +209,43 @@ impl Stack {
             .send()
             .await
             .expect("list the platform zone's records");
-        let set = sets.resource_record_sets().iter().find(|set| {
-            set.name() == name && *set.r#type() == aws_sdk_route53::types::RrType::Cname
-        })?;
-        assert_eq!(set.resource_records().len(), 1, "{set:?}");
-        Some(set.resource_records()[0].value().to_owned())
+        sets.resource_record_sets()
+            .iter()
+            .find(|set| {
+                set.name() == name && *set.r#type() == aws_sdk_route53::types::RrType::Cname
+            })
+            .cloned()
+    }
+
+    /// Makes `action` of `set` in the platform hosted zone, behind the workers.
+    pub async fn change_platform_record(
+        &self,
+        action: aws_sdk_route53::types::ChangeAction,
+        set: aws_sdk_route53::types::ResourceRecordSet,
+    ) {
+        use aws_sdk_route53::types::{Change, ChangeBatch};
+        let change = Change::builder()
+            .action(action)
+            .resource_record_set(set)
+            .build()
+            .expect("a change");
+        self.route53()
+            .await
+            .change_resource_record_sets()
+            .hosted_zone_id(self.env("PLATFORM_ZONE_ID"))
+            .change_batch(
+                ChangeBatch::builder()
+                    .changes(change)
+                    .build()
+                    .expect("a batch"),
+            )
+            .send()
+            .await
+            .expect("change the platform zone");
+    }
+
+    pub async fn route53(&self) -> aws_sdk_route53::Client {
+        aws_sdk_route53::Client::new(&sdk(self).await)
     }
 }
 
