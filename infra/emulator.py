@@ -25,8 +25,12 @@ E-mail sent through SES v2 is kept whole and served at `/_emulator/ses/sent`
 import argparse
 import bisect
 import copy
+import ctypes
 import datetime
 import json
+import os
+import signal
+import sys
 import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -184,11 +188,25 @@ def lean_queries():
     Table.all_items = all_items
 
 
+def stop_with_parent():
+    """Asks the kernel for SIGTERM when the script that started the emulator ends, however
+    it ends (as the local gateway does): an emulator left behind would hold the stack's
+    lock and port, and a share of the machine, after its stack is gone. Exits at once if
+    the parent is gone already."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        sys.exit(0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args()
+    stop_with_parent()
     lean_transactions()
     lean_queries()
     sent_mail = record_sent_mail()

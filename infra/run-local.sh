@@ -47,7 +47,8 @@ if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
   # The emulator issues a requested ACM certificate this many seconds after the request
   # (ACM does once the validation record is in DNS).
   export MOTO_ACM_VALIDATION_WAIT="${MOTO_ACM_VALIDATION_WAIT:-10}"
-  .venv/bin/python infra/emulator.py -H 127.0.0.1 -p "$moto_port" >"$STACK_DIR/moto.log" 2>&1 &
+  # Without the lock's descriptor: only this script holds the lock.
+  .venv/bin/python infra/emulator.py -H 127.0.0.1 -p "$moto_port" >"$STACK_DIR/moto.log" 2>&1 9>&- &
   pids+=($!)
   export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
   # Until it answers (seconds; longer on a loaded machine), or it has ended.
@@ -79,6 +80,6 @@ gateway="${LOCAL_GATEWAY_BIN:-target/debug/local-gateway}"
 # loopback host, as the local stack serves plain http there.
 PORT="$PORT" LOCAL_STACK_FILE="$STACK_DIR/stack.json" EXPOSE_DYNAMODB_CALLS="${EXPOSE_DYNAMODB_CALLS:-1}" \
   LOCAL_HTTP_COOKIES="${LOCAL_HTTP_COOKIES:-1}" \
-  WEBHOOK_ALLOW_PRIVATE_TARGETS="${WEBHOOK_ALLOW_PRIVATE_TARGETS:-}" "$gateway" &
+  WEBHOOK_ALLOW_PRIVATE_TARGETS="${WEBHOOK_ALLOW_PRIVATE_TARGETS:-}" "$gateway" 9>&- &
 pids+=($!)
 wait "${pids[-1]}"
