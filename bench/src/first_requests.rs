@@ -115,21 +115,12 @@ pub fn measure(
     starts: usize,
     warm_answers: usize,
 ) -> Vec<Value> {
+    let table = crate::setup::table(launcher.stack);
     let jobs = Jobs {
         delivery: delivery::one_job_at_a_time(launcher, bin, fixture),
         export: export::one_small_export_at_a_time(launcher.stack, fixture),
-        domain_check: domain_check::one_check_at_a_time(
-            launcher,
-            bin,
-            &crate::setup::table(launcher.stack),
-            fixture,
-        ),
-        deletion: org_deletion::one_deletion_at_a_time(
-            launcher,
-            bin,
-            crate::setup::table(launcher.stack),
-            fixture,
-        ),
+        domain_check: domain_check::one_check_at_a_time(launcher, bin, &table, fixture),
+        deletion: org_deletion::one_deletion_at_a_time(launcher, bin, &table, fixture),
     };
     let cases = cases(fixture, jobs);
     let nothing = same(json!({ "Records": [] }));

@@ -17,7 +17,7 @@ use local_runtime::events::sqs_record;
 use local_runtime::RuntimeApi;
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::domain::{Description, Name, OrgSlug, Role};
+use shared::domain::{Description, Email, Name, OrgSlug, Role};
 use shared::ids::OrgId;
 use shared::org_deletion::OrgDeletion;
 use shared::outbox::Outboxed;
@@ -25,7 +25,7 @@ use shared::platform_hostname::HostnameRecord;
 use shared::store::item::time;
 use shared::store::members::{joined, Member, Membership};
 use shared::store::orgs::{self, DELETING};
-use shared::store::users::{user_id_of_pointer, User};
+use shared::store::users::{id_by_email, User};
 use shared::store::{put, s, Key, Table};
 use std::cell::Cell;
 use std::path::Path;
@@ -34,15 +34,17 @@ use std::path::Path;
 pub fn one_deletion_at_a_time(
     launcher: &Launcher,
     bin: &Path,
-    table: Table,
+    table: &Table,
     fixture: &Fixture,
 ) -> Box<dyn Fn() -> Value> {
+    let table = table.clone();
     let owner = crate::block_on(async {
-        let pointer = table.get(&Key::email(&fixture.email)).await;
-        let id = user_id_of_pointer(&pointer.expect("the e-mail pointer").expect("an account"))
-            .expect("a user id");
-        let profile = table.get(&Key::user(&id)).await.expect("the profile");
-        User::from_item(&profile.expect("a profile")).expect("a profile")
+        let email = Email::parse(&fixture.email).expect("the fixture's address");
+        let id = id_by_email(&table, &email)
+            .await
+            .expect("the e-mail pointer");
+        let profile = table.get(&Key::user(&id.expect("an account"))).await;
+        User::from_item(&profile.expect("the profile").expect("a profile")).expect("a profile")
     });
     let env = launcher.stack.function_env_of("org-deletion");
     let config = Config::from_lookup(|key| {
@@ -58,6 +60,7 @@ pub fn one_deletion_at_a_time(
     let made = Cell::new(0usize);
     let last: Cell<Option<OrgId>> = Cell::new(None);
     Box::new(move || {
+        // The events worker's process lives as long as this closure.
         let _ = &events_worker;
         // Each org is asked for once the one before was answered: it is a tombstone.
         if let Some(before) = last.take() {
